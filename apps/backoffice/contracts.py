@@ -1,0 +1,1 @@
+"""Frozen data the backoffice app hands to other apps."""

@@ -1,0 +1,1 @@
+"""Frozen data the checkout app hands to other apps."""

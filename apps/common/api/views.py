@@ -1,0 +1,44 @@
+"""JSON handlers for Django-level 404/500 under /v1/ (outside DRF's reach)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found, server_error
+
+from apps.common.api.exceptions import build_error_body
+from apps.common.request_context import get_request_id
+
+logger = logging.getLogger("paymenthub.api")
+
+
+def _is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith("/v1/") or request.path == "/v1"
+
+
+def handle_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api_request(request):
+        return JsonResponse(
+            build_error_body(
+                error_type="invalid_request_error",
+                code="resource_missing",
+                message=f"Unrecognized request URL ({request.method}: {request.path}).",
+            ),
+            status=404,
+        )
+    return page_not_found(request, exception)
+
+
+def handle_server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api_request(request):
+        return JsonResponse(
+            build_error_body(
+                error_type="api_error",
+                code="internal_error",
+                message="An unexpected error occurred. Contact support with the request id.",
+                request_id=get_request_id(),
+            ),
+            status=500,
+        )
+    return server_error(request)

@@ -1,0 +1,228 @@
+"""The append-only, hash-chained audit trail.
+
+Every entry stores ``hash = sha256(prev_hash || canonical_json(entry))``. Writers lock the
+single chain-head row, so concurrent writers still produce one unbroken chain, and the head
+names the last entry so a truncated tail is detected. The database refuses UPDATE, DELETE
+and TRUNCATE on the log (triggers in the migration). ``verify_audit_chain`` walks the log in
+sequence order and reports the first bad position.
+
+Lock order: take your own domain locks first and record the audit event last in the
+transaction; the head lock is then held only until your commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+from apps.common.clock import get_now
+from apps.common.contracts import AuditChainReport, AuditRecord
+from apps.common.ids import make_public_id
+from apps.common.logging import mask_card_numbers
+from apps.common.models import AuditChainHead, AuditEvent
+from apps.common.request_context import get_request_id
+
+GENESIS_HASH = "0" * 64
+ACTOR_TYPES = frozenset({"user", "admin", "api_key", "system", "shopper"})
+
+
+def canonicalize_audit_entry(
+    *,
+    sequence: int,
+    public_id: str,
+    occurred_at: datetime,
+    actor_type: str,
+    actor_id: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    merchant_ref: str,
+    ip_address: str | None,
+    request_id: str,
+    metadata: dict[str, Any],
+) -> str:
+    document = {
+        "sequence": sequence,
+        "public_id": public_id,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "merchant_ref": merchant_ref,
+        "ip_address": ip_address,
+        "request_id": request_id,
+        "metadata": metadata,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_audit_hash(*, prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical.encode("utf-8")).hexdigest()
+
+
+def _entry_hash(entry: AuditEvent) -> str:
+    canonical = canonicalize_audit_entry(
+        sequence=entry.sequence,
+        public_id=entry.public_id,
+        occurred_at=entry.occurred_at,
+        actor_type=entry.actor_type,
+        actor_id=entry.actor_id,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        merchant_ref=entry.merchant_ref,
+        ip_address=entry.ip_address,
+        request_id=entry.request_id,
+        metadata=entry.metadata,
+    )
+    return compute_audit_hash(prev_hash=entry.prev_hash, canonical=canonical)
+
+
+def _lock_chain_head() -> AuditChainHead:
+    """Lock the chain head, creating it (race-free) if the table was emptied."""
+    try:
+        return AuditChainHead.objects.select_for_update().get(pk=1)
+    except AuditChainHead.DoesNotExist:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO common_audit_chain_head (id, last_sequence, last_hash) "
+                "VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING",
+                [GENESIS_HASH],
+            )
+        return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+def record_audit_event(
+    *,
+    action: str,
+    actor_type: str,
+    actor_id: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    merchant_ref: str = "",
+    ip_address: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditRecord:
+    """Append one entry to the chain in the caller's transaction (or a new one)."""
+    if actor_type not in ACTOR_TYPES:
+        raise ValueError(f"actor_type must be one of {sorted(ACTOR_TYPES)}")
+    if not action:
+        raise ValueError("action is required")
+    occurred_at = occurred_at or get_now()
+    if ip_address is not None:
+        ip_address = ipaddress.ip_address(ip_address).compressed
+    # Stored exactly as it will be read back: JSON-normalised, card numbers masked.
+    safe_metadata = json.loads(
+        mask_card_numbers(json.dumps(metadata or {}, cls=DjangoJSONEncoder, sort_keys=True))
+    )
+    request_id = get_request_id() or ""
+    with transaction.atomic():
+        head = _lock_chain_head()
+        sequence = head.last_sequence + 1
+        public_id = make_public_id(prefix="aud")
+        canonical = canonicalize_audit_entry(
+            sequence=sequence,
+            public_id=public_id,
+            occurred_at=occurred_at,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            merchant_ref=merchant_ref,
+            ip_address=ip_address,
+            request_id=request_id,
+            metadata=safe_metadata,
+        )
+        entry_hash = compute_audit_hash(prev_hash=head.last_hash, canonical=canonical)
+        AuditEvent.objects.create(
+            sequence=sequence,
+            public_id=public_id,
+            occurred_at=occurred_at,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            merchant_ref=merchant_ref,
+            ip_address=ip_address,
+            request_id=request_id,
+            metadata=safe_metadata,
+            prev_hash=head.last_hash,
+            hash=entry_hash,
+        )
+        AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=entry_hash)
+    return AuditRecord(sequence=sequence, public_id=public_id, action=action, hash=entry_hash)
+
+
+def verify_audit_chain(*, chunk_size: int = 5000) -> AuditChainReport:
+    """Walk the whole log in sequence order; report the first position that does not verify.
+
+    The log and the chain head are read from one REPEATABLE READ snapshot, so writers that
+    append during the walk cannot make a sound chain look truncated.
+    """
+    if connection.in_atomic_block:  # already inside a transaction: use its snapshot
+        return _walk_audit_chain(chunk_size=chunk_size)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _walk_audit_chain(chunk_size=chunk_size)
+
+
+def _walk_audit_chain(*, chunk_size: int) -> AuditChainReport:
+    expected_sequence = 1
+    expected_prev = GENESIS_HASH
+    checked = 0
+    entries = AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size)
+    for entry in entries:
+        if entry.sequence != expected_sequence:
+            problem = (
+                "entry missing (deleted) or out of order"
+                if entry.sequence > expected_sequence
+                else "sequence repeated or out of order"
+            )
+            return AuditChainReport(
+                ok=False,
+                checked=checked,
+                first_bad_position=expected_sequence,
+                problem=problem,
+                details={"found_sequence": entry.sequence},
+            )
+        if entry.prev_hash != expected_prev:
+            return AuditChainReport(
+                ok=False,
+                checked=checked,
+                first_bad_position=entry.sequence,
+                problem="prev_hash does not match the previous entry (reordered or replaced)",
+            )
+        if _entry_hash(entry) != entry.hash:
+            return AuditChainReport(
+                ok=False,
+                checked=checked,
+                first_bad_position=entry.sequence,
+                problem="entry content does not match its hash (modified)",
+            )
+        expected_prev = entry.hash
+        expected_sequence += 1
+        checked += 1
+
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_sequence, head_hash = (head.last_sequence, head.last_hash) if head else (0, GENESIS_HASH)
+    if head_sequence != checked or head_hash != expected_prev:
+        return AuditChainReport(
+            ok=False,
+            checked=checked,
+            first_bad_position=checked + 1,
+            problem="log ends before the chain head (truncated)",
+            details={"head_sequence": head_sequence},
+        )
+    return AuditChainReport(ok=True, checked=checked)

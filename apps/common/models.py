@@ -1,0 +1,107 @@
+"""Kernel tables: the transactional outbox and the hash-chained audit log. Fields and
+constraints only; behaviour lives in ``outbox.py`` and ``audit.py``."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DISPATCHED = "dispatched", "Dispatched"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the same transaction as the change it describes."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    event_type = models.CharField(max_length=100)
+    aggregate_type = models.CharField(max_length=50, blank=True, default="")
+    aggregate_id = models.CharField(max_length=64, blank=True, default="")
+    merchant_ref = models.CharField(max_length=40, blank=True, default="")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    available_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        db_table = "common_outbox_event"
+        indexes = [
+            models.Index(
+                fields=["available_at", "id"],
+                name="outbox_pending_due_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "dispatched", "failed"]),
+                name="outbox_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="dispatched", dispatched_at__isnull=False)
+                | ~Q(status="dispatched"),
+                name="outbox_dispatched_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.event_type} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only audit trail. UPDATE and DELETE are refused by triggers."""
+
+    sequence = models.BigIntegerField(unique=True)
+    public_id = models.CharField(max_length=40, unique=True)
+    occurred_at = models.DateTimeField()
+    actor_type = models.CharField(max_length=20)
+    actor_id = models.CharField(max_length=64, blank=True, default="")
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=50, blank=True, default="")
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    merchant_ref = models.CharField(max_length=40, blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        db_table = "common_audit_event"
+        indexes = [
+            models.Index(fields=["merchant_ref", "occurred_at"], name="audit_merchant_time_idx"),
+            models.Index(fields=["action", "occurred_at"], name="audit_action_time_idx"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="audit_sequence_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} by {self.actor_type}:{self.actor_id}"
+
+
+class AuditChainHead(models.Model):
+    """The single row naming the chain's last entry: writers lock it, so there is one chain,
+    and truncating the tail of the log is detectable."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_sequence = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "common_audit_chain_head"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.last_sequence}"

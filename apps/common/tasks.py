@@ -1,0 +1,17 @@
+"""Thin Celery tasks for the kernel: one service call each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.common.outbox import relay_outbox_until_empty
+
+
+@shared_task(
+    name="common.relay_outbox",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def relay_outbox() -> int:
+    return relay_outbox_until_empty().dispatched

@@ -1,0 +1,223 @@
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test import override_settings
+
+from apps.common.clock import get_now
+from apps.common.models import OutboxEvent, OutboxStatus
+from apps.common.outbox import (
+    compute_retry_delay,
+    enqueue_event,
+    register_outbox_handler,
+    relay_outbox_batch,
+    relay_outbox_until_empty,
+    requeue_failed_event,
+    unregister_outbox_handler,
+)
+
+EVENT_TYPE = "test.outbox_probe"
+
+
+@pytest.fixture
+def handled():
+    """Subscribe a recording handler for EVENT_TYPE for the duration of one test."""
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def handler(event):
+        with lock:
+            calls.append(event.event_id)
+
+    register_outbox_handler(event_type=EVENT_TYPE, handler=handler)
+    yield calls
+    unregister_outbox_handler(event_type=EVENT_TYPE, handler=handler)
+
+
+@pytest.mark.django_db
+class TestEnqueueEvent:
+    def test_writes_the_event_in_the_callers_transaction(self):
+        with transaction.atomic():
+            event_id = enqueue_event(
+                event_type=EVENT_TYPE,
+                payload={"amount": 1050},
+                aggregate_type="payment",
+                aggregate_id="pay_x",
+            )
+        event = OutboxEvent.objects.get(public_id=event_id)
+        assert event.status == OutboxStatus.PENDING
+        assert event.payload == {"amount": 1050}
+        assert event_id.startswith("evt_")
+
+    def test_a_rolled_back_transaction_leaves_no_event(self):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+            raise RuntimeError("the business change failed")
+        assert not OutboxEvent.objects.filter(event_type=EVENT_TYPE).exists()
+
+
+@pytest.mark.django_db
+class TestRelayOutboxBatch:
+    def test_dispatches_each_due_event_to_its_handlers_and_marks_it_done(self, handled):
+        ids = [enqueue_event(event_type=EVENT_TYPE, payload={"n": n}) for n in range(3)]
+        result = relay_outbox_batch()
+        assert result.dispatched == 3
+        assert handled == ids
+        assert set(
+            OutboxEvent.objects.filter(public_id__in=ids).values_list("status", flat=True)
+        ) == {"dispatched"}
+
+    def test_does_not_dispatch_an_event_twice(self, handled):
+        enqueue_event(event_type=EVENT_TYPE, payload={})
+        relay_outbox_batch()
+        second = relay_outbox_batch()
+        assert second.claimed == 0
+        assert len(handled) == 1
+
+    def test_a_failing_handler_schedules_a_retry_with_backoff(self):
+        def failing(event):
+            raise ConnectionError("downstream is down")
+
+        register_outbox_handler(event_type=EVENT_TYPE, handler=failing)
+        try:
+            event_id = enqueue_event(event_type=EVENT_TYPE, payload={})
+            now = get_now()
+            result = relay_outbox_batch(now=now)
+        finally:
+            unregister_outbox_handler(event_type=EVENT_TYPE, handler=failing)
+        event = OutboxEvent.objects.get(public_id=event_id)
+        assert result.retried == 1
+        assert event.status == OutboxStatus.PENDING
+        assert event.attempts == 1
+        assert event.available_at > now
+        assert "downstream is down" in event.last_error
+        # Not due yet: an immediate relay leaves it alone.
+        assert relay_outbox_batch(now=now).claimed == 0
+
+    def test_a_failing_handler_rolls_back_its_own_database_effects(self):
+        from apps.common.audit import record_audit_event
+        from apps.common.models import AuditEvent
+
+        def writes_then_fails(event):
+            record_audit_event(action="test.half_done", actor_type="system")
+            raise ValueError("boom")
+
+        register_outbox_handler(event_type=EVENT_TYPE, handler=writes_then_fails)
+        try:
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+            relay_outbox_batch()
+        finally:
+            unregister_outbox_handler(event_type=EVENT_TYPE, handler=writes_then_fails)
+        assert not AuditEvent.objects.filter(action="test.half_done").exists()
+
+    def test_one_failing_event_does_not_block_the_others(self, handled):
+        def fails_for_odd(event):
+            if event.payload["n"] % 2:
+                raise ValueError("odd")
+
+        register_outbox_handler(event_type=EVENT_TYPE, handler=fails_for_odd)
+        try:
+            for n in range(4):
+                enqueue_event(event_type=EVENT_TYPE, payload={"n": n})
+            result = relay_outbox_batch()
+        finally:
+            unregister_outbox_handler(event_type=EVENT_TYPE, handler=fails_for_odd)
+        assert (result.dispatched, result.retried) == (2, 2)
+
+    def test_a_failure_in_a_batch_leaves_the_other_events_effects_committed_exactly_once(self):
+        from apps.common.audit import record_audit_event
+        from apps.common.models import AuditEvent
+
+        def audits_unless_poisoned(event):
+            record_audit_event(action="test.handled", actor_type="system", object_id=event.event_id)
+            if event.payload.get("poison"):
+                raise ValueError("poisoned")
+
+        register_outbox_handler(event_type=EVENT_TYPE, handler=audits_unless_poisoned)
+        try:
+            good = [enqueue_event(event_type=EVENT_TYPE, payload={"n": n}) for n in range(3)]
+            enqueue_event(event_type=EVENT_TYPE, payload={"poison": True})
+            result = relay_outbox_batch()
+        finally:
+            unregister_outbox_handler(event_type=EVENT_TYPE, handler=audits_unless_poisoned)
+        assert (result.dispatched, result.retried) == (3, 1)
+        handled = list(
+            AuditEvent.objects.filter(action="test.handled").values_list("object_id", flat=True)
+        )
+        assert sorted(handled) == sorted(good)
+
+    @override_settings(OUTBOX_MAX_ATTEMPTS=2)
+    def test_parks_an_event_as_failed_after_the_last_attempt_and_can_requeue_it(self):
+        def failing(event):
+            raise ValueError("always")
+
+        register_outbox_handler(event_type=EVENT_TYPE, handler=failing)
+        try:
+            event_id = enqueue_event(event_type=EVENT_TYPE, payload={})
+            relay_outbox_batch()
+            relay_outbox_batch(now=get_now() + timedelta(hours=2))
+        finally:
+            unregister_outbox_handler(event_type=EVENT_TYPE, handler=failing)
+        event = OutboxEvent.objects.get(public_id=event_id)
+        assert (event.status, event.attempts) == (OutboxStatus.FAILED, 2)
+        assert relay_outbox_batch(now=get_now() + timedelta(days=1)).claimed == 0
+
+        assert requeue_failed_event(event_id=event_id)
+        relay_outbox_batch()
+        requeued = OutboxEvent.objects.get(public_id=event_id)
+        assert (requeued.status, requeued.attempts) == (OutboxStatus.DISPATCHED, 1)
+
+    def test_events_without_handlers_are_marked_dispatched(self):
+        event_id = enqueue_event(event_type="test.nobody_listens", payload={})
+        relay_outbox_batch()
+        assert OutboxEvent.objects.get(public_id=event_id).status == OutboxStatus.DISPATCHED
+
+
+class TestRetryDelay:
+    def test_grows_exponentially_with_jitter_and_is_capped(self):
+        import random
+
+        rng = random.Random(7)
+        delays = [compute_retry_delay(attempts=n, rng=rng).total_seconds() for n in range(1, 20)]
+        assert delays[0] <= 2
+        assert delays[5] >= 32  # 2 * 2**5 / 2
+        assert max(delays) <= 3600
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentRelays:
+    def test_never_claim_the_same_event_twice(self, handled):
+        OutboxEvent.objects.bulk_create(
+            [
+                OutboxEvent(
+                    public_id=f"evt_concurrent{n:012d}",
+                    event_type=EVENT_TYPE,
+                    payload={"n": n},
+                    available_at=get_now(),
+                    created_at=get_now(),
+                )
+                for n in range(600)
+            ]
+        )
+        errors: list[BaseException] = []
+
+        def relay():
+            try:
+                relay_outbox_until_empty(batch_size=25)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=relay) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        counts = Counter(handled)
+        assert len(counts) == 600
+        assert set(counts.values()) == {1}
+        assert OutboxEvent.objects.filter(status=OutboxStatus.DISPATCHED).count() == 600

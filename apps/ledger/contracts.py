@@ -1,0 +1,1 @@
+"""Frozen data the ledger app hands to other apps."""

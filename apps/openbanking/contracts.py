@@ -1,0 +1,1 @@
+"""Frozen data the openbanking app hands to other apps."""

@@ -1,0 +1,1 @@
+"""Frozen data the payments app hands to other apps."""

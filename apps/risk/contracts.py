@@ -1,0 +1,1 @@
+"""Frozen data the risk app hands to other apps."""

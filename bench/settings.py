@@ -1,0 +1,24 @@
+"""Settings for benchmark runs: the product's base settings plus the bench-only probe app.
+
+Everything the product reads from the environment is unchanged, so the benchmark exercises
+the same middleware, DRF and database configuration; only the probe app and its routes are
+added, DEBUG is forced off (no query log) and logging is quietened to WARNING.
+"""
+
+from typing import Any, cast
+
+from paymenthub.settings.base import *  # noqa: F403
+from paymenthub.settings.base import ALLOWED_HOSTS, INSTALLED_APPS, LOGGING
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.probe.apps.BenchProbeConfig"]
+ROOT_URLCONF = "bench.urls"
+DEBUG = False
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "127.0.0.1"]
+
+LOG_LEVEL = "WARNING"
+_product_logging = cast(dict[str, Any], LOGGING)
+LOGGING = {
+    **_product_logging,
+    "root": {**_product_logging["root"], "level": LOG_LEVEL},
+    "loggers": {**_product_logging["loggers"], "celery": {"level": LOG_LEVEL}},
+}

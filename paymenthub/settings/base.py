@@ -1,0 +1,365 @@
+"""Base settings: everything is read from the environment (see config/.env.example).
+
+With no DATABASE_URL / REDIS_URL set, the URLs that the embedded-services tooling
+(``python -m paymenthub.cli``) wrote to ``var/services.env`` are used, so a bare machine
+runs on its own PostgreSQL (pgserver) and Redis. SQLite is never used.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from kombu import Queue
+
+from paymenthub.settings import env
+from paymenthub.settings.env import BASE_DIR, VAR_DIR
+
+_embedded = env.read_embedded_services_file()
+
+
+def _service_url(name: str) -> str:
+    value = os.environ.get(name) or _embedded.get(name)
+    if not value:
+        raise env.EnvironmentConfigError(
+            variable=name,
+            problem="is required but not set (set it, or start embedded services with "
+            "`python -m paymenthub.cli services start`)",
+        )
+    return value
+
+
+DEV_SECRET_KEY = "django-insecure-paymenthub-development-only-key-change-me"  # noqa: S105
+
+SECRET_KEY = env.get_str("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.get_bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", default=[])
+PAYMENTHUB_ENVIRONMENT = env.get_str("PAYMENTHUB_ENVIRONMENT", default="development")
+PUBLIC_BASE_URL = env.get_str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+DATABASE_URL = _service_url("DATABASE_URL")
+REDIS_URL = env.check_redis_url(name="REDIS_URL", value=_service_url("REDIS_URL"))
+CELERY_BROKER_URL = env.check_broker_url(
+    name="CELERY_BROKER_URL",
+    value=os.environ.get("CELERY_BROKER_URL") or env.redis_url_to_broker_url(url=REDIS_URL),
+)
+
+DATABASES = {"default": env.parse_database_url(name="DATABASE_URL", value=DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "apps.common",
+    "apps.merchants",
+    "apps.tokenization",
+    "apps.ledger",
+    "apps.risk",
+    "apps.openbanking",
+    "apps.payments",
+    "apps.checkout",
+    "apps.backoffice",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.common.request_context.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: lockout after repeated failed logins.
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "paymenthub.urls"
+WSGI_APPLICATION = "paymenthub.wsgi.application"
+ASGI_APPLICATION = "paymenthub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("it", "Italiano")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Static files are served by the web process itself (WhiteNoise), compressed and cached.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        "KEY_PREFIX": "ph",
+    }
+}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.common.api.exceptions.handle_api_exception",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    # Integrators authenticate with `Authorization: Bearer sk_...` (apps.merchants API keys).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.merchants.api.authentication.SecretKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"anon": "100/second"},
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PaymentHub API",
+    "DESCRIPTION": "Accept card and bank payments, keep an exact ledger, and pay merchants out.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc served from our own static files: no third-party CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_QUEUES = (
+    "default",
+    "payments",
+    "settlement",
+    "risk",
+    "reconciliation",
+    "webhooks",
+    "openbanking",
+    "alerts",
+)
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in CELERY_QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Tasks are named "<area>.<verb_object>"; the area picks the queue.
+CELERY_TASK_ROUTES = {
+    "common.*": {"queue": "default"},
+    "merchants.*": {"queue": "default"},
+    "payments.*": {"queue": "payments"},
+    "checkout.*": {"queue": "payments"},
+    "tokenization.*": {"queue": "payments"},
+    "settlement.*": {"queue": "settlement"},
+    "ledger.*": {"queue": "settlement"},
+    "risk.*": {"queue": "risk"},
+    "reconciliation.*": {"queue": "reconciliation"},
+    "webhooks.*": {"queue": "webhooks"},
+    "openbanking.*": {"queue": "openbanking"},
+    "alerts.*": {"queue": "alerts"},
+    "backoffice.*": {"queue": "alerts"},
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.get_int("CELERY_TASK_TIME_LIMIT", default=300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240, minimum=1)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {
+        "task": "common.relay_outbox",
+        "schedule": timedelta(
+            seconds=env.get_int("OUTBOX_RELAY_INTERVAL_SECONDS", default=2, minimum=1)
+        ),
+        "options": {"queue": "default", "expires": 10},
+    },
+}
+
+# Outbox relay tuning.
+OUTBOX_BATCH_SIZE = env.get_int("OUTBOX_BATCH_SIZE", default=200, minimum=1)
+OUTBOX_MAX_ATTEMPTS = env.get_int("OUTBOX_MAX_ATTEMPTS", default=25, minimum=1)
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.get_str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.get_str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise env.EnvironmentConfigError(variable="LOG_FORMAT", problem="must be 'json' or 'text'")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "apps.common.logging.RequestIdFilter"},
+        "mask_card_numbers": {"()": "apps.common.logging.CardNumberMaskingFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "apps.common.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "mask_card_numbers"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Identity: portal and admin login (apps.merchants) ------------------------------------
+# (keep login, 2FA, lockout and session settings inside this block)
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+# Locked by username only, deliberately without "ip_address": behind the reverse proxy every
+# request may carry the proxy's address (no trusted AXES_CLIENT_IP_CALLABLE yet), and merchant
+# teams share office NAT addresses, so an IP lockout would let one attacker lock out every
+# user behind that address. Per-IP throttling of the login URLs belongs at the edge proxy.
+# axes.W006 warns about user-agent/cookie-only parameters, which this is not: silenced below.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+# Failures while locked out extend the lockout.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_HTTP_RESPONSE_CODE = 429
+# Renders the lockout page (portal and admin login alike) and audits auth.locked_out.
+# AXES_LOCKOUT_CALLABLE: set once the portal lockout page exists (identity views).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+LOGIN_URL = "/portal/login/"
+LOGIN_REDIRECT_URL = "/portal/"
+LOGOUT_REDIRECT_URL = "/portal/login/"
+# Absolute session lifetime; the idle timeout below ends quieter sessions much earlier.
+SESSION_COOKIE_AGE = env.get_int("SESSION_COOKIE_AGE", default=8 * 3600, minimum=900)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# SESSION_COOKIE_HTTPONLY and SameSite=Lax for both cookies are set above (Strict would drop
+# the session on every link into the portal from an e-mail).
+# Secure by default (browsers accept Secure cookies from http://localhost and 127.0.0.1);
+# set SESSION_COOKIE_SECURE=false only for a development server reached over plain HTTP.
+SESSION_COOKIE_SECURE = env.get_bool("SESSION_COOKIE_SECURE", default=True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+OTP_TOTP_ISSUER = "PaymentHub"
+# Seconds between attempts double after each failed code (1, 2, 4, ...) per device.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+IDLE_TIMEOUT_SECONDS = env.get_int("IDLE_TIMEOUT_SECONDS", default=900, minimum=60)
+if IDLE_TIMEOUT_SECONDS > 900:
+    raise env.EnvironmentConfigError(
+        variable="IDLE_TIMEOUT_SECONDS", problem="must be at most 900 (15 idle minutes)"
+    )
+STEP_UP_MAX_AGE_SECONDS = 300
+BACKUP_CODE_COUNT = 10
+# Paths whose views never use the browser session (API keys, probes, metrics): a half
+# signed-in session (password only) is not redirected to the second-factor step there.
+IDENTITY_SESSIONLESS_PATH_PREFIXES = ["/v1/", "/healthz", "/readyz", "/metrics", "/static/"]
+EMAIL_BACKEND = env.get_str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+# Merchant onboarding (apps.merchants): emails' sender, and KYB documents. Documents are stored
+# under MEDIA_ROOT, which no URL serves (staff download them through an audited admin view).
+DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", default="PaymentHub <no-reply@localhost>")
+KYB_DOCUMENT_MAX_BYTES = env.get_int(
+    "KYB_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024, minimum=1024
+)
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# --- Card vault (apps.tokenization) --------------------------------------------------------
+# (owned by the tokenization app; keep vault settings inside this block)
+from pathlib import Path  # noqa: E402
+
+# Key material never lives here: the key provider reads it from a keyring file (0600, made by
+# `python manage.py init_vault_keyring`) or from the environment variable named below.
+VAULT_KEY_PROVIDER = env.get_str(
+    "VAULT_KEY_PROVIDER", default="apps.tokenization.keys.local.LocalKeyProvider"
+)
+VAULT_LOCAL_KEYRING_FILE = Path(
+    env.get_str("VAULT_LOCAL_KEYRING_FILE", default=str(VAR_DIR / "vault" / "keyring.json"))
+)
+# Name of the environment variable that may hold the whole keyring (JSON); when it is set, the
+# file is not read and the keyring is read-only (rotation must create versions elsewhere).
+VAULT_KEYRING_ENV_VAR = "PAYMENTHUB_VAULT_KEYRING"
+# Test settings only: create the keyring file on first use.
+VAULT_LOCAL_KEYRING_AUTOCREATE = False
+VAULT_CVC_TTL_SECONDS = env.get_int("VAULT_CVC_TTL_SECONDS", default=600, minimum=1)
+if VAULT_CVC_TTL_SECONDS > 600:
+    raise env.EnvironmentConfigError(
+        variable="VAULT_CVC_TTL_SECONDS", problem="must be at most 600 (a CVC lives 10 minutes)"
+    )
+VAULT_TOKEN_TTL_SECONDS = env.get_int("VAULT_TOKEN_TTL_SECONDS", default=1800, minimum=60)
+VAULT_ROTATION_BATCH_SIZE = env.get_int("VAULT_ROTATION_BATCH_SIZE", default=500, minimum=1)

@@ -1,0 +1,51 @@
+"""Test settings: the real PostgreSQL and Redis, kept apart from development data.
+
+Tests use Redis logical databases 14 (broker) and 15 (cache) so a running dev stack on db 0
+never steals a test's Celery messages.
+"""
+
+from __future__ import annotations
+
+import os
+
+from paymenthub.settings import env
+from paymenthub.settings.base import *  # noqa: F403
+from paymenthub.settings.base import CACHES, DATABASES, REDIS_URL
+
+DEBUG = False
+PAYMENTHUB_ENVIRONMENT = "test"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+TEST_REDIS_URL = env.with_redis_db(url=REDIS_URL, db=15)
+CACHES["default"]["LOCATION"] = TEST_REDIS_URL
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or env.redis_url_to_broker_url(
+    url=env.with_redis_db(url=REDIS_URL, db=14)
+)
+
+# Django empties tables between transactional tests with TRUNCATE; the audit log's trigger
+# lets that through only for connections carrying this test-only setting.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = "-c paymenthub.test_allow_truncate=on"
+
+# --- Card vault (apps.tokenization) --------------------------------------------------------
+# (owned by the tokenization app; keep vault test settings inside this block)
+# One throwaway keyring per test session (never a constant key): created on first use under
+# the temp directory, shared with subprocesses through the environment, and removed by the
+# session fixture in apps/tokenization/tests/conftest.py.
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_TEST_KEYRING_VARIABLE = "PAYMENTHUB_TEST_VAULT_KEYRING_FILE"
+# Per pytest-xdist worker: workers inherit the controller's environment, and two workers
+# rotating one shared keyring would retire each other's keys. Subprocesses a test starts
+# inherit the worker's variable (it names their worker) and keep it.
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if f"-{_TEST_WORKER}-" not in os.environ.get(_TEST_KEYRING_VARIABLE, ""):
+    os.environ[_TEST_KEYRING_VARIABLE] = str(
+        Path(tempfile.gettempdir())
+        / f"paymenthub-test-vault-{_TEST_WORKER}-{os.getpid()}"
+        / "keyring.json"
+    )
+VAULT_LOCAL_KEYRING_FILE = Path(os.environ[_TEST_KEYRING_VARIABLE])
+VAULT_LOCAL_KEYRING_AUTOCREATE = True
+VAULT_KEYRING_ENV_VAR = "PAYMENTHUB_TEST_VAULT_KEYRING"

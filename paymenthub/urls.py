@@ -1,0 +1,21 @@
+"""Root URLs: the integrators' API under /v1/, operations probes, metrics and the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+
+from apps.common.health import healthz, readyz
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("v1/", include("paymenthub.api_v1")),
+    path("portal/", include("apps.merchants.identity.urls")),
+    path("portal/", include("apps.merchants.onboarding.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "apps.common.api.views.handle_not_found"
+handler500 = "apps.common.api.views.handle_server_error"
