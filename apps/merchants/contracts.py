@@ -1,0 +1,179 @@
+"""Frozen data the merchants app hands to other apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantSummary:
+    public_id: str
+    legal_name: str
+    trading_name: str
+    country: str
+    settlement_currency: str
+    status: str
+    support_email: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyPrincipal:
+    """Who is calling the API: set as ``request.user`` and ``request.auth`` by the key
+    authentication classes."""
+
+    key_id: str
+    merchant_id: str
+    mode: str
+    key_type: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def livemode(self) -> bool:
+        return self.mode == "live"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeySummary:
+    key_id: str
+    merchant_id: str
+    mode: str
+    key_type: str
+    prefix: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    """A new key: ``secret`` is the only time the full key is ever available."""
+
+    summary: ApiKeySummary
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficialOwnerInput:
+    """A beneficial owner as given on an application."""
+
+    full_name: str
+    date_of_birth: date
+    nationality: str
+    ownership_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsScreeningResult:
+    """What sanctions screening said about a merchant. ``outcome`` is ``"not_screened"``
+    until the risk issue plugs a screening provider in; then ``"clear"`` or ``"hit"``."""
+
+    merchant_id: str
+    outcome: str
+    provider: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_hit(self) -> bool:
+        return self.outcome == "hit"
+
+
+@dataclass(frozen=True, slots=True)
+class KybDocumentSummary:
+    document_id: str
+    merchant_id: str
+    document_type: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    user_id: int
+    merchant_id: str
+    email: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationSummary:
+    invitation_id: str
+    merchant_id: str
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedInvitation:
+    """A new invitation: ``token`` exists only here and in the email; the database keeps
+    its hash."""
+
+    summary: InvitationSummary
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointSummary:
+    endpoint_id: str
+    merchant_id: str
+    mode: str
+    url: str
+    description: str
+    event_types: tuple[str, ...]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    previous_secret_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointWithSecret:
+    """Returned on creation and rotation: the only time the signing secret is shown."""
+
+    summary: WebhookEndpointSummary
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSummary:
+    merchant_id: str | None  # None: the default price list
+    currency: str
+    payment_method: str
+    percentage: Decimal
+    fixed_fee_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutScheduleSummary:
+    merchant_id: str
+    interval: str
+    weekly_anchor: int
+    minimum_amount_minor: int
+    currency: str
+    delay_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutBrandingSummary:
+    merchant_id: str
+    display_name: str
+    logo_url: str
+    accent_color: str

@@ -1,0 +1,37 @@
+"""Public interface of the merchants app: the only module other apps import (with contracts)."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+
+from apps.common.errors import AuthenticationError
+from apps.merchants.api.authentication import (
+    PublishableKeyAuthentication,
+    SecretKeyAuthentication,
+)
+from apps.merchants.api_keys import create_api_key, revoke_api_key, roll_api_key
+from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
+from apps.merchants.selectors import get_merchant_summary as _get_merchant_summary
+
+__all__ = [
+    "PublishableKeyAuthentication",
+    "SecretKeyAuthentication",
+    "create_api_key",
+    "get_api_principal",
+    "get_merchant",
+    "revoke_api_key",
+    "roll_api_key",
+]
+
+
+def get_merchant(*, merchant_id: str) -> MerchantSummary:
+    """The merchant with this public id; raises MerchantNotFoundError (404) if none."""
+    return _get_merchant_summary(merchant_id=merchant_id)
+
+
+def get_api_principal(*, request: Request) -> ApiKeyPrincipal:
+    """The merchant and mode behind an API request (set by the key authentication)."""
+    principal = request.auth
+    if not isinstance(principal, ApiKeyPrincipal):
+        raise AuthenticationError()
+    return principal

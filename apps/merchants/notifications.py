@@ -1,0 +1,38 @@
+"""Emails to merchants, sent after the change they describe has committed."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.core.mail import send_mail
+from django.db import transaction
+
+from apps.merchants.models import MemberRole, Merchant
+
+logger = logging.getLogger(__name__)
+
+
+def get_merchant_contact_emails(*, merchant: Merchant) -> list[str]:
+    """The owners' login emails, then the support address; de-duplicated, order kept."""
+    emails = list(
+        merchant.memberships.filter(role=MemberRole.OWNER, user__is_active=True)
+        .order_by("id")
+        .values_list("user__email", flat=True)
+    )
+    emails.append(merchant.support_email)
+    seen: dict[str, None] = {}
+    for email in emails:
+        if email and email.lower() not in {known.lower() for known in seen}:
+            seen[email] = None
+    return list(seen)
+
+
+def send_email_on_commit(*, recipients: list[str], subject: str, body: str) -> None:
+    """Send once the surrounding transaction commits (never for a rolled-back change). A
+    failing mail server is logged, not raised: the change itself has already happened."""
+    if not recipients:
+        return
+    transaction.on_commit(
+        partial(send_mail, subject, body, None, recipients, fail_silently=False), robust=True
+    )
