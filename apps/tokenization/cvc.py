@@ -1,0 +1,47 @@
+"""The CVC's only home: Redis, sealed under the record's data key, for at most ten minutes.
+
+``store_cvc`` writes with a TTL (``VAULT_CVC_TTL_SECONDS``, at most 600); ``take_cvc`` reads
+and deletes in one command (``GETDEL``), so a CVC is used for one authorization at most.
+Nothing here ever reaches PostgreSQL or a log line.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+from django_redis import get_redis_connection
+
+from apps.tokenization.crypto import open_cvc, seal_cvc
+
+MAX_CVC_TTL_SECONDS = 600
+
+
+def cvc_key(*, record_id: UUID) -> str:
+    return f"ph:vault:cvc:{record_id}"
+
+
+def get_cvc_ttl_seconds() -> int:
+    return min(int(settings.VAULT_CVC_TTL_SECONDS), MAX_CVC_TTL_SECONDS)
+
+
+@sensitive_variables("cvc", "data_key", "sealed")
+def store_cvc(*, record_id: UUID, data_key: bytes, cvc: str) -> None:
+    sealed = seal_cvc(record_id=record_id, data_key=data_key, cvc=cvc)
+    get_redis_connection("default").set(
+        cvc_key(record_id=record_id), sealed, ex=get_cvc_ttl_seconds()
+    )
+
+
+@sensitive_variables("data_key", "sealed")
+def take_cvc(*, record_id: UUID, data_key: bytes) -> str | None:
+    """The CVC if it is still there (then it is gone), else ``None``."""
+    sealed = get_redis_connection("default").getdel(cvc_key(record_id=record_id))
+    if sealed is None:
+        return None
+    return open_cvc(record_id=record_id, data_key=data_key, sealed=bytes(sealed))
+
+
+def discard_cvc(*, record_id: UUID) -> None:
+    get_redis_connection("default").delete(cvc_key(record_id=record_id))

@@ -1,0 +1,127 @@
+"""Public interface of the tokenization app: the only module other apps import (with contracts).
+
+The card vault: encrypted PANs, tokens and fingerprints. Nothing here returns a card number
+except :func:`detokenize_for_authorization`, meant for a processor connector at
+authorization time, and every call of it is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.views.decorators.debug import sensitive_variables
+
+from apps.tokenization import selectors, services
+from apps.tokenization.contracts import (
+    CardForAuthorization,
+    CardTokenSummary,
+    KeyRotationReport,
+    PaymentMethodSummary,
+)
+
+__all__ = [
+    "create_payment_method_from_token",
+    "delete_payment_method",
+    "detokenize_for_authorization",
+    "get_payment_method",
+    "get_token",
+    "list_payment_methods",
+    "rotate_keys",
+    "tokenize_card",
+]
+
+
+@sensitive_variables("number", "cvc", "cardholder_name")
+def tokenize_card(
+    *,
+    merchant_id: str,
+    number: object,
+    exp_month: object,
+    exp_year: object,
+    cvc: object = None,
+    cardholder_name: object = None,
+    now: datetime | None = None,
+) -> CardTokenSummary:
+    """Validate and vault a card; returns a single-use token. Raises CardError subclasses
+    (``incorrect_number``, ``invalid_expiry_year``, ``invalid_cvc`` ...) with ``param``."""
+    return services.tokenize_card(
+        merchant_id=merchant_id,
+        number=number,
+        exp_month=exp_month,
+        exp_year=exp_year,
+        cvc=cvc,
+        cardholder_name=cardholder_name,
+        now=now,
+    )
+
+
+def get_token(*, merchant_id: str, token_id: str) -> CardTokenSummary:
+    return selectors.get_token_summary(merchant_id=merchant_id, token_id=token_id)
+
+
+def create_payment_method_from_token(
+    *, merchant_id: str, token_id: str, customer_ref: str, now: datetime | None = None
+) -> PaymentMethodSummary:
+    return services.create_payment_method_from_token(
+        merchant_id=merchant_id, token_id=token_id, customer_ref=customer_ref, now=now
+    )
+
+
+def get_payment_method(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
+    """The merchant's payment method; another merchant's id is a NotFoundError (404)."""
+    return selectors.get_payment_method_summary(
+        merchant_id=merchant_id, payment_method_id=payment_method_id
+    )
+
+
+def list_payment_methods(*, merchant_id: str, customer_ref: str) -> list[PaymentMethodSummary]:
+    return selectors.list_payment_methods_for_customer(
+        merchant_id=merchant_id, customer_ref=customer_ref
+    )
+
+
+def delete_payment_method(
+    *, merchant_id: str, payment_method_id: str, now: datetime | None = None
+) -> None:
+    """Delete (crypto-shred) a saved card; brand/last4/fingerprint stay for history."""
+    services.delete_payment_method(
+        merchant_id=merchant_id, payment_method_id=payment_method_id, now=now
+    )
+
+
+def detokenize_for_authorization(
+    *,
+    token_or_payment_method_id: str,
+    merchant_id: str,
+    connector_name: str,
+    reason: str,
+    payment_ref: str,
+) -> CardForAuthorization:
+    """The card in clear for one processor request (audited as ``vault.detokenized``).
+
+    Keep the result in memory only, for the duration of the connector call.
+    """
+    return services.detokenize_for_authorization(
+        token_or_payment_method_id=token_or_payment_method_id,
+        merchant_id=merchant_id,
+        connector_name=connector_name,
+        reason=reason,
+        payment_ref=payment_ref,
+    )
+
+
+def rotate_keys(
+    *,
+    start_new_version: bool = True,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    pause_seconds: float = 0.0,
+) -> KeyRotationReport:
+    """Start a KEK rotation (or, with ``start_new_version=False``, resume one): re-wrap every
+    data key in resumable batches and retire versions no row uses."""
+    return services.rotate_keys(
+        start_new_version=start_new_version,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        pause_seconds=pause_seconds,
+    )

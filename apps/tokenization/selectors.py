@@ -1,0 +1,122 @@
+"""Reads of the vault, always scoped to a merchant; they return contracts, never PANs."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+
+from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
+from apps.tokenization.errors import PaymentMethodNotFoundError, TokenNotFoundError
+from apps.tokenization.models import (
+    CardToken,
+    KeyVersionState,
+    PaymentMethod,
+    VaultKeyVersion,
+    VaultRecord,
+)
+
+
+def to_card_details(*, record: VaultRecord) -> CardDetails:
+    return CardDetails(
+        brand=record.brand,
+        last4=record.last4,
+        exp_month=record.exp_month,
+        exp_year=record.exp_year,
+        funding=record.funding,
+        fingerprint=record.fingerprint,
+    )
+
+
+def to_token_summary(*, token: CardToken, record: VaultRecord) -> CardTokenSummary:
+    return CardTokenSummary(
+        id=token.public_id,
+        merchant_id=token.merchant_id,
+        card=to_card_details(record=record),
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        used=token.used_at is not None,
+    )
+
+
+def to_payment_method_summary(
+    *, payment_method: PaymentMethod, record: VaultRecord
+) -> PaymentMethodSummary:
+    return PaymentMethodSummary(
+        id=payment_method.public_id,
+        merchant_id=payment_method.merchant_id,
+        customer_ref=payment_method.customer_ref,
+        card=to_card_details(record=record),
+        created_at=payment_method.created_at,
+    )
+
+
+_RECORD_METADATA = (
+    "record__id",
+    "record__brand",
+    "record__last4",
+    "record__exp_month",
+    "record__exp_year",
+    "record__funding",
+    "record__fingerprint",
+)
+
+
+def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
+    token = (
+        CardToken.objects.select_related("record")
+        .only("public_id", "merchant_id", "created_at", "expires_at", "used_at", *_RECORD_METADATA)
+        .filter(public_id=token_id, merchant_id=merchant_id)
+        .first()
+    )
+    if token is None:
+        raise TokenNotFoundError(param="token")
+    return to_token_summary(token=token, record=token.record)
+
+
+def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
+    payment_method = (
+        PaymentMethod.objects.select_related("record")
+        .only("public_id", "merchant_id", "customer_ref", "created_at", *_RECORD_METADATA)
+        .filter(public_id=payment_method_id, merchant_id=merchant_id, deleted_at__isnull=True)
+        .first()
+    )
+    if payment_method is None:
+        raise PaymentMethodNotFoundError(param="payment_method")
+    return to_payment_method_summary(payment_method=payment_method, record=payment_method.record)
+
+
+def list_payment_methods_for_customer(
+    *, merchant_id: str, customer_ref: str
+) -> list[PaymentMethodSummary]:
+    payment_methods = (
+        PaymentMethod.objects.select_related("record")
+        .only("public_id", "merchant_id", "customer_ref", "created_at", *_RECORD_METADATA)
+        .filter(merchant_id=merchant_id, customer_ref=customer_ref, deleted_at__isnull=True)
+        .order_by("created_at", "id")
+    )
+    return [
+        to_payment_method_summary(payment_method=pm, record=pm.record) for pm in payment_methods
+    ]
+
+
+def get_active_key_version() -> int | None:
+    return (
+        VaultKeyVersion.objects.filter(state=KeyVersionState.ACTIVE)
+        .values_list("version", flat=True)
+        .first()
+    )
+
+
+def count_records_not_on_version(*, version: int) -> int:
+    return (
+        VaultRecord.objects.filter(kek_version__isnull=False).exclude(kek_version=version).count()
+    )
+
+
+def count_records_by_key_version() -> dict[int, int]:
+    rows = (
+        VaultRecord.objects.filter(kek_version__isnull=False)
+        .values("kek_version")
+        .annotate(records=Count("id"))
+        .order_by("kek_version")
+    )
+    return {row["kek_version"]: row["records"] for row in rows}
