@@ -11,14 +11,24 @@ from apps.merchants.api.authentication import (
 )
 from apps.merchants.api_keys import create_api_key, revoke_api_key, roll_api_key
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
+from apps.merchants.pricing import (
+    compute_fee,
+    get_checkout_branding,
+    get_payout_schedule,
+    get_price,
+)
 from apps.merchants.selectors import get_merchant_summary as _get_merchant_summary
 
 __all__ = [
     "PublishableKeyAuthentication",
     "SecretKeyAuthentication",
+    "compute_fee",
     "create_api_key",
     "get_api_principal",
+    "get_checkout_branding",
     "get_merchant",
+    "get_payout_schedule",
+    "get_price",
     "revoke_api_key",
     "roll_api_key",
 ]
