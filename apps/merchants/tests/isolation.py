@@ -45,3 +45,11 @@ def merchant_staff_cannot_reach_the_admin() -> None:
         assert response.status_code in {302, 403, 404}, path
         if response.status_code == 302:
             assert "/login" in response["Location"], path
+
+
+# Cases for the portal's identity pages and for onboarding/team/webhook routes live beside
+# their tests; importing them here registers them with the walker.
+from apps.merchants.tests import (  # noqa: E402, F401
+    isolation_identity,
+    isolation_onboarding,
+)

@@ -1,0 +1,1 @@
+"""Isolation cases for the portal identity pages (login, second factor, step-up)."""

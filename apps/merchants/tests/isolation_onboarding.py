@@ -1,0 +1,1 @@
+"""Isolation cases for sign-up, admin review, team, webhook endpoint and pricing routes."""
