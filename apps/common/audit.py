@@ -129,37 +129,24 @@ def record_audit_event(
         head = _lock_chain_head()
         sequence = head.last_sequence + 1
         public_id = make_public_id(prefix="aud")
-        canonical = canonicalize_audit_entry(
-            sequence=sequence,
-            public_id=public_id,
-            occurred_at=occurred_at,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            merchant_ref=merchant_ref,
-            ip_address=ip_address,
-            request_id=request_id,
-            metadata=safe_metadata,
+        fields: dict[str, Any] = {
+            "sequence": sequence,
+            "public_id": public_id,
+            "occurred_at": occurred_at,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "merchant_ref": merchant_ref,
+            "ip_address": ip_address,
+            "request_id": request_id,
+            "metadata": safe_metadata,
+        }
+        entry_hash = compute_audit_hash(
+            prev_hash=head.last_hash, canonical=canonicalize_audit_entry(**fields)
         )
-        entry_hash = compute_audit_hash(prev_hash=head.last_hash, canonical=canonical)
-        AuditEvent.objects.create(
-            sequence=sequence,
-            public_id=public_id,
-            occurred_at=occurred_at,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            merchant_ref=merchant_ref,
-            ip_address=ip_address,
-            request_id=request_id,
-            metadata=safe_metadata,
-            prev_hash=head.last_hash,
-            hash=entry_hash,
-        )
+        AuditEvent.objects.create(**fields, prev_hash=head.last_hash, hash=entry_hash)
         AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=entry_hash)
     return AuditRecord(sequence=sequence, public_id=public_id, action=action, hash=entry_hash)
 
