@@ -105,3 +105,52 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head at #{self.last_sequence}"
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyKey(models.Model):
+    """One API request made with an ``Idempotency-Key``: claimed before the request runs,
+    completed with its response. The unique constraint, not a Python check, lets exactly one
+    of several concurrent requests with the same key run."""
+
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    key = models.CharField(max_length=255)
+    request_method = models.CharField(max_length=8)
+    request_path = models.CharField(max_length=512)
+    request_fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_PROGRESS
+    )
+    # While in progress, the claim is held until this time; a request that crashed without
+    # completing leaves a claim another request may take over once it has expired.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "common_idempotency_key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_ref", "mode", "key"], name="idempotency_key_unique_per_scope"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["in_progress", "completed"]),
+                name="idempotency_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed")
+                | Q(response_status__isnull=False, completed_at__isnull=False),
+                name="idempotency_completed_has_response",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_ref}/{self.mode}/{self.key} ({self.status})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.common.idempotency import prune_idempotency_keys as _prune_idempotency_keys
 from apps.common.outbox import relay_outbox_until_empty
 
 
@@ -15,3 +16,13 @@ from apps.common.outbox import relay_outbox_until_empty
 )
 def relay_outbox() -> int:
     return relay_outbox_until_empty().dispatched
+
+
+@shared_task(
+    name="common.prune_idempotency_keys",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def prune_idempotency_keys() -> int:
+    return _prune_idempotency_keys()

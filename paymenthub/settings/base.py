@@ -242,7 +242,17 @@ CELERY_BEAT_SCHEDULE = {
         ),
         "options": {"queue": "default", "expires": 10},
     },
+    "prune-idempotency-keys": {
+        "task": "common.prune_idempotency_keys",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "default", "expires": 600},
+    },
 }
+
+# Idempotency-Key: completed keys are kept at least this long (never less than 24 h); an
+# in-progress claim whose request died may be taken over after IDEMPOTENCY_LOCK_SECONDS.
+IDEMPOTENCY_KEY_TTL_HOURS = env.get_int("IDEMPOTENCY_KEY_TTL_HOURS", default=24, minimum=24)
+IDEMPOTENCY_LOCK_SECONDS = env.get_int("IDEMPOTENCY_LOCK_SECONDS", default=60, minimum=5)
 
 # Outbox relay tuning.
 OUTBOX_BATCH_SIZE = env.get_int("OUTBOX_BATCH_SIZE", default=200, minimum=1)
