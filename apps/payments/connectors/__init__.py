@@ -1,0 +1,1 @@
+"""Processor connectors: one Protocol (``base.py``), a built-in simulator, Stripe."""

@@ -1,0 +1,91 @@
+"""The one interface every processor connector implements.
+
+Connectors are called outside any database transaction (reserve → call → record). Every
+operation carries an idempotency key derived from the attempt, so asking twice never does
+the work twice; ``retrieve_operation`` lets the janitor learn what happened to an attempt
+whose answer was lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from apps.common.money import Money
+
+
+class OperationOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"  # a processor error; ``retriable`` says whether trying again may help
+    PENDING = "pending"  # accepted, final outcome later (asynchronous refunds)
+
+
+class OperationKind(StrEnum):
+    AUTHORIZE = "authorize"
+    CAPTURE = "capture"
+    VOID = "void"
+    REFUND = "refund"
+    AUTHENTICATE = "authenticate"
+
+
+@dataclass(frozen=True, slots=True)
+class CardInput:
+    """The card as the vault hands it over for one call: in memory only."""
+
+    number: str = field(repr=False)
+    exp_month: int
+    exp_year: int
+    cvc: str | None = field(repr=False, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    kind: OperationKind
+    outcome: OperationOutcome
+    processor_reference: str = ""
+    amount: Money | None = None
+    decline_code: str = ""
+    error_code: str = ""
+    retriable: bool = False
+    message: str = ""
+    # what follows the operation at the processor: "dispute" after a capture, an
+    # asynchronous refund failure, funds available at once, ...
+    follow_ups: tuple[str, ...] = ()
+
+
+class ConnectorUnavailableError(Exception):
+    """The processor could not be reached at all: nothing happened there; another connector
+    may be tried."""
+
+
+class ConnectorTimeoutError(Exception):
+    """The call was sent but no answer came back: the outcome is unknown until asked."""
+
+
+class ProcessorConnector(Protocol):
+    name: str
+
+    def authorize(
+        self, *, idempotency_key: str, amount: Money, card: CardInput, capture: bool
+    ) -> OperationResult: ...
+
+    def authenticate(
+        self, *, idempotency_key: str, authorization_reference: str
+    ) -> OperationResult: ...
+
+    def capture(
+        self, *, idempotency_key: str, authorization_reference: str, amount: Money
+    ) -> OperationResult: ...
+
+    def void(self, *, idempotency_key: str, authorization_reference: str) -> OperationResult: ...
+
+    def refund(
+        self, *, idempotency_key: str, charge_reference: str, amount: Money
+    ) -> OperationResult: ...
+
+    def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
+        """What the processor did for this key, or None if it never received it."""
+        ...

@@ -1,0 +1,372 @@
+"""The built-in simulator processor: the default connector in test mode.
+
+It reproduces every behaviour of the platform's test cards (``simulator_cards.csv``, a copy
+of ``shared/data/test-cards.csv``): success, each decline code, retriable processing errors,
+cards that need a challenge (and how they end after it), asynchronous refund failures,
+disputes after capture and funds available at once. It remembers what it did per idempotency
+key in its own table, so a repeated call returns the first answer and the janitor can ask
+what happened to a call whose answer was lost. Fault injection (for fault tests and chaos
+runs) is shared through the cache, so it reaches every web and worker process:
+``set_simulator_fault(mode=..., count=...)``.
+
+Risk outcomes in the card list (``blocked``, ``review``) belong to the risk engine, which runs
+before the processor: for the simulator those cards authorize normally.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from django.core.cache import cache as django_cache
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from apps.common.clock import get_now
+from apps.common.money import Money
+from apps.payments.connectors.base import (
+    CardInput,
+    ConnectorTimeoutError,
+    ConnectorUnavailableError,
+    OperationKind,
+    OperationOutcome,
+    OperationResult,
+)
+from apps.payments.models import SimulatedOperation
+
+CARDS_FILE = Path(__file__).with_name("simulator_cards.csv")
+FAULT_CACHE_KEY = "payments:simulator:fault"
+
+FOLLOW_UP_AVAILABLE_AT_ONCE = "funds_available_immediately"
+FOLLOW_UP_DISPUTE = "dispute:fraudulent"
+FOLLOW_UP_REFUND_FAILS = "refund_fails:expired_or_canceled_card"
+
+
+class SimulatorFault(StrEnum):
+    UNAVAILABLE = "unavailable"  # connection refused: nothing happens at the processor
+    TIMEOUT_BEFORE = "timeout_before"  # the request is lost on the way: nothing happens
+    TIMEOUT_AFTER = "timeout_after"  # the processor does the work, the answer is lost
+    ERROR = "error"  # a retriable processing error, nothing recorded
+
+
+@dataclass(frozen=True, slots=True)
+class CardBehaviour:
+    # succeeds | declined | error | invalid | requires_action, or a risk-only outcome
+    outcome: str
+    decline_code: str
+    notes: str
+
+
+@cache
+def load_card_behaviours() -> dict[str, CardBehaviour]:
+    with CARDS_FILE.open(newline="") as handle:
+        return {
+            row["number"]: CardBehaviour(
+                outcome=row["outcome"], decline_code=row["decline_code"], notes=row["notes"]
+            )
+            for row in csv.DictReader(handle)
+        }
+
+
+def get_card_behaviour(*, number: str) -> CardBehaviour:
+    """The test card's behaviour; any other card succeeds."""
+    return load_card_behaviours().get(
+        number, CardBehaviour(outcome="succeeds", decline_code="", notes="")
+    )
+
+
+def set_simulator_fault(*, mode: str, count: int = 1, timeout_seconds: int = 600) -> None:
+    """Make the next ``count`` simulator calls fail with ``mode`` (in every process)."""
+    SimulatorFault(mode)
+    django_cache.set(FAULT_CACHE_KEY, {"mode": mode, "remaining": count}, timeout=timeout_seconds)
+
+
+def clear_simulator_fault() -> None:
+    django_cache.delete(FAULT_CACHE_KEY)
+
+
+def _take_fault() -> SimulatorFault | None:
+    fault = django_cache.get(FAULT_CACHE_KEY)
+    if not fault:
+        return None
+    remaining = int(fault.get("remaining", 0)) - 1
+    if remaining <= 0:
+        django_cache.delete(FAULT_CACHE_KEY)
+    else:
+        django_cache.set(FAULT_CACHE_KEY, {**fault, "remaining": remaining}, timeout=600)
+    return SimulatorFault(fault["mode"])
+
+
+def _to_result(operation: SimulatedOperation) -> OperationResult:
+    amount = (
+        Money(amount_minor=operation.amount_minor, currency=operation.currency)
+        if operation.amount_minor is not None and operation.currency
+        else None
+    )
+    return OperationResult(
+        kind=OperationKind(operation.kind),
+        outcome=OperationOutcome(operation.outcome),
+        processor_reference=operation.reference,
+        amount=amount,
+        decline_code=operation.decline_code,
+        error_code=operation.error_code,
+        retriable=False,
+        follow_ups=tuple(operation.follow_ups),
+    )
+
+
+def _new_reference(kind: OperationKind) -> str:
+    prefix = {"authorize": "simch", "refund": "simre"}.get(kind.value, "simop")
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+class SimulatorConnector:
+    """The simulator behind the connector Protocol."""
+
+    name = "simulator"
+
+    def _run(
+        self,
+        *,
+        idempotency_key: str,
+        kind: OperationKind,
+        decide: _Decision,
+    ) -> OperationResult:
+        existing = SimulatedOperation.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _to_result(existing)
+        fault = _take_fault()
+        if fault is SimulatorFault.UNAVAILABLE:
+            raise ConnectorUnavailableError("simulator: connection refused")
+        if fault is SimulatorFault.TIMEOUT_BEFORE:
+            raise ConnectorTimeoutError("simulator: timed out before the request arrived")
+        if fault is SimulatorFault.ERROR:
+            return OperationResult(
+                kind=kind,
+                outcome=OperationOutcome.FAILED,
+                error_code="processing_error",
+                retriable=True,
+                message="The simulator failed to process the request; try again.",
+            )
+        operation = decide.build(kind=kind, idempotency_key=idempotency_key, now=get_now())
+        try:
+            with transaction.atomic():
+                if decide.parent_reference:
+                    # serialise operations on one authorization (captures, refunds)
+                    SimulatedOperation.objects.select_for_update().filter(
+                        reference=decide.parent_reference
+                    ).first()
+                    decide.check_against_parent(operation)
+                operation.save()
+        except IntegrityError:  # the same key raced us: its answer is the answer
+            operation = SimulatedOperation.objects.get(idempotency_key=idempotency_key)
+        if fault is SimulatorFault.TIMEOUT_AFTER:
+            raise ConnectorTimeoutError("simulator: the answer was lost after processing")
+        return _to_result(operation)
+
+    def authorize(
+        self, *, idempotency_key: str, amount: Money, card: CardInput, capture: bool
+    ) -> OperationResult:
+        behaviour = get_card_behaviour(number=card.number)
+        outcome, decline_code, pending_decline, follow_ups = _authorization_outcome(
+            behaviour=behaviour, card=card, number=card.number
+        )
+        if (
+            capture
+            and outcome == OperationOutcome.SUCCEEDED
+            and behaviour.notes.startswith("a dispute")
+        ):
+            follow_ups = (*follow_ups, FOLLOW_UP_DISPUTE)
+        decision = _Decision(
+            outcome=outcome,
+            amount=amount,
+            capture_requested=capture,
+            decline_code=decline_code,
+            pending_decline_code=pending_decline,
+            follow_ups=follow_ups,
+        )
+        return self._run(
+            idempotency_key=idempotency_key, kind=OperationKind.AUTHORIZE, decide=decision
+        )
+
+    def authenticate(
+        self, *, idempotency_key: str, authorization_reference: str
+    ) -> OperationResult:
+        authorization = SimulatedOperation.objects.filter(reference=authorization_reference).first()
+        if authorization is None or authorization.outcome != OperationOutcome.REQUIRES_ACTION:
+            return _not_found(kind=OperationKind.AUTHENTICATE)
+        declined = bool(authorization.pending_decline_code)
+        decision = _Decision(
+            outcome=OperationOutcome.DECLINED if declined else OperationOutcome.SUCCEEDED,
+            amount=_money_of(authorization),
+            capture_requested=authorization.capture_requested,
+            decline_code=authorization.pending_decline_code,
+            parent_reference=authorization.reference,
+            follow_ups=tuple(authorization.follow_ups),
+        )
+        return self._run(
+            idempotency_key=idempotency_key, kind=OperationKind.AUTHENTICATE, decide=decision
+        )
+
+    def capture(
+        self, *, idempotency_key: str, authorization_reference: str, amount: Money
+    ) -> OperationResult:
+        decision = _Decision(
+            outcome=OperationOutcome.SUCCEEDED,
+            amount=amount,
+            parent_reference=authorization_reference,
+            limit_kind=OperationKind.CAPTURE,
+        )
+        return self._run(
+            idempotency_key=idempotency_key, kind=OperationKind.CAPTURE, decide=decision
+        )
+
+    def void(self, *, idempotency_key: str, authorization_reference: str) -> OperationResult:
+        decision = _Decision(
+            outcome=OperationOutcome.SUCCEEDED, parent_reference=authorization_reference
+        )
+        return self._run(idempotency_key=idempotency_key, kind=OperationKind.VOID, decide=decision)
+
+    def refund(
+        self, *, idempotency_key: str, charge_reference: str, amount: Money
+    ) -> OperationResult:
+        charge = SimulatedOperation.objects.filter(reference=charge_reference).first()
+        refund_fails = charge is not None and FOLLOW_UP_REFUND_FAILS in charge.follow_ups
+        decision = _Decision(
+            outcome=OperationOutcome.PENDING if refund_fails else OperationOutcome.SUCCEEDED,
+            amount=amount,
+            parent_reference=charge_reference,
+            limit_kind=OperationKind.REFUND,
+            follow_ups=(FOLLOW_UP_REFUND_FAILS,) if refund_fails else (),
+        )
+        return self._run(
+            idempotency_key=idempotency_key, kind=OperationKind.REFUND, decide=decision
+        )
+
+    def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
+        operation = SimulatedOperation.objects.filter(idempotency_key=idempotency_key).first()
+        return None if operation is None else _to_result(operation)
+
+
+def _money_of(operation: SimulatedOperation) -> Money | None:
+    if operation.amount_minor is None or not operation.currency:
+        return None
+    return Money(amount_minor=operation.amount_minor, currency=operation.currency)
+
+
+def _not_found(*, kind: OperationKind) -> OperationResult:
+    return OperationResult(
+        kind=kind,
+        outcome=OperationOutcome.FAILED,
+        error_code="resource_missing",
+        message="The simulator has no such authorization in this state.",
+    )
+
+
+def _authorization_outcome(
+    *, behaviour: CardBehaviour, card: CardInput, number: str
+) -> tuple[OperationOutcome, str, str, tuple[str, ...]]:
+    """(outcome, decline code, decline code after authentication, follow-ups)."""
+    follow_ups: tuple[str, ...] = ()
+    if "available at once" in behaviour.notes:
+        follow_ups = (FOLLOW_UP_AVAILABLE_AT_ONCE,)
+    if "refunds fail asynchronously" in behaviour.notes:
+        follow_ups = (FOLLOW_UP_REFUND_FAILS,)
+    match behaviour.outcome:
+        case "declined":
+            if "when a CVC is given" in behaviour.notes and not card.cvc:
+                return OperationOutcome.SUCCEEDED, "", "", follow_ups
+            return OperationOutcome.DECLINED, behaviour.decline_code, "", follow_ups
+        case "error":
+            return OperationOutcome.FAILED, "", "", follow_ups
+        case "invalid":
+            return OperationOutcome.DECLINED, behaviour.decline_code or "incorrect_number", "", ()
+        case "requires_action":
+            pending = "" if behaviour.decline_code == "" else behaviour.decline_code
+            return OperationOutcome.REQUIRES_ACTION, "", pending, follow_ups
+        case _:  # succeeds, and the risk-only outcomes
+            return OperationOutcome.SUCCEEDED, "", "", follow_ups
+
+
+@dataclass
+class _Decision:
+    outcome: OperationOutcome
+    amount: Money | None = None
+    capture_requested: bool = False
+    decline_code: str = ""
+    pending_decline_code: str = ""
+    parent_reference: str = ""
+    follow_ups: tuple[str, ...] = ()
+    limit_kind: OperationKind | None = None
+
+    def build(
+        self, *, kind: OperationKind, idempotency_key: str, now: datetime
+    ) -> SimulatedOperation:
+        error_code = "processing_error" if self.outcome == OperationOutcome.FAILED else ""
+        return SimulatedOperation(
+            idempotency_key=idempotency_key,
+            kind=kind.value,
+            outcome=self.outcome.value,
+            reference=_new_reference(kind),
+            parent_reference=self.parent_reference,
+            amount_minor=None if self.amount is None else self.amount.amount_minor,
+            currency="" if self.amount is None else self.amount.currency,
+            capture_requested=self.capture_requested,
+            decline_code=self.decline_code,
+            error_code=error_code,
+            pending_decline_code=self.pending_decline_code,
+            follow_ups=list(self.follow_ups),
+            created_at=now,
+        )
+
+    def check_against_parent(self, operation: SimulatedOperation) -> None:
+        """Captures never exceed the authorization, refunds never exceed the capture: a
+        processor refuses them (``amount_too_large``), like the real ones."""
+        parent = SimulatedOperation.objects.filter(reference=self.parent_reference).first()
+        if parent is None or parent.outcome not in {
+            OperationOutcome.SUCCEEDED,
+            OperationOutcome.REQUIRES_ACTION,
+        }:
+            operation.outcome = OperationOutcome.FAILED.value
+            operation.error_code = "resource_missing"
+            return
+        if self.limit_kind is None or operation.amount_minor is None:
+            return
+        if parent.amount_minor is None or operation.currency != parent.currency:
+            operation.outcome = OperationOutcome.FAILED.value
+            operation.error_code = "currency_mismatch"
+            return
+        already = (
+            SimulatedOperation.objects.filter(
+                parent_reference=parent.reference,
+                kind=self.limit_kind.value,
+                outcome__in=[OperationOutcome.SUCCEEDED.value, OperationOutcome.PENDING.value],
+            ).aggregate(total=Sum("amount_minor"))["total"]
+            or 0
+        )
+        limit = parent.amount_minor
+        if self.limit_kind is OperationKind.REFUND:
+            limit = _captured_amount(parent)
+        if already + operation.amount_minor > limit:
+            operation.outcome = OperationOutcome.FAILED.value
+            operation.error_code = "amount_too_large"
+
+
+def _captured_amount(authorization: SimulatedOperation) -> int:
+    """What was captured on an authorization: its captures, or all of it when it was
+    authorized with automatic capture."""
+    captured = SimulatedOperation.objects.filter(
+        parent_reference=authorization.reference,
+        kind=OperationKind.CAPTURE.value,
+        outcome=OperationOutcome.SUCCEEDED.value,
+    ).aggregate(total=Sum("amount_minor"))["total"]
+    if captured is not None:
+        return int(captured)
+    if authorization.capture_requested and authorization.amount_minor is not None:
+        return authorization.amount_minor
+    return 0
