@@ -1,1 +1,113 @@
 """Frozen data the ledger app hands to other apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PostingLine:
+    """One line of an entry to post: ``owner`` is ``"platform"`` or a merchant public id;
+    ``amount_minor > 0`` credits the account."""
+
+    owner: str
+    kind: str
+    currency: str
+    amount_minor: int
+    available_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEntry:
+    """The entry for a cause; ``created`` is False when it had already been posted."""
+
+    entry_id: str
+    sequence: int
+    hash: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    entry: PostedEntry
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+    currency: str
+    available_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyBalance:
+    currency: str
+    pending_minor: int
+    available_minor: int
+    reserve_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantBalance:
+    merchant_id: str
+    mode: str
+    currencies: tuple[CurrencyBalance, ...]
+
+    def for_currency(self, currency: str) -> CurrencyBalance:
+        for balance in self.currencies:
+            if balance.currency == currency:
+                return balance
+        return CurrencyBalance(
+            currency=currency, pending_minor=0, available_minor=0, reserve_minor=0
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceTransaction:
+    """One posting on one of a merchant's balance accounts."""
+
+    transaction_id: str
+    entry_id: str
+    type: str
+    balance_type: str
+    amount_minor: int
+    currency: str
+    source_type: str
+    source_id: str
+    event: str
+    description: str
+    effective_at: datetime
+    available_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceTransactionPage:
+    transactions: tuple[BalanceTransaction, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerChainReport:
+    ok: bool
+    checked: int
+    first_bad_position: int | None = None
+    problem: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceDrift:
+    account: str
+    cached_minor: int
+    computed_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRecomputeReport:
+    accounts_checked: int
+    drifts: tuple[BalanceDrift, ...]
+    unbalanced_totals: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.drifts and not self.unbalanced_totals

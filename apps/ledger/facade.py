@@ -1,4 +1,44 @@
 """Public interface of the ledger app: the only module other apps import (with contracts).
 
-Double-entry bookkeeping, balances, settlement and payouts.
+Double-entry bookkeeping: posting rules (capture, refund, dispute, settlement, payout,
+reserve), balances and balance transactions, and the integrity checks.
 """
+
+from __future__ import annotations
+
+from apps.ledger.balances import recompute_balances
+from apps.ledger.chain import verify_ledger_chain
+from apps.ledger.rules import (
+    hold_reserve,
+    post_capture,
+    post_dispute_lost,
+    post_dispute_opened,
+    post_dispute_won,
+    post_payout_created,
+    post_payout_failed,
+    post_payout_paid,
+    post_refund,
+    post_refund_paid,
+    release_reserve,
+    settle_pending_funds,
+)
+from apps.ledger.selectors import get_merchant_balance, list_balance_transactions
+
+__all__ = [
+    "get_merchant_balance",
+    "hold_reserve",
+    "list_balance_transactions",
+    "post_capture",
+    "post_dispute_lost",
+    "post_dispute_opened",
+    "post_dispute_won",
+    "post_payout_created",
+    "post_payout_failed",
+    "post_payout_paid",
+    "post_refund",
+    "post_refund_paid",
+    "recompute_balances",
+    "release_reserve",
+    "settle_pending_funds",
+    "verify_ledger_chain",
+]

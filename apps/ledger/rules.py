@@ -1,0 +1,438 @@
+"""The posting rules: one named function per business event, each one balanced entry.
+
+Signs: ``amount_minor > 0`` credits an account (see models.py). Cause references make every
+rule idempotent: posting the same event twice returns the first entry and moves nothing.
+
+* capture: processor receivable -gross, merchant pending +net (``available_on``), fee revenue
+  +fee. The fee comes from the merchant's pricing (``compute_fee``: percentage rounded
+  half-even once, plus the fixed fee).
+* refund (full or partial): merchant available -amount, refunds clearing +amount. **The
+  capture's fee is not returned** on any refund: the merchant bears the full refunded amount.
+  refund paid: refunds clearing -amount, processor receivable +amount.
+* dispute opened: merchant available -amount, processor receivable +amount (the processor
+  pulls the funds). won: the reverse. lost: the merchant pays the dispute fee (available -fee,
+  fee revenue +fee); if the platform absorbs the loss, dispute losses -amount and merchant
+  available +amount instead.
+* settlement: merchant pending -due, merchant available +due, where due is what matured by
+  ``as_of`` minus what earlier settlements already moved.
+* payout: available -amount → payouts in transit +amount; paid: in transit -amount,
+  processor receivable +amount; failed: in transit -amount, available +amount (returned).
+* reserve hold: available -amount, reserve +amount; release: the reverse.
+* Negative balances: refunds and disputes may take the available balance below zero; the
+  deficit is carried and recovered automatically when later captures settle into available.
+  Payouts and reserve holds need enough available funds.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db import connection, transaction
+
+from apps.common.money import Money
+from apps.ledger.contracts import CaptureResult, PostedEntry, PostingLine
+from apps.ledger.errors import InsufficientFundsError, InvalidPostingError
+from apps.ledger.locks import lock_account_balances
+from apps.ledger.models import PLATFORM_OWNER, AccountKind, JournalEntry
+from apps.ledger.posting import post_entry
+from apps.merchants.facade import compute_fee, get_payout_schedule
+
+PENDING = AccountKind.MERCHANT_PENDING.value
+AVAILABLE = AccountKind.MERCHANT_AVAILABLE.value
+RESERVE = AccountKind.MERCHANT_RESERVE.value
+RECEIVABLE = AccountKind.PROCESSOR_RECEIVABLE.value
+FEE_REVENUE = AccountKind.PLATFORM_FEE_REVENUE.value
+REFUNDS_CLEARING = AccountKind.REFUNDS_CLEARING.value
+IN_TRANSIT = AccountKind.PAYOUTS_IN_TRANSIT.value
+DISPUTE_LOSSES = AccountKind.DISPUTE_LOSSES.value
+
+
+def _positive(amount: Money, *, param: str = "amount") -> Money:
+    if amount.amount_minor <= 0:
+        raise InvalidPostingError(message=f"{param} must be positive.", param=param)
+    return amount
+
+
+def _merchant(merchant_id: str, kind: str, amount: Money, sign: int) -> PostingLine:
+    return PostingLine(
+        owner=merchant_id,
+        kind=kind,
+        currency=amount.currency,
+        amount_minor=sign * amount.amount_minor,
+    )
+
+
+def _platform(kind: str, amount: Money, sign: int) -> PostingLine:
+    return PostingLine(
+        owner=PLATFORM_OWNER,
+        kind=kind,
+        currency=amount.currency,
+        amount_minor=sign * amount.amount_minor,
+    )
+
+
+def _lines(*lines: PostingLine) -> list[PostingLine]:
+    """Drop zero lines (a zero fee, a fee that equals the gross)."""
+    return [line for line in lines if line.amount_minor != 0]
+
+
+# --- capture ---------------------------------------------------------------------------
+
+
+def post_capture(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    amount: Money,
+    captured_at: datetime,
+    payment_method: str = "card",
+    available_on: date | None = None,
+) -> CaptureResult:
+    """Book a captured payment: the gross is due from the processor, the fee is earned, the
+    net waits in the merchant's pending balance until ``available_on`` (default: captured
+    date + the merchant's payout delay)."""
+    gross = _positive(amount)
+    fee = compute_fee(merchant_id=merchant_id, amount=gross, payment_method=payment_method)
+    net = gross - fee
+    if available_on is None:
+        delay = get_payout_schedule(merchant_id=merchant_id).delay_days
+        available_on = captured_at.date() + timedelta(days=delay)
+    entry = post_entry(
+        rule="capture",
+        cause_type="payment",
+        cause_id=payment_id,
+        cause_event="captured",
+        mode=mode,
+        effective_at=captured_at,
+        description=f"Capture of {payment_id}",
+        lines=_lines(
+            _platform(RECEIVABLE, gross, -1),
+            PostingLine(
+                owner=merchant_id,
+                kind=PENDING,
+                currency=gross.currency,
+                amount_minor=net.amount_minor,
+                available_on=available_on,
+            ),
+            _platform(FEE_REVENUE, fee, +1),
+        ),
+    )
+    return CaptureResult(
+        entry=entry,
+        gross_minor=gross.amount_minor,
+        fee_minor=fee.amount_minor,
+        net_minor=net.amount_minor,
+        currency=gross.currency,
+        available_on=available_on,
+    )
+
+
+# --- refunds ---------------------------------------------------------------------------
+
+
+def post_refund(
+    *,
+    merchant_id: str,
+    mode: str,
+    refund_id: str,
+    payment_id: str,
+    amount: Money,
+    refunded_at: datetime,
+) -> PostedEntry:
+    """Debit the merchant's available balance by the refunded amount (fees are kept)."""
+    amount = _positive(amount)
+    return post_entry(
+        rule="refund",
+        cause_type="refund",
+        cause_id=refund_id,
+        cause_event="created",
+        mode=mode,
+        effective_at=refunded_at,
+        description=f"Refund {refund_id} of {payment_id}",
+        lines=[
+            _merchant(merchant_id, AVAILABLE, amount, -1),
+            _platform(REFUNDS_CLEARING, amount, +1),
+        ],
+    )
+
+
+def post_refund_paid(*, mode: str, refund_id: str, amount: Money, paid_at: datetime) -> PostedEntry:
+    """The processor sent the refund to the cardholder: clearing → processor receivable."""
+    amount = _positive(amount)
+    return post_entry(
+        rule="refund_paid",
+        cause_type="refund",
+        cause_id=refund_id,
+        cause_event="paid",
+        mode=mode,
+        effective_at=paid_at,
+        description=f"Refund {refund_id} paid out by the processor",
+        lines=[
+            _platform(REFUNDS_CLEARING, amount, -1),
+            _platform(RECEIVABLE, amount, +1),
+        ],
+    )
+
+
+# --- disputes --------------------------------------------------------------------------
+
+
+def post_dispute_opened(
+    *, merchant_id: str, mode: str, dispute_id: str, amount: Money, opened_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return post_entry(
+        rule="dispute_opened",
+        cause_type="dispute",
+        cause_id=dispute_id,
+        cause_event="opened",
+        mode=mode,
+        effective_at=opened_at,
+        description=f"Dispute {dispute_id} opened: funds withdrawn",
+        lines=[
+            _merchant(merchant_id, AVAILABLE, amount, -1),
+            _platform(RECEIVABLE, amount, +1),
+        ],
+    )
+
+
+def post_dispute_won(
+    *, merchant_id: str, mode: str, dispute_id: str, amount: Money, won_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return post_entry(
+        rule="dispute_won",
+        cause_type="dispute",
+        cause_id=dispute_id,
+        cause_event="won",
+        mode=mode,
+        effective_at=won_at,
+        description=f"Dispute {dispute_id} won: funds reinstated",
+        lines=[
+            _platform(RECEIVABLE, amount, -1),
+            _merchant(merchant_id, AVAILABLE, amount, +1),
+        ],
+    )
+
+
+def post_dispute_lost(
+    *,
+    merchant_id: str,
+    mode: str,
+    dispute_id: str,
+    amount: Money,
+    dispute_fee: Money,
+    lost_at: datetime,
+    absorbed_by_platform: bool = False,
+) -> PostedEntry | None:
+    """Close a lost dispute. The merchant pays ``dispute_fee``; when the platform absorbs the
+    loss it makes the merchant whole from dispute losses (and charges no fee). Returns None
+    when nothing moves (no fee, not absorbed)."""
+    amount = _positive(amount)
+    if dispute_fee.amount_minor < 0:
+        raise InvalidPostingError(message="dispute_fee cannot be negative.", param="dispute_fee")
+    if absorbed_by_platform:
+        lines = [
+            _platform(DISPUTE_LOSSES, amount, -1),
+            _merchant(merchant_id, AVAILABLE, amount, +1),
+        ]
+    else:
+        lines = _lines(
+            _merchant(merchant_id, AVAILABLE, dispute_fee, -1),
+            _platform(FEE_REVENUE, dispute_fee, +1),
+        )
+    if not lines:
+        return None
+    return post_entry(
+        rule="dispute_lost",
+        cause_type="dispute",
+        cause_id=dispute_id,
+        cause_event="lost",
+        mode=mode,
+        effective_at=lost_at,
+        description=f"Dispute {dispute_id} lost",
+        lines=lines,
+    )
+
+
+# --- settlement ------------------------------------------------------------------------
+
+SETTLEMENT_DUE_SQL = """
+SELECT coalesce(sum(p.amount_minor) FILTER (
+           WHERE e.rule <> 'settlement' AND p.available_on <= %s), 0)
+     + coalesce(sum(p.amount_minor) FILTER (WHERE e.rule = 'settlement'), 0)
+  FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id
+ WHERE p.account_id = (SELECT id FROM ledger_account
+                        WHERE owner = %s AND mode = %s AND kind = %s AND currency = %s)
+"""
+
+
+def settle_pending_funds(
+    *, merchant_id: str, mode: str, currency: str, as_of: date, settled_at: datetime
+) -> PostedEntry | None:
+    """Move every pending amount that matured by ``as_of`` to available (one entry per
+    merchant, mode, currency and day; None when nothing is due). Late captures that mature
+    on an already settled day are picked up by the next day's settlement."""
+    currency = Money.zero(currency=currency).currency
+    with transaction.atomic():
+        lock_account_balances(
+            mode=mode,
+            keys=[(merchant_id, PENDING, currency), (merchant_id, AVAILABLE, currency)],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(SETTLEMENT_DUE_SQL, [as_of, merchant_id, mode, PENDING, currency])
+            row = cursor.fetchone()
+        due = Money(amount_minor=int(row[0]) if row else 0, currency=currency)
+        if due.is_zero:
+            return None
+        return post_entry(
+            rule="settlement",
+            cause_type="settlement",
+            cause_id=f"{merchant_id}:{mode}:{currency}:{as_of.isoformat()}",
+            cause_event="settled",
+            mode=mode,
+            effective_at=settled_at,
+            description=f"Funds available on {as_of.isoformat()}",
+            lines=[
+                _merchant(merchant_id, PENDING, due, -1),
+                _merchant(merchant_id, AVAILABLE, due, +1),
+            ],
+        )
+
+
+# --- payouts and reserves ----------------------------------------------------------------
+
+
+def _move_if_covered(
+    *,
+    merchant_id: str,
+    mode: str,
+    source_kind: str,
+    amount: Money,
+    rule: str,
+    cause_type: str,
+    cause_id: str,
+    cause_event: str,
+    effective_at: datetime,
+    description: str,
+    destination: PostingLine,
+) -> PostedEntry:
+    """Debit a merchant balance only if it covers ``amount``, under the accounts' locks."""
+    source = _merchant(merchant_id, source_kind, amount, -1)
+    with transaction.atomic():
+        balances = lock_account_balances(
+            mode=mode,
+            keys=[
+                (source.owner, source.kind, source.currency),
+                (destination.owner, destination.kind, destination.currency),
+            ],
+        )
+        if balances[(source.owner, source.kind, source.currency)] < amount.amount_minor:
+            existing = JournalEntry.objects.filter(
+                cause_type=cause_type, cause_id=cause_id, cause_event=cause_event
+            ).first()
+            if existing is None:
+                raise InsufficientFundsError(
+                    message=f"The {source_kind.replace('_', ' ')} balance does not cover {amount}.",
+                    param="amount",
+                )
+        return post_entry(
+            rule=rule,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            cause_event=cause_event,
+            mode=mode,
+            effective_at=effective_at,
+            description=description,
+            lines=[source, destination],
+        )
+
+
+def post_payout_created(
+    *, merchant_id: str, mode: str, payout_id: str, amount: Money, created_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return _move_if_covered(
+        merchant_id=merchant_id,
+        mode=mode,
+        source_kind=AVAILABLE,
+        amount=amount,
+        rule="payout",
+        cause_type="payout",
+        cause_id=payout_id,
+        cause_event="created",
+        effective_at=created_at,
+        description=f"Payout {payout_id}",
+        destination=_platform(IN_TRANSIT, amount, +1),
+    )
+
+
+def post_payout_paid(
+    *, merchant_id: str, mode: str, payout_id: str, amount: Money, paid_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return post_entry(
+        rule="payout_paid",
+        cause_type="payout",
+        cause_id=payout_id,
+        cause_event="paid",
+        mode=mode,
+        effective_at=paid_at,
+        description=f"Payout {payout_id} paid to {merchant_id}",
+        lines=[_platform(IN_TRANSIT, amount, -1), _platform(RECEIVABLE, amount, +1)],
+    )
+
+
+def post_payout_failed(
+    *, merchant_id: str, mode: str, payout_id: str, amount: Money, failed_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return post_entry(
+        rule="payout_failed",
+        cause_type="payout",
+        cause_id=payout_id,
+        cause_event="failed",
+        mode=mode,
+        effective_at=failed_at,
+        description=f"Payout {payout_id} failed: funds returned",
+        lines=[_platform(IN_TRANSIT, amount, -1), _merchant(merchant_id, AVAILABLE, amount, +1)],
+    )
+
+
+def hold_reserve(
+    *, merchant_id: str, mode: str, reserve_id: str, amount: Money, held_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return _move_if_covered(
+        merchant_id=merchant_id,
+        mode=mode,
+        source_kind=AVAILABLE,
+        amount=amount,
+        rule="reserve_hold",
+        cause_type="reserve",
+        cause_id=reserve_id,
+        cause_event="held",
+        effective_at=held_at,
+        description=f"Reserve {reserve_id} held",
+        destination=_merchant(merchant_id, RESERVE, amount, +1),
+    )
+
+
+def release_reserve(
+    *, merchant_id: str, mode: str, reserve_id: str, amount: Money, released_at: datetime
+) -> PostedEntry:
+    amount = _positive(amount)
+    return _move_if_covered(
+        merchant_id=merchant_id,
+        mode=mode,
+        source_kind=RESERVE,
+        amount=amount,
+        rule="reserve_release",
+        cause_type="reserve",
+        cause_id=reserve_id,
+        cause_event="released",
+        effective_at=released_at,
+        description=f"Reserve {reserve_id} released",
+        destination=_merchant(merchant_id, AVAILABLE, amount, +1),
+    )
