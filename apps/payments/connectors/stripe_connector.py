@@ -1,0 +1,275 @@
+"""Stripe behind the connector Protocol, through the official ``stripe`` SDK.
+
+The base URL is configurable (``STRIPE_API_BASE``): stripe-mock in docker-compose, a local
+``localstripe`` in the tests, https://api.stripe.com in production. PaymentHub is the card
+vault, so it sends the card itself (Stripe's raw card data API) at authorization time only.
+
+Every call carries the attempt's idempotency key (``Idempotency-Key``) and stores it in the
+object's metadata too, so ``retrieve_operation`` can find what Stripe did even where the
+server ignores the header (localstripe does). Stripe's statuses and errors map to ours:
+
+==========================  ==================================
+Stripe                      PaymentHub
+==========================  ==================================
+succeeded                   succeeded (captured)
+requires_capture            succeeded (authorized, capture later)
+requires_action             requires_action (challenge)
+requires_payment_method     declined, with the decline code
+processing                  pending
+CardError                   declined (``decline_code`` or ``code``)
+RateLimitError, APIError    failed, retriable
+connection refused          ConnectorUnavailableError (nothing happened: fail over)
+timeout / dropped answer    ConnectorTimeoutError (unknown: ask later)
+==========================  ==================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import stripe
+
+from apps.common.money import Money
+from apps.payments.connectors.base import (
+    CardInput,
+    ConnectorTimeoutError,
+    ConnectorUnavailableError,
+    OperationKind,
+    OperationOutcome,
+    OperationResult,
+)
+
+KEY_METADATA = "paymenthub_idempotency_key"
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    try:
+        value = obj[name]
+    except (KeyError, TypeError, AttributeError):
+        return default
+    return default if value is None else value
+
+
+class StripeConnector:
+    name = "stripe"
+
+    def __init__(self, *, api_key: str, api_base: str, timeout_seconds: float = 20.0) -> None:
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base},
+            max_network_retries=0,  # retries are the orchestrator's, under the same key
+            http_client=stripe.RequestsClient(timeout=timeout_seconds),
+        )
+
+    # --- calls -------------------------------------------------------------------------
+    def _call(self, kind: OperationKind, send: Any) -> Any:
+        try:
+            return send()
+        except stripe.CardError as error:
+            return _declined(kind=kind, error=error)
+        except stripe.APIConnectionError as error:
+            if _was_refused(error):
+                raise ConnectorUnavailableError(f"stripe: {error.user_message}") from error
+            raise ConnectorTimeoutError(f"stripe: {error.user_message}") from error
+        except (stripe.RateLimitError, stripe.APIError) as error:
+            return OperationResult(
+                kind=kind,
+                outcome=OperationOutcome.FAILED,
+                error_code=_field(error, "code", "") or "processing_error",
+                retriable=True,
+                message=str(error.user_message or ""),
+            )
+        except stripe.InvalidRequestError as error:
+            return OperationResult(
+                kind=kind,
+                outcome=OperationOutcome.FAILED,
+                error_code=str(error.code or "invalid_request"),
+                retriable=False,
+                message=str(error.user_message or ""),
+            )
+
+    def authorize(
+        self, *, idempotency_key: str, amount: Money, card: CardInput, capture: bool
+    ) -> OperationResult:
+        def send() -> OperationResult:
+            card_params: dict[str, Any] = {
+                "number": card.number,
+                "exp_month": card.exp_month,
+                "exp_year": card.exp_year,
+            }
+            if card.cvc:
+                card_params["cvc"] = card.cvc
+            method = self._client.v1.payment_methods.create(
+                params={"type": "card", "card": card_params},  # type: ignore[arg-type]
+                options={"idempotency_key": f"{idempotency_key}:pm"},
+            )
+            intent = self._client.v1.payment_intents.create(
+                params={
+                    "amount": amount.amount_minor,
+                    "currency": amount.currency.lower(),
+                    "payment_method": method.id,
+                    "confirm": True,
+                    "capture_method": "automatic" if capture else "manual",
+                    "metadata": {KEY_METADATA: idempotency_key},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+            return _from_intent(kind=OperationKind.AUTHORIZE, intent=intent)
+
+        result: OperationResult = self._call(OperationKind.AUTHORIZE, send)
+        return result
+
+    def authenticate(
+        self, *, idempotency_key: str, authorization_reference: str
+    ) -> OperationResult:
+        """After the shopper's challenge: where the PaymentIntent stands now."""
+
+        def send() -> OperationResult:
+            intent = self._client.v1.payment_intents.retrieve(authorization_reference)
+            return _from_intent(kind=OperationKind.AUTHENTICATE, intent=intent)
+
+        result: OperationResult = self._call(OperationKind.AUTHENTICATE, send)
+        return result
+
+    def capture(
+        self, *, idempotency_key: str, authorization_reference: str, amount: Money
+    ) -> OperationResult:
+        def send() -> OperationResult:
+            intent = self._client.v1.payment_intents.capture(
+                authorization_reference,
+                params={"amount_to_capture": amount.amount_minor},
+                options={"idempotency_key": idempotency_key},
+            )
+            return _from_intent(kind=OperationKind.CAPTURE, intent=intent, amount=amount)
+
+        result: OperationResult = self._call(OperationKind.CAPTURE, send)
+        return result
+
+    def void(self, *, idempotency_key: str, authorization_reference: str) -> OperationResult:
+        def send() -> OperationResult:
+            intent = self._client.v1.payment_intents.cancel(
+                authorization_reference, options={"idempotency_key": idempotency_key}
+            )
+            canceled = _field(intent, "status") == "canceled"
+            return OperationResult(
+                kind=OperationKind.VOID,
+                outcome=OperationOutcome.SUCCEEDED if canceled else OperationOutcome.FAILED,
+                processor_reference=str(intent.id),
+                error_code="" if canceled else "payment_intent_unexpected_state",
+            )
+
+        result: OperationResult = self._call(OperationKind.VOID, send)
+        return result
+
+    def refund(
+        self, *, idempotency_key: str, charge_reference: str, amount: Money
+    ) -> OperationResult:
+        def send() -> OperationResult:
+            refund = self._client.v1.refunds.create(
+                params={
+                    "payment_intent": charge_reference,
+                    "amount": amount.amount_minor,
+                    "metadata": {KEY_METADATA: idempotency_key},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+            return _from_refund(refund=refund, amount=amount)
+
+        result: OperationResult = self._call(OperationKind.REFUND, send)
+        return result
+
+    def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
+        """Find the PaymentIntent or refund this key created, by its metadata."""
+        intents = self._client.v1.payment_intents.list(params={"limit": 100})
+        for intent in intents.auto_paging_iter():
+            if _field(_field(intent, "metadata", {}), KEY_METADATA) == idempotency_key:
+                return _from_intent(kind=OperationKind.AUTHORIZE, intent=intent)
+        refunds = self._client.v1.refunds.list(params={"limit": 100})
+        for refund in refunds.auto_paging_iter():
+            if _field(_field(refund, "metadata", {}), KEY_METADATA) == idempotency_key:
+                return _from_refund(refund=refund, amount=None)
+        return None
+
+
+def _was_refused(error: stripe.APIConnectionError) -> bool:
+    cause: BaseException | None = error.__cause__ or error.__context__
+    while cause is not None:
+        if isinstance(cause, requests.exceptions.Timeout):
+            return False
+        if isinstance(cause, ConnectionRefusedError | requests.exceptions.ConnectionError):
+            text = str(cause)
+            if "Connection refused" in text or "NewConnectionError" in text:
+                return True
+        cause = cause.__cause__ or cause.__context__
+    message = str(error)
+    return "Connection refused" in message or "NewConnectionError" in message
+
+
+def _declined(*, kind: OperationKind, error: stripe.CardError) -> OperationResult:
+    body = error.json_body or {}
+    details = body.get("error", {}) if isinstance(body, dict) else {}
+    decline_code = details.get("decline_code") or error.code or "card_declined"
+    payment_intent = details.get("payment_intent") or {}
+    return OperationResult(
+        kind=kind,
+        outcome=OperationOutcome.DECLINED,
+        processor_reference=str(_field(payment_intent, "id", "")),
+        decline_code=str(decline_code),
+        message=str(error.user_message or ""),
+    )
+
+
+def _from_intent(
+    *, kind: OperationKind, intent: Any, amount: Money | None = None
+) -> OperationResult:
+    status = _field(intent, "status", "")
+    currency = str(_field(intent, "currency", "")).upper()
+    if amount is None and currency:
+        amount = Money(amount_minor=int(_field(intent, "amount", 0)), currency=currency)
+    if status in {"succeeded", "requires_capture"}:
+        outcome = OperationOutcome.SUCCEEDED
+    elif status == "requires_action":
+        outcome = OperationOutcome.REQUIRES_ACTION
+    elif status == "processing":
+        outcome = OperationOutcome.PENDING
+    elif status == "canceled":
+        outcome = OperationOutcome.FAILED
+    else:
+        outcome = OperationOutcome.DECLINED
+    error = _field(intent, "last_payment_error", {}) or {}
+    decline_code = ""
+    if outcome == OperationOutcome.DECLINED:
+        decline_code = str(
+            _field(error, "decline_code", "") or _field(error, "code", "") or "card_declined"
+        )
+    return OperationResult(
+        kind=kind,
+        outcome=outcome,
+        processor_reference=str(intent.id),
+        amount=amount,
+        decline_code=decline_code,
+        error_code="payment_intent_canceled" if status == "canceled" else "",
+        message=str(_field(error, "message", "")),
+    )
+
+
+def _from_refund(*, refund: Any, amount: Money | None) -> OperationResult:
+    status = _field(refund, "status", "")
+    currency = str(_field(refund, "currency", "")).upper()
+    if amount is None and currency:
+        amount = Money(amount_minor=int(_field(refund, "amount", 0)), currency=currency)
+    outcome = {
+        "succeeded": OperationOutcome.SUCCEEDED,
+        "pending": OperationOutcome.PENDING,
+        "requires_action": OperationOutcome.PENDING,
+    }.get(status, OperationOutcome.FAILED)
+    return OperationResult(
+        kind=OperationKind.REFUND,
+        outcome=outcome,
+        processor_reference=str(refund.id),
+        amount=amount,
+        error_code=""
+        if outcome != OperationOutcome.FAILED
+        else str(_field(refund, "failure_reason", "") or "refund_failed"),
+    )
