@@ -38,3 +38,35 @@ class SimulatedOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.kind} {self.outcome}"
+
+
+class RoutingRule(models.Model):
+    """Which connectors serve a payment, in order: the first matching rule (lowest priority
+    number) wins; its connectors are tried in turn while they are unavailable. Empty
+    conditions match everything."""
+
+    priority = models.PositiveIntegerField()
+    merchant_ref = models.CharField(max_length=40, blank=True, default="")
+    mode = models.CharField(max_length=8, choices=[("test", "test"), ("live", "live")])
+    currency = models.CharField(max_length=3, blank=True, default="")
+    brand = models.CharField(max_length=20, blank=True, default="")
+    min_amount_minor = models.BigIntegerField(null=True, blank=True)
+    max_amount_minor = models.BigIntegerField(null=True, blank=True)
+    connectors = models.JSONField(help_text="Connector names in the order they are tried.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "payments_routing_rule"
+        ordering = ["priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mode", "priority"], name="routing_priority_unique"),
+            models.CheckConstraint(
+                condition=Q(min_amount_minor__isnull=True)
+                | Q(max_amount_minor__isnull=True)
+                | Q(min_amount_minor__lte=models.F("max_amount_minor")),
+                name="routing_amount_range_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.priority} {self.mode} → {', '.join(self.connectors)}"

@@ -18,6 +18,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 TEST_REDIS_URL = env.with_redis_db(url=REDIS_URL, db=15)
 CACHES["default"]["LOCATION"] = TEST_REDIS_URL
+# One cache namespace per test run and pytest-xdist worker, so parallel workers (and parallel
+# runs on one machine) never see each other's keys; processes a test starts inherit it.
+_CACHE_PREFIX_VARIABLE = "PAYMENTHUB_TEST_CACHE_PREFIX"
+_CACHE_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if f"-{_CACHE_WORKER}-" not in os.environ.get(_CACHE_PREFIX_VARIABLE, ""):
+    os.environ[_CACHE_PREFIX_VARIABLE] = f"test-{_CACHE_WORKER}-{os.getpid()}"
+CACHES["default"]["KEY_PREFIX"] = os.environ[_CACHE_PREFIX_VARIABLE]
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or env.redis_url_to_broker_url(
     url=env.with_redis_db(url=REDIS_URL, db=14)
 )
@@ -49,3 +56,7 @@ if f"-{_TEST_WORKER}-" not in os.environ.get(_TEST_KEYRING_VARIABLE, ""):
 VAULT_LOCAL_KEYRING_FILE = Path(os.environ[_TEST_KEYRING_VARIABLE])
 VAULT_LOCAL_KEYRING_AUTOCREATE = True
 VAULT_KEYRING_ENV_VAR = "PAYMENTHUB_TEST_VAULT_KEYRING"
+# CVCs: their own Redis db (13), out of reach of the per-test FLUSHDB of the cache db (15),
+# under a key prefix per test run and xdist worker so parallel runs never see each other's.
+CACHES["vault"] = {**CACHES["default"], "LOCATION": env.with_redis_db(url=REDIS_URL, db=13)}
+VAULT_CVC_KEY_PREFIX = f"{os.environ[_CACHE_PREFIX_VARIABLE]}:vault:cvc:"

@@ -1,0 +1,87 @@
+"""Connector names → connector instances, and routing with failover."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.db.models import Q
+
+from apps.common.errors import ProcessorError
+from apps.common.money import Money
+from apps.payments.connectors.base import (
+    ConnectorUnavailableError,
+    OperationResult,
+    ProcessorConnector,
+)
+from apps.payments.connectors.circuit import (
+    allow_connector_call,
+    record_connector_failure,
+    record_connector_success,
+)
+from apps.payments.connectors.simulator import SimulatorConnector
+from apps.payments.connectors.stripe_connector import StripeConnector
+from apps.payments.models import RoutingRule
+
+T = TypeVar("T", bound=OperationResult)
+
+
+class NoConnectorAvailableError(ProcessorError):
+    default_code = "processor_unavailable"
+    default_message = "No payment processor is available right now; try again shortly."
+    http_status = 503
+
+
+def get_connector(*, name: str) -> ProcessorConnector:
+    if name == "simulator":
+        return SimulatorConnector()
+    if name == "stripe":
+        return StripeConnector(
+            api_key=str(getattr(settings, "STRIPE_API_KEY", "")),
+            api_base=str(getattr(settings, "STRIPE_API_BASE", "https://api.stripe.com")),
+            timeout_seconds=float(getattr(settings, "STRIPE_TIMEOUT_SECONDS", 20)),
+        )
+    raise ValueError(f"unknown connector {name!r}")
+
+
+def _default_connectors(*, mode: str) -> list[str]:
+    if mode == "test":
+        return list(getattr(settings, "PAYMENTS_TEST_CONNECTORS", ["simulator"]))
+    return list(getattr(settings, "PAYMENTS_LIVE_CONNECTORS", ["stripe"]))
+
+
+def choose_connectors(*, merchant_id: str, mode: str, amount: Money, brand: str = "") -> list[str]:
+    """The connectors for this payment, in the order to try them."""
+    rules = RoutingRule.objects.filter(
+        Q(merchant_ref="") | Q(merchant_ref=merchant_id),
+        Q(currency="") | Q(currency=amount.currency),
+        Q(brand="") | Q(brand=brand),
+        Q(min_amount_minor__isnull=True) | Q(min_amount_minor__lte=amount.amount_minor),
+        Q(max_amount_minor__isnull=True) | Q(max_amount_minor__gte=amount.amount_minor),
+        mode=mode,
+        enabled=True,
+    ).order_by("priority", "id")
+    rule = rules.first()
+    return list(rule.connectors) if rule is not None else _default_connectors(mode=mode)
+
+
+def call_with_failover(
+    *, connectors: list[str], call: Callable[[ProcessorConnector], T]
+) -> tuple[str, T]:
+    """Call the first connector whose circuit lets us, failing over to the next while one is
+    unreachable. A timeout is not failed over (its outcome is unknown): it propagates."""
+    for name in connectors:
+        if not allow_connector_call(connector=name):
+            continue
+        try:
+            result = call(get_connector(name=name))
+        except ConnectorUnavailableError:
+            record_connector_failure(connector=name)
+            continue
+        if result.retriable:
+            record_connector_failure(connector=name)
+        else:
+            record_connector_success(connector=name)
+        return name, result
+    raise NoConnectorAvailableError()
