@@ -37,6 +37,7 @@ from apps.merchants.contracts import (
 from apps.merchants.errors import (
     DocumentNotFoundError,
     InvalidMerchantDataError,
+    InvalidMerchantTransitionError,
     MerchantNotFoundError,
 )
 from apps.merchants.kyb import check_kyb_upload
@@ -525,7 +526,12 @@ def transition_merchant(
     emails the applicant after commit."""
     now = now or get_now()
     reason = (reason or "").strip()
-    action = MerchantAction(action)
+    try:
+        action = MerchantAction(action)
+    except ValueError:
+        raise InvalidMerchantTransitionError(
+            message=f"Unknown action {action!r}.", param="action"
+        ) from None
     if action in ACTIONS_REQUIRING_A_REASON and not reason:
         raise InvalidMerchantDataError(message="A reason is required.", param="reason")
     if len(reason) > MAX_REASON_LENGTH:

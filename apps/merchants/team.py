@@ -173,7 +173,7 @@ def _to_invitation_summary(invitation: Invitation) -> InvitationSummary:
 
 
 def build_invitation_url(*, token: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/portal/invitations/{token}/"
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/portal/team/invitations/{token}/"
 
 
 @sensitive_variables("token")
@@ -315,11 +315,15 @@ def accept_invitation(
     *,
     token: str,
     password: str | None = None,
+    signed_in_user_id: int | None = None,
     ip_address: str | None = None,
     now: datetime | None = None,
 ) -> InvitationSummary:
     """Consume the invitation: link the existing account with the invited email, or create it
-    (``password`` required, checked by Django's validators), and add the membership."""
+    (``password`` required, checked by Django's validators), and add the membership.
+
+    ``signed_in_user_id``: the portal user accepting while signed in; the invitation must
+    have been sent to that user's email (a forwarded link cannot add someone else)."""
     now = now or get_now()
     user_model = get_user_model()
     with transaction.atomic():
@@ -350,6 +354,11 @@ def accept_invitation(
         if not _is_usable(invitation, now=now):  # accepted concurrently
             raise InvitationInvalidError()
         user = user_model.objects.filter(username__iexact=invitation.email).first()
+        if signed_in_user_id is not None and (user is None or user.pk != signed_in_user_id):
+            raise InvitationInvalidError(
+                message="This invitation was sent to another email address; sign in with "
+                "that account to accept it."
+            )
         created_user = user is None
         if user is None:
             candidate = user_model(username=invitation.email, email=invitation.email)

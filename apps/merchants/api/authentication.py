@@ -8,7 +8,7 @@ opt in with :class:`PublishableKeyAuthentication`.
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
 from apps.common.errors import AuthenticationError
@@ -36,7 +36,8 @@ class SecretKeyAuthentication(BaseAuthentication):
         except AuthenticationError:
             raise AuthenticationFailed(INVALID_KEY_MESSAGE) from None
         if principal.key_type not in self.allowed_key_types:
-            raise AuthenticationFailed(
+            # The key is genuine but not allowed here: 403, not 401.
+            raise PermissionDenied(
                 "This API call cannot be made with a publishable API key; use a secret key."
             )
         return principal, principal

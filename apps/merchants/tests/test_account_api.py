@@ -65,7 +65,8 @@ class TestRetrieveAccount:
             merchant_id=merchant.public_id, mode="test", key_type="publishable"
         ).secret
         response = _get(client, "/v1/account", key)
-        assert response.status_code == 401
+        assert response.status_code == 403
+        assert response.json()["error"]["type"] == "permission_error"
         assert "publishable" in response.json()["error"]["message"]
 
     def test_is_documented_in_the_openapi_schema_with_bearer_auth(self, client):
