@@ -62,3 +62,8 @@ register_benchmark(
     module="bench.vault",
     summary="Card vault tokenize/detokenize p50/p99 and throughput vs the storage floor",
 )
+register_benchmark(
+    name="ledger",
+    module="bench.ledger",
+    summary="Capture entries (3 postings, balances, hash chain) per second vs raw SQL ceiling",
+)

@@ -4,8 +4,8 @@ Signs: ``amount_minor > 0`` credits an account (see models.py). Cause references
 rule idempotent: posting the same event twice returns the first entry and moves nothing.
 
 * capture: processor receivable -gross, merchant pending +net (``available_on``), fee revenue
-  +fee. The fee comes from the merchant's pricing (``compute_fee``: percentage rounded
-  half-even once, plus the fixed fee).
+  +fee. The fee comes from the merchant's pricing (as ``compute_fee``: percentage rounded
+  half-even once, plus the fixed fee), read through a short-lived cache (pricing.py).
 * refund (full or partial): merchant available -amount, refunds clearing +amount. **The
   capture's fee is not returned** on any refund: the merchant bears the full refunded amount.
   refund paid: refunds clearing -amount, processor receivable +amount.
@@ -35,7 +35,7 @@ from apps.ledger.errors import InsufficientFundsError, InvalidPostingError
 from apps.ledger.locks import lock_account_balances
 from apps.ledger.models import PLATFORM_OWNER, AccountKind, JournalEntry
 from apps.ledger.posting import post_entry
-from apps.merchants.facade import compute_fee, get_payout_schedule
+from apps.ledger.pricing import compute_capture_fee, get_settlement_delay_days
 
 PENDING = AccountKind.MERCHANT_PENDING.value
 AVAILABLE = AccountKind.MERCHANT_AVAILABLE.value
@@ -93,10 +93,10 @@ def post_capture(
     net waits in the merchant's pending balance until ``available_on`` (default: captured
     date + the merchant's payout delay)."""
     gross = _positive(amount)
-    fee = compute_fee(merchant_id=merchant_id, amount=gross, payment_method=payment_method)
+    fee = compute_capture_fee(merchant_id=merchant_id, amount=gross, payment_method=payment_method)
     net = gross - fee
     if available_on is None:
-        delay = get_payout_schedule(merchant_id=merchant_id).delay_days
+        delay = get_settlement_delay_days(merchant_id=merchant_id)
         available_on = captured_at.date() + timedelta(days=delay)
     entry = post_entry(
         rule="capture",
