@@ -12,7 +12,7 @@ from apps.risk.rules import add_block_list_entry
 
 
 @admin.register(BlockListEntry)
-class BlockListEntryAdmin(admin.ModelAdmin[BlockListEntry]):
+class BlockListEntryAdmin(admin.ModelAdmin):
     list_display = ("kind", "value", "merchant_ref", "reason", "created_by", "created_at")
     list_filter = ("kind",)
     search_fields = ("value", "merchant_ref", "reason")
