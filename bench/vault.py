@@ -31,13 +31,13 @@ from pathlib import Path
 
 from django.db import transaction
 from django.test import override_settings
-from django_redis import get_redis_connection
 
 from apps.common.clock import get_now
 from apps.common.ids import make_public_id
 from apps.common.logging import passes_luhn
 from apps.merchants.services import create_merchant
 from apps.tokenization.crypto import reset_key_provider
+from apps.tokenization.cvc import get_cvc_redis
 from apps.tokenization.facade import detokenize_for_authorization, tokenize_card
 from apps.tokenization.models import CardToken, VaultRecord
 from apps.tokenization.selectors import get_active_key_version
@@ -148,7 +148,7 @@ def detokenize_many(*, merchant_id: str, token_ids: list[str]) -> LoadResult:
 
 
 def store_many(*, merchant_id: str, count: int) -> tuple[LoadResult, list[str]]:
-    redis = get_redis_connection("default")
+    redis = get_cvc_redis()
     kek_version = get_active_key_version()
     token_ids: list[str] = []
 
@@ -185,7 +185,7 @@ def store_many(*, merchant_id: str, count: int) -> tuple[LoadResult, list[str]]:
 
 
 def read_many(*, token_ids: list[str]) -> LoadResult:
-    redis = get_redis_connection("default")
+    redis = get_cvc_redis()
 
     def call(index: int) -> None:
         with transaction.atomic():

@@ -12,6 +12,7 @@ from uuid import UUID
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from django_redis import get_redis_connection
+from redis import Redis
 
 from apps.tokenization.crypto import open_cvc, seal_cvc
 
@@ -19,7 +20,13 @@ MAX_CVC_TTL_SECONDS = 600
 
 
 def cvc_key(*, record_id: UUID) -> str:
-    return f"ph:vault:cvc:{record_id}"
+    return f"{settings.VAULT_CVC_KEY_PREFIX}{record_id}"
+
+
+def get_cvc_redis() -> Redis:
+    """The Redis connection of the CVC store (cache alias ``VAULT_CVC_CACHE_ALIAS``)."""
+    connection: Redis = get_redis_connection(settings.VAULT_CVC_CACHE_ALIAS)
+    return connection
 
 
 def get_cvc_ttl_seconds() -> int:
@@ -29,19 +36,18 @@ def get_cvc_ttl_seconds() -> int:
 @sensitive_variables("cvc", "data_key", "sealed")
 def store_cvc(*, record_id: UUID, data_key: bytes, cvc: str) -> None:
     sealed = seal_cvc(record_id=record_id, data_key=data_key, cvc=cvc)
-    get_redis_connection("default").set(
-        cvc_key(record_id=record_id), sealed, ex=get_cvc_ttl_seconds()
-    )
+    get_cvc_redis().set(cvc_key(record_id=record_id), sealed, ex=get_cvc_ttl_seconds())
 
 
 @sensitive_variables("data_key", "sealed")
 def take_cvc(*, record_id: UUID, data_key: bytes) -> str | None:
     """The CVC if it is still there (then it is gone), else ``None``."""
-    sealed = get_redis_connection("default").getdel(cvc_key(record_id=record_id))
+    sealed = get_cvc_redis().getdel(cvc_key(record_id=record_id))
     if sealed is None:
         return None
-    return open_cvc(record_id=record_id, data_key=data_key, sealed=bytes(sealed))
+    assert isinstance(sealed, bytes)  # the connection never decodes responses
+    return open_cvc(record_id=record_id, data_key=data_key, sealed=sealed)
 
 
 def discard_cvc(*, record_id: UUID) -> None:
-    get_redis_connection("default").delete(cvc_key(record_id=record_id))
+    get_cvc_redis().delete(cvc_key(record_id=record_id))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from apps.common.errors import CardError, InvalidRequestError, NotFoundError, PaymentHubError
+from apps.common.errors import (
+    CardError,
+    InvalidRequestError,
+    NotFoundError,
+    PaymentHubError,
+    PermissionDeniedError,
+)
 
 
 class InvalidNumberError(CardError):
@@ -78,3 +84,19 @@ class VaultIntegrityError(PaymentHubError):
 class MissingDetokenizationReasonError(InvalidRequestError):
     default_code = "parameter_missing"
     default_message = "Detokenization needs a connector name, a reason and a payment reference."
+
+
+class InvalidOriginError(InvalidRequestError):
+    default_code = "parameter_invalid"
+    default_message = (
+        "An origin is a scheme and a host, optionally with a port, such as https://shop.example."
+    )
+
+
+class OriginNotAllowedError(PermissionDeniedError):
+    """A browser page whose origin the merchant did not register called the token API."""
+
+    default_code = "origin_not_allowed"
+    default_message = (
+        "Requests from this origin are not allowed; register it for your account first."
+    )

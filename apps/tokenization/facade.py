@@ -20,12 +20,15 @@ from apps.tokenization.contracts import (
 )
 
 __all__ = [
+    "add_allowed_origin",
     "create_payment_method_from_token",
     "delete_payment_method",
     "detokenize_for_authorization",
     "get_payment_method",
     "get_token",
+    "list_allowed_origins",
     "list_payment_methods",
+    "remove_allowed_origin",
     "rotate_keys",
     "tokenize_card",
 ]
@@ -125,3 +128,17 @@ def rotate_keys(
         max_batches=max_batches,
         pause_seconds=pause_seconds,
     )
+
+
+def add_allowed_origin(*, merchant_id: str, origin: str) -> str:
+    """Let the merchant's pages at ``origin`` call ``POST /v1/tokens`` from the browser
+    (CORS); returns the normalised origin. Raises InvalidOriginError (param ``origin``)."""
+    return services.add_allowed_origin(merchant_id=merchant_id, origin=origin)
+
+
+def remove_allowed_origin(*, merchant_id: str, origin: str) -> bool:
+    return services.remove_allowed_origin(merchant_id=merchant_id, origin=origin)
+
+
+def list_allowed_origins(*, merchant_id: str) -> list[str]:
+    return selectors.list_allowed_origins(merchant_id=merchant_id)

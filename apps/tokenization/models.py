@@ -169,3 +169,29 @@ class PaymentMethod(models.Model):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+class AllowedOrigin(models.Model):
+    """A web origin (``https://shop.example``) from which a merchant's pages may call the token
+    API directly. The platform's own checkout origin (``settings.CHECKOUT_ORIGIN``) is always
+    allowed and is not stored here."""
+
+    merchant_id = models.CharField(max_length=40)
+    origin = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "tokenization_allowed_origin"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_id", "origin"], name="allowed_origin_once_per_merchant"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin__regex=r"^https?://[a-z0-9.\-\[\]:]+$"),
+                name="allowed_origin_is_normalised",
+            ),
+        ]
+        indexes = [models.Index(fields=["origin"], name="allowed_origin_origin")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.origin}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count
 
 from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
 from apps.tokenization.errors import PaymentMethodNotFoundError, TokenNotFoundError
 from apps.tokenization.models import (
+    AllowedOrigin,
     CardToken,
     KeyVersionState,
     PaymentMethod,
@@ -120,3 +122,30 @@ def count_records_by_key_version() -> dict[int, int]:
         .order_by("kek_version")
     )
     return {row["kek_version"]: row["records"] for row in rows}
+
+
+def get_checkout_origin() -> str:
+    """The platform's own hosted checkout origin: always allowed to call the token API."""
+    return str(settings.CHECKOUT_ORIGIN).rstrip("/").lower()
+
+
+def list_allowed_origins(*, merchant_id: str) -> list[str]:
+    return list(
+        AllowedOrigin.objects.filter(merchant_id=merchant_id)
+        .order_by("origin")
+        .values_list("origin", flat=True)
+    )
+
+
+def is_origin_allowed_for_merchant(*, merchant_id: str, origin: str) -> bool:
+    """``origin`` must already be normalised (apps.tokenization.origins)."""
+    if origin == get_checkout_origin():
+        return True
+    return AllowedOrigin.objects.filter(merchant_id=merchant_id, origin=origin).exists()
+
+
+def is_origin_allowed_for_any_merchant(*, origin: str) -> bool:
+    """For CORS preflights, which carry no API key: the checkout origin or any merchant's."""
+    if origin == get_checkout_origin():
+        return True
+    return AllowedOrigin.objects.filter(origin=origin).exists()

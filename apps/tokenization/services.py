@@ -60,12 +60,14 @@ from apps.tokenization.locks import (
     share_lock_active_key_version,
 )
 from apps.tokenization.models import (
+    AllowedOrigin,
     CardToken,
     KeyVersionState,
     PaymentMethod,
     VaultKeyVersion,
     VaultRecord,
 )
+from apps.tokenization.origins import normalize_origin
 from apps.tokenization.selectors import (
     count_records_not_on_version,
     get_active_key_version,
@@ -589,3 +591,48 @@ def rotate_keys(
         remaining=remaining,
         retired_versions=retired,
     )
+
+
+# --- origins allowed to call the token API from a browser ----------------------------------
+
+
+def add_allowed_origin(*, merchant_id: str, origin: object, now: datetime | None = None) -> str:
+    """Allow the merchant's pages at ``origin`` to call ``POST /v1/tokens`` (idempotent);
+    returns the normalised origin."""
+    now = now or get_now()
+    normalised = normalize_origin(origin=origin)
+    get_merchant(merchant_id=merchant_id)
+    with transaction.atomic():
+        _, created = AllowedOrigin.objects.get_or_create(
+            merchant_id=merchant_id, origin=normalised, defaults={"created_at": now}
+        )
+        if created:
+            record_audit_event(
+                action="vault.allowed_origin_added",
+                actor_type="system",
+                object_type="allowed_origin",
+                object_id=normalised,
+                merchant_ref=merchant_id,
+                occurred_at=now,
+            )
+    return normalised
+
+
+def remove_allowed_origin(*, merchant_id: str, origin: object, now: datetime | None = None) -> bool:
+    """Stop allowing ``origin`` for the merchant; False when it was not registered."""
+    now = now or get_now()
+    normalised = normalize_origin(origin=origin)
+    with transaction.atomic():
+        deleted, _ = AllowedOrigin.objects.filter(
+            merchant_id=merchant_id, origin=normalised
+        ).delete()
+        if deleted:
+            record_audit_event(
+                action="vault.allowed_origin_removed",
+                actor_type="system",
+                object_type="allowed_origin",
+                object_id=normalised,
+                merchant_ref=merchant_id,
+                occurred_at=now,
+            )
+    return bool(deleted)

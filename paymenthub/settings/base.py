@@ -373,3 +373,16 @@ if VAULT_CVC_TTL_SECONDS > 600:
     )
 VAULT_TOKEN_TTL_SECONDS = env.get_int("VAULT_TOKEN_TTL_SECONDS", default=1800, minimum=60)
 VAULT_ROTATION_BATCH_SIZE = env.get_int("VAULT_ROTATION_BATCH_SIZE", default=500, minimum=1)
+# CVCs live in Redis under this cache alias (the default cache's Redis unless overridden).
+CACHES["vault"] = dict(CACHES["default"])
+VAULT_CVC_CACHE_ALIAS = "vault"
+VAULT_CVC_KEY_PREFIX = "ph:vault:cvc:"
+# The platform's hosted checkout: always allowed to call POST /v1/tokens from a browser (CORS),
+# besides the origins each merchant registers (apps.tokenization AllowedOrigin).
+CHECKOUT_ORIGIN = env.get_str("CHECKOUT_ORIGIN", default="http://127.0.0.1:8000").rstrip("/")
+# Django's error reports (500 pages in DEBUG, AdminEmailHandler mails) go through a filter
+# that hides card fields and masks card-number-like values anywhere in POST data and frames.
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "apps.tokenization.reporting.CardScrubbingExceptionReporterFilter"
+)
+DEFAULT_EXCEPTION_REPORTER = "apps.tokenization.reporting.CardScrubbingExceptionReporter"

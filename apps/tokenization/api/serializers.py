@@ -38,3 +38,43 @@ class TokenSerializer(serializers.Serializer):
     expires_at = serializers.IntegerField()
     livemode = serializers.BooleanField()
     used = serializers.BooleanField()
+
+
+class CreatePaymentMethodSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=64, help_text="A single-use token (`tok_...`).")
+    customer = serializers.CharField(
+        max_length=200, help_text="Your reference for the customer who owns the card."
+    )
+
+
+class ListPaymentMethodsQuerySerializer(serializers.Serializer):
+    customer = serializers.CharField(max_length=200)
+
+
+class PaymentMethodSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="A reusable payment method (`pm_...`).")
+    object = serializers.CharField(default="payment_method")
+    type = serializers.CharField(default="card")
+    customer = serializers.CharField(
+        allow_null=True, help_text="The customer reference; null once detached."
+    )
+    card = CardSerializer()
+    created = serializers.IntegerField()
+    livemode = serializers.BooleanField()
+
+
+class PaymentMethodListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = PaymentMethodSerializer(many=True)  # type: ignore[assignment]
+    has_more = serializers.BooleanField()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    param = serializers.CharField(allow_null=True)
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()

@@ -1,8 +1,25 @@
 from django.urls import path
 
-from apps.tokenization.api.views import TokenCollectionView, TokenDetailView
+from apps.tokenization.api.views import (
+    PaymentMethodCollectionView,
+    PaymentMethodDetachView,
+    PaymentMethodDetailView,
+    TokenCollectionView,
+    TokenDetailView,
+)
 
 urlpatterns = [
     path("tokens", TokenCollectionView.as_view(), name="tokens"),
     path("tokens/<str:token_id>", TokenDetailView.as_view(), name="token-detail"),
+    path("payment_methods", PaymentMethodCollectionView.as_view(), name="payment-methods"),
+    path(
+        "payment_methods/<str:payment_method_id>",
+        PaymentMethodDetailView.as_view(),
+        name="payment-method-detail",
+    ),
+    path(
+        "payment_methods/<str:payment_method_id>/detach",
+        PaymentMethodDetachView.as_view(),
+        name="payment-method-detach",
+    ),
 ]

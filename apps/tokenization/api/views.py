@@ -1,29 +1,90 @@
-"""The token API: the browser sends card details straight to the vault with a publishable
-key and gets back a single-use token. No response ever contains a card number."""
+"""The vault's API. ``POST /v1/tokens``: a browser sends card details straight to the vault
+with a publishable key (or, like Stripe, a server with its secret key) and gets back a
+single-use token. ``/v1/payment_methods``: a server, with its secret key, saves a token as a
+customer's reusable card, reads it back and detaches it (crypto-shredding the card).
+
+No response ever contains a card number or a CVC: only brand, last4, expiry, funding and the
+fingerprint.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IdempotentAPIView,
+    _ReplayStoredResponse,
+)
+from apps.common.idempotency import (
+    IdempotencyClaim,
+    StoredResponse,
+    claim_idempotency_key,
+    compute_request_fingerprint,
+)
 from apps.merchants.contracts import ApiKeyPrincipal
 from apps.merchants.facade import (
     PublishableKeyAuthentication,
     SecretKeyAuthentication,
     get_api_principal,
 )
-from apps.tokenization.api.serializers import CreateTokenSerializer, TokenSerializer
-from apps.tokenization.contracts import CardTokenSummary
-from apps.tokenization.facade import get_token, tokenize_card
+from apps.tokenization.api import schema as _schema  # noqa: F401  (registers the scheme)
+from apps.tokenization.api.cors import (
+    add_cors_headers,
+    build_preflight_response,
+    get_request_origin,
+    is_origin_allowed,
+)
+from apps.tokenization.api.serializers import (
+    CreatePaymentMethodSerializer,
+    CreateTokenSerializer,
+    ErrorEnvelopeSerializer,
+    ListPaymentMethodsQuerySerializer,
+    PaymentMethodListSerializer,
+    PaymentMethodSerializer,
+    TokenSerializer,
+)
+from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
+from apps.tokenization.errors import OriginNotAllowedError
+from apps.tokenization.facade import (
+    create_payment_method_from_token,
+    delete_payment_method,
+    get_payment_method,
+    get_token,
+    list_payment_methods,
+    tokenize_card,
+)
 
-SENSITIVE_FIELDS = ("card[number]", "card[cvc]", "card[name]", "number", "cvc")
+SENSITIVE_FIELDS = ("card[number]", "card[cvc]", "card[name]", "number", "cvc", "name")
+_IDEMPOTENCY_FINGERPRINT_SALT = "apps.tokenization.api.idempotency-fingerprint"
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorEnvelopeSerializer, description="Invalid request"),
+    401: OpenApiResponse(ErrorEnvelopeSerializer, description="Missing or invalid API key"),
+    404: OpenApiResponse(ErrorEnvelopeSerializer, description="No such object for this key"),
+}
+
+
+def serialize_card(*, card: CardDetails) -> dict[str, Any]:
+    return {
+        "brand": card.brand,
+        "last4": card.last4,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+        "funding": card.funding,
+        "fingerprint": card.fingerprint,
+    }
 
 
 def serialize_token(*, token: CardTokenSummary, principal: ApiKeyPrincipal) -> dict[str, Any]:
@@ -32,14 +93,7 @@ def serialize_token(*, token: CardTokenSummary, principal: ApiKeyPrincipal) -> d
             "id": token.id,
             "object": "token",
             "type": "card",
-            "card": {
-                "brand": token.card.brand,
-                "last4": token.card.last4,
-                "exp_month": token.card.exp_month,
-                "exp_year": token.card.exp_year,
-                "funding": token.card.funding,
-                "fingerprint": token.card.fingerprint,
-            },
+            "card": serialize_card(card=token.card),
             "created": int(token.created_at.timestamp()),
             "expires_at": int(token.expires_at.timestamp()),
             "livemode": principal.livemode,
@@ -48,20 +102,117 @@ def serialize_token(*, token: CardTokenSummary, principal: ApiKeyPrincipal) -> d
     ).data
 
 
+def serialize_payment_method(
+    *, payment_method: PaymentMethodSummary, principal: ApiKeyPrincipal, detached: bool = False
+) -> dict[str, Any]:
+    return PaymentMethodSerializer(
+        {
+            "id": payment_method.id,
+            "object": "payment_method",
+            "type": "card",
+            "customer": None if detached else payment_method.customer_ref,
+            "card": serialize_card(card=payment_method.card),
+            "created": int(payment_method.created_at.timestamp()),
+            "livemode": principal.livemode,
+        }
+    ).data
+
+
+class CardBodyIdempotentAPIView(IdempotentAPIView):
+    """Idempotency-Key for a POST whose body holds card data: the stored request fingerprint
+    is a keyed HMAC of the canonical body, never a plain hash that could be brute-forced
+    back to a card number (PANs and CVCs have too few unknown digits for an unkeyed hash)."""
+
+    def _claim_idempotency_key(self, request: Request) -> IdempotencyClaim | None:
+        if request.method != "POST":
+            return None
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        principal = request.auth
+        merchant_ref = getattr(principal, "merchant_id", None)
+        mode = getattr(principal, "mode", None)
+        if key is None or not merchant_ref or not mode:
+            return None
+        fingerprint = compute_request_fingerprint(
+            method=request.method,
+            path=request.path,
+            body=self._keyed_body_digest(raw_body=request._request.body),
+        )
+        result = claim_idempotency_key(
+            merchant_ref=merchant_ref,
+            mode=mode,
+            key=key,
+            method=request.method,
+            path=request.path,
+            fingerprint=fingerprint,
+        )
+        if isinstance(result, StoredResponse):
+            raise _ReplayStoredResponse(result)  # the base class's dispatch replays it
+        request.idempotency_claim_id = result.claim_id  # type: ignore[attr-defined]
+        return result
+
+    @staticmethod
+    @sensitive_variables("raw_body", "canonical")
+    def _keyed_body_digest(*, raw_body: bytes) -> bytes:
+        try:
+            canonical = json.dumps(
+                json.loads(raw_body or b"null"), sort_keys=True, separators=(",", ":")
+            ).encode()
+        except (ValueError, UnicodeDecodeError):
+            canonical = raw_body
+        return salted_hmac(_IDEMPOTENCY_FINGERPRINT_SALT, canonical, algorithm="sha256").digest()
+
+
 @method_decorator(sensitive_post_parameters(*SENSITIVE_FIELDS), name="dispatch")
-class TokenCollectionView(APIView):
+class TokenCollectionView(CardBodyIdempotentAPIView):
     authentication_classes = [PublishableKeyAuthentication]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # The CORS preflight comes without a key: answer it before authentication.
+        if request.method == "OPTIONS":
+            return build_preflight_response(request=request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = get_request_origin(request=request)
+        if origin is not None:
+            principal = request.auth if isinstance(request.auth, ApiKeyPrincipal) else None
+            merchant_id = principal.merchant_id if principal is not None else None
+            if is_origin_allowed(origin=origin, merchant_id=merchant_id):
+                add_cors_headers(response=response, origin=origin)
+        return response
 
     @extend_schema(
         operation_id="create_token",
-        summary="Create a single-use card token (publishable key)",
+        summary="Create a single-use card token",
+        description=(
+            "Send card details straight from the shopper's browser with your **publishable** "
+            "key (`pk_...`); a secret key works as well, as with Stripe. Called from a browser, "
+            "the page's origin must be the platform's checkout or one you registered, else "
+            "403 `origin_not_allowed`. Invalid cards get a `card_error` (402) naming the field "
+            "in `param`: `invalid_number`, `incorrect_number`, `invalid_expiry_month`, "
+            "`invalid_expiry_year`, `expired_card`, `invalid_cvc`. The response never contains "
+            "the number or the CVC. The token can be used once, within 30 minutes."
+        ),
         request=CreateTokenSerializer,
-        responses={201: TokenSerializer},
+        responses={
+            201: TokenSerializer,
+            **ERROR_RESPONSES,
+            402: OpenApiResponse(ErrorEnvelopeSerializer, description="Invalid card"),
+            403: OpenApiResponse(ErrorEnvelopeSerializer, description="Origin not allowed"),
+        },
         tags=["Tokens"],
     )
-    @method_decorator(sensitive_variables("card"))
+    @method_decorator(sensitive_variables("card", "serializer", "request"))
     def post(self, request: Request) -> Response:
         principal = get_api_principal(request=request)
+        origin = get_request_origin(request=request)
+        if origin is not None and not is_origin_allowed(
+            origin=origin, merchant_id=principal.merchant_id
+        ):
+            raise OriginNotAllowedError()
         serializer = CreateTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         card = serializer.validated_data["card"]
@@ -84,10 +235,115 @@ class TokenDetailView(APIView):
     @extend_schema(
         operation_id="retrieve_token",
         summary="Retrieve a token (brand, last4, expiry; never the number)",
-        responses={200: TokenSerializer},
+        responses={200: TokenSerializer, **ERROR_RESPONSES},
         tags=["Tokens"],
     )
     def get(self, request: Request, token_id: str) -> Response:
         principal = get_api_principal(request=request)
         token = get_token(merchant_id=principal.merchant_id, token_id=token_id)
         return Response(serialize_token(token=token, principal=principal))
+
+
+class PaymentMethodCollectionView(IdempotentAPIView):
+    authentication_classes = [SecretKeyAuthentication]
+
+    @extend_schema(
+        operation_id="create_payment_method",
+        summary="Save a token as a customer's reusable card",
+        description=(
+            "Consumes the single-use token (a second use is 400 `token_already_used`, an "
+            "expired one 400 `token_expired`). `customer` is your reference for the customer."
+        ),
+        request=CreatePaymentMethodSerializer,
+        responses={201: PaymentMethodSerializer, **ERROR_RESPONSES},
+        tags=["Payment methods"],
+    )
+    def post(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        serializer = CreatePaymentMethodSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment_method = create_payment_method_from_token(
+            merchant_id=principal.merchant_id,
+            token_id=serializer.validated_data["token"],
+            customer_ref=serializer.validated_data["customer"],
+        )
+        return Response(
+            serialize_payment_method(payment_method=payment_method, principal=principal),
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        operation_id="list_payment_methods",
+        summary="List a customer's saved cards",
+        parameters=[
+            OpenApiParameter("customer", str, required=True, description="Your customer reference.")
+        ],
+        responses={200: PaymentMethodListSerializer, **ERROR_RESPONSES},
+        tags=["Payment methods"],
+    )
+    def get(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        query = ListPaymentMethodsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        payment_methods = list_payment_methods(
+            merchant_id=principal.merchant_id, customer_ref=query.validated_data["customer"]
+        )
+        return Response(
+            {
+                "object": "list",
+                "data": [
+                    serialize_payment_method(payment_method=pm, principal=principal)
+                    for pm in payment_methods
+                ],
+                "has_more": False,
+            }
+        )
+
+
+class PaymentMethodDetailView(APIView):
+    authentication_classes = [SecretKeyAuthentication]
+
+    @extend_schema(
+        operation_id="retrieve_payment_method",
+        summary="Retrieve a saved card (brand, last4, expiry; never the number)",
+        responses={200: PaymentMethodSerializer, **ERROR_RESPONSES},
+        tags=["Payment methods"],
+    )
+    def get(self, request: Request, payment_method_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        payment_method = get_payment_method(
+            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
+        )
+        return Response(
+            serialize_payment_method(payment_method=payment_method, principal=principal)
+        )
+
+
+class PaymentMethodDetachView(IdempotentAPIView):
+    authentication_classes = [SecretKeyAuthentication]
+
+    @extend_schema(
+        operation_id="detach_payment_method",
+        summary="Detach a saved card: its data key is destroyed (crypto-shredding)",
+        description=(
+            "The card can never be charged again; brand, last4 and expiry stay readable in "
+            "payment history. The response shows the card as it was, with `customer: null`; "
+            "afterwards the payment method is 404."
+        ),
+        request=None,
+        responses={200: PaymentMethodSerializer, **ERROR_RESPONSES},
+        tags=["Payment methods"],
+    )
+    def post(self, request: Request, payment_method_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        payment_method = get_payment_method(
+            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
+        )
+        delete_payment_method(
+            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
+        )
+        return Response(
+            serialize_payment_method(
+                payment_method=payment_method, principal=principal, detached=True
+            )
+        )

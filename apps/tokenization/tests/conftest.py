@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 
 from apps.tokenization.crypto import reset_key_provider
@@ -24,6 +25,22 @@ def _throwaway_keyring():
     yield keyring_file
     reset_key_provider()
     shutil.rmtree(keyring_file.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_client():
+    """The CVC store's Redis (replaces the project-wide fixture of the same name, which is the
+    cache db): this run's CVC keys are cleared before and after the test."""
+    client = redis.Redis.from_url(str(settings.CACHES[settings.VAULT_CVC_CACHE_ALIAS]["LOCATION"]))
+    _delete_this_runs_cvc_keys(client)
+    yield client
+    _delete_this_runs_cvc_keys(client)
+    client.close()
+
+
+def _delete_this_runs_cvc_keys(client):
+    for key in client.scan_iter(match=f"{settings.VAULT_CVC_KEY_PREFIX}*", count=500):
+        client.delete(key)
 
 
 @pytest.fixture

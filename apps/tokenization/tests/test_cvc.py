@@ -1,6 +1,7 @@
 import time
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from apps.tokenization.facade import (
@@ -31,7 +32,7 @@ def detokenize(merchant, source_id):
 
 
 def cvc_keys(redis_client):
-    return redis_client.keys("*vault:cvc:*")
+    return redis_client.keys(f"{settings.VAULT_CVC_KEY_PREFIX}*")
 
 
 class TestCvcStorage:

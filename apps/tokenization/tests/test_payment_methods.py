@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 
 from apps.common.clock import get_now
 from apps.common.errors import NotFoundError
@@ -129,7 +130,7 @@ class TestDeletePaymentMethod:
             "4242",
             method.card.fingerprint,
         )
-        assert redis_client.keys("*vault:cvc*") == []
+        assert redis_client.keys(f"{settings.VAULT_CVC_KEY_PREFIX}*") == []
         assert AuditEvent.objects.filter(action="vault.payment_method_deleted").count() == 1
 
     def test_a_deleted_payment_method_is_gone(self, merchant):

@@ -123,7 +123,9 @@ class TestErrorReports:
         except RuntimeError:
             exc_info = sys.exc_info()
         # What Django's error report (mail, 500 page) shows of every frame's variables.
-        frames = ExceptionReporter(rf.post("/v1/tokens"), *exc_info).get_traceback_data()["frames"]
+        frames = ExceptionReporter(rf.post("/v1/payments"), *exc_info).get_traceback_data()[
+            "frames"
+        ]
         shown = {name: str(value) for frame in frames for name, value in frame["vars"]}
         assert shown["merchant_id"] == repr(merchant.public_id)
         assert shown["number"] == shown["cvc"] == "'********************'"
