@@ -6,6 +6,10 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from apps.common.health import healthz, readyz
+from apps.merchants.identity.admin import PortalOTPAdminSite
+
+# Admin only for staff verified with a second factor; signing in goes through /portal/login/.
+admin.site.__class__ = PortalOTPAdminSite
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "apps.merchants.identity.middleware.IdleTimeoutMiddleware",
+    "apps.merchants.identity.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: lockout after repeated failed logins.
@@ -307,7 +309,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_HTTP_RESPONSE_CODE = 429
 # Renders the lockout page (portal and admin login alike) and audits auth.locked_out.
-# AXES_LOCKOUT_CALLABLE: set once the portal lockout page exists (identity views).
+AXES_LOCKOUT_CALLABLE = "apps.merchants.identity.views.render_lockout"
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 LOGIN_URL = "/portal/login/"

@@ -1,8 +1,11 @@
 """Re-authentication (step-up) before sensitive actions: refunds, API key creation, payout
 account changes, team changes.
 
-    @require_recent_authentication()
+    @step_up_required
     def create_api_key_view(request): ...
+
+    @require_recent_authentication(max_age_seconds=60)  # a stricter window
+    def change_payout_account_view(request): ...
 
 A user who completed password + second factor (at sign-in or at /portal/reauth/) within
 ``max_age_seconds`` passes; anyone else is sent to /portal/reauth/?next=<this page>.
@@ -54,3 +57,7 @@ def require_recent_authentication(
         return wrapped
 
     return decorator
+
+
+step_up_required: Callable[[ViewFunction], ViewFunction] = require_recent_authentication()
+"""The usual decorator: password and second factor within ``STEP_UP_MAX_AGE_SECONDS``."""

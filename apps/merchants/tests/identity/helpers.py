@@ -1,0 +1,43 @@
+"""Test helpers for signed-in portal sessions (usable by any merchants test)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.merchants.identity.session_state import (
+    AUTHENTICATED_AT_KEY,
+    LAST_ACTIVITY_KEY,
+    now_timestamp,
+)
+
+PASSWORD = "correct horse battery staple"  # UserFactory's password
+
+
+def enrol_authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator for ``user`` (as if enrolled through the setup page)."""
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def code_for(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
+    """The device's current TOTP code (or the one ``steps_ahead`` time steps later, which the
+    default tolerance of one step accepts: a second fresh code within the same 30 seconds)."""
+    value = totp(device.bin_key, device.step, device.t0, device.digits, device.drift + steps_ahead)
+    return f"{value:0{device.digits}d}"
+
+
+def sign_in_with_second_factor(client: Client, user: User) -> TOTPDevice:
+    """Sign ``client`` in as ``user`` past both factors, without going through the pages."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enrol_authenticator(
+        user
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[AUTHENTICATED_AT_KEY] = now_timestamp()
+    session[LAST_ACTIVITY_KEY] = now_timestamp()
+    session.save()
+    return device
