@@ -20,6 +20,7 @@ import base64
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -229,13 +230,13 @@ def create_webhook_endpoint(
     return WebhookEndpointWithSecret(summary=to_webhook_endpoint_summary(endpoint), secret=secret)
 
 
-def _lock_endpoint(*, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = (
-        WebhookEndpoint.objects.select_for_update()
-        .select_related("merchant")
-        .filter(public_id=endpoint_id, merchant__public_id=merchant_id)
-        .first()
-    )
+def _lock_endpoint(
+    *, merchant_id: str, endpoint_id: str, mode: str | None = None
+) -> WebhookEndpoint:
+    queryset = WebhookEndpoint.objects.select_for_update().select_related("merchant")
+    if mode is not None:  # API callers see only their key's mode
+        queryset = queryset.filter(mode=mode)
+    endpoint = queryset.filter(public_id=endpoint_id, merchant__public_id=merchant_id).first()
     if endpoint is None:
         raise WebhookEndpointNotFoundError(param="webhook_endpoint")
     return endpoint
@@ -245,6 +246,7 @@ def update_webhook_endpoint(
     *,
     merchant_id: str,
     endpoint_id: str,
+    mode: str | None = None,
     url: str | None = None,
     event_types: Sequence[str] | None = None,
     enabled: bool | None = None,
@@ -255,7 +257,7 @@ def update_webhook_endpoint(
 ) -> WebhookEndpointSummary:
     now = now or get_now()
     with transaction.atomic():
-        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id)
+        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id, mode=mode)
         changes: dict[str, object] = {}
         if url is not None:
             new_url = validate_webhook_url(url=url, mode=endpoint.mode)
@@ -294,6 +296,7 @@ def rotate_webhook_endpoint_secret(
     *,
     merchant_id: str,
     endpoint_id: str,
+    mode: str | None = None,
     overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
     actor_type: str = "system",
     actor_id: str = "",
@@ -307,7 +310,7 @@ def rotate_webhook_endpoint_secret(
             message="The overlap must be between 0 and 7 days.", param="overlap"
         )
     with transaction.atomic():
-        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id)
+        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id, mode=mode)
         secret = _new_secret()
         if overlap > timedelta(0):
             endpoint.previous_secret_ciphertext = endpoint.secret_ciphertext
@@ -342,13 +345,14 @@ def delete_webhook_endpoint(
     *,
     merchant_id: str,
     endpoint_id: str,
+    mode: str | None = None,
     actor_type: str = "system",
     actor_id: str = "",
     now: datetime | None = None,
 ) -> None:
     now = now or get_now()
     with transaction.atomic():
-        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id)
+        endpoint = _lock_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id, mode=mode)
         _audit(
             action="webhook_endpoint.deleted",
             endpoint=endpoint,
@@ -394,3 +398,51 @@ def list_webhook_endpoints(*, merchant_id: str) -> list[WebhookEndpointSummary]:
         merchant__public_id=merchant_id
     )
     return [to_webhook_endpoint_summary(endpoint) for endpoint in endpoints.order_by("id")]
+
+
+# --- Reads for the API --------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointPage:
+    endpoints: list[WebhookEndpointSummary]
+    has_more: bool
+
+
+def get_webhook_endpoint(
+    *, merchant_id: str, endpoint_id: str, mode: str
+) -> WebhookEndpointSummary:
+    endpoint = (
+        WebhookEndpoint.objects.select_related("merchant")
+        .filter(public_id=endpoint_id, merchant__public_id=merchant_id, mode=mode)
+        .first()
+    )
+    if endpoint is None:
+        raise WebhookEndpointNotFoundError(param="webhook_endpoint")
+    return to_webhook_endpoint_summary(endpoint)
+
+
+def page_webhook_endpoints(
+    *, merchant_id: str, mode: str, limit: int = 10, cursor: str | None = None
+) -> WebhookEndpointPage:
+    """Oldest first, ``limit`` at a time; ``cursor`` is the last endpoint id of the previous
+    page. A cursor that is not one of this merchant's endpoints (in this mode) is refused."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidWebhookEndpointError(
+            message=f"limit must be between 1 and {MAX_PAGE_SIZE}.", param="limit"
+        )
+    queryset = WebhookEndpoint.objects.select_related("merchant").filter(
+        merchant__public_id=merchant_id, mode=mode
+    )
+    if cursor:
+        after = queryset.filter(public_id=cursor).values_list("id", flat=True).first()
+        if after is None:
+            raise InvalidWebhookEndpointError(message="Unknown cursor.", param="cursor")
+        queryset = queryset.filter(id__gt=after)
+    rows = list(queryset.order_by("id")[: limit + 1])
+    return WebhookEndpointPage(
+        endpoints=[to_webhook_endpoint_summary(row) for row in rows[:limit]],
+        has_more=len(rows) > limit,
+    )

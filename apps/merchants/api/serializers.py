@@ -24,3 +24,78 @@ class AccountSerializer(serializers.Serializer):
     livemode = serializers.BooleanField(help_text="Whether the calling key is a live-mode key.")
     capabilities = AccountCapabilitiesSerializer()
     created = serializers.IntegerField(help_text="Unix time the merchant was created.")
+
+
+# --- Webhook endpoints --------------------------------------------------------------------
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    """A webhook endpoint as the API returns it. The signing secret is never part of it,
+    except once, in the responses of create and rotate_secret."""
+
+    id = serializers.CharField(help_text="The endpoint's public id (`we_...`).")
+    object = serializers.CharField(default="webhook_endpoint")
+    url = serializers.CharField()
+    description = serializers.CharField()
+    event_types = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Event types delivered: exact names, `prefix.*`, or `["*"]` for all.',
+    )
+    enabled = serializers.BooleanField()
+    livemode = serializers.BooleanField()
+    created = serializers.IntegerField(help_text="Unix time.")
+    updated = serializers.IntegerField(help_text="Unix time.")
+    previous_secret_expires_at = serializers.IntegerField(
+        allow_null=True,
+        help_text="During a rotation: Unix time until which the previous secret still signs.",
+    )
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        help_text="The signing secret (`whsec_...`). Shown only in this response: store it."
+    )
+
+
+class WebhookEndpointListSerializer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = WebhookEndpointSerializer(many=True)  # type: ignore[assignment]
+    has_more = serializers.BooleanField()
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` to get the next page; null on the last."
+    )
+
+
+class ListWebhookEndpointsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    cursor = serializers.CharField(required=False, max_length=40)
+
+
+class CreateWebhookEndpointSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2000, help_text="https:// (http allowed in test mode).")
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=100,
+        default=["*"],
+        help_text='Defaults to `["*"]` (every event).',
+    )
+    description = serializers.CharField(max_length=200, allow_blank=True, default="")
+    enabled = serializers.BooleanField(default=True)
+
+
+class UpdateWebhookEndpointSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2000, required=False)
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=100, required=False
+    )
+    description = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class RotateWebhookSecretSerializer(serializers.Serializer):
+    expires_previous_in = serializers.IntegerField(
+        min_value=0,
+        max_value=7 * 24 * 3600,
+        default=24 * 3600,
+        help_text="Seconds the previous secret keeps signing (0 to 7 days; default 24 hours).",
+    )

@@ -1,7 +1,23 @@
 from django.urls import path
 
 from apps.merchants.api.views import AccountView
+from apps.merchants.api.webhook_endpoint_views import (
+    WebhookEndpointDetailView,
+    WebhookEndpointListView,
+    WebhookEndpointRotateSecretView,
+)
 
 urlpatterns = [
     path("account", AccountView.as_view(), name="account"),
+    path("webhook_endpoints", WebhookEndpointListView.as_view(), name="webhook-endpoints"),
+    path(
+        "webhook_endpoints/<str:endpoint_id>",
+        WebhookEndpointDetailView.as_view(),
+        name="webhook-endpoint",
+    ),
+    path(
+        "webhook_endpoints/<str:endpoint_id>/rotate_secret",
+        WebhookEndpointRotateSecretView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
 ]
