@@ -34,6 +34,7 @@ ID_PREFIXES: dict[str, str] = {
     "bo": "beneficial owner",
     "inv": "team invitation",
     "we": "webhook endpoint",
+    "att": "payment attempt",
 }
 
 

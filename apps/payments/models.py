@@ -70,3 +70,176 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.priority} {self.mode} → {', '.join(self.connectors)}"
+
+
+class Payment(models.Model):
+    """A payment (what the big processors call a PaymentIntent). Amounts in minor units;
+    refunded ≤ captured ≤ amount is enforced by the database."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    amount_captured_minor = models.BigIntegerField(default=0)
+    amount_refunded_minor = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=32)
+    capture_method = models.CharField(max_length=16, default="automatic")
+    payment_method_ref = models.CharField(max_length=40, blank=True, default="")
+    card_brand = models.CharField(max_length=20, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    customer_ref = models.CharField(max_length=40, blank=True, default="")
+    customer_email = models.CharField(max_length=254, blank=True, default="")
+    description = models.CharField(max_length=1000, blank=True, default="")
+    statement_descriptor = models.CharField(max_length=22, blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    connector = models.CharField(max_length=40, blank=True, default="")
+    processor_reference = models.CharField(max_length=64, blank=True, default="")
+    decline_code = models.CharField(max_length=40, blank=True, default="")
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    risk_action = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "payments_payment"
+        indexes = [
+            models.Index(
+                fields=["merchant_ref", "mode", "-created_at", "-id"], name="pay_list_idx"
+            ),
+            models.Index(fields=["merchant_ref", "mode", "status"], name="pay_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="pay_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_captured_minor__gte=0)
+                & Q(amount_captured_minor__lte=models.F("amount_minor")),
+                name="pay_captured_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded_minor__gte=0)
+                & Q(amount_refunded_minor__lte=models.F("amount_captured_minor")),
+                name="pay_refunded_within_captured",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "requires_payment_method",
+                        "requires_confirmation",
+                        "requires_action",
+                        "processing",
+                        "requires_capture",
+                        "succeeded",
+                        "canceled",
+                        "failed",
+                        "unknown",
+                    ]
+                ),
+                name="pay_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(capture_method__in=["automatic", "manual"]),
+                name="pay_capture_method_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class AttemptStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved (call in flight)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    REQUIRES_ACTION = "requires_action", "Requires action"
+    DECLINED = "declined", "Declined"
+    FAILED = "failed", "Failed"
+    PENDING = "pending", "Pending at the processor"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+class PaymentAttempt(models.Model):
+    """One call to a processor for a payment: reserved (committed) before the call, recorded
+    after it. Its public id is the processor idempotency key, so a retry of the same attempt
+    can never do the work twice. At most one attempt per payment is in flight."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="attempts")
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=AttemptStatus.choices)
+    connector = models.CharField(max_length=40, blank=True, default="")
+    amount_minor = models.BigIntegerField(null=True, blank=True)
+    processor_reference = models.CharField(max_length=64, blank=True, default="")
+    decline_code = models.CharField(max_length=40, blank=True, default="")
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    refund = models.ForeignKey(
+        "Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    )
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payments_attempt"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=Q(status__in=["reserved", "unknown"]),
+                name="attempt_one_in_flight_per_payment",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="attempt_unknown_idx", condition=Q(status="unknown")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.kind} {self.status}"
+
+
+class Refund(models.Model):
+    public_id = models.CharField(max_length=40, unique=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16)  # pending | succeeded | failed
+    reason = models.CharField(max_length=40, blank=True, default="")
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "payments_refund"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "succeeded", "failed"]),
+                name="refund_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant_ref", "mode", "-created_at"], name="refund_list_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class PaymentEvent(models.Model):
+    """Every status change of a payment, in order (the payment's own history)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
+    event_type = models.CharField(max_length=60)
+    from_status = models.CharField(max_length=32, blank=True, default="")
+    to_status = models.CharField(max_length=32)
+    outbox_event_id = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "payments_payment_event"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.from_status} → {self.to_status}"

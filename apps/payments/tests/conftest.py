@@ -44,3 +44,37 @@ def localstripe_url() -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def merchant_id(db):
+    """An active merchant with the default card price (2.9 % + 30 in EUR), made by model label:
+    the payments app reaches apps.merchants only through its facade, even in tests."""
+    from decimal import Decimal
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from apps.common.ids import make_public_id
+
+    merchant = apps.get_model("merchants", "Merchant").objects.create(
+        public_id=make_public_id(prefix="mch"),
+        legal_name="Payments Test S.r.l.",
+        trading_name="Payments Shop",
+        country="IT",
+        settlement_currency="EUR",
+        support_email="support@payments.example",
+        status="active",
+        created_at=timezone.now(),
+    )
+    apps.get_model("merchants", "PriceListEntry").objects.update_or_create(
+        merchant=None,
+        currency="EUR",
+        payment_method="card",
+        defaults={
+            "percentage": Decimal("2.9"),
+            "fixed_fee_minor": 30,
+            "updated_at": timezone.now(),
+        },
+    )
+    return merchant.public_id

@@ -1,0 +1,806 @@
+"""Payment writes: create, confirm, capture, cancel, refund, and resolving unknown outcomes.
+
+Every processor call follows reserve → call → record (ARCHITECTURE.md §4):
+
+1. *reserve*: lock the payment, check the transition and the amounts, create an attempt row
+   (its public id is the processor idempotency key), commit;
+2. *call*: outside any transaction, detokenize the card (vault facade), assess risk (risk
+   facade), call the connector chosen by routing, failing over while unreachable;
+3. *record*: lock again, return if the attempt is already recorded, transition, post to the
+   ledger and write outbox events, all in one transaction.
+
+A timeout leaves the attempt and the payment ``unknown``; ``resolve_unknown_attempt`` (the
+janitor's task) asks the processor with the same key and records the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from apps.common.clock import get_now
+from apps.common.errors import ConflictError, StateError
+from apps.common.ids import make_public_id
+from apps.common.money import Money
+from apps.common.outbox import enqueue_event
+from apps.ledger import facade as ledger
+from apps.payments.connectors.base import (
+    CardInput,
+    ConnectorTimeoutError,
+    OperationKind,
+    OperationOutcome,
+    OperationResult,
+)
+from apps.payments.connectors.registry import (
+    NoConnectorAvailableError,
+    call_with_failover,
+    choose_connectors,
+    get_connector,
+)
+from apps.payments.connectors.simulator import FOLLOW_UP_AVAILABLE_AT_ONCE
+from apps.payments.errors import (
+    AmountTooLargeError,
+    InvalidPaymentRequestError,
+    PaymentNotFoundError,
+)
+from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentEvent, Refund
+from apps.payments.states import PaymentStatus, check_payment_transition
+from apps.risk import facade as risk
+from apps.risk.contracts import PaymentRiskInput, RiskAction
+from apps.tokenization import facade as vault
+
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
+RETRIABLE_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 0.2
+
+S = PaymentStatus
+
+
+# --- helpers ----------------------------------------------------------------------------
+def _check_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
+    metadata = metadata or {}
+    if not isinstance(metadata, dict) or len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidPaymentRequestError(
+            message=f"metadata takes at most {MAX_METADATA_KEYS} keys.", param="metadata"
+        )
+    cleaned: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY_LENGTH:
+            raise InvalidPaymentRequestError(
+                message=f"metadata keys are 1 to {MAX_METADATA_KEY_LENGTH} characters.",
+                param=f"metadata[{key}]",
+            )
+        if not isinstance(value, str | int) or len(str(value)) > MAX_METADATA_VALUE_LENGTH:
+            raise InvalidPaymentRequestError(
+                message=f"metadata values are strings of at most {MAX_METADATA_VALUE_LENGTH} "
+                "characters.",
+                param=f"metadata[{key}]",
+            )
+        cleaned[key] = str(value)
+    return cleaned
+
+
+def _check_descriptor(value: str) -> str:
+    if len(value) > 22 or any(ch in value for ch in "<>\"'\\*") or not value.isprintable():
+        raise InvalidPaymentRequestError(
+            message=(
+                "statement_descriptor is at most 22 printable characters, without < > \" ' \\ or *."
+            ),
+            param="statement_descriptor",
+        )
+    return value
+
+
+def _lock_payment(*, merchant_id: str, mode: str, payment_id: str) -> Payment:
+    payment = (
+        Payment.objects.select_for_update()
+        .filter(public_id=payment_id, merchant_ref=merchant_id, mode=mode)
+        .first()
+    )
+    if payment is None:
+        raise PaymentNotFoundError(param="payment")
+    return payment
+
+
+def _event_payload(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.public_id,
+        "status": payment.status,
+        "amount": payment.amount_minor,
+        "amount_captured": payment.amount_captured_minor,
+        "amount_refunded": payment.amount_refunded_minor,
+        "currency": payment.currency,
+        "livemode": payment.mode == "live",
+        "decline_code": payment.decline_code or None,
+    }
+
+
+def _emit(*, payment: Payment, event_type: str, now: datetime, from_status: str = "") -> None:
+    event_id = enqueue_event(
+        event_type=event_type,
+        payload=_event_payload(payment),
+        aggregate_type="payment",
+        aggregate_id=payment.public_id,
+        merchant_ref=payment.merchant_ref,
+        now=now,
+    )
+    PaymentEvent.objects.create(
+        payment=payment,
+        event_type=event_type,
+        from_status=from_status,
+        to_status=payment.status,
+        outbox_event_id=event_id,
+        created_at=now,
+    )
+
+
+def _transition(
+    *, payment: Payment, target: PaymentStatus, now: datetime, event_type: str | None = None
+) -> None:
+    """The one place a payment's status changes: checked against the table, saved, and
+    recorded as a payment event (and an outbox event when ``event_type`` is given)."""
+    previous = payment.status
+    payment.status = check_payment_transition(current=previous, target=target).value
+    payment.updated_at = now
+    payment.save()
+    if event_type:
+        _emit(payment=payment, event_type=event_type, now=now, from_status=previous)
+    else:
+        PaymentEvent.objects.create(
+            payment=payment,
+            event_type="payment.status_changed",
+            from_status=previous,
+            to_status=payment.status,
+            created_at=now,
+        )
+
+
+def _reserve_attempt(
+    *,
+    payment: Payment,
+    kind: OperationKind,
+    now: datetime,
+    amount_minor: int | None = None,
+    refund: Refund | None = None,
+) -> PaymentAttempt:
+    try:
+        with transaction.atomic():
+            return PaymentAttempt.objects.create(
+                public_id=make_public_id(prefix="att"),
+                payment=payment,
+                kind=kind.value,
+                status=AttemptStatus.RESERVED,
+                connector=payment.connector,
+                amount_minor=amount_minor,
+                refund=refund,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise ConflictError(
+            code="payment_in_flight",
+            message="Another operation on this payment is in progress; retry shortly.",
+            param="payment",
+        ) from None
+
+
+def _call_connector(
+    *, name: str, call: Any, connectors: list[str] | None = None
+) -> tuple[str, OperationResult]:
+    """Call with retries (same key) for retriable errors, failover while unreachable."""
+    names = connectors if connectors is not None else [name]
+    for attempt_number in range(RETRIABLE_ATTEMPTS):
+        chosen, result = call_with_failover(connectors=names, call=call)
+        if not result.retriable or attempt_number == RETRIABLE_ATTEMPTS - 1:
+            return chosen, result
+        time.sleep(RETRY_BASE_SECONDS * (2**attempt_number))
+    raise AssertionError("unreachable")
+
+
+# --- create -------------------------------------------------------------------------------
+def create_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    amount: Money,
+    capture_method: str = "automatic",
+    payment_method: str = "",
+    customer_email: str = "",
+    description: str = "",
+    statement_descriptor: str = "",
+    metadata: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Payment:
+    now = now or get_now()
+    if amount.amount_minor <= 0:
+        raise InvalidPaymentRequestError(
+            code="amount_too_small", message="amount must be at least 1.", param="amount"
+        )
+    if capture_method not in {"automatic", "manual"}:
+        raise InvalidPaymentRequestError(
+            message="capture_method is automatic or manual.", param="capture_method"
+        )
+    brand = last4 = ""
+    if payment_method:
+        card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
+        brand, last4 = card.brand, card.last4
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            public_id=make_public_id(prefix="pay"),
+            merchant_ref=merchant_id,
+            mode=mode,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            status=(S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD).value,
+            capture_method=capture_method,
+            payment_method_ref=payment_method,
+            card_brand=brand,
+            card_last4=last4,
+            customer_email=customer_email.strip(),
+            description=description[:1000],
+            statement_descriptor=_check_descriptor(statement_descriptor),
+            metadata=_check_metadata(metadata),
+            created_at=now,
+            updated_at=now,
+        )
+        _emit(payment=payment, event_type="payment.created", now=now)
+    return payment
+
+
+def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
+    if payment_method.startswith("tok_"):
+        return vault.get_token(merchant_id=merchant_id, token_id=payment_method).card
+    if payment_method.startswith("pm_"):
+        return vault.get_payment_method(
+            merchant_id=merchant_id, payment_method_id=payment_method
+        ).card
+    raise InvalidPaymentRequestError(
+        code="resource_missing",
+        message="payment_method must be a token (tok_...) or a payment method (pm_...).",
+        param="payment_method",
+    )
+
+
+# --- confirm (authorize) ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Reserved:
+    payment_id: str
+    attempt_id: str
+    connectors: list[str]
+
+
+def confirm_payment(
+    *, merchant_id: str, mode: str, payment_id: str, now: datetime | None = None
+) -> Payment:
+    """Authorize (and, with automatic capture, capture) the payment."""
+    now = now or get_now()
+    with transaction.atomic():
+        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        if payment.status != S.REQUIRES_CONFIRMATION:
+            raise StateError(
+                code="payment_intent_unexpected_state",
+                message=f"This payment's status is {payment.status}; only a payment that "
+                "requires confirmation can be confirmed.",
+                extra={"payment_status": payment.status},
+            )
+        amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
+        connectors = choose_connectors(
+            merchant_id=merchant_id, mode=mode, amount=amount, brand=payment.card_brand
+        )
+        _transition(payment=payment, target=S.PROCESSING, now=now)
+        attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
+        reserved = _Reserved(
+            payment_id=payment.public_id, attempt_id=attempt.public_id, connectors=connectors
+        )
+    # call: no transaction, no lock
+    result, connector_name = _authorize_outside_transaction(payment=payment, reserved=reserved)
+    return _record_authorization(
+        attempt_id=reserved.attempt_id, result=result, connector_name=connector_name
+    )
+
+
+def _authorize_outside_transaction(
+    *, payment: Payment, reserved: _Reserved
+) -> tuple[OperationResult | None, str]:
+    """(result, connector); result None means the outcome is unknown."""
+    card = vault.detokenize_for_authorization(
+        token_or_payment_method_id=payment.payment_method_ref,
+        merchant_id=payment.merchant_ref,
+        connector_name=",".join(reserved.connectors),
+        reason="authorization",
+        payment_ref=payment.public_id,
+    )
+    decision = risk.assess_payment(
+        risk_input=PaymentRiskInput(
+            merchant_id=payment.merchant_ref,
+            mode=payment.mode,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            card_bin=card.number[:6],
+            card_last4=card.last4,
+            card_brand=card.brand,
+            customer_email=payment.customer_email,
+        )
+    )
+    if decision.action is RiskAction.BLOCK:
+        return (
+            OperationResult(
+                kind=OperationKind.AUTHORIZE,
+                outcome=OperationOutcome.DECLINED,
+                decline_code=decision.decline_code or "fraudulent",
+                message="Blocked by risk rules.",
+            ),
+            "risk",
+        )
+    capture = payment.capture_method == "automatic" and decision.action is RiskAction.ALLOW
+    card_input = CardInput(
+        number=card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc
+    )
+    amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
+    try:
+        name, result = _call_connector(
+            name=reserved.connectors[0],
+            connectors=reserved.connectors,
+            call=lambda connector: connector.authorize(
+                idempotency_key=reserved.attempt_id, amount=amount, card=card_input, capture=capture
+            ),
+        )
+    except ConnectorTimeoutError:
+        return None, reserved.connectors[0]
+    except NoConnectorAvailableError:
+        return (
+            OperationResult(
+                kind=OperationKind.AUTHORIZE,
+                outcome=OperationOutcome.FAILED,
+                error_code="processor_unavailable",
+            ),
+            "",
+        )
+    return result, name
+
+
+def _record_authorization(
+    *,
+    attempt_id: str,
+    result: OperationResult | None,
+    connector_name: str,
+    now: datetime | None = None,
+) -> Payment:
+    now = now or get_now()
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
+        payment = Payment.objects.select_for_update().get(pk=attempt.payment_id)
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
+            return payment  # already recorded (a retry, or the janitor got here first)
+        attempt.connector = connector_name
+        attempt.completed_at = now
+        if result is None:
+            attempt.status = AttemptStatus.UNKNOWN
+            attempt.save()
+            payment.connector = connector_name
+            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            return payment
+        attempt.processor_reference = result.processor_reference
+        attempt.decline_code = result.decline_code
+        attempt.error_code = result.error_code
+        payment.connector = connector_name
+        payment.processor_reference = result.processor_reference or payment.processor_reference
+        if result.outcome == OperationOutcome.SUCCEEDED:
+            attempt.status = AttemptStatus.SUCCEEDED
+            attempt.save()
+            captured = (
+                payment.capture_method == "automatic"
+                and result.amount is not None
+                and (_capture_was_requested(attempt=attempt, result=result))
+            )
+            if captured:
+                _book_capture(
+                    payment=payment,
+                    amount_minor=payment.amount_minor,
+                    now=now,
+                    at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
+                )
+                _transition(
+                    payment=payment, target=S.SUCCEEDED, now=now, event_type="payment.succeeded"
+                )
+            else:
+                _transition(
+                    payment=payment,
+                    target=S.REQUIRES_CAPTURE,
+                    now=now,
+                    event_type="payment.amount_capturable_updated",
+                )
+        elif result.outcome == OperationOutcome.REQUIRES_ACTION:
+            attempt.status = AttemptStatus.REQUIRES_ACTION
+            attempt.save()
+            _transition(
+                payment=payment,
+                target=S.REQUIRES_ACTION,
+                now=now,
+                event_type="payment.requires_action",
+            )
+        else:
+            attempt.status = (
+                AttemptStatus.DECLINED
+                if result.outcome == OperationOutcome.DECLINED
+                else AttemptStatus.FAILED
+            )
+            attempt.save()
+            payment.decline_code = result.decline_code
+            payment.failure_code = result.error_code or (
+                "card_declined" if result.decline_code else "processing_error"
+            )
+            _transition(payment=payment, target=S.FAILED, now=now, event_type="payment.failed")
+        return payment
+
+
+def _capture_was_requested(*, attempt: PaymentAttempt, result: OperationResult) -> bool:
+    # risk "review" authorizes without capture even for automatic payments
+    return attempt.payment.risk_action != "review"
+
+
+def _book_capture(*, payment: Payment, amount_minor: int, now: datetime, at_once: bool) -> None:
+    payment.amount_captured_minor = amount_minor
+    ledger.post_capture(
+        merchant_id=payment.merchant_ref,
+        mode=payment.mode,
+        payment_id=payment.public_id,
+        amount=Money(amount_minor=amount_minor, currency=payment.currency),
+        captured_at=now,
+        available_on=now.date() if at_once else None,
+    )
+
+
+# --- capture ----------------------------------------------------------------------------
+def capture_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    amount_minor: int | None = None,
+    now: datetime | None = None,
+) -> Payment:
+    """Capture an authorized payment, fully or partly (the rest is released)."""
+    now = now or get_now()
+    with transaction.atomic():
+        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        if payment.status != S.REQUIRES_CAPTURE:
+            raise StateError(
+                code="payment_intent_unexpected_state",
+                message=f"This payment's status is {payment.status}; only an authorized "
+                "payment can be captured.",
+                extra={"payment_status": payment.status},
+            )
+        amount_minor = payment.amount_minor if amount_minor is None else amount_minor
+        if amount_minor <= 0:
+            raise InvalidPaymentRequestError(
+                code="amount_too_small",
+                message="amount_to_capture must be at least 1.",
+                param="amount_to_capture",
+            )
+        if amount_minor > payment.amount_minor:
+            raise AmountTooLargeError(
+                message="amount_to_capture is more than the authorized amount.",
+                param="amount_to_capture",
+            )
+        _transition(payment=payment, target=S.PROCESSING, now=now)
+        attempt = _reserve_attempt(
+            payment=payment, kind=OperationKind.CAPTURE, now=now, amount_minor=amount_minor
+        )
+    amount = Money(amount_minor=amount_minor, currency=payment.currency)
+    try:
+        _, result = _call_connector(
+            name=payment.connector,
+            call=lambda connector: connector.capture(
+                idempotency_key=attempt.public_id,
+                authorization_reference=payment.processor_reference,
+                amount=amount,
+            ),
+        )
+    except ConnectorTimeoutError:
+        result = None
+    except NoConnectorAvailableError:
+        result = OperationResult(
+            kind=OperationKind.CAPTURE,
+            outcome=OperationOutcome.FAILED,
+            error_code="processor_unavailable",
+        )
+    return _record_capture(attempt_id=attempt.public_id, result=result)
+
+
+def _record_capture(
+    *, attempt_id: str, result: OperationResult | None, now: datetime | None = None
+) -> Payment:
+    now = now or get_now()
+    with transaction.atomic():
+        payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
+            public_id=attempt_id
+        )
+        payment = Payment.objects.select_for_update().get(pk=payment_pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
+        if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
+            return payment
+        attempt.completed_at = now
+        if result is None:
+            attempt.status = AttemptStatus.UNKNOWN
+            attempt.save()
+            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            return payment
+        attempt.error_code = result.error_code
+        if result.outcome == OperationOutcome.SUCCEEDED:
+            attempt.status = AttemptStatus.SUCCEEDED
+            attempt.save()
+            assert attempt.amount_minor is not None
+            _book_capture(
+                payment=payment,
+                amount_minor=attempt.amount_minor,
+                now=now,
+                at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
+            )
+            _transition(payment=payment, target=S.SUCCEEDED, now=now, event_type="payment.captured")
+            _emit(payment=payment, event_type="payment.succeeded", now=now)
+        else:
+            attempt.status = AttemptStatus.FAILED
+            attempt.save()
+            payment.failure_code = result.error_code or "capture_failed"
+            _transition(
+                payment=payment,
+                target=S.REQUIRES_CAPTURE,
+                now=now,
+                event_type="payment.capture_failed",
+            )
+        return payment
+
+
+# --- cancel -------------------------------------------------------------------------------
+def cancel_payment(
+    *, merchant_id: str, mode: str, payment_id: str, now: datetime | None = None
+) -> Payment:
+    """Cancel before capture; an authorization is voided at the processor first."""
+    now = now or get_now()
+    with transaction.atomic():
+        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        if payment.status in {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION} or (
+            payment.status == S.REQUIRES_ACTION and not payment.processor_reference
+        ):
+            _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
+            return payment
+        if payment.status not in {S.REQUIRES_CAPTURE, S.REQUIRES_ACTION}:
+            raise StateError(
+                code="payment_intent_unexpected_state",
+                message=f"This payment's status is {payment.status}; it cannot be canceled.",
+                extra={"payment_status": payment.status},
+            )
+        attempt = _reserve_attempt(payment=payment, kind=OperationKind.VOID, now=now)
+    try:
+        _, result = _call_connector(
+            name=payment.connector,
+            call=lambda connector: connector.void(
+                idempotency_key=attempt.public_id,
+                authorization_reference=payment.processor_reference,
+            ),
+        )
+    except (ConnectorTimeoutError, NoConnectorAvailableError):
+        result = None
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if attempt.status != AttemptStatus.RESERVED:
+            return payment
+        attempt.completed_at = now
+        if result is None or result.outcome != OperationOutcome.SUCCEEDED:
+            # the void did not happen (or is unknown): the payment stays as it was; the
+            # attempt is failed so another cancel may be tried
+            attempt.status = AttemptStatus.FAILED
+            attempt.error_code = "void_failed" if result is None else result.error_code
+            attempt.save()
+            raise ConflictError(
+                code="processor_unavailable" if result is None else "cancel_failed",
+                message="The processor did not confirm the cancellation; retry.",
+            )
+        attempt.status = AttemptStatus.SUCCEEDED
+        attempt.save()
+        _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
+        return payment
+
+
+# --- refunds ------------------------------------------------------------------------------
+def create_refund(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    amount_minor: int | None = None,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Refund:
+    """Refund all or part of a captured payment; several refunds never exceed the capture
+    (the amount is reserved on the payment under its lock, and a check constraint holds)."""
+    now = now or get_now()
+    if reason not in {"", "duplicate", "fraudulent", "requested_by_customer"}:
+        raise InvalidPaymentRequestError(
+            message="reason is duplicate, fraudulent or requested_by_customer.", param="reason"
+        )
+    with transaction.atomic():
+        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        if payment.status != S.SUCCEEDED:
+            raise StateError(
+                code="charge_not_refundable",
+                message=f"This payment's status is {payment.status}; only a captured payment "
+                "can be refunded.",
+                extra={"payment_status": payment.status},
+            )
+        refundable = payment.amount_captured_minor - payment.amount_refunded_minor
+        amount_minor = refundable if amount_minor is None else amount_minor
+        if refundable == 0:
+            raise StateError(
+                code="charge_already_refunded", message="This payment is already fully refunded."
+            )
+        if amount_minor <= 0:
+            raise InvalidPaymentRequestError(
+                code="amount_too_small", message="amount must be at least 1.", param="amount"
+            )
+        if amount_minor > refundable:
+            raise AmountTooLargeError(
+                message=f"Refund amount ({amount_minor}) is greater than what is left to "
+                f"refund ({refundable}).",
+                param="amount",
+            )
+        Payment.objects.filter(pk=payment.pk).update(
+            amount_refunded_minor=F("amount_refunded_minor") + amount_minor, updated_at=now
+        )
+        refund = Refund.objects.create(
+            public_id=make_public_id(prefix="re"),
+            payment=payment,
+            merchant_ref=merchant_id,
+            mode=mode,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            status="pending",
+            reason=reason,
+            metadata=_check_metadata(metadata),
+            created_at=now,
+            updated_at=now,
+        )
+        attempt = _reserve_attempt(
+            payment=payment,
+            kind=OperationKind.REFUND,
+            now=now,
+            amount_minor=amount_minor,
+            refund=refund,
+        )
+    amount = Money(amount_minor=amount_minor, currency=payment.currency)
+    try:
+        _, result = _call_connector(
+            name=payment.connector,
+            call=lambda connector: connector.refund(
+                idempotency_key=attempt.public_id,
+                charge_reference=payment.processor_reference,
+                amount=amount,
+            ),
+        )
+    except ConnectorTimeoutError:
+        result = None
+    except NoConnectorAvailableError:
+        result = OperationResult(
+            kind=OperationKind.REFUND,
+            outcome=OperationOutcome.FAILED,
+            error_code="processor_unavailable",
+        )
+    return _record_refund(attempt_id=attempt.public_id, result=result)
+
+
+def _record_refund(
+    *, attempt_id: str, result: OperationResult | None, now: datetime | None = None
+) -> Refund:
+    now = now or get_now()
+    with transaction.atomic():
+        payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
+            public_id=attempt_id
+        )
+        payment = Payment.objects.select_for_update().get(pk=payment_pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
+        assert attempt.refund_id is not None
+        refund = Refund.objects.select_for_update().get(pk=attempt.refund_id)
+        if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
+            return refund
+        attempt.completed_at = now
+        if result is None:
+            attempt.status = AttemptStatus.UNKNOWN
+            attempt.save()
+            return refund
+        attempt.processor_reference = result.processor_reference
+        if result.outcome in {OperationOutcome.SUCCEEDED, OperationOutcome.PENDING}:
+            attempt.status = (
+                AttemptStatus.SUCCEEDED
+                if result.outcome == OperationOutcome.SUCCEEDED
+                else AttemptStatus.PENDING
+            )
+            attempt.save()
+            refund.status = "succeeded"
+            refund.updated_at = now
+            refund.save()
+            ledger.post_refund(
+                merchant_id=payment.merchant_ref,
+                mode=payment.mode,
+                refund_id=refund.public_id,
+                payment_id=payment.public_id,
+                amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
+                refunded_at=now,
+            )
+            _emit_refund(refund=refund, payment=payment, event_type="refund.succeeded", now=now)
+        else:
+            attempt.status = AttemptStatus.FAILED
+            attempt.error_code = result.error_code
+            attempt.save()
+            refund.status = "failed"
+            refund.failure_code = result.error_code or "refund_failed"
+            refund.updated_at = now
+            refund.save()
+            Payment.objects.filter(pk=payment.pk).update(
+                amount_refunded_minor=F("amount_refunded_minor") - refund.amount_minor
+            )
+            _emit_refund(refund=refund, payment=payment, event_type="refund.failed", now=now)
+        return refund
+
+
+def _emit_refund(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:
+    enqueue_event(
+        event_type=event_type,
+        payload={
+            "id": refund.public_id,
+            "payment": payment.public_id,
+            "amount": refund.amount_minor,
+            "currency": refund.currency,
+            "status": refund.status,
+            "failure_code": refund.failure_code or None,
+            "livemode": refund.mode == "live",
+        },
+        aggregate_type="refund",
+        aggregate_id=refund.public_id,
+        merchant_ref=refund.merchant_ref,
+        now=now,
+    )
+
+
+# --- the janitor ----------------------------------------------------------------------------
+def resolve_unknown_attempt(*, attempt_id: str) -> str:
+    """Ask the processor what happened to an attempt whose answer was lost, and record it.
+    Never retried under a new key: the same attempt id is the key the processor knows."""
+    attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
+    if attempt.status != AttemptStatus.UNKNOWN:
+        return attempt.status
+    try:
+        found = get_connector(name=attempt.connector or "simulator").retrieve_operation(
+            idempotency_key=attempt.public_id
+        )
+    except ConnectorTimeoutError:
+        return attempt.status  # still unknown: the next janitor run asks again
+    if found is None:
+        # the processor never received it: nothing happened
+        found = OperationResult(
+            kind=OperationKind(attempt.kind),
+            outcome=OperationOutcome.FAILED,
+            error_code="processor_never_received",
+        )
+    recorders = {
+        OperationKind.AUTHORIZE.value: lambda: _record_authorization(
+            attempt_id=attempt.public_id, result=found, connector_name=attempt.connector
+        ),
+        OperationKind.CAPTURE.value: lambda: _record_capture(
+            attempt_id=attempt.public_id, result=found
+        ),
+        OperationKind.REFUND.value: lambda: _record_refund(
+            attempt_id=attempt.public_id, result=found
+        ),
+    }
+    recorders[attempt.kind]()
+    return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)

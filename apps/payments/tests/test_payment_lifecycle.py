@@ -1,0 +1,267 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.common.errors import ConflictError, StateError
+from apps.common.models import OutboxEvent
+from apps.common.money import Money
+from apps.ledger import facade as ledger
+from apps.payments.connectors.simulator import clear_simulator_fault, set_simulator_fault
+from apps.payments.errors import AmountTooLargeError, InvalidPaymentRequestError
+from apps.payments.models import AttemptStatus, PaymentAttempt, Refund
+from apps.payments.services import (
+    cancel_payment,
+    capture_payment,
+    confirm_payment,
+    create_payment,
+    create_refund,
+    resolve_unknown_attempt,
+)
+from apps.tokenization import facade as vault
+
+pytestmark = pytest.mark.django_db
+EUR_100 = Money(amount_minor=10_000, currency="EUR")
+
+
+@pytest.fixture(autouse=True)
+def _no_faults():
+    clear_simulator_fault()
+    yield
+    clear_simulator_fault()
+
+
+def _token(merchant_id, number="4242424242424242"):
+    return vault.tokenize_card(
+        merchant_id=merchant_id,
+        number=number,
+        exp_month=12,
+        exp_year=timezone.now().year + 2,
+        cvc="123" if not number.startswith("37") else "1234",
+    ).id
+
+
+def _pay(merchant_id, number="4242424242424242", capture_method="automatic", amount=EUR_100):
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=amount,
+        capture_method=capture_method,
+        payment_method=_token(merchant_id, number),
+    )
+    return confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+
+def _events(payment):
+    return list(
+        OutboxEvent.objects.filter(aggregate_id=payment.public_id)
+        .order_by("id")
+        .values_list("event_type", flat=True)
+    )
+
+
+def _eur_balance(merchant_id):
+    return ledger.get_merchant_balance(merchant_id=merchant_id, mode="test").for_currency("EUR")
+
+
+class TestAutomaticCapture:
+    def test_a_good_card_is_authorized_captured_and_booked_net_of_the_fee(self, merchant_id):
+        payment = _pay(merchant_id)
+        assert payment.status == "succeeded"
+        assert payment.amount_captured_minor == 10_000
+        assert payment.card_last4 == "4242"
+        assert _events(payment) == ["payment.created", "payment.succeeded"]
+        # 2.9 % of 100.00 = 2.90, + 0.30 = 3.20 fee; 96.80 pending
+        assert _eur_balance(merchant_id).pending_minor == 9_680
+
+    @pytest.mark.parametrize(
+        ("number", "decline_code"),
+        [
+            ("4000000000000002", "generic_decline"),
+            ("4000000000009995", "insufficient_funds"),
+            ("4000000000000069", "expired_card"),
+        ],
+    )
+    def test_a_declined_card_fails_the_payment_with_its_code_and_books_nothing(
+        self, merchant_id, number, decline_code
+    ):
+        payment = _pay(merchant_id, number)
+        assert payment.status == "failed"
+        assert payment.decline_code == decline_code
+        assert _events(payment)[-1] == "payment.failed"
+        assert _eur_balance(merchant_id).pending_minor == 0
+
+    def test_a_risk_blocked_test_card_never_reaches_the_processor(self, merchant_id):
+        payment = _pay(merchant_id, "4100000000000019")
+        assert payment.status == "failed"
+        assert payment.decline_code == "highest_risk_level"
+        assert payment.connector == "risk"
+
+    def test_a_challenge_card_requires_action(self, merchant_id):
+        payment = _pay(merchant_id, "4000002760003184")
+        assert payment.status == "requires_action"
+        assert _events(payment)[-1] == "payment.requires_action"
+
+    def test_confirming_twice_is_refused_and_charges_once(self, merchant_id):
+        payment = _pay(merchant_id)
+        with pytest.raises(StateError) as refused:
+            confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+        assert refused.value.code == "payment_intent_unexpected_state"
+        assert PaymentAttempt.objects.filter(payment__public_id=payment.public_id).count() == 1
+
+
+class TestManualCapture:
+    def test_a_partial_capture_books_only_the_captured_amount(self, merchant_id):
+        payment = _pay(merchant_id, capture_method="manual")
+        assert payment.status == "requires_capture"
+        captured = capture_payment(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id, amount_minor=6_000
+        )
+        assert captured.status == "succeeded"
+        assert captured.amount_captured_minor == 6_000
+        assert "payment.captured" in _events(captured)
+
+    def test_capturing_more_than_authorized_is_refused_and_changes_nothing(self, merchant_id):
+        payment = _pay(merchant_id, capture_method="manual")
+        with pytest.raises(AmountTooLargeError):
+            capture_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                payment_id=payment.public_id,
+                amount_minor=10_001,
+            )
+        payment.refresh_from_db()
+        assert payment.status == "requires_capture"
+
+    def test_an_authorization_is_canceled_by_a_void(self, merchant_id):
+        payment = _pay(merchant_id, capture_method="manual")
+        canceled = cancel_payment(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+        )
+        assert canceled.status == "canceled"
+        with pytest.raises(StateError):
+            capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+    def test_a_captured_payment_cannot_be_canceled(self, merchant_id):
+        payment = _pay(merchant_id)
+        with pytest.raises(StateError):
+            cancel_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+
+class TestRefunds:
+    def test_partial_refunds_add_up_and_never_exceed_the_capture(self, merchant_id):
+        payment = _pay(merchant_id)
+        first = create_refund(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id, amount_minor=3_000
+        )
+        second = create_refund(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id, amount_minor=7_000
+        )
+        assert (first.status, second.status) == ("succeeded", "succeeded")
+        with pytest.raises(StateError) as refused:
+            create_refund(
+                merchant_id=merchant_id, mode="test", payment_id=payment.public_id, amount_minor=1
+            )
+        assert refused.value.code == "charge_already_refunded" or isinstance(
+            refused.value, StateError
+        )
+        payment.refresh_from_db()
+        assert payment.amount_refunded_minor == 10_000
+
+    def test_a_refund_larger_than_what_is_left_is_refused(self, merchant_id):
+        payment = _pay(merchant_id)
+        create_refund(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id, amount_minor=9_000
+        )
+        with pytest.raises(AmountTooLargeError):
+            create_refund(
+                merchant_id=merchant_id,
+                mode="test",
+                payment_id=payment.public_id,
+                amount_minor=1_001,
+            )
+        assert Refund.objects.filter(payment__public_id=payment.public_id).count() == 1
+
+    def test_an_uncaptured_payment_cannot_be_refunded(self, merchant_id):
+        payment = _pay(merchant_id, capture_method="manual")
+        with pytest.raises(StateError):
+            create_refund(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+
+class TestUnknownOutcomes:
+    def test_a_lost_answer_leaves_the_payment_unknown_and_the_janitor_resolves_it_once(
+        self, merchant_id
+    ):
+        set_simulator_fault(mode="timeout_after")
+        payment = _pay(merchant_id)
+        assert payment.status == "unknown"
+        attempt = PaymentAttempt.objects.get(payment=payment)
+        assert attempt.status == AttemptStatus.UNKNOWN
+        assert resolve_unknown_attempt(attempt_id=attempt.public_id) == AttemptStatus.SUCCEEDED
+        payment.refresh_from_db()
+        assert payment.status == "succeeded"
+        # asking again changes nothing and books nothing twice
+        assert resolve_unknown_attempt(attempt_id=attempt.public_id) == AttemptStatus.SUCCEEDED
+        assert _eur_balance(merchant_id).pending_minor == 9_680
+
+    def test_a_request_that_never_arrived_resolves_as_failed(self, merchant_id):
+        set_simulator_fault(mode="timeout_before")
+        payment = _pay(merchant_id)
+        attempt = PaymentAttempt.objects.get(payment=payment)
+        resolve_unknown_attempt(attempt_id=attempt.public_id)
+        payment.refresh_from_db()
+        assert payment.status == "failed"
+        assert payment.failure_code == "processor_never_received"
+
+    def test_retriable_processor_errors_are_retried_under_the_same_key(self, merchant_id):
+        set_simulator_fault(mode="error", count=2)
+        payment = _pay(merchant_id)
+        assert payment.status == "succeeded"
+        assert PaymentAttempt.objects.filter(payment=payment).count() == 1
+
+
+class TestCreateValidation:
+    @pytest.mark.parametrize(
+        ("overrides", "param"),
+        [
+            ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata"),
+            ({"metadata": {"k": "v" * 501}}, "metadata[k]"),
+            ({"statement_descriptor": "<script>"}, "statement_descriptor"),
+            ({"capture_method": "later"}, "capture_method"),
+            ({"amount": Money(amount_minor=0, currency="EUR")}, "amount"),
+        ],
+    )
+    def test_bad_input_is_refused_with_the_param_and_creates_nothing(
+        self, merchant_id, overrides, param
+    ):
+        from apps.payments.models import Payment
+
+        arguments = {"merchant_id": merchant_id, "mode": "test", "amount": EUR_100, **overrides}
+        with pytest.raises(InvalidPaymentRequestError) as refused:
+            create_payment(**arguments)
+        assert refused.value.param == param
+        assert Payment.objects.count() == 0
+
+    def test_another_merchants_token_is_not_found(self, merchant_id, db):
+        from apps.common.errors import NotFoundError
+
+        with pytest.raises(NotFoundError):
+            create_payment(
+                merchant_id="mch_someoneelse000000000000",
+                mode="test",
+                amount=EUR_100,
+                payment_method=_token(merchant_id),
+            )
+
+
+def test_only_one_operation_is_in_flight_per_payment(merchant_id):
+    payment = _pay(merchant_id, capture_method="manual")
+    PaymentAttempt.objects.create(
+        public_id="att_inflight000000000000000",
+        payment=payment,
+        kind="void",
+        status=AttemptStatus.RESERVED,
+        created_at=timezone.now() - timedelta(seconds=1),
+    )
+    with pytest.raises(ConflictError):
+        capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
