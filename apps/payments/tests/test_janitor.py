@@ -1,0 +1,48 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.common.money import Money
+from apps.payments.connectors.simulator import clear_simulator_fault, set_simulator_fault
+from apps.payments.janitor import resolve_unknown_attempts
+from apps.payments.models import PaymentAttempt
+from apps.payments.services import confirm_payment, create_payment
+from apps.tokenization import facade as vault
+
+pytestmark = pytest.mark.django_db
+
+
+def _unknown_payment(merchant_id, fault):
+    clear_simulator_fault()
+    token = vault.tokenize_card(
+        merchant_id=merchant_id,
+        number="4242424242424242",
+        exp_month=12,
+        exp_year=timezone.now().year + 2,
+        cvc="123",
+    ).id
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=Money(amount_minor=5_000, currency="EUR"),
+        payment_method=token,
+    )
+    set_simulator_fault(mode=fault)
+    payment = confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+    clear_simulator_fault()
+    assert payment.status == "unknown"
+    return payment
+
+
+def test_the_janitor_waits_out_the_grace_period_then_resolves_each_unknown_attempt(merchant_id):
+    lost_answer = _unknown_payment(merchant_id, "timeout_after")
+    never_arrived = _unknown_payment(merchant_id, "timeout_before")
+    assert resolve_unknown_attempts() == 0  # too fresh: the call may still be answered
+    later = timezone.now() + timedelta(minutes=5)
+    assert resolve_unknown_attempts(now=later) == 2
+    lost_answer.refresh_from_db()
+    never_arrived.refresh_from_db()
+    assert (lost_answer.status, never_arrived.status) == ("succeeded", "failed")
+    assert resolve_unknown_attempts(now=later) == 0
+    assert not PaymentAttempt.objects.filter(status="unknown").exists()
