@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include("paymenthub.api_v1")),
     path("portal/", include("apps.merchants.identity.urls")),
     path("portal/", include("apps.merchants.onboarding.urls")),
+    path("portal/team/", include("apps.merchants.team_portal.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -172,6 +172,20 @@ def _to_invitation_summary(invitation: Invitation) -> InvitationSummary:
     )
 
 
+def list_pending_invitations(
+    *, merchant_id: str, now: datetime | None = None
+) -> list[InvitationSummary]:
+    """Invitations of the merchant that can still be accepted, oldest first."""
+    now = now or get_now()
+    invitations = Invitation.objects.select_related("merchant").filter(
+        merchant__public_id=merchant_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    )
+    return [_to_invitation_summary(row) for row in invitations.order_by("created_at", "id")]
+
+
 def build_invitation_url(*, token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/portal/team/invitations/{token}/"
 

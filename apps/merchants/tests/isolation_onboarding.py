@@ -82,3 +82,117 @@ def webhook_secret_of_another_merchant_cannot_be_rotated() -> None:
     )
     assert response.status_code == 404
     assert _webhook_state() == before
+
+
+# --- Portal team pages --------------------------------------------------------------------
+
+
+def _team_state() -> list[tuple[Any, ...]]:
+    from apps.merchants.models import Invitation, MerchantMembership
+
+    memberships = list(
+        MerchantMembership.objects.order_by("id").values_list("merchant_id", "user_id", "role")
+    )
+    invitations = list(
+        Invitation.objects.order_by("id").values_list(
+            "public_id", "merchant_id", "accepted_at", "revoked_at"
+        )
+    )
+    return [*memberships, *invitations]
+
+
+def _owner_of_a_and_team_of_b() -> tuple[Client, Any, Any, Any]:
+    """(A's owner's client, merchant B, B's developer, B's pending invitation)."""
+    from apps.merchants.services import add_merchant_member
+    from apps.merchants.team import Actor, create_invitation
+    from apps.merchants.tests.factories import UserFactory
+    from apps.merchants.tests.portal_helpers import log_in_portal_user
+
+    merchant_a, merchant_b = MerchantFactory.create(), MerchantFactory.create()
+    owner_a, owner_b, developer_b = (UserFactory.create() for _ in range(3))
+    add_merchant_member(merchant_id=merchant_a.public_id, user_id=owner_a.pk, role="owner")
+    add_merchant_member(merchant_id=merchant_b.public_id, user_id=owner_b.pk, role="owner")
+    add_merchant_member(merchant_id=merchant_b.public_id, user_id=developer_b.pk, role="developer")
+    invitation = create_invitation(
+        merchant_id=merchant_b.public_id,
+        email="invitee-of-b@example.com",
+        role="admin",
+        actor=Actor(actor_type="user", actor_id=str(owner_b.pk)),
+    )
+    return log_in_portal_user(Client(), owner_a), merchant_b, developer_b, invitation
+
+
+@isolation_case("portal/team/")
+def team_page_of_another_merchant_is_not_found() -> None:
+    """A's owner asking for B's team page (``?merchant=`` B) gets 404 and no B data."""
+    client, merchant_b, developer_b, _invitation = _owner_of_a_and_team_of_b()
+    response = client.get(f"/portal/team/?merchant={merchant_b.public_id}")
+    assert response.status_code == 404
+    assert developer_b.email not in response.content.decode()
+    assert developer_b.email not in client.get("/portal/team/").content.decode()
+
+
+@isolation_case("portal/team/invite/")
+def invitations_cannot_be_sent_for_another_merchant() -> None:
+    """Inviting with ``?merchant=`` B: 404, no invitation for B."""
+    client, merchant_b, _developer_b, _invitation = _owner_of_a_and_team_of_b()
+    before = _team_state()
+    response = client.post(
+        f"/portal/team/invite/?merchant={merchant_b.public_id}",
+        {"email": "spy@example.com", "role": "owner"},
+    )
+    assert response.status_code == 404
+    assert _team_state() == before
+
+
+@isolation_case("portal/team/members/<int:user_id>/role/")
+def roles_of_another_merchants_members_cannot_be_changed() -> None:
+    """A's owner changing B's developer's role (by B's user id): 404, nothing changed."""
+    client, merchant_b, developer_b, _invitation = _owner_of_a_and_team_of_b()
+    before = _team_state()
+    assert (
+        client.post(f"/portal/team/members/{developer_b.pk}/role/", {"role": "owner"}).status_code
+        == 404
+    )
+    response = client.post(
+        f"/portal/team/members/{developer_b.pk}/role/?merchant={merchant_b.public_id}",
+        {"role": "owner"},
+    )
+    assert response.status_code == 404
+    assert _team_state() == before
+
+
+@isolation_case("portal/team/members/<int:user_id>/remove/")
+def another_merchants_members_cannot_be_removed() -> None:
+    """A's owner removing B's developer: 404, membership and sessions kept."""
+    client, _merchant_b, developer_b, _invitation = _owner_of_a_and_team_of_b()
+    before = _team_state()
+    assert client.post(f"/portal/team/members/{developer_b.pk}/remove/").status_code == 404
+    assert _team_state() == before
+
+
+@isolation_case("portal/team/invitations/<str:invitation_id>/revoke/")
+def another_merchants_invitations_cannot_be_revoked() -> None:
+    """A's owner revoking B's invitation by its id: 404, still pending."""
+    client, _merchant_b, _developer_b, invitation = _owner_of_a_and_team_of_b()
+    before = _team_state()
+    path = f"/portal/team/invitations/{invitation.summary.invitation_id}/revoke/"
+    assert client.post(path).status_code == 404
+    assert _team_state() == before
+
+
+@isolation_case("portal/team/invitations/<str:token>/")
+def an_invitation_cannot_be_accepted_without_its_token() -> None:
+    """Guessing: B's invitation id, or a random token, in place of the emailed token: 404,
+    and nobody joins B."""
+    client, _merchant_b, _developer_b, invitation = _owner_of_a_and_team_of_b()
+    before = _team_state()
+    for token in (invitation.summary.invitation_id, "A" * 43):
+        assert client.get(f"/portal/team/invitations/{token}/").status_code == 404
+        assert client.post(f"/portal/team/invitations/{token}/").status_code == 404
+        anonymous = Client().post(
+            f"/portal/team/invitations/{token}/",
+            {"password": "a long enough passphrase", "password_again": "a long enough passphrase"},
+        )
+        assert anonymous.status_code == 404
+    assert _team_state() == before
