@@ -14,5 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
     path("", include("apps.merchants.api.urls")),
+    path("", include("apps.ledger.api.urls")),
     path("", include("apps.tokenization.api.urls")),
+    path("", include("apps.payments.api.urls")),
 ]

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from apps.payments.api.views import (
+    PaymentCancelView,
+    PaymentCaptureView,
+    PaymentCollectionView,
+    PaymentConfirmView,
+    PaymentDetailView,
+    RefundCollectionView,
+    RefundDetailView,
+)
+
+urlpatterns = [
+    path("payments", PaymentCollectionView.as_view(), name="payments"),
+    path("payments/<str:payment_id>", PaymentDetailView.as_view(), name="payment-detail"),
+    path("payments/<str:payment_id>/confirm", PaymentConfirmView.as_view(), name="payment-confirm"),
+    path("payments/<str:payment_id>/capture", PaymentCaptureView.as_view(), name="payment-capture"),
+    path("payments/<str:payment_id>/cancel", PaymentCancelView.as_view(), name="payment-cancel"),
+    path("refunds", RefundCollectionView.as_view(), name="refunds"),
+    path("refunds/<str:refund_id>", RefundDetailView.as_view(), name="refund-detail"),
+]

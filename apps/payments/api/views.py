@@ -1,0 +1,333 @@
+"""The integrators' payments API: thin views, one service or selector call each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.money import Money
+from apps.merchants.facade import get_api_principal
+from apps.payments import selectors, services
+from apps.payments.api.serializers import (
+    PaymentCaptureSerializer,
+    PaymentCreateSerializer,
+    PaymentListQuerySerializer,
+    PaymentListSerializer,
+    PaymentSerializer,
+    RefundCreateSerializer,
+    RefundListQuerySerializer,
+    RefundListSerializer,
+    RefundSerializer,
+)
+from apps.payments.errors import PaymentDeclinedError
+from apps.payments.models import Payment, Refund
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid_request_error / idempotency_error"),
+    401: OpenApiResponse(description="authentication_error: missing or wrong secret key"),
+    402: OpenApiResponse(description="card_error: declined, with `decline_code`"),
+    404: OpenApiResponse(description="invalid_request_error / resource_missing"),
+    409: OpenApiResponse(
+        description="payment_intent_unexpected_state, payment_in_flight, or an "
+        "Idempotency-Key still in flight"
+    ),
+}
+
+
+def _unix(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def to_payment_body(payment: Payment) -> dict[str, Any]:
+    error = None
+    if payment.status == "failed":
+        error = {
+            "type": "card_error" if payment.decline_code else "api_error",
+            "code": payment.failure_code or "card_declined",
+            "decline_code": payment.decline_code or None,
+        }
+    capturable = payment.amount_minor if payment.status == "requires_capture" else 0
+    return {
+        "id": payment.public_id,
+        "object": "payment",
+        "amount": payment.amount_minor,
+        "amount_capturable": capturable,
+        "amount_received": payment.amount_captured_minor,
+        "amount_refunded": payment.amount_refunded_minor,
+        "currency": payment.currency.lower(),
+        "status": payment.status,
+        "capture_method": payment.capture_method,
+        "payment_method": payment.payment_method_ref or None,
+        "card": {"brand": payment.card_brand, "last4": payment.card_last4}
+        if payment.card_last4
+        else None,
+        "customer_email": payment.customer_email or None,
+        "description": payment.description or None,
+        "statement_descriptor": payment.statement_descriptor or None,
+        "metadata": payment.metadata,
+        "last_payment_error": error,
+        "livemode": payment.mode == "live",
+        "created": _unix(payment.created_at),
+    }
+
+
+def to_refund_body(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.public_id,
+        "object": "refund",
+        "amount": refund.amount_minor,
+        "currency": refund.currency.lower(),
+        "payment": refund.payment.public_id,
+        "status": refund.status,
+        "reason": refund.reason or None,
+        "failure_reason": refund.failure_code or None,
+        "metadata": refund.metadata,
+        "livemode": refund.mode == "live",
+        "created": _unix(refund.created_at),
+    }
+
+
+def _payment_response(payment: Payment, *, status: int = 200) -> Response:
+    if payment.status == "failed" and payment.decline_code:
+        # like the processors: a declined confirmation is a 402 card_error naming the payment
+        raise PaymentDeclinedError(
+            code="card_declined",
+            message="Your card was declined.",
+            param="payment_method",
+            extra={"decline_code": payment.decline_code, "payment": to_payment_body(payment)},
+        )
+    return Response(PaymentSerializer(to_payment_body(payment)).data, status=status)
+
+
+def _from_unix(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+class PaymentCollectionView(IdempotentAPIView):
+    # creating with confirm=true calls a processor: no transaction across it
+    idempotency_atomic = False
+
+    @extend_schema(
+        operation_id="list_payments",
+        summary="List payments",
+        description="Newest first, cursor pagination with `starting_after`; filter by status, "
+        "currency, amount, customer email, creation time, and `metadata[key]=value`.",
+        parameters=[PaymentListQuerySerializer],
+        responses={200: PaymentListSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def get(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        query = PaymentListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        metadata = {
+            key[len("metadata[") : -1]: str(value)
+            for key, value in request.query_params.items()
+            if key.startswith("metadata[") and key.endswith("]") and len(key) > 10
+        }
+        page = selectors.list_payments(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            limit=params["limit"],
+            starting_after=params.get("starting_after"),
+            status=params.get("status"),
+            currency=params.get("currency"),
+            customer_email=params.get("customer_email"),
+            amount_minor=params.get("amount"),
+            created_gte=_from_unix(params.get("created_gte")),
+            created_lt=_from_unix(params.get("created_lt")),
+            metadata=metadata,
+        )
+        body = {
+            "object": "list",
+            "url": "/v1/payments",
+            "has_more": page.has_more,
+            "data": [to_payment_body(p) for p in page.items if isinstance(p, Payment)],
+        }
+        return Response(PaymentListSerializer(body).data)
+
+    @extend_schema(
+        operation_id="create_payment",
+        summary="Create a payment",
+        description="Creates a payment; with `confirm=true` it is authorized at once (and "
+        "captured, with automatic capture). Send an `Idempotency-Key`.",
+        request=PaymentCreateSerializer,
+        responses={200: PaymentSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def post(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        data = PaymentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        payment = services.create_payment(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            amount=Money(amount_minor=values["amount"], currency=values["currency"].upper()),
+            capture_method=values["capture_method"],
+            payment_method=values["payment_method"],
+            customer_email=values["customer_email"],
+            description=values["description"],
+            statement_descriptor=values["statement_descriptor"],
+            metadata=values["metadata"],
+        )
+        if values["confirm"]:
+            payment = services.confirm_payment(
+                merchant_id=principal.merchant_id,
+                mode=principal.mode,
+                payment_id=payment.public_id,
+            )
+        return _payment_response(payment)
+
+
+class PaymentDetailView(APIView):
+    @extend_schema(
+        operation_id="retrieve_payment",
+        summary="Retrieve a payment",
+        responses={200: PaymentSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def get(self, request: Request, payment_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        payment = selectors.get_payment(
+            merchant_id=principal.merchant_id, mode=principal.mode, payment_id=payment_id
+        )
+        return Response(PaymentSerializer(to_payment_body(payment)).data)
+
+
+class PaymentConfirmView(IdempotentAPIView):
+    idempotency_atomic = False
+
+    @extend_schema(
+        operation_id="confirm_payment",
+        summary="Confirm a payment",
+        request=None,
+        responses={200: PaymentSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def post(self, request: Request, payment_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        payment = services.confirm_payment(
+            merchant_id=principal.merchant_id, mode=principal.mode, payment_id=payment_id
+        )
+        return _payment_response(payment)
+
+
+class PaymentCaptureView(IdempotentAPIView):
+    idempotency_atomic = False
+
+    @extend_schema(
+        operation_id="capture_payment",
+        summary="Capture an authorized payment",
+        description="Captures all of it, or `amount_to_capture`; the rest is released.",
+        request=PaymentCaptureSerializer,
+        responses={200: PaymentSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def post(self, request: Request, payment_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        data = PaymentCaptureSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = services.capture_payment(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            payment_id=payment_id,
+            amount_minor=data.validated_data.get("amount_to_capture"),
+        )
+        return _payment_response(payment)
+
+
+class PaymentCancelView(IdempotentAPIView):
+    idempotency_atomic = False
+
+    @extend_schema(
+        operation_id="cancel_payment",
+        summary="Cancel a payment",
+        description="Before capture only; an authorization is voided at the processor.",
+        request=None,
+        responses={200: PaymentSerializer, **ERRORS},
+        tags=["Payments"],
+    )
+    def post(self, request: Request, payment_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        payment = services.cancel_payment(
+            merchant_id=principal.merchant_id, mode=principal.mode, payment_id=payment_id
+        )
+        return _payment_response(payment)
+
+
+class RefundCollectionView(IdempotentAPIView):
+    idempotency_atomic = False
+
+    @extend_schema(
+        operation_id="list_refunds",
+        summary="List refunds",
+        parameters=[RefundListQuerySerializer],
+        responses={200: RefundListSerializer, **ERRORS},
+        tags=["Refunds"],
+    )
+    def get(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        query = RefundListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        page = selectors.list_refunds(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            limit=params["limit"],
+            starting_after=params.get("starting_after"),
+            payment_id=params.get("payment"),
+        )
+        body = {
+            "object": "list",
+            "url": "/v1/refunds",
+            "has_more": page.has_more,
+            "data": [to_refund_body(r) for r in page.items if isinstance(r, Refund)],
+        }
+        return Response(RefundListSerializer(body).data)
+
+    @extend_schema(
+        operation_id="create_refund",
+        summary="Refund a payment",
+        description="All of what is left, or `amount`; several refunds never exceed the "
+        "captured amount.",
+        request=RefundCreateSerializer,
+        responses={200: RefundSerializer, **ERRORS},
+        tags=["Refunds"],
+    )
+    def post(self, request: Request) -> Response:
+        principal = get_api_principal(request=request)
+        data = RefundCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        refund = services.create_refund(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            payment_id=values["payment"],
+            amount_minor=values.get("amount"),
+            reason=values["reason"],
+            metadata=values["metadata"],
+        )
+        return Response(RefundSerializer(to_refund_body(refund)).data)
+
+
+class RefundDetailView(APIView):
+    @extend_schema(
+        operation_id="retrieve_refund",
+        summary="Retrieve a refund",
+        responses={200: RefundSerializer, **ERRORS},
+        tags=["Refunds"],
+    )
+    def get(self, request: Request, refund_id: str) -> Response:
+        principal = get_api_principal(request=request)
+        refund = selectors.get_refund(
+            merchant_id=principal.merchant_id, mode=principal.mode, refund_id=refund_id
+        )
+        return Response(RefundSerializer(to_refund_body(refund)).data)

@@ -1,0 +1,101 @@
+"""Payment reads, always scoped to the calling merchant and mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+
+from apps.payments.errors import PaymentNotFoundError
+from apps.payments.models import Payment, Refund
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Payment] | list[Refund]
+    has_more: bool
+
+
+def get_payment(*, merchant_id: str, mode: str, payment_id: str) -> Payment:
+    payment = Payment.objects.filter(
+        public_id=payment_id, merchant_ref=merchant_id, mode=mode
+    ).first()
+    if payment is None:
+        raise PaymentNotFoundError(param="payment")
+    return payment
+
+
+def list_payments(
+    *,
+    merchant_id: str,
+    mode: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+    status: str | None = None,
+    currency: str | None = None,
+    customer_email: str | None = None,
+    amount_minor: int | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Page:
+    """Newest first, cursor-paginated by the last id of the previous page."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    payments = Payment.objects.filter(merchant_ref=merchant_id, mode=mode)
+    if starting_after:
+        cursor = payments.filter(public_id=starting_after).values_list("id", flat=True).first()
+        if cursor is None:
+            raise PaymentNotFoundError(param="starting_after")
+        payments = payments.filter(id__lt=cursor)
+    filters = Q()
+    if status:
+        filters &= Q(status=status)
+    if currency:
+        filters &= Q(currency=currency.upper())
+    if customer_email:
+        filters &= Q(customer_email__iexact=customer_email)
+    if amount_minor is not None:
+        filters &= Q(amount_minor=amount_minor)
+    if created_gte:
+        filters &= Q(created_at__gte=created_gte)
+    if created_lt:
+        filters &= Q(created_at__lt=created_lt)
+    for key, value in (metadata or {}).items():
+        filters &= Q(**{f"metadata__{key}": value})
+    rows = list(payments.filter(filters).order_by("-id")[: limit + 1])
+    return Page(items=rows[:limit], has_more=len(rows) > limit)
+
+
+def get_refund(*, merchant_id: str, mode: str, refund_id: str) -> Refund:
+    refund = (
+        Refund.objects.select_related("payment")
+        .filter(public_id=refund_id, merchant_ref=merchant_id, mode=mode)
+        .first()
+    )
+    if refund is None:
+        raise PaymentNotFoundError(message="No such refund.", param="refund")
+    return refund
+
+
+def list_refunds(
+    *,
+    merchant_id: str,
+    mode: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+    payment_id: str | None = None,
+) -> Page:
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    refunds = Refund.objects.select_related("payment").filter(merchant_ref=merchant_id, mode=mode)
+    if starting_after:
+        cursor = refunds.filter(public_id=starting_after).values_list("id", flat=True).first()
+        if cursor is None:
+            raise PaymentNotFoundError(message="No such refund.", param="starting_after")
+        refunds = refunds.filter(id__lt=cursor)
+    if payment_id:
+        refunds = refunds.filter(payment__public_id=payment_id)
+    rows = list(refunds.order_by("-id")[: limit + 1])
+    return Page(items=rows[:limit], has_more=len(rows) > limit)
