@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
 from django.test import Client
@@ -50,5 +51,5 @@ def make_token(*, merchant_id: str, number: str = "4242424242424242") -> str:
     ).id
 
 
-def post_json(client: Client, path: str, body: dict, **headers: str):  # type: ignore[no-untyped-def]
+def post_json(client: Client, path: str, body: dict[str, Any], **headers: str) -> Any:
     return client.post(path, data=body, content_type="application/json", headers=headers)
