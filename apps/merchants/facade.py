@@ -18,17 +18,25 @@ from apps.merchants.pricing import (
     get_price,
 )
 from apps.merchants.selectors import get_merchant_summary as _get_merchant_summary
+from apps.merchants.webhook_endpoints import (
+    event_type_matches,
+    get_webhook_signing_secrets,
+    list_webhook_endpoints,
+)
 
 __all__ = [
     "PublishableKeyAuthentication",
     "SecretKeyAuthentication",
     "compute_fee",
     "create_api_key",
+    "event_type_matches",
     "get_api_principal",
     "get_checkout_branding",
     "get_merchant",
     "get_payout_schedule",
     "get_price",
+    "get_webhook_signing_secrets",
+    "list_webhook_endpoints",
     "revoke_api_key",
     "roll_api_key",
 ]
