@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 
 from apps.merchants.models import MemberRole, Merchant
 
@@ -36,3 +38,18 @@ def send_email_on_commit(*, recipients: list[str], subject: str, body: str) -> N
     transaction.on_commit(
         partial(send_mail, subject, body, None, recipients, fail_silently=False), robust=True
     )
+
+
+def render_merchant_email(*, name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) from ``templates/emails/merchants/<name>_subject.txt`` and
+    ``<name>_body.txt`` (plain text, no HTML escaping; the subject on one line)."""
+    subject = render_to_string(f"emails/merchants/{name}_subject.txt", context)
+    body = render_to_string(f"emails/merchants/{name}_body.txt", context)
+    return " ".join(subject.split()), body
+
+
+def send_merchant_email_on_commit(
+    *, recipients: list[str], name: str, context: dict[str, Any]
+) -> None:
+    subject, body = render_merchant_email(name=name, context=context)
+    send_email_on_commit(recipients=recipients, subject=subject, body=body)

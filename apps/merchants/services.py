@@ -51,7 +51,10 @@ from apps.merchants.models import (
     MerchantStatus,
     MerchantStatusChange,
 )
-from apps.merchants.notifications import get_merchant_contact_emails, send_email_on_commit
+from apps.merchants.notifications import (
+    get_merchant_contact_emails,
+    send_merchant_email_on_commit,
+)
 from apps.merchants.selectors import to_kyb_document_summary, to_merchant_summary
 from apps.merchants.states import (
     ACTIONS_REQUIRING_A_REASON,
@@ -334,13 +337,10 @@ def apply_for_merchant_account(
             )
         screening = screen_merchant_for_sanctions(merchant_id=merchant.public_id)
         _record_screening(screening=screening, stage="submission", now=now)
-        send_email_on_commit(
+        send_merchant_email_on_commit(
             recipients=[email],
-            subject=f"We received the application of {merchant.trading_name}",
-            body=(
-                f"Thank you for applying to PaymentHub with {merchant.legal_name}.\n\n"
-                "You can use test mode right away. We will email you when our review is done.\n"
-            ),
+            name="application_received",
+            context={"name": merchant.trading_name, "legal_name": merchant.legal_name},
         )
     return merchant
 
@@ -475,34 +475,6 @@ def _record_screening(*, screening: SanctionsScreeningResult, stage: str, now: d
 
 # --- Lifecycle ----------------------------------------------------------------------------
 
-_EMAILS: dict[MerchantAction, tuple[str, str]] = {
-    MerchantAction.START_REVIEW: (
-        "Your PaymentHub application is being reviewed",
-        "Our team has started reviewing the application of {name}.",
-    ),
-    MerchantAction.APPROVE: (
-        "{name} is approved: live mode is on",
-        "Good news: {name} is approved. You can now create live API keys and take payments.",
-    ),
-    MerchantAction.REJECT: (
-        "Your PaymentHub application was not approved",
-        "We could not approve the application of {name}.\n\nReason: {reason}",
-    ),
-    MerchantAction.REQUEST_INFORMATION: (
-        "We need more information about {name}",
-        "To continue reviewing the application of {name} we need more information.\n\n"
-        "{reason}\n\nPlease reply to this email or update your application.",
-    ),
-    MerchantAction.SUSPEND: (
-        "{name} is suspended",
-        "The PaymentHub account of {name} is suspended.\n\nReason: {reason}",
-    ),
-    MerchantAction.REINSTATE: (
-        "{name} is active again",
-        "The PaymentHub account of {name} is active again.\n\n{reason}",
-    ),
-}
-
 
 def _get_merchant_for_update(*, merchant_id: str) -> Merchant:
     merchant = Merchant.objects.select_for_update().filter(public_id=merchant_id).first()
@@ -585,11 +557,10 @@ def transition_merchant(
             now=now,
         )
         if notify:
-            subject, body = _EMAILS[action]
-            send_email_on_commit(
+            send_merchant_email_on_commit(
                 recipients=get_merchant_contact_emails(merchant=merchant),
-                subject=subject.format(name=merchant.trading_name),
-                body=body.format(name=merchant.trading_name, reason=reason or ""),
+                name=action.value,
+                context={"name": merchant.trading_name, "reason": reason},
             )
     return to_merchant_summary(merchant)
 

@@ -35,7 +35,7 @@ from apps.merchants.errors import (
 )
 from apps.merchants.identity.sessions import end_user_sessions
 from apps.merchants.models import Invitation, MemberRole, Merchant, MerchantMembership
-from apps.merchants.notifications import send_email_on_commit
+from apps.merchants.notifications import send_merchant_email_on_commit
 from apps.merchants.permissions import MerchantPermission, member_has_permission
 
 INVITATION_TTL = timedelta(hours=72)
@@ -245,14 +245,15 @@ def create_invitation(
             metadata={"email": email, "role": role, "expires_at": invitation.expires_at},
             occurred_at=now,
         )
-        send_email_on_commit(
+        send_merchant_email_on_commit(
             recipients=[email],
-            subject=f"You are invited to join {merchant.trading_name} on PaymentHub",
-            body=(
-                f"You have been invited to join {merchant.trading_name} as {role}.\n\n"
-                f"Accept within 72 hours: {build_invitation_url(token=token)}\n\n"
-                "The link works once. If you did not expect this email, ignore it.\n"
-            ),
+            name="invitation",
+            context={
+                "name": merchant.trading_name,
+                "role": MemberRole(role).label,
+                "hours": int(INVITATION_TTL.total_seconds() // 3600),
+                "url": build_invitation_url(token=token),
+            },
         )
     return CreatedInvitation(summary=_to_invitation_summary(invitation), token=token)
 

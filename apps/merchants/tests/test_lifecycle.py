@@ -72,6 +72,16 @@ class TestApplyForMerchantAccount:
             action="merchant.sanctions_screened", object_id=merchant.public_id
         ).exists()
 
+    def test_emails_are_plain_text_never_html_escaped(
+        self, django_capture_on_commit_callbacks, mailoutbox
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            _apply(trading_name="Rossi & Figli", legal_name="Rossi & Figli <S.r.l.>")
+        (message,) = mailoutbox
+        assert message.subject == "We received the application of Rossi & Figli"
+        assert "Rossi & Figli <S.r.l.>" in message.body
+        assert "&amp;" not in message.body
+
     def test_refuses_a_short_password_and_creates_nothing(self):
         with pytest.raises(InvalidMerchantDataError) as excinfo:
             _apply(password="short")
