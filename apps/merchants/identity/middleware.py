@@ -18,6 +18,7 @@ from django.urls import reverse
 from apps.merchants.identity.origin import get_request_origin
 from apps.merchants.identity.services import has_confirmed_totp_device, record_session_idle_timeout
 from apps.merchants.identity.session_state import (
+    AUTHENTICATED_AT_KEY,
     LAST_ACTIVITY_KEY,
     PASSWORD_ONLY_KEY,
     idle_timeout_seconds,
@@ -81,6 +82,9 @@ class TwoFactorRequiredMiddleware:
     * any signed-in but unverified session on a /portal/ page (defence in depth: whatever
       signed the user in, portal pages need the second factor).
 
+    A session that had passed the second factor but whose device has since been removed (an
+    administrator's 2FA reset) is signed out, so it cannot enrol a new authenticator.
+
     The admin refuses unverified staff by itself (``OTPAdminSite``).
     """
 
@@ -92,6 +96,12 @@ class TwoFactorRequiredMiddleware:
             return self.get_response(request)
         flagged = bool(request.session.get(PASSWORD_ONLY_KEY))
         verified = bool(getattr(request.user, "is_verified", lambda: False)())
+        if not flagged and not verified and AUTHENTICATED_AT_KEY in request.session:
+            # Signed in with both factors, but the device is gone (an administrator's reset):
+            # the session ends here even if the session registry missed it.
+            logout(request)
+            query = urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(f"{settings.LOGIN_URL}?{query}")
         needs_second_factor = flagged or (not verified and request.path.startswith("/portal/"))
         if not needs_second_factor or self._is_exempt(request.path):
             return self.get_response(request)
