@@ -1,4 +1,10 @@
-"""/v1/webhook_endpoints: the caller's endpoints, in the calling key's mode, secret keys only."""
+"""/v1/webhook_endpoints: the caller's endpoints, in the calling key's mode, secret keys only.
+
+Create and rotate_secret answer with a signing secret, so they do not take part in
+``Idempotency-Key`` replay: the idempotency store would keep the secret in plain text for a
+day. They ignore the header (a retried create makes a second endpoint, visible and
+deletable; a retried rotation simply rotates again). Update and delete are idempotent-keyed
+as usual."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
 from apps.merchants.api.serializers import (
@@ -53,7 +60,7 @@ def serialize_webhook_endpoint(endpoint: WebhookEndpointSummary) -> dict[str, An
     }
 
 
-class WebhookEndpointListView(IdempotentAPIView):
+class WebhookEndpointListView(APIView):
     @extend_schema(
         operation_id="list_webhook_endpoints",
         summary="List webhook endpoints (of the calling key's mode)",
@@ -173,7 +180,7 @@ class WebhookEndpointDetailView(IdempotentAPIView):
         return Response(serialize_webhook_endpoint(endpoint) | {"deleted": True})
 
 
-class WebhookEndpointRotateSecretView(IdempotentAPIView):
+class WebhookEndpointRotateSecretView(APIView):
     @extend_schema(
         operation_id="rotate_webhook_endpoint_secret",
         summary="Issue a new signing secret; the previous one keeps signing for a while",

@@ -224,3 +224,30 @@ class TestOpenApi:
             "delete_webhook_endpoint",
             "rotate_webhook_endpoint_secret",
         }
+
+
+class TestSecretsAreNeverStoredForReplay:
+    def test_create_and_rotate_ignore_idempotency_keys_so_no_secret_is_stored(
+        self, client, merchant
+    ):
+        from apps.common.models import IdempotencyKey
+
+        key = _key(merchant).secret
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "create-1"}
+        body = json.dumps({"url": "https://hooks.shop.example/ph"})
+        first = client.post(
+            "/v1/webhook_endpoints", data=body, content_type="application/json", headers=headers
+        )
+        assert first.status_code == 201
+        assert "Idempotent-Replayed" not in first
+        endpoint_id = first.json()["id"]
+        rotated = client.post(
+            f"/v1/webhook_endpoints/{endpoint_id}/rotate_secret",
+            data="{}",
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "rotate-1"},
+        )
+        assert rotated.status_code == 200
+        stored = json.dumps(list(IdempotencyKey.objects.values()), default=str)
+        assert first.json()["secret"] not in stored
+        assert rotated.json()["secret"] not in stored
