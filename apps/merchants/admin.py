@@ -254,8 +254,8 @@ class MerchantAdmin(MerchantAdminBase):
                 staff_user_id=int(request.user.pk or 0),
                 ip_address=_client_ip(request),
             )
-        except PaymentHubError:
-            return HttpResponse("No such document.", status=404)
+        except PaymentHubError as exc:
+            return HttpResponse(exc.message, status=404, content_type="text/plain")
         response = FileResponse(
             opened.file,
             as_attachment=True,

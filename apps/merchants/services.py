@@ -426,6 +426,11 @@ def open_kyb_document_for_staff(
     document = KybDocument.objects.select_related("merchant").filter(public_id=document_id).first()
     if document is None:
         raise DocumentNotFoundError(param="document")
+    try:
+        document.file.open("rb")
+        outcome = "served"
+    except OSError:  # the row exists but the file is gone from MEDIA_ROOT
+        outcome = "file_missing"
     record_audit_event(
         action="merchant.document_accessed",
         actor_type="admin",
@@ -434,11 +439,14 @@ def open_kyb_document_for_staff(
         object_id=document.public_id,
         merchant_ref=document.merchant.public_id,
         ip_address=ip_address,
-        metadata={"document_type": document.document_type, "outcome": "served"},
+        metadata={"document_type": document.document_type, "outcome": outcome},
         occurred_at=now,
     )
+    if outcome != "served":
+        raise DocumentNotFoundError(
+            message="The document's file is missing from storage.", param="document"
+        )
     extension = (document.file.name or "").rsplit(".", 1)[-1]
-    document.file.open("rb")
     return OpenedKybDocument(
         file=document.file,
         content_type=document.content_type,
@@ -508,6 +516,41 @@ def transition_merchant(
         raise InvalidMerchantDataError(message="A reason is required.", param="reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidMerchantDataError(message="The reason is too long.", param="reason")
+    try:
+        return _apply_merchant_transition(
+            merchant_id=merchant_id,
+            action=action,
+            reason=reason,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            notify=notify,
+            now=now,
+        )
+    except _SanctionsHitError as hit:
+        # The refused transaction rolled back; the hit itself must stay in the audit trail.
+        _record_screening(screening=hit.screening, stage="approval", now=now)
+        raise StateError(
+            message="Sanctions screening reported a hit; the merchant cannot be approved.",
+            code="sanctions_hit",
+        ) from None
+
+
+class _SanctionsHitError(Exception):
+    def __init__(self, screening: SanctionsScreeningResult) -> None:
+        super().__init__("sanctions hit")
+        self.screening = screening
+
+
+def _apply_merchant_transition(
+    *,
+    merchant_id: str,
+    action: MerchantAction,
+    reason: str,
+    actor_type: str,
+    actor_id: str,
+    notify: bool,
+    now: datetime,
+) -> MerchantSummary:
     with transaction.atomic():
         merchant = _get_merchant_for_update(merchant_id=merchant_id)
         previous = merchant.status
@@ -515,13 +558,10 @@ def transition_merchant(
         screening_outcome = ""
         if action == MerchantAction.APPROVE:
             screening = screen_merchant_for_sanctions(merchant_id=merchant.public_id)
+            if screening.is_hit:
+                raise _SanctionsHitError(screening)
             _record_screening(screening=screening, stage="approval", now=now)
             screening_outcome = screening.outcome
-            if screening.is_hit:
-                raise StateError(
-                    message="Sanctions screening reported a hit; the merchant cannot be approved.",
-                    code="sanctions_hit",
-                )
         merchant.status = target
         merchant.status_reason = reason
         merchant.status_changed_at = now

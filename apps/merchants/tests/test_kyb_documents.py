@@ -131,3 +131,13 @@ class TestOpenKybDocumentForStaff:
         with pytest.raises(DocumentNotFoundError):
             open_kyb_document_for_staff(document_id="doc_missing", staff_user_id=5)
         assert not AuditEvent.objects.filter(action="merchant.document_accessed").exists()
+
+    def test_a_file_missing_from_storage_is_a_404_and_the_attempt_is_audited(self, settings):
+        merchant = MerchantFactory.create()
+        summary = _upload(merchant, "c.pdf", PDF)
+        row = KybDocument.objects.get(public_id=summary.document_id)
+        (settings.MEDIA_ROOT / row.file.name).unlink()
+        with pytest.raises(DocumentNotFoundError, match="missing"):
+            open_kyb_document_for_staff(document_id=summary.document_id, staff_user_id=5)
+        entry = AuditEvent.objects.get(action="merchant.document_accessed")
+        assert entry.metadata["outcome"] == "file_missing"

@@ -238,6 +238,11 @@ class TestOtherDecisions:
             services.approve_merchant(merchant_id=in_review.public_id, **STAFF)
         assert excinfo.value.code == "sanctions_hit"
         assert _status(in_review.public_id) == "in_review"
+        hit = AuditEvent.objects.get(
+            action="merchant.sanctions_screened", metadata__stage="approval"
+        )
+        assert (hit.metadata["outcome"], hit.object_id) == ("hit", in_review.public_id)
+        assert not MerchantStatusChange.objects.filter(to_status="active").exists()
 
     def test_an_unknown_merchant_is_a_404(self):
         with pytest.raises(MerchantNotFoundError):
