@@ -44,7 +44,11 @@ from apps.merchants.services import (
     open_kyb_document_for_staff,
     transition_merchant,
 )
-from apps.merchants.states import ACTIONS_REQUIRING_A_REASON, MerchantAction
+from apps.merchants.states import (
+    ACTIONS_REQUIRING_A_REASON,
+    MerchantAction,
+    allowed_merchant_actions,
+)
 from apps.merchants.team import Actor, change_member_role, remove_merchant_member
 
 if TYPE_CHECKING:
@@ -230,6 +234,25 @@ class MerchantAdmin(MerchantAdminBase):
                 f"{_ACTION_TITLES[action]}: {done} merchant(s) updated; applicants notified.",
                 messages.SUCCESS,
             )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Buttons for the lifecycle actions the merchant's status allows (each opens the
+        reason form of the action)."""
+        merchant = self.get_object(request, object_id)
+        available = self.get_actions(request)
+        buttons = []
+        if merchant is not None:
+            for action in allowed_merchant_actions(current=merchant.status):
+                if action.value in available:
+                    buttons.append((action.value, _ACTION_TITLES[action]))
+        extra_context = {**(extra_context or {}), "lifecycle_buttons": buttons}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self) -> list[URLPattern]:
         urls: list[URLPattern] = super().get_urls()

@@ -124,6 +124,15 @@ class TestReviewQueue:
         _act(client, url, "reinstate", [merchant], apply="yes", reason="resolved")
         assert Merchant.objects.get(pk=merchant.pk).status == "active"
 
+    def test_the_review_page_has_buttons_for_the_allowed_decisions_only(self, client, staff):
+        merchant = MerchantFactory.create(status="in_review")
+        page = client.get(f"{QUEUE}{merchant.pk}/change/").content.decode()
+        for name in ("approve", "reject", "request_information"):
+            assert f'name="action" value="{name}"' in page
+        assert 'name="action" value="start_review"' not in page
+        response = client.post(QUEUE, {"action": "reject", ACTION_CHECKBOX_NAME: merchant.pk})
+        assert b'name="reason"' in response.content  # the button leads to the reason form
+
     def test_status_is_never_an_editable_field(self, client, staff):
         merchant = MerchantFactory.create(status="in_review")
         for url in (
