@@ -5,3 +5,10 @@ class PaymentsConfig(AppConfig):
     name = "apps.payments"
     label = "payments"
     verbose_name = "Payments"
+
+    def ready(self) -> None:
+        from apps.common.outbox import ALL_EVENTS, register_outbox_handler
+        from apps.payments import tasks  # noqa: F401  (registers the Celery tasks)
+        from apps.payments.webhooks import fan_out_webhook_event
+
+        register_outbox_handler(event_type=ALL_EVENTS, handler=fan_out_webhook_event)

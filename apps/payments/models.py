@@ -243,3 +243,68 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} {self.from_status} → {self.to_status}"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending (will be tried)"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up after 3 days)"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: created once (unique), tried until a 2xx or 3 days."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=100)
+    merchant_ref = models.CharField(max_length=40)
+    endpoint_ref = models.CharField(max_length=40)
+    url = models.URLField(max_length=2048)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payments_webhook_delivery"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "endpoint_ref"], name="webhook_delivery_once_per_endpoint"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_due_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["merchant_ref", "-created_at"], name="webhook_merchant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.event_type} → {self.url} ({self.status})"
+
+
+class WebhookDeliveryAttempt(models.Model):
+    """The delivery log: one row per HTTP attempt."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    attempted_at = models.DateTimeField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    error = models.CharField(max_length=255, blank=True, default="")
+    manual = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "payments_webhook_delivery_attempt"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.response_status or self.error}"

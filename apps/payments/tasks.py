@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.payments.janitor import resolve_unknown_attempts
+from apps.payments.webhooks import deliver_webhook, retry_due_webhooks
 
 
 @shared_task(
@@ -16,3 +17,25 @@ from apps.payments.janitor import resolve_unknown_attempts
 )
 def resolve_unknown_attempts_task() -> int:
     return resolve_unknown_attempts()
+
+
+@shared_task(
+    name="payments.deliver_webhook",
+    queue="webhooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def deliver_webhook_task(*, delivery_id: str) -> str:
+    return deliver_webhook(delivery_id=delivery_id)
+
+
+@shared_task(
+    name="payments.retry_due_webhooks",
+    queue="webhooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def retry_due_webhooks_task() -> int:
+    return retry_due_webhooks()

@@ -1,0 +1,210 @@
+"""Webhook delivery: every payment, refund and dispute event to each matching endpoint.
+
+1. The outbox relay hands each event to ``fan_out_webhook_event`` (registered for every
+   event, in the relay's per-event savepoint): one ``WebhookDelivery`` row per matching
+   endpoint (unique per event and endpoint, so a relay retry creates nothing twice), and a
+   Celery task per row once that commits.
+2. ``deliver_webhook`` POSTs the event, signed with every valid secret of the endpoint
+   (``PaymentHub-Signature``, see ``webhook_signature.py``), and logs the attempt (status,
+   latency, an excerpt of the response). A 2xx delivers it; anything else schedules another
+   try with exponential backoff and jitter, for up to 3 days, then gives up.
+3. Beat runs ``retry_due_webhooks`` so a lost task never loses a delivery; merchants (and
+   admins) can redeliver any delivery by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from apps.common.clock import get_now
+from apps.common.contracts import DomainEvent
+from apps.common.ids import make_public_id
+from apps.merchants.facade import (
+    event_type_matches,
+    get_webhook_signing_secrets,
+    list_webhook_endpoints,
+)
+from apps.payments.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookDeliveryStatus
+from apps.payments.webhook_signature import SIGNATURE_HEADER, build_signature_header
+
+WEBHOOK_EVENT_PREFIXES = ("payment.", "refund.", "dispute.", "payout.")
+GIVE_UP_AFTER = timedelta(days=3)
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_CAP_SECONDS = 6 * 3600
+RESPONSE_EXCERPT_CHARS = 500
+
+
+def _enqueue_delivery(delivery_id: str) -> None:
+    from apps.payments.tasks import deliver_webhook_task
+
+    deliver_webhook_task.delay(delivery_id=delivery_id)
+
+
+def build_event_body(*, event: DomainEvent) -> str:
+    return json.dumps(
+        {
+            "id": event.event_id,
+            "object": "event",
+            "type": event.event_type,
+            "created": int(event.created_at.timestamp()),
+            "livemode": bool(event.payload.get("livemode", False)),
+            "data": {"object": event.payload},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def fan_out_webhook_event(event: DomainEvent) -> None:
+    """Outbox handler: one delivery per matching, enabled endpoint of the event's merchant
+    and mode. Safe to run twice for one event."""
+    if not event.event_type.startswith(WEBHOOK_EVENT_PREFIXES) or not event.merchant_ref:
+        return
+    mode = "live" if event.payload.get("livemode") else "test"
+    body = build_event_body(event=event)
+    now = get_now()
+    for endpoint in list_webhook_endpoints(merchant_id=event.merchant_ref):
+        if not endpoint.enabled or endpoint.mode != mode:
+            continue
+        if not event_type_matches(event_types=endpoint.event_types, event_type=event.event_type):
+            continue
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    public_id=make_public_id(prefix="whd"),
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    merchant_ref=event.merchant_ref,
+                    endpoint_ref=endpoint.endpoint_id,
+                    url=endpoint.url,
+                    body=body,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+        except IntegrityError:
+            continue  # already fanned out (the relay retried this event)
+        transaction.on_commit(partial(_enqueue_delivery, delivery.public_id), robust=True)
+
+
+def compute_webhook_backoff(*, attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential (1, 2, 4 ... minutes, capped at 6 h) with ±20 % jitter."""
+    rng = rng or random.Random()
+    base = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
+
+
+def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str, int]:
+    started = time.monotonic()
+    timeout = float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10))
+    try:
+        response = requests.post(
+            url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False
+        )
+        latency = int((time.monotonic() - started) * 1000)
+        return response.status_code, response.text[:RESPONSE_EXCERPT_CHARS], "", latency
+    except requests.RequestException as error:
+        latency = int((time.monotonic() - started) * 1000)
+        return None, "", type(error).__name__, latency
+
+
+def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | None = None) -> str:
+    """Try one delivery now (unless delivered, given up, or not due); returns its status.
+    Two workers never send the same delivery at once (SKIP LOCKED)."""
+    now = now or get_now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(public_id=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return "locked_or_missing"
+        if delivery.status == WebhookDeliveryStatus.DELIVERED and not manual:
+            return str(delivery.status)
+        if not manual and (
+            delivery.status == WebhookDeliveryStatus.FAILED
+            or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
+        ):
+            return str(delivery.status)
+        secrets = get_webhook_signing_secrets(
+            merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref, now=now
+        )
+        timestamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "PaymentHub-Webhooks/1.0",
+            SIGNATURE_HEADER: build_signature_header(
+                secrets=secrets, timestamp=timestamp, payload=delivery.body.encode()
+            ),
+        }
+        # the HTTP call happens under this row's lock only (no payment or ledger locks)
+        status, excerpt, error, latency = _post(
+            url=delivery.url, body=delivery.body, headers=headers
+        )
+        WebhookDeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            response_status=status,
+            latency_ms=latency,
+            response_excerpt=excerpt,
+            error=error,
+            manual=manual,
+        )
+        delivery.attempts += 1
+        if status is not None and 200 <= status < 300:
+            delivery.status = WebhookDeliveryStatus.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif not manual:
+            retry_at = now + compute_webhook_backoff(attempts=delivery.attempts)
+            if retry_at - delivery.created_at > GIVE_UP_AFTER:
+                delivery.status = WebhookDeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = retry_at
+        delivery.save()
+        return str(delivery.status)
+
+
+def retry_due_webhooks(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue every pending delivery that is due (beat; a lost task loses nothing)."""
+    now = now or get_now()
+    due = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("public_id", flat=True)[:limit]
+    )
+    for delivery_id in due:
+        _enqueue_delivery(delivery_id)
+    return len(due)
+
+
+def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
+    """Send a delivery again now, whatever its status (a merchant's or an admin's request)."""
+    if not WebhookDelivery.objects.filter(public_id=delivery_id, merchant_ref=merchant_id).exists():
+        from apps.payments.errors import PaymentNotFoundError
+
+        raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
+    return deliver_webhook(delivery_id=delivery_id, manual=True)
+
+
+def describe_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.public_id,
+        "event": delivery.event_id,
+        "type": delivery.event_type,
+        "endpoint": delivery.endpoint_ref,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+    }
