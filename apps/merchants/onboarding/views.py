@@ -29,8 +29,9 @@ from apps.merchants.onboarding.services import sign_up_merchant
 from apps.merchants.selectors import get_merchant_summary, list_merchant_ids_for_user
 from apps.merchants.services import KybUpload
 
-# The test secret key made at sign-up waits here until the portal home shows it, once.
-NEW_TEST_SECRET_KEY = "onboarding.new_test_secret_key"  # noqa: S105 - a session key name
+# The test keys made at sign-up wait here until the portal home shows them, once (only their
+# hashes are stored anywhere else).
+NEW_TEST_KEYS = "onboarding.new_test_keys"
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 STATUS_EXPLANATIONS = {
@@ -92,7 +93,10 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 _show_service_error(form=form, error=exc)
             else:
                 _sign_in_password_only(request, user_id=result.user_id)
-                request.session[NEW_TEST_SECRET_KEY] = result.test_secret_key.secret
+                request.session[NEW_TEST_KEYS] = {
+                    "secret": result.test_secret_key.secret,
+                    "publishable": result.test_publishable_key.secret,
+                }
                 return HttpResponseRedirect(reverse("identity:two_factor_setup"))
     status = 400 if request.method == "POST" else 200
     return render(
@@ -139,7 +143,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
         get_merchant_summary(merchant_id=merchant_id)
         for merchant_id in list_merchant_ids_for_user(user_id=request.user.pk)
     ]
-    new_secret_key = request.session.pop(NEW_TEST_SECRET_KEY, None)
+    new_keys = request.session.pop(NEW_TEST_KEYS, None) or {}
     entries = [
         {
             "merchant": merchant,
@@ -157,5 +161,9 @@ def home_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/onboarding/home.html",
-        {"entries": entries, "new_secret_key": new_secret_key},
+        {
+            "entries": entries,
+            "new_secret_key": new_keys.get("secret"),
+            "new_publishable_key": new_keys.get("publishable"),
+        },
     )

@@ -107,7 +107,11 @@ class TestSigningUp:
         assert "available once your account is active" in home
         secret = re.search(r'id="new-test-secret-key"[^>]*>(sk_test_\w+)<', home).group(1)
         assert ApiKey.objects.get(key_type="secret").prefix in secret
-        assert secret not in client.get("/portal/").content.decode()
+        publishable = re.search(r'id="new-test-publishable-key"[^>]*>(pk_test_\w+)<', home).group(1)
+        assert ApiKey.objects.get(key_type="publishable").prefix in publishable
+        again = client.get("/portal/").content.decode()
+        assert secret not in again
+        assert publishable not in again
 
     def test_stores_the_uploaded_documents(self, client):
         upload = SimpleUploadedFile("incorporation.pdf", PDF, content_type="application/pdf")
