@@ -11,23 +11,36 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
 from django.utils.module_loading import import_string
+from django_redis import get_redis_connection
 
 
 def _registry_key(user_id: int) -> str:
-    return f"user-sessions:{user_id}"
+    # A Redis set under the cache's key prefix: adding and taking members are single atomic
+    # commands, so two sign-ins of one user at the same moment both stay registered.
+    return cache.make_key(f"user-sessions:{user_id}")
 
 
 def register_user_session(*, user_id: int, session_key: str) -> None:
-    keys: set[str] = set(cache.get(_registry_key(user_id)) or ())
-    keys.add(session_key)
-    cache.set(_registry_key(user_id), sorted(keys), timeout=settings.SESSION_COOKIE_AGE)
+    redis = get_redis_connection("default")
+    key = _registry_key(user_id)
+    with redis.pipeline(transaction=True) as pipeline:
+        pipeline.sadd(key, session_key)
+        pipeline.expire(key, settings.SESSION_COOKIE_AGE)
+        pipeline.execute()
 
 
 def end_user_sessions(*, user_id: int) -> int:
     """Delete every registered session of ``user_id``; returns how many were ended."""
-    keys: list[str] = list(cache.get(_registry_key(user_id)) or ())
+    redis = get_redis_connection("default")
+    key = _registry_key(user_id)
+    with redis.pipeline(transaction=True) as pipeline:
+        pipeline.smembers(key)
+        pipeline.delete(key)
+        members, _ = pipeline.execute()
+    session_keys = sorted(
+        member.decode() if isinstance(member, bytes) else str(member) for member in members
+    )
     store_class: type[SessionBase] = import_string(settings.SESSION_ENGINE + ".SessionStore")
-    for session_key in keys:
+    for session_key in session_keys:
         store_class(session_key=session_key).delete()
-    cache.delete(_registry_key(user_id))
-    return len(keys)
+    return len(session_keys)
