@@ -9,22 +9,36 @@ import redis
 from django.conf import settings
 
 
+def _delete_this_runs_keys(client: redis.Redis) -> None:
+    """Delete the keys of this test run and pytest-xdist worker only (their cache prefix),
+    never the whole database: other workers and runs share it."""
+    prefix = str(settings.CACHES["default"].get("KEY_PREFIX", ""))
+    if not prefix:
+        client.flushdb()
+        return
+    batch = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    while batch:
+        client.delete(*batch[:1000])
+        batch = batch[1000:]
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
+    """The test cache database, with this run's keys cleared before and after."""
     client = redis.Redis.from_url(str(settings.CACHES["default"]["LOCATION"]))
-    client.flushdb()
+    _delete_this_runs_keys(client)
     yield client
-    client.flushdb()
+    _delete_this_runs_keys(client)
     client.close()
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache_database(request: pytest.FixtureRequest) -> None:
-    """Each test starts with an empty cache database (Redis db 15, tests only)."""
+    """Each test starts with none of this run's cache keys (Redis db 15, tests only)."""
     if "redis_client" in request.fixturenames:
         return
     client = redis.Redis.from_url(str(settings.CACHES["default"]["LOCATION"]))
     try:
-        client.flushdb()
+        _delete_this_runs_keys(client)
     finally:
         client.close()

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.outbox import enqueue_event
 from apps.common.request_context import set_request_id
-from apps.common.tests.worker_probe import PROBE_EVENT_TYPE, PROBE_KEY
+from apps.common.tests.worker_probe import PROBE_EVENT_TYPE, get_probe_key
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -157,11 +157,11 @@ class TestOutboxWithARealWorker:
 
         handled = {
             key.decode(): json.loads(value)
-            for key, value in redis_client.hgetall(PROBE_KEY).items()
+            for key, value in redis_client.hgetall(get_probe_key()).items()
         }
         counts = {
             key.decode(): int(value)
-            for key, value in redis_client.hgetall(PROBE_KEY + ":count").items()
+            for key, value in redis_client.hgetall(get_probe_key() + ":count").items()
         }
         assert counts == {committed_id: 1, later_id: 1}
         assert rolled_back_ids[0] not in handled

@@ -14,15 +14,19 @@ from apps.common.outbox import register_outbox_handler
 from apps.common.request_context import get_request_id
 
 PROBE_EVENT_TYPE = "test.worker_probe"
-PROBE_KEY = "worker-probe:handled"
+
+
+def get_probe_key() -> str:
+    """Under this run's cache prefix (the worker inherits it), so parallel runs never mix."""
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:worker-probe:handled"
 
 
 def record_probe_event(event: DomainEvent) -> None:
     client = redis.Redis.from_url(str(settings.CACHES["default"]["LOCATION"]))
     try:
-        client.hincrby(PROBE_KEY + ":count", event.event_id, 1)
+        client.hincrby(get_probe_key() + ":count", event.event_id, 1)
         client.hset(
-            PROBE_KEY,
+            get_probe_key(),
             event.event_id,
             json.dumps(
                 {
