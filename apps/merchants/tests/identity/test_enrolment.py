@@ -108,7 +108,9 @@ class TestAdministratorReset:
     def test_a_session_whose_device_was_removed_is_signed_out_even_if_not_registered(self, client):
         user, _, secret = _open_setup_page(client)
         client.post("/portal/2fa/setup/", {"code": _code_from_page_secret(secret)})
-        cache.clear()  # the session registry lost its entries (Redis flushed or evicted)
+        # the session registry lost its entries (Redis flushed or evicted); delete only this
+        # user's registry key: cache.clear() would flush the database other workers share
+        cache.delete(f"user-sessions:{user.pk}")
         reset_two_factor(
             user_id=user.pk, actor_id="1", origin=RequestOrigin(ip_address=None, user_agent="")
         )
