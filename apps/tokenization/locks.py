@@ -3,8 +3,12 @@
 key version -> token -> payment method -> vault record -> (audit chain head, last).
 
 * Writers of new records hold ``FOR KEY SHARE`` on the active key version until they
-  commit; activating a new version takes ``FOR UPDATE`` on the old one, so it waits for
-  those writers and, once it commits, nobody writes under the old version again.
+  commit, taken by the very statement that inserts the record (``services.tokenize_card``:
+  ``WITH active AS (SELECT ... WHERE version = %s AND state = 'active' FOR KEY SHARE)``);
+  activating a new version takes ``FOR UPDATE`` on the old one, so it waits for those
+  writers, and a writer that waited re-checks the row, finds it no longer active, inserts
+  nothing and seals again under the new version. Once activation commits, nobody writes
+  under the old version again.
 * Consuming a token is one ``UPDATE ... WHERE used_at IS NULL RETURNING``: the row lock
   it takes settles concurrent uses (exactly one wins).
 * Re-wrapping claims records with ``FOR UPDATE SKIP LOCKED`` so several runs (or a run and
@@ -29,17 +33,6 @@ from apps.tokenization.models import (
 )
 
 _KEY_VERSION_TABLE = VaultKeyVersion._meta.db_table
-
-
-def share_lock_active_key_version() -> int | None:
-    """The active KEK version, share-locked until commit; ``None`` if there is none now."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT version FROM {_KEY_VERSION_TABLE} WHERE state = %s FOR KEY SHARE",  # noqa: S608
-            [KeyVersionState.ACTIVE],
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row else None
 
 
 def lock_active_key_version() -> VaultKeyVersion | None:

@@ -57,7 +57,6 @@ from apps.tokenization.locks import (
     lock_token,
     read_payment_method_envelope,
     read_record_envelope,
-    share_lock_active_key_version,
 )
 from apps.tokenization.models import (
     AllowedOrigin,
@@ -100,23 +99,46 @@ def _bootstrap_key_versions(*, now: datetime) -> None:
         )
 
 
-def _hold_active_key_version(*, now: datetime) -> int:
-    """Inside the caller's transaction: the active version, share-locked until commit.
-
-    A statement that waited for a rotation to commit may find no active row in its snapshot
-    (the old one is no longer active, the new one was not visible yet); the next statement
-    sees it, so this asks again.
-    """
-    for _ in range(5):
-        version = share_lock_active_key_version()
-        if version is not None:
-            return version
-        if not VaultKeyVersion.objects.exists():
-            _bootstrap_key_versions(now=now)
-    raise VaultKeyError(message="The vault has no active key version.")
-
-
 # --- tokenize -------------------------------------------------------------------------------
+
+
+# Merchants the vault has recently seen exist (process-local; positive answers only). Saves a
+# round trip per tokenize: the API caller's key was just checked against the merchant anyway.
+_KNOWN_MERCHANT_SECONDS = 60.0
+_known_merchants: dict[str, float] = {}
+# The active KEK version as last seen (process-local hint). The INSERT checks it, under a share
+# lock, in the same statement; a stale hint inserts nothing and the call retries.
+_active_version_hint: int | None = None
+
+
+def _check_merchant_exists(*, merchant_id: str) -> None:
+    seen_at = _known_merchants.get(merchant_id)
+    if seen_at is not None and time.monotonic() - seen_at < _KNOWN_MERCHANT_SECONDS:
+        return
+    get_merchant(merchant_id=merchant_id)
+    if len(_known_merchants) > 10_000:
+        _known_merchants.clear()
+    _known_merchants[merchant_id] = time.monotonic()
+
+
+def _get_active_version_hint(*, now: datetime, refresh: bool) -> int:
+    global _active_version_hint
+    if _active_version_hint is None or refresh:
+        version = get_active_key_version()
+        if version is None:
+            _bootstrap_key_versions(now=now)
+            version = get_active_key_version()
+        if version is None:
+            raise VaultKeyError(message="The vault has no active key version.")
+        _active_version_hint = version
+    return _active_version_hint
+
+
+def forget_active_version_hint() -> None:
+    """After a rotation in this process (and in tests): read the active version afresh."""
+    global _active_version_hint
+    _active_version_hint = None
+    _known_merchants.clear()
 
 
 @sensitive_variables("number", "cvc", "cardholder_name", "card", "sealed")
@@ -130,9 +152,15 @@ def tokenize_card(
     cardholder_name: object = None,
     now: datetime | None = None,
 ) -> CardTokenSummary:
-    """Validate a card, seal it in the vault and return a single-use token (``tok_...``)."""
+    """Validate a card, seal it in the vault and return a single-use token (``tok_...``).
+
+    One database statement writes the record and its token and share-locks the KEK version it
+    was sealed under, provided that version is still the active one (see locks.py): a
+    rotation that activated another version in between makes it insert nothing, and the card
+    is sealed again under the new version.
+    """
     now = now or get_now()
-    get_merchant(merchant_id=merchant_id)
+    _check_merchant_exists(merchant_id=merchant_id)
     card = validate_card(
         number=number,
         exp_month=exp_month,
@@ -143,14 +171,23 @@ def tokenize_card(
     )
     fingerprint = compute_card_fingerprint(number=card.number)
     record_id = uuid4()
-    with transaction.atomic():
-        kek_version = _hold_active_key_version(now=now)
-        sealed = seal_card(
-            record_id=record_id,
-            kek_version=kek_version,
-            number=card.number,
-            cardholder_name=card.cardholder_name,
-        )
+    token = CardToken(
+        public_id=make_public_id(prefix="tok"),
+        merchant_id=merchant_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.VAULT_TOKEN_TTL_SECONDS),
+    )
+    for attempt in range(_TOKENIZE_ATTEMPTS):
+        kek_version = _get_active_version_hint(now=now, refresh=attempt > 0)
+        try:
+            sealed = seal_card(
+                record_id=record_id,
+                kek_version=kek_version,
+                number=card.number,
+                cardholder_name=card.cardholder_name,
+            )
+        except KekVersionUnavailableError:
+            continue  # the hint names a version retired meanwhile: read the active one again
         record = VaultRecord(
             record_id=record_id,
             merchant_id=merchant_id,
@@ -166,24 +203,26 @@ def tokenize_card(
             ciphertext=sealed.ciphertext,
             created_at=now,
         )
-        token = CardToken(
-            public_id=make_public_id(prefix="tok"),
-            merchant_id=merchant_id,
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.VAULT_TOKEN_TTL_SECONDS),
-        )
-        _insert_record_with_token(record=record, token=token)
+        if _insert_record_with_token(record=record, token=token):
+            break
+    else:
+        raise VaultKeyError(message="The vault's active key version kept changing; try again.")
     if card.cvc is not None:
         store_cvc(record_id=record_id, data_key=sealed.data_key, cvc=card.cvc)
     return to_token_summary(token=token, record=record)
 
 
+_TOKENIZE_ATTEMPTS = 5
 _INSERT_RECORD_WITH_TOKEN = f"""
-    WITH record AS (
+    WITH active AS (
+        SELECT version FROM {VaultKeyVersion._meta.db_table}
+        WHERE version = %s AND state = 'active'
+        FOR KEY SHARE
+    ), record AS (
         INSERT INTO {VaultRecord._meta.db_table}
             (record_id, merchant_id, fingerprint, brand, funding, last4, exp_month, exp_year,
              kek_version, wrapped_data_key, nonce, ciphertext, created_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        SELECT %s, %s, %s, %s, %s, %s, %s, %s, active.version, %s, %s, %s, %s FROM active
         RETURNING id
     )
     INSERT INTO {CardToken._meta.db_table}
@@ -193,12 +232,14 @@ _INSERT_RECORD_WITH_TOKEN = f"""
 """  # noqa: S608
 
 
-def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> None:
-    """Both rows in one statement (the hot path of tokenize: one round trip, not two)."""
+def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> bool:
+    """Both rows in one statement (the hot path of tokenize: one round trip), only if the
+    record's KEK version is still the active one; False (nothing written) otherwise."""
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_RECORD_WITH_TOKEN,
             [
+                record.kek_version_id,
                 record.record_id,
                 record.merchant_id,
                 record.fingerprint,
@@ -207,7 +248,6 @@ def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> None:
                 record.last4,
                 record.exp_month,
                 record.exp_year,
-                record.kek_version_id,
                 bytes(record.wrapped_data_key or b""),
                 bytes(record.nonce or b""),
                 bytes(record.ciphertext or b""),
@@ -219,8 +259,10 @@ def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> None:
             ],
         )
         row = cursor.fetchone()
-    assert row is not None
+    if row is None:
+        return False
     record.pk = token.record_id = row[0]
+    return True
 
 
 def _check_token_usable(*, token: CardToken | None, merchant_id: str, now: datetime) -> CardToken:

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import subprocess
+from typing import Any
 
 import pytest
 import redis
@@ -24,7 +25,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client, override_settings
 
-from apps.common.logging import mask_card_numbers
+from apps.common.logging import mask_card_numbers, passes_luhn
 from apps.merchants.facade import create_api_key
 from apps.tokenization.api import views as token_views
 from apps.tokenization.facade import detokenize_for_authorization
@@ -43,16 +44,39 @@ SENTINEL_CVCS = [cvc for _, _, cvc in SENTINEL_CARDS]
 
 
 def _cvc_pattern(cvc: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![0-9A-Za-z]){cvc}(?![0-9A-Za-z])")
+    # Not part of a longer word or number, nor the milliseconds of a log timestamp (",947").
+    return re.compile(rf"(?<![0-9A-Za-z,.]){cvc}(?![0-9A-Za-z])")
+
+
+_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+_HEX_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
+
+
+def _set_aside_digest(match: re.Match[str]) -> str:
+    value = match.group(0)
+    return "<digest>" if any(char.isalpha() for char in value) else value
 
 
 def find_card_data(*, text: str) -> list[str]:
     """Luhn-valid 13-19 digit runs (spaces or dashes between digits allowed) and CVC
-    sentinels found in ``text``."""
+    sentinels found in ``text``. UUIDs (record ids, in keys and rows) and hex digests (hash
+    chains, request fingerprints) are set aside first: their digit groups can make a
+    Luhn-valid run by chance. A digest is 32+ hex characters with letters among them, so a
+    bare card number is never taken for one."""
+    text = _HEX_DIGEST.sub(_set_aside_digest, _UUID.sub("<uuid>", text))
     found = []
-    if mask_card_numbers(text) != text:
-        found.append("a Luhn-valid card number")
-    found.extend(f"CVC {cvc}" for cvc in SENTINEL_CVCS if _cvc_pattern(cvc).search(text))
+    for match in _DIGIT_RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group(0))
+        if 13 <= len(digits) <= 19 and passes_luhn(digits=digits):
+            context = text[max(0, match.start() - 60) : match.end() + 20]
+            found.append(f"a Luhn-valid card number in {mask_card_numbers(context)!r}")
+    for cvc in SENTINEL_CVCS:
+        for match in _cvc_pattern(cvc).finditer(text):
+            context = text[max(0, match.start() - 60) : match.end() + 20]
+            found.append(f"CVC {cvc} in {mask_card_numbers(context)!r}")
     return found
 
 
@@ -89,21 +113,60 @@ def read_redis() -> tuple[str, int]:
     return "\n".join(chunks), cvc_keys
 
 
-def _redis_value_as_text(client: redis.Redis, key: bytes) -> str:
-    kind = client.type(key).decode()
-    if kind == "string":
-        value = client.get(key) or b""
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
         return value.decode("latin-1")
-    if kind == "hash":
-        items = client.hgetall(key).items()
-        return " ".join(k.decode("latin-1") + "=" + v.decode("latin-1") for k, v in items)
-    if kind in {"list"}:
-        return " ".join(v.decode("latin-1") for v in client.lrange(key, 0, -1))
-    if kind in {"set"}:
-        return " ".join(v.decode("latin-1") for v in client.smembers(key))
-    if kind == "zset":
-        return " ".join(v.decode("latin-1") for v in client.zrange(key, 0, -1))
-    return (client.dump(key) or b"").decode("latin-1")
+    if isinstance(value, list | tuple | set):
+        return " ".join(_text(item) for item in value)
+    if isinstance(value, dict):
+        return " ".join(f"{_text(k)}={_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _redis_value_as_text(client: redis.Redis, key: bytes) -> str:
+    kind = _text(client.type(key))
+    readers: dict[str, Any] = {
+        "string": client.get,
+        "hash": client.hgetall,
+        "list": lambda name: client.lrange(name, 0, -1),
+        "set": client.smembers,
+        "zset": lambda name: client.zrange(name, 0, -1),
+    }
+    return _text(readers.get(kind, client.dump)(key))
+
+
+def _numeric_fields_set_aside(*, dump: str) -> str:
+    """The dump without the values of integer columns and sequence positions: a row id or a
+    counter equal to a CVC sentinel is not a CVC. Text, JSON and binary columns stay."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type IN "
+            "('smallint', 'integer', 'bigint', 'numeric', 'timestamp with time zone', 'date')"
+        )
+        numeric = {(table, column) for table, column in cursor.fetchall()}
+    lines, skip = [], set()
+    for line in dump.splitlines():
+        header = _COPY_HEADER.match(line)
+        if header:
+            table = header.group(1).split(".")[-1].strip('"')
+            columns = [c.strip().strip('"') for c in header.group(2).split(",")]
+            skip = {i for i, column in enumerate(columns) if (table, column) in numeric}
+            lines.append(line)
+        elif line == "\\.":
+            skip = set()
+            lines.append(line)
+        elif line.startswith("SELECT pg_catalog.setval("):
+            continue
+        elif skip:
+            fields = line.split("\t")
+            lines.append("\t".join("<n>" if i in skip else f for i, f in enumerate(fields)))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+_COPY_HEADER = re.compile(r"^COPY (\S+) \((.*)\) FROM stdin;$")
 
 
 @pytest.fixture
@@ -220,6 +283,7 @@ def test_no_card_number_or_cvc_survives_anywhere_but_in_vault_ciphertext(
 
     # 3. Scan everything that was written.
     database = dump_database()
+    database_values = _numeric_fields_set_aside(dump=database)
     redis_text, cvc_keys = read_redis()
     logs = formatted_logs.getvalue()
     mails = "\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox)
@@ -239,7 +303,7 @@ def test_no_card_number_or_cvc_survives_anywhere_but_in_vault_ciphertext(
     leaks = {
         place: find_card_data(text=text)
         for place, text in {
-            "database (pg_dump)": database,
+            "database (pg_dump)": database_values,
             "redis": redis_text,
             "logs": logs,
             "error mails": mails,
@@ -251,8 +315,16 @@ def test_no_card_number_or_cvc_survives_anywhere_but_in_vault_ciphertext(
 
 def test_the_scan_itself_finds_a_card_number_and_a_cvc():
     number = SENTINEL_CARDS[0][1]
-    assert find_card_data(text=f"paid with {number}") == ["a Luhn-valid card number"]
+    assert find_card_data(text=f"paid with {number}") == [
+        f"a Luhn-valid card number in 'paid with {mask_card_numbers(number)}'"
+    ]
     spaced = " ".join(number[i : i + 4] for i in range(0, 16, 4))
-    assert find_card_data(text=f"card {spaced}") == ["a Luhn-valid card number"]
-    assert find_card_data(text='{"cvc": "947"}') == ["CVC 947"]
-    assert find_card_data(text="a947b 19470 ts 2026-11-24 12:00:00.947123") == []
+    assert len(find_card_data(text=f"card {spaced}")) == 1
+    assert find_card_data(text='{"cvc": "947"}') == ['CVC 947 in \'{"cvc": "947"}\'']
+    assert find_card_data(text="a947b 19470 ts 2026-11-24 12:00:00.947123 15:43:56,947") == []
+    assert len(find_card_data(text="cvc=947 cvc: 583")) == 2
+    assert find_card_data(text="vault:cvc:a2591082-1449-445a-b524-8a0647edc9e7") == []
+    assert len(find_card_data(text=f"x-{number}-y")) == 1
+    assert find_card_data(text="2afebb010f" + "4242424242424242" + "e8aa98e13aa39c878d69") == []
+    assert len(find_card_data(text="\t" + number + "0" * 16 + "\t")) == 0  # 32 digits: no PAN
+    assert len(find_card_data(text=f"\t{number}\t")) == 1
