@@ -227,3 +227,24 @@ class TestIdempotency:
             method="POST", path="/v1/tokens", body=json.dumps(payload).encode()
         )
         assert stored.request_fingerprint != plain
+
+
+class TestOpenApi:
+    def test_documents_every_vault_operation_with_its_key_scheme(self):
+        schema = Client().get("/v1/openapi.json").json()
+        operations = {
+            (path, method): operation.get("operationId")
+            for path, item in schema["paths"].items()
+            for method, operation in item.items()
+        }
+        assert operations[("/v1/tokens", "post")] == "create_token"
+        assert operations[("/v1/tokens/{token_id}", "get")] == "retrieve_token"
+        assert operations[("/v1/payment_methods", "post")] == "create_payment_method"
+        assert operations[("/v1/payment_methods", "get")] == "list_payment_methods"
+        assert (
+            operations[("/v1/payment_methods/{payment_method_id}/detach", "post")]
+            == "detach_payment_method"
+        )
+        create = schema["paths"]["/v1/tokens"]["post"]
+        assert create["security"] == [{"PublishableKey": []}]
+        assert {"201", "402", "403"} <= set(create["responses"])
