@@ -259,43 +259,59 @@ def post_dispute_lost(
 # --- settlement ------------------------------------------------------------------------
 
 SETTLEMENT_DUE_SQL = """
-SELECT coalesce(sum(p.amount_minor) FILTER (
-           WHERE e.rule <> 'settlement' AND p.available_on <= %s), 0)
-     + coalesce(sum(p.amount_minor) FILTER (WHERE e.rule = 'settlement'), 0)
-  FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id
- WHERE p.account_id = (SELECT id FROM ledger_account
-                        WHERE owner = %s AND mode = %s AND kind = %s AND currency = %s)
+WITH pending AS (
+    SELECT p.amount_minor, p.available_on, e.rule
+      FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id
+     WHERE p.account_id = (SELECT id FROM ledger_account
+                            WHERE owner = %s AND mode = %s AND kind = %s AND currency = %s)
+), horizon AS (  -- settled funds never go back: never settle up to an earlier day
+    SELECT greatest(%s::date, max(available_on) FILTER (WHERE rule = 'settlement')) AS day
+      FROM pending
+)
+SELECT coalesce(sum(amount_minor) FILTER (
+           WHERE rule <> 'settlement' AND available_on <= horizon.day), 0)
+     + coalesce(sum(amount_minor) FILTER (WHERE rule = 'settlement'), 0)
+  FROM pending, horizon
 """
 
 
 def settle_pending_funds(
     *, merchant_id: str, mode: str, currency: str, as_of: date, settled_at: datetime
 ) -> PostedEntry | None:
-    """Move every pending amount that matured by ``as_of`` to available (one entry per
-    merchant, mode, currency and day; None when nothing is due). Late captures that mature
-    on an already settled day are picked up by the next day's settlement."""
+    """Move every pending amount that matured by ``as_of`` to available; None when nothing
+    is due. ``due`` is cumulative (matured minus everything settled before) and computed under
+    the accounts' locks, so running it twice moves nothing the second time, and a capture that
+    matures on an already settled day is picked up by the next run."""
     currency = Money.zero(currency=currency).currency
+    cause_id = f"{merchant_id}:{mode}:{currency}:{as_of.isoformat()}"
     with transaction.atomic():
         lock_account_balances(
             mode=mode,
             keys=[(merchant_id, PENDING, currency), (merchant_id, AVAILABLE, currency)],
         )
         with connection.cursor() as cursor:
-            cursor.execute(SETTLEMENT_DUE_SQL, [as_of, merchant_id, mode, PENDING, currency])
+            cursor.execute(SETTLEMENT_DUE_SQL, [merchant_id, mode, PENDING, currency, as_of])
             row = cursor.fetchone()
         due = Money(amount_minor=int(row[0]) if row else 0, currency=currency)
         if due.is_zero:
             return None
+        run = JournalEntry.objects.filter(cause_type="settlement", cause_id=cause_id).count() + 1
         return post_entry(
             rule="settlement",
             cause_type="settlement",
-            cause_id=f"{merchant_id}:{mode}:{currency}:{as_of.isoformat()}",
-            cause_event="settled",
+            cause_id=cause_id,
+            cause_event=f"settled#{run}",
             mode=mode,
             effective_at=settled_at,
             description=f"Funds available on {as_of.isoformat()}",
             lines=[
-                _merchant(merchant_id, PENDING, due, -1),
+                PostingLine(  # available_on: how far this settlement reached
+                    owner=merchant_id,
+                    kind=PENDING,
+                    currency=currency,
+                    amount_minor=-due.amount_minor,
+                    available_on=as_of,
+                ),
                 _merchant(merchant_id, AVAILABLE, due, +1),
             ],
         )

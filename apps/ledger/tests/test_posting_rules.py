@@ -135,6 +135,17 @@ def test_settlement_moves_matured_pending_funds_to_available_once():
     assert JournalEntry.objects.filter(rule="settlement").count() == 2
 
 
+def test_a_capture_maturing_on_an_already_settled_day_is_settled_by_the_next_run():
+    merchant = make_merchant_id()
+    capture(merchant, 10_000, "pay_first")
+    settle(merchant)
+    capture(merchant, 5_000, "pay_after", available_on=SETTLE_DAY)
+    settle(merchant)
+    assert merchant_balances(merchant) == (0, 9_680 + 4_825, 0)
+    events = JournalEntry.objects.filter(rule="settlement").values_list("cause_event", flat=True)
+    assert sorted(events) == ["settled#1", "settled#2"]
+
+
 def test_a_full_refund_takes_the_whole_amount_and_keeps_the_fee():
     merchant = make_merchant_id()
     capture(merchant, 10_000)

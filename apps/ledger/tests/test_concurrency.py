@@ -1,0 +1,121 @@
+"""Bank-style: many threads post transfers between a fixed set of accounts while readers take
+snapshots; every snapshot sums to the same total and no update is lost."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, connections, transaction
+
+from apps.ledger import facade as ledger
+from apps.ledger.contracts import PostingLine
+from apps.ledger.models import JournalEntry
+from apps.ledger.posting import post_entry
+from apps.ledger.tests.factories import make_merchant_id
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+WRITERS = 8
+TRANSFERS_PER_WRITER = 50
+READERS = 2
+OPENING = 100_000
+
+SNAPSHOT_SQL = """
+SELECT sum(b.balance_minor) FROM ledger_balance b JOIN ledger_account a ON a.id = b.account_id
+ WHERE a.owner = ANY(%s) AND a.kind = 'merchant_available' AND a.mode = 'test'
+"""
+
+
+def available(merchant: str, amount: int) -> PostingLine:
+    return PostingLine(
+        owner=merchant, kind="merchant_available", currency="EUR", amount_minor=amount
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transfers_keep_every_snapshot_whole_and_lose_no_update():
+    merchants = [make_merchant_id() for _ in range(5)]
+    for merchant in merchants:
+        post_entry(
+            rule="opening",
+            cause_type="test_opening",
+            cause_id=merchant,
+            cause_event="opened",
+            mode="test",
+            effective_at=NOW,
+            lines=[
+                available(merchant, OPENING),
+                PostingLine(
+                    owner="platform",
+                    kind="processor_receivable",
+                    currency="EUR",
+                    amount_minor=-OPENING,
+                ),
+            ],
+        )
+    total = OPENING * len(merchants)
+    expected_net: Counter[str] = Counter()
+    expected_lock = threading.Lock()
+    errors: list[BaseException] = []
+    snapshots: list[int] = []
+    writers_done = threading.Event()
+
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        try:
+            for number in range(TRANSFERS_PER_WRITER):
+                source, destination = rng.sample(merchants, 2)
+                amount = rng.randint(1, 500)
+                post_entry(
+                    rule="transfer",
+                    cause_type="test_transfer",
+                    cause_id=f"{worker}-{number}",
+                    cause_event="moved",
+                    mode="test",
+                    effective_at=NOW,
+                    lines=[available(source, -amount), available(destination, amount)],
+                )
+                with expected_lock:
+                    expected_net[source] -= amount
+                    expected_net[destination] += amount
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def read() -> None:
+        try:
+            while not writers_done.is_set():
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(SNAPSHOT_SQL, [merchants])
+                    row = cursor.fetchone()
+                    snapshots.append(int(row[0]) if row else 0)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
+    readers = [threading.Thread(target=read) for _ in range(READERS)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    writers_done.set()
+    for thread in readers:
+        thread.join()
+
+    assert errors == []
+    assert snapshots, "the readers took no snapshot"
+    assert set(snapshots) == {total}
+    assert JournalEntry.objects.filter(rule="transfer").count() == WRITERS * TRANSFERS_PER_WRITER
+    for merchant in merchants:
+        balance = ledger.get_merchant_balance(merchant_id=merchant, mode="test")
+        assert balance.for_currency("EUR").available_minor == OPENING + expected_net[merchant]
+    assert ledger.recompute_balances().ok
+    chain = ledger.verify_ledger_chain()
+    assert chain.ok
+    assert chain.checked == len(merchants) + WRITERS * TRANSFERS_PER_WRITER
