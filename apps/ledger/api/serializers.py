@@ -48,7 +48,7 @@ class BalanceTransactionSerializer(serializers.Serializer):
     currency = serializers.CharField()
     balance_type = serializers.ChoiceField(choices=BALANCE_TYPES)
     type = serializers.CharField(help_text="The posting rule: capture, refund, payout, ...")
-    source = BalanceTransactionSourceSerializer()
+    source = BalanceTransactionSourceSerializer()  # type: ignore[assignment]
     event = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     journal_entry = serializers.CharField(help_text="The journal entry (`je_...`).")
@@ -62,7 +62,7 @@ class BalanceTransactionListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list")
     url = serializers.CharField()
     has_more = serializers.BooleanField()
-    data = BalanceTransactionSerializer(many=True)
+    data = BalanceTransactionSerializer(many=True)  # type: ignore[assignment]
 
 
 class BalanceTransactionQuerySerializer(serializers.Serializer):
@@ -75,6 +75,8 @@ class BalanceTransactionQuerySerializer(serializers.Serializer):
     )
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES, required=False)
     balance_type = serializers.ChoiceField(choices=BALANCE_TYPES, required=False)
-    source = serializers.CharField(required=False, max_length=120, help_text="A source id.")
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False, max_length=120, help_text="A source id."
+    )
     created_gte = serializers.IntegerField(required=False, min_value=0, help_text="Unix time.")
     created_lt = serializers.IntegerField(required=False, min_value=0, help_text="Unix time.")

@@ -28,7 +28,7 @@ def post_one_capture() -> str:
     return merchant
 
 
-def run_sql_and_check_constraints(sql: str, params: list[object] | None = None) -> None:
+def run_sql_and_check_constraints(sql: str, params: list[str] | None = None) -> None:
     """Run ``sql`` in a savepoint and force the deferred checks, as a commit would."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params or [])
