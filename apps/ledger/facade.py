@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from apps.ledger.balances import recompute_balances
 from apps.ledger.chain import verify_ledger_chain
+from apps.ledger.pricing import clear_pricing_cache
 from apps.ledger.rules import (
     hold_reserve,
     post_capture,
@@ -25,6 +26,7 @@ from apps.ledger.rules import (
 from apps.ledger.selectors import get_merchant_balance, list_balance_transactions
 
 __all__ = [
+    "clear_pricing_cache",
     "get_merchant_balance",
     "hold_reserve",
     "list_balance_transactions",

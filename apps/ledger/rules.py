@@ -33,7 +33,7 @@ from apps.common.money import Money
 from apps.ledger.contracts import CaptureResult, PostedEntry, PostingLine
 from apps.ledger.errors import InsufficientFundsError, InvalidPostingError
 from apps.ledger.locks import lock_account_balances
-from apps.ledger.models import PLATFORM_OWNER, AccountKind, JournalEntry
+from apps.ledger.models import PLATFORM_OWNER, AccountKind, JournalEntry, Posting
 from apps.ledger.posting import post_entry
 from apps.ledger.pricing import compute_capture_fee, get_settlement_delay_days
 
@@ -118,6 +118,8 @@ def post_capture(
             _platform(FEE_REVENUE, fee, +1),
         ),
     )
+    if not entry.created:  # already posted: report what was booked then, not today's price
+        return _booked_capture(entry=entry, merchant_id=merchant_id)
     return CaptureResult(
         entry=entry,
         gross_minor=gross.amount_minor,
@@ -125,6 +127,26 @@ def post_capture(
         net_minor=net.amount_minor,
         currency=gross.currency,
         available_on=available_on,
+    )
+
+
+def _booked_capture(*, entry: PostedEntry, merchant_id: str) -> CaptureResult:
+    postings = {
+        posting.account.kind: posting
+        for posting in Posting.objects.filter(entry__public_id=entry.entry_id).select_related(
+            "account"
+        )
+    }
+    gross = -postings[RECEIVABLE].amount_minor
+    fee = postings[FEE_REVENUE].amount_minor if FEE_REVENUE in postings else 0
+    pending = postings.get(PENDING)
+    return CaptureResult(
+        entry=entry,
+        gross_minor=gross,
+        fee_minor=fee,
+        net_minor=gross - fee,
+        currency=postings[RECEIVABLE].currency,
+        available_on=pending.available_on if pending and pending.available_on else date.min,
     )
 
 

@@ -105,6 +105,12 @@ def test_the_same_capture_posted_twice_moves_money_once():
     assert not second.entry.created
     assert first.entry.entry_id == second.entry.entry_id
     assert JournalEntry.objects.filter(cause_id="pay_twice").count() == 1
+    set_price(merchant_id=merchant, currency="EUR", percentage="9", fixed_fee_minor=0)
+    ledger.clear_pricing_cache()
+    third = ledger.post_capture(
+        merchant_id=merchant, mode="test", payment_id="pay_twice", amount=eur(500), captured_at=NOW
+    )
+    assert (third.fee_minor, third.net_minor) == (first.fee_minor, first.net_minor) == (44, 456)
     assert merchant_balances(merchant) == (
         500 - 44,
         0,

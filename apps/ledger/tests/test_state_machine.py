@@ -297,6 +297,7 @@ def test_random_ledger_histories_keep_the_books_balanced_and_chained():
             max_examples=25,
             stateful_step_count=30,
             deadline=None,
+            database=None,  # no example files in the working tree
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
