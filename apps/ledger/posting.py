@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+import psycopg
 from django.db import connection
 
 from apps.common.ids import make_public_id
@@ -24,6 +25,9 @@ from apps.ledger.models import MERCHANT_KINDS, PLATFORM_OWNER, AccountKind, Ledg
 
 _ALPHABET = string.digits + string.ascii_letters
 TRANSACTION_ID_PREFIX = "txn"
+_MODES = frozenset(LedgerMode.values)
+_KINDS = frozenset(AccountKind.values)
+_MERCHANT_KINDS = frozenset(MERCHANT_KINDS)
 
 POST_ENTRY_SQL = (
     "SELECT entry_public_id, entry_sequence, entry_hash, created FROM ledger_post_entry("
@@ -33,8 +37,14 @@ POST_ENTRY_SQL = (
 
 
 def make_transaction_id() -> str:
-    """``txn_<24 base62>``: the public id of one posting (a balance transaction)."""
-    return f"{TRANSACTION_ID_PREFIX}_" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    """``txn_<24 base62>``: the public id of one posting (a balance transaction), ~142 bits
+    from one ``secrets`` call (posting ids are made three at a time on the hot path)."""
+    value = int.from_bytes(secrets.token_bytes(18), "big")
+    digits = []
+    for _ in range(24):
+        value, digit = divmod(value, 62)
+        digits.append(_ALPHABET[digit])
+    return f"{TRANSACTION_ID_PREFIX}_" + "".join(digits)
 
 
 def _check_lines(*, lines: Sequence[PostingLine]) -> list[PostingLine]:
@@ -47,9 +57,9 @@ def _check_lines(*, lines: Sequence[PostingLine]) -> list[PostingLine]:
             raise InvalidPostingError(message="Posting amounts are integers in minor units.")
         if line.amount_minor == 0:
             raise InvalidPostingError(message="A posting cannot be zero.")
-        if line.kind not in AccountKind.values:
+        if line.kind not in _KINDS:
             raise InvalidPostingError(message=f"Unknown account kind {line.kind!r}.")
-        if (line.owner == PLATFORM_OWNER) == (line.kind in MERCHANT_KINDS) or not line.owner:
+        if (line.owner == PLATFORM_OWNER) == (line.kind in _MERCHANT_KINDS) or not line.owner:
             raise InvalidPostingError(
                 message=f"Account kind {line.kind!r} does not belong to owner {line.owner!r}."
             )
@@ -84,12 +94,16 @@ def post_entry(
     description: str = "",
 ) -> PostedEntry:
     """Post one balanced entry for a cause (type, id, event), at most once."""
-    if mode not in LedgerMode.values:
+    if mode not in _MODES:
         raise InvalidPostingError(message=f"mode must be one of {LedgerMode.values}.")
     if not (rule and cause_type and cause_id and cause_event):
         raise InvalidPostingError(message="rule and the cause (type, id, event) are required.")
     checked = _check_lines(lines=lines)
-    with connection.cursor() as cursor:
+    # Server-side binding on Django's own connection (same transaction): the arrays travel as
+    # parameters of a statement prepared once per connection, instead of being quoted into
+    # the SQL text by Django's client-side cursor and parsed again on every call.
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             POST_ENTRY_SQL,
             [
@@ -108,6 +122,7 @@ def post_entry(
                 [line.available_on for line in checked],
                 [make_transaction_id() for _ in checked],
             ],
+            prepare=True,
         )
         row = cursor.fetchone()
     if row is None:  # pragma: no cover - the function always returns a row
