@@ -86,6 +86,23 @@ def _entry_hash(entry: AuditEvent) -> str:
     return compute_audit_hash(prev_hash=entry.prev_hash, canonical=canonical)
 
 
+# The new entry and the moved chain head in one statement (one round trip).
+_APPEND_SQL = """
+WITH appended AS (
+    INSERT INTO common_audit_event (
+        sequence, public_id, occurred_at, actor_type, actor_id, action, object_type,
+        object_id, merchant_ref, ip_address, request_id, metadata, prev_hash, hash
+    )
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb, %s, %s)
+    RETURNING sequence, hash
+)
+UPDATE common_audit_chain_head AS head
+SET last_sequence = appended.sequence, last_hash = appended.hash
+FROM appended
+WHERE head.id = 1
+"""
+
+
 def _lock_chain_head() -> AuditChainHead:
     """Lock the chain head, creating it (race-free) if the table was emptied."""
     try:
@@ -125,7 +142,9 @@ def record_audit_event(
         mask_card_numbers(json.dumps(metadata or {}, cls=DjangoJSONEncoder, sort_keys=True))
     )
     request_id = get_request_id() or ""
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a failed append fails the caller anyway):
+    # an append is three round trips, lock the head, insert + move the head, commit.
+    with transaction.atomic(savepoint=False):
         head = _lock_chain_head()
         sequence = head.last_sequence + 1
         public_id = make_public_id(prefix="aud")
@@ -146,8 +165,26 @@ def record_audit_event(
         entry_hash = compute_audit_hash(
             prev_hash=head.last_hash, canonical=canonicalize_audit_entry(**fields)
         )
-        AuditEvent.objects.create(**fields, prev_hash=head.last_hash, hash=entry_hash)
-        AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=entry_hash)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _APPEND_SQL,
+                [
+                    sequence,
+                    public_id,
+                    occurred_at,
+                    actor_type,
+                    actor_id,
+                    action,
+                    object_type,
+                    object_id,
+                    merchant_ref,
+                    ip_address,
+                    request_id,
+                    json.dumps(safe_metadata),
+                    head.last_hash,
+                    entry_hash,
+                ],
+            )
     return AuditRecord(sequence=sequence, public_id=public_id, action=action, hash=entry_hash)
 
 
