@@ -35,6 +35,7 @@ ID_PREFIXES: dict[str, str] = {
     "inv": "team invitation",
     "we": "webhook endpoint",
     "att": "payment attempt",
+    "txn": "balance transaction",
 }
 
 

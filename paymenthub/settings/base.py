@@ -249,7 +249,34 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "default", "expires": 600},
     },
+    "resolve-unknown-payment-attempts": {
+        "task": "payments.resolve_unknown_attempts",
+        "schedule": timedelta(seconds=30),
+        "options": {"queue": "payments", "expires": 25},
+    },
+    "retry-due-webhooks": {
+        "task": "payments.retry_due_webhooks",
+        "schedule": timedelta(seconds=30),
+        "options": {"queue": "webhooks", "expires": 25},
+    },
 }
+
+# --- Payments (apps.payments) -----------------------------------------------------------------
+# Connectors: test mode uses the built-in simulator unless a routing rule says otherwise;
+# live mode uses these, in order, failing over while one is unreachable.
+PAYMENTS_TEST_CONNECTORS = env.get_list("PAYMENTS_TEST_CONNECTORS", default=["simulator"])
+PAYMENTS_LIVE_CONNECTORS = env.get_list("PAYMENTS_LIVE_CONNECTORS", default=["stripe"])
+STRIPE_API_KEY = env.get_str("STRIPE_API_KEY", default="")
+STRIPE_API_BASE = env.get_str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.get_int("STRIPE_TIMEOUT_SECONDS", default=20, minimum=1)
+# Circuit breaker per connector: opens after this many consecutive unavailability failures.
+CIRCUIT_FAILURE_THRESHOLD = env.get_int("CIRCUIT_FAILURE_THRESHOLD", default=5, minimum=1)
+CIRCUIT_OPEN_SECONDS = env.get_int("CIRCUIT_OPEN_SECONDS", default=30, minimum=1)
+# The janitor asks the processor about an unknown outcome after this grace period.
+PAYMENTS_UNKNOWN_GRACE_SECONDS = env.get_int(
+    "PAYMENTS_UNKNOWN_GRACE_SECONDS", default=30, minimum=1
+)
+WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, minimum=1)
 
 # Idempotency-Key: completed keys are kept at least this long (never less than 24 h); an
 # in-progress claim whose request died may be taken over after IDEMPOTENCY_LOCK_SECONDS.
