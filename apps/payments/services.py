@@ -203,6 +203,32 @@ def _call_connector(
     raise AssertionError("unreachable")
 
 
+def _call_for_outcome(
+    *, kind: OperationKind, connector_name: str, call: Any
+) -> OperationResult | None:
+    """One call on the payment's connector: its result, None when the outcome is unknown
+    (timeout), or a failure when no connector could be reached (nothing happened)."""
+    try:
+        _, result = _call_connector(name=connector_name, call=call)
+    except ConnectorTimeoutError:
+        return None
+    except NoConnectorAvailableError:
+        return OperationResult(
+            kind=kind, outcome=OperationOutcome.FAILED, error_code="processor_unavailable"
+        )
+    return result
+
+
+def _lock_attempt(*, attempt_id: str) -> tuple[Payment, PaymentAttempt]:
+    """Lock the attempt's payment, then the attempt (always in this order)."""
+    payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
+        public_id=attempt_id
+    )
+    payment = Payment.objects.select_for_update().get(pk=payment_pk)
+    attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
+    return payment, attempt
+
+
 # --- create -------------------------------------------------------------------------------
 def create_payment(
     *,
@@ -374,9 +400,7 @@ def _record_authorization(
 ) -> Payment:
     now = now or get_now()
     with transaction.atomic():
-        attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
-        payment = Payment.objects.select_for_update().get(pk=attempt.payment_id)
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        payment, attempt = _lock_attempt(attempt_id=attempt_id)
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment  # already recorded (a retry, or the janitor got here first)
         attempt.connector = connector_name
@@ -495,23 +519,15 @@ def capture_payment(
             payment=payment, kind=OperationKind.CAPTURE, now=now, amount_minor=amount_minor
         )
     amount = Money(amount_minor=amount_minor, currency=payment.currency)
-    try:
-        _, result = _call_connector(
-            name=payment.connector,
-            call=lambda connector: connector.capture(
-                idempotency_key=attempt.public_id,
-                authorization_reference=payment.processor_reference,
-                amount=amount,
-            ),
-        )
-    except ConnectorTimeoutError:
-        result = None
-    except NoConnectorAvailableError:
-        result = OperationResult(
-            kind=OperationKind.CAPTURE,
-            outcome=OperationOutcome.FAILED,
-            error_code="processor_unavailable",
-        )
+    result = _call_for_outcome(
+        kind=OperationKind.CAPTURE,
+        connector_name=payment.connector,
+        call=lambda connector: connector.capture(
+            idempotency_key=attempt.public_id,
+            authorization_reference=payment.processor_reference,
+            amount=amount,
+        ),
+    )
     return _record_capture(attempt_id=attempt.public_id, result=result)
 
 
@@ -520,11 +536,7 @@ def _record_capture(
 ) -> Payment:
     now = now or get_now()
     with transaction.atomic():
-        payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
-            public_id=attempt_id
-        )
-        payment = Payment.objects.select_for_update().get(pk=payment_pk)
-        attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
+        payment, attempt = _lock_attempt(attempt_id=attempt_id)
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment
         attempt.completed_at = now
@@ -678,23 +690,15 @@ def create_refund(
             refund=refund,
         )
     amount = Money(amount_minor=amount_minor, currency=payment.currency)
-    try:
-        _, result = _call_connector(
-            name=payment.connector,
-            call=lambda connector: connector.refund(
-                idempotency_key=attempt.public_id,
-                charge_reference=payment.processor_reference,
-                amount=amount,
-            ),
-        )
-    except ConnectorTimeoutError:
-        result = None
-    except NoConnectorAvailableError:
-        result = OperationResult(
-            kind=OperationKind.REFUND,
-            outcome=OperationOutcome.FAILED,
-            error_code="processor_unavailable",
-        )
+    result = _call_for_outcome(
+        kind=OperationKind.REFUND,
+        connector_name=payment.connector,
+        call=lambda connector: connector.refund(
+            idempotency_key=attempt.public_id,
+            charge_reference=payment.processor_reference,
+            amount=amount,
+        ),
+    )
     return _record_refund(attempt_id=attempt.public_id, result=result)
 
 
@@ -703,11 +707,7 @@ def _record_refund(
 ) -> Refund:
     now = now or get_now()
     with transaction.atomic():
-        payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
-            public_id=attempt_id
-        )
-        payment = Payment.objects.select_for_update().get(pk=payment_pk)
-        attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
+        payment, attempt = _lock_attempt(attempt_id=attempt_id)
         assert attempt.refund_id is not None
         refund = Refund.objects.select_for_update().get(pk=attempt.refund_id)
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
