@@ -1,0 +1,257 @@
+"""Django admin for payments, refunds and webhook deliveries: money and status are read-only;
+capture, cancel and refund are actions that call the same services as the API, with a reason,
+audited (admins issue refunds here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from apps.common.audit import record_audit_event
+from apps.common.errors import PaymentHubError
+from apps.payments import services
+from apps.payments.models import (
+    Payment,
+    PaymentAttempt,
+    PaymentEvent,
+    Refund,
+    RoutingRule,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+)
+from apps.payments.webhooks import redeliver_webhook
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _run_operation(
+    *, request: HttpRequest, payment: Payment, operation: str, reason: str
+) -> str | None:
+    """Call the service; returns an error message, or None when it worked."""
+    calls: dict[str, Callable[[], Any]] = {
+        "capture": lambda: services.capture_payment(
+            merchant_id=payment.merchant_ref, mode=payment.mode, payment_id=payment.public_id
+        ),
+        "cancel": lambda: services.cancel_payment(
+            merchant_id=payment.merchant_ref, mode=payment.mode, payment_id=payment.public_id
+        ),
+        "refund": lambda: services.create_refund(
+            merchant_id=payment.merchant_ref,
+            mode=payment.mode,
+            payment_id=payment.public_id,
+            reason="requested_by_customer",
+            metadata={"admin_reason": reason[:500]},
+        ),
+    }
+    try:
+        calls[operation]()
+        outcome = "succeeded"
+        error = None
+    except PaymentHubError as refused:
+        outcome = "refused"
+        error = f"{payment.public_id}: {refused.message}"
+    record_audit_event(
+        action=f"payment.admin_{operation}",
+        actor_type="admin",
+        actor_id=str(request.user.pk),
+        object_type="payment",
+        object_id=payment.public_id,
+        merchant_ref=payment.merchant_ref,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        metadata={"reason": reason[:500], "outcome": outcome},
+    )
+    return error
+
+
+def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResponse | None]:
+    def action(
+        modeladmin: PaymentAdmin, request: HttpRequest, queryset: QuerySet[Payment]
+    ) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            errors = [
+                error
+                for payment in queryset
+                if (
+                    error := _run_operation(
+                        request=request,
+                        payment=payment,
+                        operation=operation,
+                        reason=form.cleaned_data["reason"],
+                    )
+                )
+            ]
+            for error in errors:
+                modeladmin.message_user(request, error, level=messages.ERROR)
+            if len(errors) < queryset.count():
+                modeladmin.message_user(request, f"{title}: done for the others.")
+            return None
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "payments": list(queryset),
+            "form": form,
+            "action": f"{operation}_payments",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+
+    action.__name__ = f"{operation}_payments"
+    return admin.action(description=title)(action)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AttemptInline(ReadOnlyInline):
+    model = PaymentAttempt
+    fields = (
+        "public_id",
+        "kind",
+        "status",
+        "connector",
+        "amount_minor",
+        "decline_code",
+        "error_code",
+        "created_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+
+
+class EventInline(ReadOnlyInline):
+    model = PaymentEvent
+    fields = ("event_type", "from_status", "to_status", "outbox_event_id", "created_at")
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("public_id", "amount_minor", "status", "reason", "failure_code", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "merchant_ref",
+        "mode",
+        "amount_minor",
+        "currency",
+        "status",
+        "card_brand",
+        "card_last4",
+        "created_at",
+    )
+    list_filter = ("status", "mode", "currency", "capture_method", "connector")
+    search_fields = ("public_id", "merchant_ref", "customer_email", "processor_reference")
+    inlines = [AttemptInline, RefundInline, EventInline]
+    actions = [
+        _make_operation_action("capture", "Capture the authorized amount"),
+        _make_operation_action("cancel", "Cancel (void) before capture"),
+        _make_operation_action("refund", "Refund what is left"),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Payment._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "merchant_ref", "amount_minor", "currency", "status", "created_at")
+    list_filter = ("status", "mode")
+    search_fields = ("public_id", "merchant_ref", "payment__public_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Refund._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryAttemptInline(ReadOnlyInline):
+    model = WebhookDeliveryAttempt
+    fields = (
+        "attempted_at",
+        "response_status",
+        "latency_ms",
+        "response_excerpt",
+        "error",
+        "manual",
+    )
+    readonly_fields = fields
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "event_type",
+        "merchant_ref",
+        "url",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    )
+    list_filter = ("status", "event_type")
+    search_fields = ("public_id", "event_id", "merchant_ref", "endpoint_ref")
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Send again now")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        for delivery in queryset:
+            status = redeliver_webhook(
+                merchant_id=delivery.merchant_ref, delivery_id=delivery.public_id
+            )
+            self.message_user(request, f"{delivery.public_id}: {status}")
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "priority",
+        "mode",
+        "merchant_ref",
+        "currency",
+        "brand",
+        "min_amount_minor",
+        "max_amount_minor",
+        "connectors",
+        "enabled",
+    )
+    list_filter = ("mode", "enabled")
