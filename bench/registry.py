@@ -67,3 +67,8 @@ register_benchmark(
     module="bench.ledger",
     summary="Capture entries (3 postings, balances, hash chain) per second vs raw SQL ceiling",
 )
+register_benchmark(
+    name="payments_api",
+    module="bench.payments_api",
+    summary="Create+confirm payments/s through gunicorn at c=1/8/32 vs the trivial insert at c=8",
+)

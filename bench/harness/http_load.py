@@ -26,6 +26,7 @@ class LoadPlan:
     concurrency: int = 8
     warmup_seconds: float = 1.0
     measure_seconds: float = 6.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -52,7 +53,10 @@ class LoadResult:
 
 def send_request(*, connection: http.client.HTTPConnection, plan: LoadPlan) -> int:
     connection.request(
-        "POST", plan.path, body=plan.body, headers={"Content-Type": "application/json"}
+        "POST",
+        plan.path,
+        body=plan.body,
+        headers={"Content-Type": "application/json", **plan.headers},
     )
     response = connection.getresponse()
     response.read()

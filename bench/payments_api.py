@@ -1,0 +1,166 @@
+"""The payments API benchmark: create + confirm payments per second through the real stack.
+
+``payments_api_c1``, ``payments_api_c8``, ``payments_api_c32`` (payments/s) and
+``payments_api_c8_p50`` / ``payments_api_c8_p99`` (ms)
+    A real gunicorn (gthread, 2 workers x 4 threads) serves :mod:`bench.settings`; keep-alive
+    client threads (1, 8 and 32 of them, a 1 s warm-up then 6 s each) POST
+    ``/v1/payments`` with ``confirm=true`` and a saved payment method, authenticated by a
+    secret test key: each request validates, runs the risk check, detokenizes the card
+    (audited), authorizes and captures on the simulator connector, posts the capture to the
+    ledger and writes the outbox events, through reserve → call → record.
+
+The baseline is the foundation's trivial-insert endpoint (``/v1/_bench/probes``) driven by the
+same server and client at concurrency 8 in the same run; the ratio of ``payments_api_c8`` is
+payments ÷ that baseline (goal: at least 0.5, with p99 under 50 ms at concurrency 8).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+
+from apps.merchants.api_keys import create_api_key
+from apps.merchants.models import PriceListEntry
+from apps.merchants.services import create_merchant
+from apps.payments.models import Payment
+from apps.tokenization import facade as vault
+from apps.tokenization.crypto import reset_key_provider
+from bench.harness.figures import Figure
+from bench.harness.gunicorn import ServerAddress, serve_with_gunicorn
+from bench.harness.http_load import LoadPlan, LoadResult, drive_load
+
+INSERT_PATH = "/v1/_bench/probes"
+PAYMENTS_PATH = "/v1/payments"
+CONCURRENCY_LEVELS = (1, 8, 32)
+
+
+def seed_merchant() -> tuple[str, str]:
+    """An active merchant with the default card price, a test secret key and a saved card."""
+    merchant_id = create_merchant(
+        legal_name="Bench Payments S.r.l.",
+        trading_name="Bench Shop",
+        country="IT",
+        settlement_currency="EUR",
+        support_email="bench@shop.example",
+        status="active",
+    ).public_id
+    PriceListEntry.objects.update_or_create(
+        merchant=None,
+        currency="EUR",
+        payment_method="card",
+        defaults={
+            "percentage": Decimal("2.9"),
+            "fixed_fee_minor": 30,
+            "updated_at": timezone.now(),
+        },
+    )
+    secret = create_api_key(merchant_id=merchant_id, mode="test", key_type="secret").secret
+    token = vault.tokenize_card(
+        merchant_id=merchant_id, number="4242424242424242", exp_month=12, exp_year=2035
+    )
+    method = vault.create_payment_method_from_token(
+        merchant_id=merchant_id, token_id=token.id, customer_ref="cus_bench"
+    )
+    return secret, method.id
+
+
+def drive(
+    *,
+    address: ServerAddress,
+    path: str,
+    body: bytes,
+    expected: int,
+    concurrency: int,
+    headers: dict[str, str] | None = None,
+    label: str,
+) -> LoadResult:
+    result = drive_load(
+        address=address,
+        plan=LoadPlan(
+            path=path,
+            body=body,
+            expected_status=expected,
+            concurrency=concurrency,
+            headers=headers or {},
+        ),
+    )
+    if result.errors or not result.requests:
+        raise RuntimeError(f"{label}: {result.errors} errors, {result.requests} good responses")
+    print(
+        f"  {label:<28} {result.requests_per_second:8.1f}/s  "
+        f"p50 {result.get_percentile_ms(percent=50):7.2f} ms  "
+        f"p99 {result.get_percentile_ms(percent=99):7.2f} ms  ({result.requests} requests)",
+        flush=True,
+    )
+    return result
+
+
+def run() -> list[Figure]:
+    print("payments_api: gunicorn gthread 2x4, keep-alive clients, 1 s warm-up + 6 s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="paymenthub-bench-payments-") as directory:
+        # One throwaway keyring for this process (seeding) and the gunicorn workers (by env).
+        keyring = Path(directory) / "keyring.json"
+        os.environ["VAULT_LOCAL_KEYRING_FILE"] = str(keyring)
+        with override_settings(
+            VAULT_LOCAL_KEYRING_FILE=keyring, VAULT_LOCAL_KEYRING_AUTOCREATE=True
+        ):
+            reset_key_provider()
+            secret, payment_method = seed_merchant()
+        reset_key_provider()
+        body = json.dumps(
+            {"amount": 1999, "currency": "EUR", "payment_method": payment_method, "confirm": True}
+        ).encode()
+        headers = {"Authorization": f"Bearer {secret}"}
+        with serve_with_gunicorn(
+            database_url=settings.DATABASE_URL, ready_path="/v1/_bench/echo"
+        ) as address:
+            baseline = drive(
+                address=address,
+                path=INSERT_PATH,
+                body=b'{"label": "bench"}',
+                expected=201,
+                concurrency=8,
+                label="baseline insert, c=8",
+            )
+            results = {
+                level: drive(
+                    address=address,
+                    path=PAYMENTS_PATH,
+                    body=body,
+                    expected=200,
+                    concurrency=level,
+                    headers=headers,
+                    label=f"create+confirm, c={level}",
+                )
+                for level in CONCURRENCY_LEVELS
+            }
+    succeeded = Payment.objects.filter(status="succeeded").count()
+    if succeeded < sum(result.requests for result in results.values()):
+        raise RuntimeError(f"only {succeeded} payments succeeded")
+    c8 = results[8]
+    return [
+        Figure("payments_api_c1", results[1].requests_per_second, "payments/s", None),
+        Figure(
+            "payments_api_c8", c8.requests_per_second, "payments/s", baseline.requests_per_second
+        ),
+        Figure("payments_api_c32", results[32].requests_per_second, "payments/s", None),
+        Figure(
+            "payments_api_c8_p50",
+            c8.get_percentile_ms(percent=50),
+            "ms",
+            baseline.get_percentile_ms(percent=50),
+        ),
+        Figure(
+            "payments_api_c8_p99",
+            c8.get_percentile_ms(percent=99),
+            "ms",
+            baseline.get_percentile_ms(percent=99),
+        ),
+    ]
