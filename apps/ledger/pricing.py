@@ -3,9 +3,8 @@
 ``compute_fee`` and ``get_payout_schedule`` (merchants facade) cost about 1.5 ms each through
 the ORM, three times the cost of posting the entry itself; prices and payout delays change a
 few times a year. The capture rule therefore reads them through this cache, for at most
-``LEDGER_PRICING_CACHE_SECONDS`` (default 30 s; 0 disables it). The fee is computed exactly as
-``compute_fee`` does: the percentage rounded half-even once by ``Money.percentage``, plus the
-fixed fee (tests hold the two equal).
+``LEDGER_PRICING_CACHE_SECONDS`` (default 30 s; 0 disables it). The fee itself comes from the
+merchants app's one formula, ``apply_price`` (tests hold the result equal to ``compute_fee``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from django.conf import settings
 
 from apps.common.money import Money
 from apps.merchants.contracts import PriceSummary
-from apps.merchants.facade import get_payout_schedule, get_price
+from apps.merchants.facade import apply_price, get_payout_schedule, get_price
 
 DEFAULT_TTL_SECONDS = 30.0
 
@@ -46,9 +45,7 @@ def compute_capture_fee(*, merchant_id: str, amount: Money, payment_method: str)
             _prices[key] = (now + ttl, price)
     else:
         price = cached[1]
-    return amount.percentage(rate=price.percentage) + Money(
-        amount_minor=price.fixed_fee_minor, currency=amount.currency
-    )
+    return apply_price(price=price, amount=amount)
 
 
 def get_settlement_delay_days(*, merchant_id: str) -> int:

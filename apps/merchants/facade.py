@@ -12,6 +12,7 @@ from apps.merchants.api.authentication import (
 from apps.merchants.api_keys import create_api_key, revoke_api_key, roll_api_key
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
 from apps.merchants.pricing import (
+    apply_price,
     compute_fee,
     get_checkout_branding,
     get_payout_schedule,
@@ -27,6 +28,7 @@ from apps.merchants.webhook_endpoints import (
 __all__ = [
     "PublishableKeyAuthentication",
     "SecretKeyAuthentication",
+    "apply_price",
     "compute_fee",
     "create_api_key",
     "event_type_matches",

@@ -168,14 +168,20 @@ def get_price(*, merchant_id: str, currency: str, payment_method: str) -> PriceS
     raise PriceNotConfiguredError(param="currency")
 
 
-def compute_fee(*, merchant_id: str, amount: Money, payment_method: str) -> Money:
-    """The fee for ``amount``: percentage (rounded half-even, once) plus the fixed fee."""
-    price = get_price(
-        merchant_id=merchant_id, currency=amount.currency, payment_method=payment_method
-    )
+def apply_price(*, price: PriceSummary, amount: Money) -> Money:
+    """The fee ``price`` charges on ``amount``: the percentage (rounded half-even, once) plus
+    the fixed fee. The one fee formula; callers that cache prices use it too."""
     return amount.percentage(rate=price.percentage) + Money(
         amount_minor=price.fixed_fee_minor, currency=amount.currency
     )
+
+
+def compute_fee(*, merchant_id: str, amount: Money, payment_method: str) -> Money:
+    """The fee for ``amount`` under the merchant's price (or the default price list)."""
+    price = get_price(
+        merchant_id=merchant_id, currency=amount.currency, payment_method=payment_method
+    )
+    return apply_price(price=price, amount=amount)
 
 
 # --- Payout schedule ----------------------------------------------------------------------
