@@ -190,17 +190,14 @@ def _reserve_attempt(
         ) from None
 
 
-def _call_connector(
-    *, name: str, call: Any, connectors: list[str] | None = None
-) -> tuple[str, OperationResult]:
+def _call_connector(*, connectors: list[str], call: Any) -> tuple[str, OperationResult]:
     """Call with retries (same key) for retriable errors, failover while unreachable."""
-    names = connectors if connectors is not None else [name]
-    for attempt_number in range(RETRIABLE_ATTEMPTS):
-        chosen, result = call_with_failover(connectors=names, call=call)
-        if not result.retriable or attempt_number == RETRIABLE_ATTEMPTS - 1:
+    for attempt_number in range(RETRIABLE_ATTEMPTS - 1):
+        chosen, result = call_with_failover(connectors=connectors, call=call)
+        if not result.retriable:
             return chosen, result
         time.sleep(RETRY_BASE_SECONDS * (2**attempt_number))
-    raise AssertionError("unreachable")
+    return call_with_failover(connectors=connectors, call=call)
 
 
 def _call_for_outcome(
@@ -209,7 +206,7 @@ def _call_for_outcome(
     """One call on the payment's connector: its result, None when the outcome is unknown
     (timeout), or a failure when no connector could be reached (nothing happened)."""
     try:
-        _, result = _call_connector(name=connector_name, call=call)
+        _, result = _call_connector(connectors=[connector_name], call=call)
     except ConnectorTimeoutError:
         return None
     except NoConnectorAvailableError:
@@ -325,16 +322,30 @@ def confirm_payment(
             payment_id=payment.public_id, attempt_id=attempt.public_id, connectors=connectors
         )
     # call: no transaction, no lock
-    result, connector_name = _authorize_outside_transaction(payment=payment, reserved=reserved)
+    called = _authorize_outside_transaction(payment=payment, reserved=reserved)
     return _record_authorization(
-        attempt_id=reserved.attempt_id, result=result, connector_name=connector_name
+        attempt_id=reserved.attempt_id,
+        result=called.result,
+        connector_name=called.connector_name,
+        risk_action=called.risk_action,
     )
 
 
-def _authorize_outside_transaction(
-    *, payment: Payment, reserved: _Reserved
-) -> tuple[OperationResult | None, str]:
-    """(result, connector); result None means the outcome is unknown."""
+@dataclass(frozen=True, slots=True)
+class _AuthorizationCall:
+    result: OperationResult | None  # None: the outcome is unknown
+    connector_name: str
+    risk_action: str
+
+
+def _requests_capture(*, capture_method: str, risk_action: str) -> bool:
+    """Whether the authorization also captures: automatic capture, unless risk holds the
+    payment for review (it is then authorized only, and captured after the review)."""
+    return capture_method == "automatic" and risk_action != RiskAction.REVIEW
+
+
+def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> _AuthorizationCall:
+    """Detokenize, assess risk, and authorize on the first reachable connector."""
     card = vault.detokenize_for_authorization(
         token_or_payment_method_id=payment.payment_method_ref,
         merchant_id=payment.merchant_ref,
@@ -354,41 +365,39 @@ def _authorize_outside_transaction(
             customer_email=payment.customer_email,
         )
     )
+    risk_action = decision.action.value
     if decision.action is RiskAction.BLOCK:
-        return (
-            OperationResult(
-                kind=OperationKind.AUTHORIZE,
-                outcome=OperationOutcome.DECLINED,
-                decline_code=decision.decline_code or "fraudulent",
-                message="Blocked by risk rules.",
-            ),
-            "risk",
+        blocked = OperationResult(
+            kind=OperationKind.AUTHORIZE,
+            outcome=OperationOutcome.DECLINED,
+            decline_code=decision.decline_code or "fraudulent",
+            message="Blocked by risk rules.",
         )
-    capture = payment.capture_method == "automatic" and decision.action is RiskAction.ALLOW
+        return _AuthorizationCall(result=blocked, connector_name="risk", risk_action=risk_action)
+    capture = _requests_capture(capture_method=payment.capture_method, risk_action=risk_action)
     card_input = CardInput(
         number=card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc
     )
     amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
     try:
         name, result = _call_connector(
-            name=reserved.connectors[0],
             connectors=reserved.connectors,
             call=lambda connector: connector.authorize(
                 idempotency_key=reserved.attempt_id, amount=amount, card=card_input, capture=capture
             ),
         )
     except ConnectorTimeoutError:
-        return None, reserved.connectors[0]
-    except NoConnectorAvailableError:
-        return (
-            OperationResult(
-                kind=OperationKind.AUTHORIZE,
-                outcome=OperationOutcome.FAILED,
-                error_code="processor_unavailable",
-            ),
-            "",
+        return _AuthorizationCall(
+            result=None, connector_name=reserved.connectors[0], risk_action=risk_action
         )
-    return result, name
+    except NoConnectorAvailableError:
+        unavailable = OperationResult(
+            kind=OperationKind.AUTHORIZE,
+            outcome=OperationOutcome.FAILED,
+            error_code="processor_unavailable",
+        )
+        return _AuthorizationCall(result=unavailable, connector_name="", risk_action=risk_action)
+    return _AuthorizationCall(result=result, connector_name=name, risk_action=risk_action)
 
 
 def _record_authorization(
@@ -396,13 +405,18 @@ def _record_authorization(
     attempt_id: str,
     result: OperationResult | None,
     connector_name: str,
+    risk_action: str | None = None,
     now: datetime | None = None,
 ) -> Payment:
+    """Record an authorization's answer. ``risk_action`` is the assessment made before the
+    call (None when the janitor records it: the one saved with the unknown outcome holds)."""
     now = now or get_now()
     with transaction.atomic():
         payment, attempt = _lock_attempt(attempt_id=attempt_id)
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment  # already recorded (a retry, or the janitor got here first)
+        if risk_action is not None:
+            payment.risk_action = risk_action
         attempt.connector = connector_name
         attempt.completed_at = now
         if result is None:
@@ -419,12 +433,9 @@ def _record_authorization(
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
             attempt.save()
-            captured = (
-                payment.capture_method == "automatic"
-                and result.amount is not None
-                and (_capture_was_requested(attempt=attempt, result=result))
-            )
-            if captured:
+            if _requests_capture(
+                capture_method=payment.capture_method, risk_action=payment.risk_action
+            ):
                 _book_capture(
                     payment=payment,
                     amount_minor=payment.amount_minor,
@@ -463,11 +474,6 @@ def _record_authorization(
             )
             _transition(payment=payment, target=S.FAILED, now=now, event_type="payment.failed")
         return payment
-
-
-def _capture_was_requested(*, attempt: PaymentAttempt, result: OperationResult) -> bool:
-    # risk "review" authorizes without capture even for automatic payments
-    return attempt.payment.risk_action != "review"
 
 
 def _book_capture(*, payment: Payment, amount_minor: int, now: datetime, at_once: bool) -> None:
@@ -591,19 +597,16 @@ def cancel_payment(
                 extra={"payment_status": payment.status},
             )
         attempt = _reserve_attempt(payment=payment, kind=OperationKind.VOID, now=now)
-    try:
-        _, result = _call_connector(
-            name=payment.connector,
-            call=lambda connector: connector.void(
-                idempotency_key=attempt.public_id,
-                authorization_reference=payment.processor_reference,
-            ),
-        )
-    except (ConnectorTimeoutError, NoConnectorAvailableError):
-        result = None
+    result = _call_for_outcome(
+        kind=OperationKind.VOID,
+        connector_name=payment.connector,
+        call=lambda connector: connector.void(
+            idempotency_key=attempt.public_id,
+            authorization_reference=payment.processor_reference,
+        ),
+    )
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        payment, attempt = _lock_attempt(attempt_id=attempt.public_id)
         if attempt.status != AttemptStatus.RESERVED:
             return payment
         attempt.completed_at = now

@@ -265,3 +265,20 @@ def test_only_one_operation_is_in_flight_per_payment(merchant_id):
     )
     with pytest.raises(ConflictError):
         capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+
+class TestRiskReview:
+    def test_a_payment_held_for_review_is_authorized_but_not_captured_or_booked(self, merchant_id):
+        payment = _pay(merchant_id, "4000000000009235")
+        assert payment.status == "requires_capture"
+        assert payment.risk_action == "review"
+        assert payment.amount_captured_minor == 0
+        assert _eur_balance(merchant_id).pending_minor == 0
+        captured = capture_payment(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+        )
+        assert captured.status == "succeeded"
+        assert _eur_balance(merchant_id).pending_minor == 9_680
+
+    def test_an_allowed_payment_records_the_risk_decision(self, merchant_id):
+        assert _pay(merchant_id).risk_action == "allow"
