@@ -266,6 +266,9 @@ class WebhookDelivery(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # held by the worker sending it (claimed before the HTTP call, released after), so two
+    # workers never send it at once and no transaction is open across the network
+    leased_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
 

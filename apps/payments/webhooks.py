@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
@@ -116,40 +117,34 @@ def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, 
         return None, "", type(error).__name__, latency
 
 
-def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | None = None) -> str:
-    """Try one delivery now (unless delivered, given up, or not due); returns its status.
-    Two workers never send the same delivery at once (SKIP LOCKED)."""
-    now = now or get_now()
+def _claim_delivery(*, delivery_id: str, manual: bool, now: datetime) -> WebhookDelivery | None:
+    """Lease the delivery for one send, in one UPDATE the database settles: not while another
+    worker holds it, and (unless sent by hand) only while pending and due."""
+    lease = timedelta(seconds=2 * float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10)) + 5)
+    claimable = WebhookDelivery.objects.filter(public_id=delivery_id).filter(
+        Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    )
+    if not manual:
+        claimable = claimable.filter(status=WebhookDeliveryStatus.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+    if not claimable.update(leased_until=now + lease):
+        return None
+    return WebhookDelivery.objects.get(public_id=delivery_id)
+
+
+def _record_delivery_attempt(
+    *,
+    delivery_id: str,
+    manual: bool,
+    now: datetime,
+    status: int | None,
+    excerpt: str,
+    error: str,
+    latency: int,
+) -> str:
     with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(public_id=delivery_id)
-            .first()
-        )
-        if delivery is None:
-            return "locked_or_missing"
-        if delivery.status == WebhookDeliveryStatus.DELIVERED and not manual:
-            return str(delivery.status)
-        if not manual and (
-            delivery.status == WebhookDeliveryStatus.FAILED
-            or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
-        ):
-            return str(delivery.status)
-        secrets = get_webhook_signing_secrets(
-            merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref, now=now
-        )
-        timestamp = int(now.timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "PaymentHub-Webhooks/1.0",
-            SIGNATURE_HEADER: build_signature_header(
-                secrets=secrets, timestamp=timestamp, payload=delivery.body.encode()
-            ),
-        }
-        # the HTTP call happens under this row's lock only (no payment or ledger locks)
-        status, excerpt, error, latency = _post(
-            url=delivery.url, body=delivery.body, headers=headers
-        )
+        delivery = WebhookDelivery.objects.select_for_update().get(public_id=delivery_id)
         WebhookDeliveryAttempt.objects.create(
             delivery=delivery,
             attempted_at=now,
@@ -160,11 +155,12 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
             manual=manual,
         )
         delivery.attempts += 1
+        delivery.leased_until = None
         if status is not None and 200 <= status < 300:
             delivery.status = WebhookDeliveryStatus.DELIVERED
             delivery.delivered_at = now
             delivery.next_attempt_at = None
-        elif not manual:
+        elif not manual and delivery.status == WebhookDeliveryStatus.PENDING:
             retry_at = now + compute_webhook_backoff(attempts=delivery.attempts)
             if retry_at - delivery.created_at > GIVE_UP_AFTER:
                 delivery.status = WebhookDeliveryStatus.FAILED
@@ -173,6 +169,36 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
                 delivery.next_attempt_at = retry_at
         delivery.save()
         return str(delivery.status)
+
+
+def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | None = None) -> str:
+    """Try one delivery now (unless delivered, given up, not due, or being sent by another
+    worker); returns its status. Claim → send (no transaction open) → record."""
+    now = now or get_now()
+    delivery = _claim_delivery(delivery_id=delivery_id, manual=manual, now=now)
+    if delivery is None:
+        current = WebhookDelivery.objects.filter(public_id=delivery_id).first()
+        return "missing" if current is None else str(current.status)
+    secrets = get_webhook_signing_secrets(
+        merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref, now=now
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "PaymentHub-Webhooks/1.0",
+        SIGNATURE_HEADER: build_signature_header(
+            secrets=secrets, timestamp=int(now.timestamp()), payload=delivery.body.encode()
+        ),
+    }
+    status, excerpt, error, latency = _post(url=delivery.url, body=delivery.body, headers=headers)
+    return _record_delivery_attempt(
+        delivery_id=delivery_id,
+        manual=manual,
+        now=now,
+        status=status,
+        excerpt=excerpt,
+        error=error,
+        latency=latency,
+    )
 
 
 def retry_due_webhooks(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -282,3 +282,21 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
     assert 48 <= first <= 72
     assert 16 * 60 * 0.8 <= fifth <= 16 * 60 * 1.2
     assert huge <= 6 * 3600 * 1.2
+
+
+def test_a_delivery_another_worker_is_sending_is_not_sent_twice(shop, receiver):
+    merchant_id, client, _ = shop
+    _pay(client, merchant_id)
+    relay_outbox_until_empty()
+    delivery = WebhookDelivery.objects.order_by("id").first()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        leased_until=timezone.now() + timedelta(seconds=30)
+    )
+    assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+    assert receiver.requests == []
+    # once the lease has lapsed (the worker died), another worker sends it and lets go
+    later = timezone.now() + timedelta(minutes=1)
+    assert deliver_webhook(delivery_id=delivery.public_id, now=later) == "delivered"
+    delivery.refresh_from_db()
+    assert delivery.leased_until is None
+    assert len(receiver.requests) == 1
