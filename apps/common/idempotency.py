@@ -46,15 +46,20 @@ class StoredResponse:
     body: Any
 
 
-def compute_request_fingerprint(*, method: str, path: str, body: bytes) -> str:
-    """SHA-256 of the method, path and body; JSON bodies are canonicalised (key order and
-    whitespace do not count as a different request)."""
+def canonicalize_body(*, body: bytes) -> bytes:
+    """A JSON body with sorted keys and no whitespace (key order and spacing do not make
+    another request); any other body as it is."""
     try:
-        canonical_body = json.dumps(
+        return json.dumps(
             json.loads(body or b"null"), sort_keys=True, separators=(",", ":")
         ).encode()
     except (ValueError, UnicodeDecodeError):
-        canonical_body = body
+        return body
+
+
+def compute_request_fingerprint(*, method: str, path: str, body: bytes) -> str:
+    """SHA-256 of the method, path and canonical body."""
+    canonical_body = canonicalize_body(body=body)
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), canonical_body):
         digest.update(len(part).to_bytes(8, "big"))
@@ -191,6 +196,7 @@ def prune_idempotency_keys(*, now: datetime | None = None) -> int:
 __all__ = [
     "IdempotencyClaim",
     "StoredResponse",
+    "canonicalize_body",
     "check_idempotency_key",
     "claim_idempotency_key",
     "complete_idempotency_claim",

@@ -64,6 +64,13 @@ class IdempotentAPIView(APIView):
 
     idempotency_atomic: bool = True
 
+    def get_idempotency_body(self, request: Request) -> bytes:
+        """What of the body the stored fingerprint is computed from. Views whose bodies hold
+        secrets (card data) return a keyed digest instead, so the stored hash cannot be
+        brute-forced back to them."""
+        body: bytes = request._request.body
+        return body
+
     def _claim_idempotency_key(self, request: Request) -> IdempotencyClaim | None:
         if request.method != "POST":
             return None
@@ -76,7 +83,7 @@ class IdempotentAPIView(APIView):
         if not merchant_ref or not mode:
             return None
         fingerprint = compute_request_fingerprint(
-            method=request.method, path=request.path, body=request._request.body
+            method=request.method, path=request.path, body=self.get_idempotency_body(request)
         )
         result = claim_idempotency_key(
             merchant_ref=merchant_ref,

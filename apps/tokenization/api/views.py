@@ -9,7 +9,6 @@ fingerprint.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest
@@ -22,17 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.api.idempotency import (
-    IDEMPOTENCY_HEADER,
-    IdempotentAPIView,
-    _ReplayStoredResponse,
-)
-from apps.common.idempotency import (
-    IdempotencyClaim,
-    StoredResponse,
-    claim_idempotency_key,
-    compute_request_fingerprint,
-)
+from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.idempotency import canonicalize_body
 from apps.merchants.contracts import ApiKeyPrincipal
 from apps.merchants.facade import (
     PublishableKeyAuthentication,
@@ -123,42 +113,10 @@ class CardBodyIdempotentAPIView(IdempotentAPIView):
     is a keyed HMAC of the canonical body, never a plain hash that could be brute-forced
     back to a card number (PANs and CVCs have too few unknown digits for an unkeyed hash)."""
 
-    def _claim_idempotency_key(self, request: Request) -> IdempotencyClaim | None:
-        if request.method != "POST":
-            return None
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        principal = request.auth
-        merchant_ref = getattr(principal, "merchant_id", None)
-        mode = getattr(principal, "mode", None)
-        if key is None or not merchant_ref or not mode:
-            return None
-        fingerprint = compute_request_fingerprint(
-            method=request.method,
-            path=request.path,
-            body=self._keyed_body_digest(raw_body=request._request.body),
-        )
-        result = claim_idempotency_key(
-            merchant_ref=merchant_ref,
-            mode=mode,
-            key=key,
-            method=request.method,
-            path=request.path,
-            fingerprint=fingerprint,
-        )
-        if isinstance(result, StoredResponse):
-            raise _ReplayStoredResponse(result)  # the base class's dispatch replays it
-        request.idempotency_claim_id = result.claim_id  # type: ignore[attr-defined]
-        return result
-
-    @staticmethod
     @sensitive_variables("raw_body", "canonical")
-    def _keyed_body_digest(*, raw_body: bytes) -> bytes:
-        try:
-            canonical = json.dumps(
-                json.loads(raw_body or b"null"), sort_keys=True, separators=(",", ":")
-            ).encode()
-        except (ValueError, UnicodeDecodeError):
-            canonical = raw_body
+    def get_idempotency_body(self, request: Request) -> bytes:
+        raw_body: bytes = request._request.body
+        canonical = canonicalize_body(body=raw_body)
         return salted_hmac(_IDEMPOTENCY_FINGERPRINT_SALT, canonical, algorithm="sha256").digest()
 
 
