@@ -23,6 +23,7 @@ from django.db import connection, transaction
 
 from apps.common.clock import get_now
 from apps.common.contracts import AuditChainReport, AuditRecord
+from apps.common.hash_chain import run_in_read_snapshot, walk_hash_chain
 from apps.common.ids import make_public_id
 from apps.common.logging import mask_card_numbers
 from apps.common.models import AuditChainHead, AuditEvent
@@ -189,64 +190,21 @@ def record_audit_event(
 
 
 def verify_audit_chain(*, chunk_size: int = 5000) -> AuditChainReport:
-    """Walk the whole log in sequence order; report the first position that does not verify.
+    """Walk the whole log in sequence order; report the first position that does not verify
+    (from one REPEATABLE READ snapshot)."""
 
-    The log and the chain head are read from one REPEATABLE READ snapshot, so writers that
-    append during the walk cannot make a sound chain look truncated.
-    """
-    if connection.in_atomic_block:  # already inside a transaction: use its snapshot
-        return _walk_audit_chain(chunk_size=chunk_size)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _walk_audit_chain(chunk_size=chunk_size)
-
-
-def _walk_audit_chain(*, chunk_size: int) -> AuditChainReport:
-    expected_sequence = 1
-    expected_prev = GENESIS_HASH
-    checked = 0
-    entries = AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size)
-    for entry in entries:
-        if entry.sequence != expected_sequence:
-            problem = (
-                "entry missing (deleted) or out of order"
-                if entry.sequence > expected_sequence
-                else "sequence repeated or out of order"
-            )
-            return AuditChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=expected_sequence,
-                problem=problem,
-                details={"found_sequence": entry.sequence},
-            )
-        if entry.prev_hash != expected_prev:
-            return AuditChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=entry.sequence,
-                problem="prev_hash does not match the previous entry (reordered or replaced)",
-            )
-        if _entry_hash(entry) != entry.hash:
-            return AuditChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=entry.sequence,
-                problem="entry content does not match its hash (modified)",
-            )
-        expected_prev = entry.hash
-        expected_sequence += 1
-        checked += 1
-
-    head = AuditChainHead.objects.filter(pk=1).first()
-    head_sequence, head_hash = (head.last_sequence, head.last_hash) if head else (0, GENESIS_HASH)
-    if head_sequence != checked or head_hash != expected_prev:
-        return AuditChainReport(
-            ok=False,
-            checked=checked,
-            first_bad_position=checked + 1,
-            problem="log ends before the chain head (truncated)",
-            details={"head_sequence": head_sequence},
+    def walk() -> AuditChainReport:
+        return walk_hash_chain(
+            links=AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size),
+            recompute_hash=_entry_hash,
+            read_head=_read_chain_head,
+            genesis_hash=GENESIS_HASH,
+            subject="entry content",
         )
-    return AuditChainReport(ok=True, checked=checked)
+
+    return run_in_read_snapshot(walk)
+
+
+def _read_chain_head() -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return (head.last_sequence, head.last_hash) if head else (0, GENESIS_HASH)

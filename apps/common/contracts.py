@@ -37,9 +37,13 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditChainReport:
+class ChainReport:
     ok: bool
     checked: int
     first_bad_position: int | None = None
     problem: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# The audit log's name for it.
+AuditChainReport = ChainReport

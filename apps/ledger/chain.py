@@ -12,8 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import connection, transaction
-
+from apps.common.hash_chain import run_in_read_snapshot, walk_hash_chain
 from apps.ledger.contracts import LedgerChainReport
 from apps.ledger.models import ChainHead, JournalEntry, Posting
 
@@ -88,63 +87,24 @@ def _recompute_hash(entry: JournalEntry, postings: list[Posting]) -> str:
 def verify_ledger_chain(*, chunk_size: int = 2000) -> LedgerChainReport:
     """Walk every entry in sequence order from one REPEATABLE READ snapshot; report the
     first position that does not verify (modified, deleted, reordered or truncated)."""
-    if connection.in_atomic_block:
-        return _walk_chain(chunk_size=chunk_size)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _walk_chain(chunk_size=chunk_size)
 
-
-def _walk_chain(*, chunk_size: int) -> LedgerChainReport:
-    expected_sequence = 1
-    expected_prev = GENESIS_HASH
-    checked = 0
-    entries = (
-        JournalEntry.objects.order_by("sequence")
-        .prefetch_related("postings")
-        .iterator(chunk_size=chunk_size)
-    )
-    for entry in entries:
-        if entry.sequence != expected_sequence:
-            problem = (
-                "entry missing (deleted) or out of order"
-                if entry.sequence > expected_sequence
-                else "sequence repeated or out of order"
-            )
-            return LedgerChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=expected_sequence,
-                problem=problem,
-                details={"found_sequence": entry.sequence},
-            )
-        if entry.prev_hash != expected_prev:
-            return LedgerChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=entry.sequence,
-                problem="prev_hash does not match the previous entry (reordered or replaced)",
-            )
-        if _recompute_hash(entry, list(entry.postings.all())) != entry.hash:
-            return LedgerChainReport(
-                ok=False,
-                checked=checked,
-                first_bad_position=entry.sequence,
-                problem="entry or postings do not match the entry's hash (modified)",
-            )
-        expected_prev = entry.hash
-        expected_sequence += 1
-        checked += 1
-
-    head = ChainHead.objects.filter(pk=1).first()
-    head_sequence, head_hash = (head.last_sequence, head.last_hash) if head else (0, GENESIS_HASH)
-    if head_sequence != checked or head_hash != expected_prev:
-        return LedgerChainReport(
-            ok=False,
-            checked=checked,
-            first_bad_position=checked + 1,
-            problem="the ledger ends before the chain head (truncated)",
-            details={"head_sequence": head_sequence},
+    def walk() -> LedgerChainReport:
+        entries = (
+            JournalEntry.objects.order_by("sequence")
+            .prefetch_related("postings")
+            .iterator(chunk_size=chunk_size)
         )
-    return LedgerChainReport(ok=True, checked=checked)
+        return walk_hash_chain(
+            links=entries,
+            recompute_hash=lambda entry: _recompute_hash(entry, list(entry.postings.all())),
+            read_head=_read_chain_head,
+            genesis_hash=GENESIS_HASH,
+            subject="entry or its postings",
+        )
+
+    return run_in_read_snapshot(walk)
+
+
+def _read_chain_head() -> tuple[int, str]:
+    head = ChainHead.objects.filter(pk=1).first()
+    return (head.last_sequence, head.last_hash) if head else (0, GENESIS_HASH)

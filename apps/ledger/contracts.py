@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+
+from apps.common.contracts import ChainReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +87,8 @@ class BalanceTransactionPage:
     has_more: bool
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerChainReport:
-    ok: bool
-    checked: int
-    first_bad_position: int | None = None
-    problem: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
+# The ledger's name for the kernel's chain verdict.
+LedgerChainReport = ChainReport
 
 
 @dataclass(frozen=True, slots=True)
