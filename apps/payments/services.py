@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from apps.common.clock import get_now
-from apps.common.errors import ConflictError, StateError
+from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
@@ -322,7 +322,20 @@ def confirm_payment(
             payment_id=payment.public_id, attempt_id=attempt.public_id, connectors=connectors
         )
     # call: no transaction, no lock
-    called = _authorize_outside_transaction(payment=payment, reserved=reserved)
+    try:
+        called = _authorize_outside_transaction(payment=payment, reserved=reserved)
+    except PaymentHubError as refused:  # the vault or risk refused: nothing reached a processor
+        unusable = OperationResult(
+            kind=OperationKind.AUTHORIZE, outcome=OperationOutcome.FAILED, error_code=refused.code
+        )
+        called = _AuthorizationCall(result=unusable, connector_name="", risk_action="")
+    except Exception:
+        # anything else: record the outcome as unknown so the attempt never stays reserved;
+        # the janitor asks the processor under the attempt's key and settles it
+        _record_authorization(
+            attempt_id=reserved.attempt_id, result=None, connector_name=reserved.connectors[0]
+        )
+        raise
     return _record_authorization(
         attempt_id=reserved.attempt_id,
         result=called.result,

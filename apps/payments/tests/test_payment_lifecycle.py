@@ -282,3 +282,24 @@ class TestRiskReview:
 
     def test_an_allowed_payment_records_the_risk_decision(self, merchant_id):
         assert _pay(merchant_id).risk_action == "allow"
+
+
+class TestUnusablePaymentMethods:
+    def test_a_token_already_used_fails_the_second_payment_without_a_stuck_attempt(
+        self, merchant_id
+    ):
+        token = _token(merchant_id)
+        payments = [
+            create_payment(
+                merchant_id=merchant_id, mode="test", amount=EUR_100, payment_method=token
+            )
+            for _ in range(2)
+        ]
+        first, second = (
+            confirm_payment(merchant_id=merchant_id, mode="test", payment_id=p.public_id)
+            for p in payments
+        )
+        assert first.status == "succeeded"
+        assert second.status == "failed"
+        assert second.failure_code
+        assert not PaymentAttempt.objects.filter(status__in=["reserved", "unknown"]).exists()
