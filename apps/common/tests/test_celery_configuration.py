@@ -42,5 +42,15 @@ class TestCeleryConfiguration:
         app.loader.import_default_modules()  # what a worker does at start: autodiscovery
         assert "common.relay_outbox" in app.tasks
 
+    def test_every_beat_entry_names_a_task_a_worker_registers(self):
+        app.loader.import_default_modules()
+        scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+        assert {
+            "common.prune_idempotency_keys",
+            "payments.resolve_unknown_attempts",
+            "payments.retry_due_webhooks",
+        } <= scheduled
+        assert scheduled <= set(app.tasks)
+
     def test_uses_the_configured_broker(self):
         assert app.conf.broker_url == settings.CELERY_BROKER_URL
