@@ -14,8 +14,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from apps.common.audit import record_audit_event
-from apps.common.errors import PaymentHubError
 from apps.payments import services
 from apps.payments.models import (
     Payment,
@@ -33,45 +31,6 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-def _run_operation(
-    *, request: HttpRequest, payment: Payment, operation: str, reason: str
-) -> str | None:
-    """Call the service; returns an error message, or None when it worked."""
-    calls: dict[str, Callable[[], Any]] = {
-        "capture": lambda: services.capture_payment(
-            merchant_id=payment.merchant_ref, mode=payment.mode, payment_id=payment.public_id
-        ),
-        "cancel": lambda: services.cancel_payment(
-            merchant_id=payment.merchant_ref, mode=payment.mode, payment_id=payment.public_id
-        ),
-        "refund": lambda: services.create_refund(
-            merchant_id=payment.merchant_ref,
-            mode=payment.mode,
-            payment_id=payment.public_id,
-            reason="requested_by_customer",
-            metadata={"admin_reason": reason[:500]},
-        ),
-    }
-    try:
-        calls[operation]()
-        outcome = "succeeded"
-        error = None
-    except PaymentHubError as refused:
-        outcome = "refused"
-        error = f"{payment.public_id}: {refused.message}"
-    record_audit_event(
-        action=f"payment.admin_{operation}",
-        actor_type="admin",
-        actor_id=str(request.user.pk),
-        object_type="payment",
-        object_id=payment.public_id,
-        merchant_ref=payment.merchant_ref,
-        ip_address=request.META.get("REMOTE_ADDR"),
-        metadata={"reason": reason[:500], "outcome": outcome},
-    )
-    return error
-
-
 def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResponse | None]:
     def action(
         modeladmin: PaymentAdmin, request: HttpRequest, queryset: QuerySet[Payment]
@@ -82,11 +41,12 @@ def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResp
                 error
                 for payment in queryset
                 if (
-                    error := _run_operation(
-                        request=request,
-                        payment=payment,
+                    error := services.perform_staff_payment_operation(
+                        payment_id=payment.public_id,
                         operation=operation,
                         reason=form.cleaned_data["reason"],
+                        staff_user_id=str(request.user.pk),
+                        ip_address=request.META.get("REMOTE_ADDR"),
                     )
                 )
             ]

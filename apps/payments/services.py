@@ -23,6 +23,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
@@ -820,3 +821,51 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
     }
     recorders[attempt.kind]()
     return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
+
+
+# --- staff operations (Django admin) --------------------------------------------------------
+STAFF_OPERATIONS = ("capture", "cancel", "refund")
+
+
+def perform_staff_payment_operation(
+    *,
+    payment_id: str,
+    operation: str,
+    reason: str,
+    staff_user_id: str,
+    ip_address: str | None = None,
+) -> str | None:
+    """Capture, cancel or refund a payment on a staff member's request, through the same
+    services as the API; audited with the reason and the outcome. Returns the refusal's
+    message, or None when it worked."""
+    if operation not in STAFF_OPERATIONS:
+        raise ValueError(f"operation must be one of {STAFF_OPERATIONS}")
+    payment = Payment.objects.get(public_id=payment_id)
+    merchant_id, mode = payment.merchant_ref, payment.mode
+    error: str | None = None
+    try:
+        if operation == "capture":
+            capture_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        elif operation == "cancel":
+            cancel_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        else:
+            create_refund(
+                merchant_id=merchant_id,
+                mode=mode,
+                payment_id=payment_id,
+                reason="requested_by_customer",
+                metadata={"admin_reason": reason[:500]},
+            )
+    except PaymentHubError as refused:
+        error = f"{payment_id}: {refused.message}"
+    record_audit_event(
+        action=f"payment.admin_{operation}",
+        actor_type="admin",
+        actor_id=staff_user_id,
+        object_type="payment",
+        object_id=payment_id,
+        merchant_ref=payment.merchant_ref,
+        ip_address=ip_address,
+        metadata={"reason": reason[:500], "outcome": "refused" if error else "succeeded"},
+    )
+    return error
