@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from apps.common.money import normalize_currency
+from apps.common.pagination import page_by_cursor
 from apps.ledger.contracts import (
     BalanceTransaction,
     BalanceTransactionPage,
@@ -86,11 +87,6 @@ def list_balance_transactions(
     postings = Posting.objects.filter(
         account__owner=merchant_id, account__mode=mode, account__kind__in=MERCHANT_KINDS
     )
-    if starting_after:
-        cursor = postings.filter(public_id=starting_after).values_list("id", flat=True).first()
-        if cursor is None:
-            raise BalanceTransactionNotFoundError(param="starting_after")
-        postings = postings.filter(id__lt=cursor)
     filters = Q()
     if currency:
         filters &= Q(currency=normalize_currency(currency=currency))
@@ -104,10 +100,13 @@ def list_balance_transactions(
         filters &= Q(entry__effective_at__gte=effective_gte)
     if effective_lt:
         filters &= Q(entry__effective_at__lt=effective_lt)
-    rows = list(
-        postings.filter(filters).select_related("entry", "account").order_by("-id")[: limit + 1]
+    rows, has_more = page_by_cursor(
+        queryset=postings.filter(filters).select_related("entry", "account"),
+        cursor_scope=postings,
+        limit=limit,
+        cursor=starting_after,
+        cursor_not_found=BalanceTransactionNotFoundError(param="starting_after"),
     )
     return BalanceTransactionPage(
-        transactions=tuple(_to_transaction(posting) for posting in rows[:limit]),
-        has_more=len(rows) > limit,
+        transactions=tuple(_to_transaction(posting) for posting in rows), has_more=has_more
     )

@@ -35,6 +35,7 @@ from django.views.decorators.debug import sensitive_variables
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.ids import make_public_id
+from apps.common.pagination import page_by_cursor
 from apps.merchants.contracts import WebhookEndpointSummary, WebhookEndpointWithSecret
 from apps.merchants.errors import (
     InvalidWebhookEndpointError,
@@ -436,13 +437,13 @@ def page_webhook_endpoints(
     queryset = WebhookEndpoint.objects.select_related("merchant").filter(
         merchant__public_id=merchant_id, mode=mode
     )
-    if cursor:
-        after = queryset.filter(public_id=cursor).values_list("id", flat=True).first()
-        if after is None:
-            raise InvalidWebhookEndpointError(message="Unknown cursor.", param="cursor")
-        queryset = queryset.filter(id__gt=after)
-    rows = list(queryset.order_by("id")[: limit + 1])
+    rows, has_more = page_by_cursor(
+        queryset=queryset,
+        limit=limit,
+        cursor=cursor,
+        cursor_not_found=InvalidWebhookEndpointError(message="Unknown cursor.", param="cursor"),
+        newest_first=False,
+    )
     return WebhookEndpointPage(
-        endpoints=[to_webhook_endpoint_summary(row) for row in rows[:limit]],
-        has_more=len(rows) > limit,
+        endpoints=[to_webhook_endpoint_summary(row) for row in rows], has_more=has_more
     )

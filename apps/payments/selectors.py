@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from apps.common.pagination import page_by_cursor
 from apps.payments.errors import PaymentNotFoundError
 from apps.payments.models import Payment, Refund
 
@@ -45,11 +46,6 @@ def list_payments(
     """Newest first, cursor-paginated by the last id of the previous page."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     payments = Payment.objects.filter(merchant_ref=merchant_id, mode=mode)
-    if starting_after:
-        cursor = payments.filter(public_id=starting_after).values_list("id", flat=True).first()
-        if cursor is None:
-            raise PaymentNotFoundError(param="starting_after")
-        payments = payments.filter(id__lt=cursor)
     filters = Q()
     if status:
         filters &= Q(status=status)
@@ -65,8 +61,14 @@ def list_payments(
         filters &= Q(created_at__lt=created_lt)
     for key, value in (metadata or {}).items():
         filters &= Q(**{f"metadata__{key}": value})
-    rows = list(payments.filter(filters).order_by("-id")[: limit + 1])
-    return Page(items=rows[:limit], has_more=len(rows) > limit)
+    rows, has_more = page_by_cursor(
+        queryset=payments.filter(filters),
+        cursor_scope=payments,
+        limit=limit,
+        cursor=starting_after,
+        cursor_not_found=PaymentNotFoundError(param="starting_after"),
+    )
+    return Page(items=rows, has_more=has_more)
 
 
 def get_refund(*, merchant_id: str, mode: str, refund_id: str) -> Refund:
@@ -90,12 +92,11 @@ def list_refunds(
 ) -> Page:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     refunds = Refund.objects.select_related("payment").filter(merchant_ref=merchant_id, mode=mode)
-    if starting_after:
-        cursor = refunds.filter(public_id=starting_after).values_list("id", flat=True).first()
-        if cursor is None:
-            raise PaymentNotFoundError(message="No such refund.", param="starting_after")
-        refunds = refunds.filter(id__lt=cursor)
-    if payment_id:
-        refunds = refunds.filter(payment__public_id=payment_id)
-    rows = list(refunds.order_by("-id")[: limit + 1])
-    return Page(items=rows[:limit], has_more=len(rows) > limit)
+    rows, has_more = page_by_cursor(
+        queryset=refunds.filter(payment__public_id=payment_id) if payment_id else refunds,
+        cursor_scope=refunds,
+        limit=limit,
+        cursor=starting_after,
+        cursor_not_found=PaymentNotFoundError(message="No such refund.", param="starting_after"),
+    )
+    return Page(items=rows, has_more=has_more)
