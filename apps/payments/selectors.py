@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from django.db.models import Q
 
@@ -14,9 +15,12 @@ from apps.payments.models import Payment, Refund
 MAX_PAGE_SIZE = 100
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Payment] | list[Refund]
+class Page(Generic[T]):
+    items: list[T]
     has_more: bool
 
 
@@ -42,7 +46,7 @@ def list_payments(
     created_gte: datetime | None = None,
     created_lt: datetime | None = None,
     metadata: dict[str, str] | None = None,
-) -> Page:
+) -> Page[Payment]:
     """Newest first, cursor-paginated by the last id of the previous page."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     payments = Payment.objects.filter(merchant_ref=merchant_id, mode=mode)
@@ -89,7 +93,7 @@ def list_refunds(
     limit: int = 10,
     starting_after: str | None = None,
     payment_id: str | None = None,
-) -> Page:
+) -> Page[Refund]:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     refunds = Refund.objects.select_related("payment").filter(merchant_ref=merchant_id, mode=mode)
     rows, has_more = page_by_cursor(

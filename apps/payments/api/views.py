@@ -149,7 +149,7 @@ class PaymentCollectionView(IdempotentAPIView):
             "object": "list",
             "url": "/v1/payments",
             "has_more": page.has_more,
-            "data": [to_payment_body(p) for p in page.items if isinstance(p, Payment)],
+            "data": [to_payment_body(p) for p in page.items],
         }
         return Response(PaymentListSerializer(body).data)
 
@@ -289,7 +289,7 @@ class RefundCollectionView(IdempotentAPIView):
             "object": "list",
             "url": "/v1/refunds",
             "has_more": page.has_more,
-            "data": [to_refund_body(r) for r in page.items if isinstance(r, Refund)],
+            "data": [to_refund_body(r) for r in page.items],
         }
         return Response(RefundListSerializer(body).data)
 
