@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from apps.common.api.versioning import current_api_version
+
 
 class MerchantStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
@@ -34,6 +36,8 @@ class Merchant(models.Model):
     expected_monthly_volume_minor = models.BigIntegerField(default=0)
     status_reason = models.TextField(blank=True, default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # The dated API version (PaymentHub-Version) requests get when they send no version header.
+    api_version = models.CharField(max_length=10, default=current_api_version)
 
     class Meta:
         db_table = "merchants_merchant"
@@ -55,6 +59,10 @@ class Merchant(models.Model):
             models.CheckConstraint(
                 condition=Q(settlement_currency__regex=r"^[A-Z]{3}$"),
                 name="merchant_settlement_currency_iso",
+            ),
+            models.CheckConstraint(
+                condition=Q(api_version__regex=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                name="merchant_api_version_format",
             ),
         ]
 
