@@ -619,24 +619,57 @@ def cancel_payment(
             authorization_reference=payment.processor_reference,
         ),
     )
+    recorded = _record_void(attempt_id=attempt.public_id, result=result)
+    if result is not None and result.outcome != OperationOutcome.SUCCEEDED:
+        # refused, or no connector reachable: nothing happened, the payment is as it was
+        unreachable = result.error_code == "processor_unavailable"
+        raise ConflictError(
+            code="processor_unavailable" if unreachable else "cancel_failed",
+            message="The processor could not be reached to cancel this payment; retry."
+            if unreachable
+            else "The processor refused to cancel this payment.",
+        )
+    return recorded
+
+
+def _record_void(
+    *, attempt_id: str, result: OperationResult | None, now: datetime | None = None
+) -> Payment:
+    """Record a void's answer: canceled when it succeeded; back to ``requires_capture`` when
+    the processor refused it; ``unknown`` when the answer was lost (the authorization may or
+    may not be voided: only the janitor, asking the processor under the same key, decides)."""
+    now = now or get_now()
     with transaction.atomic():
-        payment, attempt = _lock_attempt(attempt_id=attempt.public_id)
-        if attempt.status != AttemptStatus.RESERVED:
+        payment, attempt = _lock_attempt(attempt_id=attempt_id)
+        if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment
         attempt.completed_at = now
-        if result is None or result.outcome != OperationOutcome.SUCCEEDED:
-            # the void did not happen (or is unknown): the payment stays as it was; the
-            # attempt is failed so another cancel may be tried
-            attempt.status = AttemptStatus.FAILED
-            attempt.error_code = "void_failed" if result is None else result.error_code
+        if result is None:
+            attempt.status = AttemptStatus.UNKNOWN
             attempt.save()
-            raise ConflictError(
-                code="processor_unavailable" if result is None else "cancel_failed",
-                message="The processor did not confirm the cancellation; retry.",
-            )
-        attempt.status = AttemptStatus.SUCCEEDED
+            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            return payment
+        if result.outcome == OperationOutcome.SUCCEEDED:
+            attempt.status = AttemptStatus.SUCCEEDED
+            attempt.save()
+            _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
+            return payment
+        attempt.status = AttemptStatus.FAILED
+        attempt.error_code = result.error_code or "void_failed"
         attempt.save()
-        _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
+        if payment.status == S.UNKNOWN:  # the janitor learnt the void never happened
+            before = (
+                PaymentEvent.objects.filter(payment=payment, to_status=S.UNKNOWN)
+                .order_by("-id")
+                .values_list("from_status", flat=True)
+                .first()
+            )
+            _transition(
+                payment=payment,
+                target=PaymentStatus(before or S.REQUIRES_CAPTURE),
+                now=now,
+                event_type="payment.cancel_failed",
+            )
         return payment
 
 
@@ -790,10 +823,11 @@ def _emit_refund(*, refund: Refund, payment: Payment, event_type: str, now: date
 
 # --- the janitor ----------------------------------------------------------------------------
 def resolve_unknown_attempt(*, attempt_id: str) -> str:
-    """Ask the processor what happened to an attempt whose answer was lost, and record it.
-    Never retried under a new key: the same attempt id is the key the processor knows."""
+    """Ask the processor what happened to an attempt whose answer was lost (``unknown``) or
+    never recorded (``reserved``, its process died: the janitor only passes stale ones), and
+    record it. Never retried under a new key: the attempt id is the key the processor knows."""
     attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
-    if attempt.status != AttemptStatus.UNKNOWN:
+    if attempt.status not in {AttemptStatus.UNKNOWN, AttemptStatus.RESERVED}:
         return attempt.status
     try:
         found = get_connector(name=attempt.connector or "simulator").retrieve_operation(
@@ -818,6 +852,7 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
         OperationKind.REFUND.value: lambda: _record_refund(
             attempt_id=attempt.public_id, result=found
         ),
+        OperationKind.VOID.value: lambda: _record_void(attempt_id=attempt.public_id, result=found),
     }
     recorders[attempt.kind]()
     return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)

@@ -43,9 +43,10 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
             S.UNKNOWN,  # timeout / dropped connection: the janitor resolves it
         }
     ),
-    # the shopper authenticates (back to processing) or gives up
-    S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.CANCELED, S.FAILED}),
-    # authorized: capture (through processing), or void
+    # the shopper authenticates (back to processing) or gives up; a void whose answer is
+    # lost leaves it unknown
+    S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.CANCELED, S.FAILED, S.UNKNOWN}),
+    # authorized: capture (through processing), or void (unknown when its answer is lost)
     S.REQUIRES_CAPTURE: frozenset({S.PROCESSING, S.SUCCEEDED, S.CANCELED, S.UNKNOWN}),
     # resolved by asking the processor what really happened
     S.UNKNOWN: frozenset(

@@ -276,6 +276,11 @@ CIRCUIT_OPEN_SECONDS = env.get_int("CIRCUIT_OPEN_SECONDS", default=30, minimum=1
 PAYMENTS_UNKNOWN_GRACE_SECONDS = env.get_int(
     "PAYMENTS_UNKNOWN_GRACE_SECONDS", default=30, minimum=1
 )
+# ... and about an attempt still "reserved" after this long (its process died between the
+# call and the record): longer than any call can take (timeouts x retries).
+PAYMENTS_STALE_RESERVATION_SECONDS = env.get_int(
+    "PAYMENTS_STALE_RESERVATION_SECONDS", default=120, minimum=10
+)
 WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, minimum=1)
 
 # Idempotency-Key: completed keys are kept at least this long (never less than 24 h); an

@@ -9,21 +9,30 @@ from django.utils import timezone
 from apps.common.errors import PaymentHubError
 from apps.common.money import Money
 from apps.payments.models import Payment, PaymentAttempt, Refund
-from apps.payments.services import capture_payment, confirm_payment, create_payment, create_refund
+from apps.payments.services import (
+    cancel_payment,
+    capture_payment,
+    confirm_payment,
+    create_payment,
+    create_refund,
+)
 from apps.tokenization import facade as vault
 
-THREADS = 20
+THREADS = 50
 
 
-def _run_in_threads(work):
+def _run_in_threads(work, *others):
+    """Run ``work`` (and, alternately, each of ``others``) in THREADS threads released at once;
+    the return values and refusals, in completion order."""
+    works = [work, *others]
     outcomes = []
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
 
-    def run():
+    def run(index):
         barrier.wait()
         try:
-            outcome = work()
+            outcome = works[index % len(works)]()
         except PaymentHubError as error:
             outcome = error
         finally:
@@ -31,7 +40,7 @@ def _run_in_threads(work):
         with lock:
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -87,3 +96,23 @@ def test_parallel_refunds_never_exceed_the_captured_amount(merchant_id):
     payment.refresh_from_db()
     assert payment.amount_refunded_minor == total
     assert 1 <= succeeded.count() <= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_racing_captures_lets_exactly_one_of_them_win(merchant_id):
+    payment = _authorized(merchant_id, "manual")
+    outcomes = _run_in_threads(
+        lambda: capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id),
+        lambda: cancel_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id),
+    )
+    winners = [o for o in outcomes if isinstance(o, Payment)]
+    assert len(winners) == 1
+    assert all(getattr(o, "http_status", None) == 409 for o in outcomes if o not in winners)
+    payment.refresh_from_db()
+    assert payment.status == winners[0].status
+    assert payment.status in {"succeeded", "canceled"}
+    succeeded = PaymentAttempt.objects.filter(
+        payment=payment, kind__in=["capture", "void"], status="succeeded"
+    )
+    assert succeeded.count() == 1
+    assert payment.amount_captured_minor == (10_000 if payment.status == "succeeded" else 0)

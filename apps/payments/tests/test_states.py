@@ -28,6 +28,7 @@ ALLOWED = {
     (S.REQUIRES_ACTION, S.PROCESSING),
     (S.REQUIRES_ACTION, S.CANCELED),
     (S.REQUIRES_ACTION, S.FAILED),
+    (S.REQUIRES_ACTION, S.UNKNOWN),
     (S.REQUIRES_CAPTURE, S.PROCESSING),
     (S.REQUIRES_CAPTURE, S.SUCCEEDED),
     (S.REQUIRES_CAPTURE, S.CANCELED),
@@ -63,9 +64,12 @@ class TestPaymentTransitionTable:
         } == CANCELABLE_STATUSES
 
     def test_only_an_attempt_at_the_processor_can_end_in_unknown(self):
+        # authorizing or capturing (processing), voiding an authorization (requires_capture)
+        # or a pending challenge (requires_action)
         assert {current for current, target in ALLOWED if target == S.UNKNOWN} == {
             S.PROCESSING,
             S.REQUIRES_CAPTURE,
+            S.REQUIRES_ACTION,
         }
 
     def test_a_refused_move_names_the_current_status(self):
