@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 
 class SimulatedOperation(models.Model):
@@ -72,6 +73,43 @@ class RoutingRule(models.Model):
         return f"#{self.priority} {self.mode} → {', '.join(self.connectors)}"
 
 
+class Customer(models.Model):
+    """A merchant's customer, to which saved payment methods (kept by the vault) are attached.
+    Deleting it is soft: the row stays (payments keep naming it) and its payment methods are
+    detached through the vault, which crypto-shreds them."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    email = models.CharField(max_length=254, blank=True, default="")
+    name = models.CharField(max_length=256, blank=True, default="")
+    phone = models.CharField(max_length=32, blank=True, default="")
+    description = models.CharField(max_length=1000, blank=True, default="")
+    metadata = models.JSONField(default=dict)
+    deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "payments_customer"
+        indexes = [
+            models.Index(fields=["merchant_ref", "mode", "-id"], name="cus_list_idx"),
+            # the email filter is case-insensitive, like the payments' customer_email one
+            models.Index(F("merchant_ref"), F("mode"), Upper("email"), name="cus_email_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(mode__in=["test", "live"]), name="cus_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(deleted=False) | Q(deleted_at__isnull=False),
+                name="cus_deleted_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id}{' (deleted)' if self.deleted else ''}"
+
+
 class Payment(models.Model):
     """A payment (what the big processors call a PaymentIntent). Amounts in minor units;
     refunded ≤ captured ≤ amount is enforced by the database."""
@@ -108,6 +146,11 @@ class Payment(models.Model):
                 fields=["merchant_ref", "mode", "-created_at", "-id"], name="pay_list_idx"
             ),
             models.Index(fields=["merchant_ref", "mode", "status"], name="pay_status_idx"),
+            models.Index(
+                fields=["merchant_ref", "mode", "customer_ref", "-id"],
+                name="pay_customer_idx",
+                condition=~Q(customer_ref=""),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="pay_amount_positive"),
