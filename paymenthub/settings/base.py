@@ -77,6 +77,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.request_context.RequestIdMiddleware",
+    # /v1/ only: PaymentHub-Version (400 when unknown), then the per-key rate limits (429).
+    "apps.common.api.versioning.ApiVersionMiddleware",
+    "apps.common.api.throttling.ApiRateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -287,6 +290,32 @@ WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, min
 # in-progress claim whose request died may be taken over after IDEMPOTENCY_LOCK_SECONDS.
 IDEMPOTENCY_KEY_TTL_HOURS = env.get_int("IDEMPOTENCY_KEY_TTL_HOURS", default=24, minimum=24)
 IDEMPOTENCY_LOCK_SECONDS = env.get_int("IDEMPOTENCY_LOCK_SECONDS", default=60, minimum=5)
+
+# --- API rate limits and versions (apps.common.api.throttling / versioning) ----------------
+# Budgets per API key, per period: live/test mode x reads (GET, HEAD)/writes, like the big
+# processors; requests with no valid key are limited per client IP. GCRA in Redis, shared by
+# every worker; when Redis is unreachable requests go through (fail open) and Redis is retried
+# every API_RATE_LIMIT_REDIS_RETRY_SECONDS. See docs/api/rate-limits.md.
+API_RATE_LIMIT_ENABLED = env.get_bool("API_RATE_LIMIT_ENABLED", default=True)
+API_RATE_LIMIT_PERIOD_SECONDS = env.get_int("API_RATE_LIMIT_PERIOD_SECONDS", default=1, minimum=1)
+API_RATE_LIMITS = {
+    "live_read": env.get_int("API_RATE_LIMIT_LIVE_READ", default=100, minimum=1),
+    "live_write": env.get_int("API_RATE_LIMIT_LIVE_WRITE", default=100, minimum=1),
+    "test_read": env.get_int("API_RATE_LIMIT_TEST_READ", default=25, minimum=1),
+    "test_write": env.get_int("API_RATE_LIMIT_TEST_WRITE", default=25, minimum=1),
+    "unauthenticated": env.get_int("API_RATE_LIMIT_UNAUTHENTICATED", default=25, minimum=1),
+}
+API_RATE_LIMIT_REDIS_URL = env.check_redis_url(
+    name="API_RATE_LIMIT_REDIS_URL",
+    value=env.get_str("API_RATE_LIMIT_REDIS_URL", default=REDIS_URL),
+)
+API_RATE_LIMIT_KEY_PREFIX = "ph:ratelimit"
+API_RATE_LIMIT_REDIS_TIMEOUT_MS = env.get_int(
+    "API_RATE_LIMIT_REDIS_TIMEOUT_MS", default=100, minimum=1
+)
+API_RATE_LIMIT_REDIS_RETRY_SECONDS = env.get_int(
+    "API_RATE_LIMIT_REDIS_RETRY_SECONDS", default=1, minimum=1
+)
 
 # Outbox relay tuning.
 OUTBOX_BATCH_SIZE = env.get_int("OUTBOX_BATCH_SIZE", default=200, minimum=1)

@@ -29,6 +29,18 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or env.redis_url_to_brok
     url=env.with_redis_db(url=REDIS_URL, db=14)
 )
 
+# API rate limits: the test cache's Redis and key namespace (cleared around every test), with
+# budgets no ordinary test reaches; the rate-limit tests override them with small ones.
+API_RATE_LIMIT_REDIS_URL = TEST_REDIS_URL
+API_RATE_LIMIT_KEY_PREFIX = f"{os.environ[_CACHE_PREFIX_VARIABLE]}:ratelimit"
+API_RATE_LIMITS = {
+    "live_read": 1_000_000,
+    "live_write": 1_000_000,
+    "test_read": 1_000_000,
+    "test_write": 1_000_000,
+    "unauthenticated": 1_000_000,
+}
+
 # Django empties tables between transactional tests with TRUNCATE; the audit log's trigger
 # lets that through only for connections carrying this test-only setting.
 DATABASES["default"].setdefault("OPTIONS", {})
