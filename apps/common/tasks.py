@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.common.idempotency import prune_idempotency_keys as _prune_idempotency_keys
-from apps.common.outbox import relay_outbox_until_empty
+from apps.common.outbox import relay_outbox_after_kick
 
 
 @shared_task(
@@ -15,7 +15,7 @@ from apps.common.outbox import relay_outbox_until_empty
     ignore_result=True,
 )
 def relay_outbox() -> int:
-    return relay_outbox_until_empty().dispatched
+    return relay_outbox_after_kick().dispatched
 
 
 @shared_task(

@@ -221,3 +221,47 @@ class TestConcurrentRelays:
         assert len(counts) == 600
         assert set(counts.values()) == {1}
         assert OutboxEvent.objects.filter(status=OutboxStatus.DISPATCHED).count() == 600
+
+
+@pytest.mark.django_db(transaction=True)
+class TestKickingTheRelay:
+    @pytest.fixture
+    def sent(self, monkeypatch):
+        """Count the relay tasks sent to the broker (the worker side is tested for real in
+        test_outbox_with_a_real_worker.py)."""
+        from apps.common import tasks
+        from apps.common.outbox import release_outbox_kick
+
+        release_outbox_kick()
+        sends: list[dict] = []
+        monkeypatch.setattr(tasks.relay_outbox, "apply_async", lambda **kw: sends.append(kw))
+        yield sends
+        release_outbox_kick()
+
+    def test_a_transaction_with_many_events_kicks_the_relay_once(self, sent):
+        with transaction.atomic():
+            for _ in range(3):
+                enqueue_event(event_type=EVENT_TYPE, payload={})
+        assert len(sent) == 1
+
+    def test_commits_while_a_relay_is_on_its_way_send_no_more_tasks(self, sent):
+        for _ in range(5):
+            with transaction.atomic():
+                enqueue_event(event_type=EVENT_TYPE, payload={})
+        assert len(sent) == 1
+
+    def test_the_kicked_relay_releases_the_kick_and_finds_events_committed_meanwhile(
+        self, sent, handled
+    ):
+        from apps.common.outbox import relay_outbox_after_kick
+
+        with transaction.atomic():
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+        with transaction.atomic():  # its kick is suppressed: the first one is on its way
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+        assert len(sent) == 1
+        assert relay_outbox_after_kick().dispatched == 2
+        assert len(handled) == 2
+        with transaction.atomic():  # released: the next commit kicks again
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+        assert len(sent) == 2
