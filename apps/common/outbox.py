@@ -96,7 +96,7 @@ def enqueue_event(
 def _kick_relay_after_commit() -> None:
     """One kick per transaction, however many events it writes."""
     pending = connection.run_on_commit if connection.in_atomic_block else []
-    if not any(callback is kick_outbox_relay for _, callback, _ in pending):
+    if not any(entry[1] is kick_outbox_relay for entry in pending):
         transaction.on_commit(kick_outbox_relay, robust=True)
 
 
