@@ -170,19 +170,28 @@ def _reserve_attempt(
     now: datetime,
     amount_minor: int | None = None,
     refund: Refund | None = None,
+    fresh: bool = False,
 ) -> PaymentAttempt:
+    """The attempt row; the partial unique index allows one in flight per payment. A
+    ``fresh`` payment (created in this transaction) cannot have one: no savepoint needed."""
+
+    def reserve() -> PaymentAttempt:
+        return PaymentAttempt.objects.create(
+            public_id=make_public_id(prefix="att"),
+            payment=payment,
+            kind=kind.value,
+            status=AttemptStatus.RESERVED,
+            connector=payment.connector,
+            amount_minor=amount_minor,
+            refund=refund,
+            created_at=now,
+        )
+
+    if fresh:
+        return reserve()
     try:
         with transaction.atomic():
-            return PaymentAttempt.objects.create(
-                public_id=make_public_id(prefix="att"),
-                payment=payment,
-                kind=kind.value,
-                status=AttemptStatus.RESERVED,
-                connector=payment.connector,
-                amount_minor=amount_minor,
-                refund=refund,
-                created_at=now,
-            )
+            return reserve()
     except IntegrityError:
         raise ConflictError(
             code="payment_in_flight",
@@ -217,11 +226,15 @@ def _call_for_outcome(
     return result
 
 
-def _lock_attempt(*, attempt_id: str) -> tuple[Payment, PaymentAttempt]:
-    """Lock the attempt's payment, then the attempt (always in this order)."""
-    payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
-        public_id=attempt_id
-    )
+def _lock_attempt(
+    *, attempt_id: str, payment_pk: int | None = None
+) -> tuple[Payment, PaymentAttempt]:
+    """Lock the attempt's payment, then the attempt (always in this order). ``payment_pk``,
+    when the caller knows it, saves looking it up."""
+    if payment_pk is None:
+        payment_pk = PaymentAttempt.objects.values_list("payment_id", flat=True).get(
+            public_id=attempt_id
+        )
     payment = Payment.objects.select_for_update().get(pk=payment_pk)
     attempt = PaymentAttempt.objects.select_for_update().get(public_id=attempt_id)
     return payment, attempt
@@ -239,9 +252,16 @@ def create_payment(
     description: str = "",
     statement_descriptor: str = "",
     metadata: dict[str, Any] | None = None,
+    confirm: bool = False,
     now: datetime | None = None,
 ) -> Payment:
+    """Create a payment; with ``confirm`` it is also authorized (and captured, with automatic
+    capture) at once: created and reserved in one transaction, then called and recorded."""
     now = now or get_now()
+    if confirm and not payment_method:
+        raise InvalidPaymentRequestError(
+            message="confirm=true needs a payment_method.", param="payment_method"
+        )
     if amount.amount_minor <= 0:
         raise InvalidPaymentRequestError(
             code="amount_too_small", message="amount must be at least 1.", param="amount"
@@ -274,7 +294,10 @@ def create_payment(
             updated_at=now,
         )
         _emit(payment=payment, event_type="payment.created", now=now)
-    return payment
+        if not confirm:
+            return payment
+        reserved = _reserve_authorization(payment=payment, now=now, fresh=True)
+    return _authorize_reserved(payment=payment, reserved=reserved)
 
 
 def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
@@ -295,6 +318,7 @@ def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class _Reserved:
     payment_id: str
+    payment_pk: int
     attempt_id: str
     connectors: list[str]
 
@@ -313,16 +337,30 @@ def confirm_payment(
                 "requires confirmation can be confirmed.",
                 extra={"payment_status": payment.status},
             )
-        amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
-        connectors = choose_connectors(
-            merchant_id=merchant_id, mode=mode, amount=amount, brand=payment.card_brand
-        )
-        _transition(payment=payment, target=S.PROCESSING, now=now)
-        attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
-        reserved = _Reserved(
-            payment_id=payment.public_id, attempt_id=attempt.public_id, connectors=connectors
-        )
-    # call: no transaction, no lock
+        reserved = _reserve_authorization(payment=payment, now=now)
+    return _authorize_reserved(payment=payment, reserved=reserved)
+
+
+def _reserve_authorization(*, payment: Payment, now: datetime, fresh: bool = False) -> _Reserved:
+    """Reserve: in the caller's transaction, with the payment locked (or ``fresh``: created
+    in this very transaction, so nobody else can hold it), choose the connectors, move the
+    payment to processing and reserve the authorization attempt."""
+    amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
+    connectors = choose_connectors(
+        merchant_id=payment.merchant_ref, mode=payment.mode, amount=amount, brand=payment.card_brand
+    )
+    _transition(payment=payment, target=S.PROCESSING, now=now)
+    attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now, fresh=fresh)
+    return _Reserved(
+        payment_id=payment.public_id,
+        payment_pk=payment.pk,
+        attempt_id=attempt.public_id,
+        connectors=connectors,
+    )
+
+
+def _authorize_reserved(*, payment: Payment, reserved: _Reserved) -> Payment:
+    """Call, outside any transaction and lock, then record."""
     try:
         called = _authorize_outside_transaction(payment=payment, reserved=reserved)
     except PaymentHubError as refused:  # the vault or risk refused: nothing reached a processor
@@ -334,11 +372,15 @@ def confirm_payment(
         # anything else: record the outcome as unknown so the attempt never stays reserved;
         # the janitor asks the processor under the attempt's key and settles it
         _record_authorization(
-            attempt_id=reserved.attempt_id, result=None, connector_name=reserved.connectors[0]
+            attempt_id=reserved.attempt_id,
+            payment_pk=reserved.payment_pk,
+            result=None,
+            connector_name=reserved.connectors[0],
         )
         raise
     return _record_authorization(
         attempt_id=reserved.attempt_id,
+        payment_pk=reserved.payment_pk,
         result=called.result,
         connector_name=called.connector_name,
         risk_action=called.risk_action,
@@ -420,13 +462,14 @@ def _record_authorization(
     result: OperationResult | None,
     connector_name: str,
     risk_action: str | None = None,
+    payment_pk: int | None = None,
     now: datetime | None = None,
 ) -> Payment:
     """Record an authorization's answer. ``risk_action`` is the assessment made before the
     call (None when the janitor records it: the one saved with the unknown outcome holds)."""
     now = now or get_now()
     with transaction.atomic():
-        payment, attempt = _lock_attempt(attempt_id=attempt_id)
+        payment, attempt = _lock_attempt(attempt_id=attempt_id, payment_pk=payment_pk)
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment  # already recorded (a retry, or the janitor got here first)
         if risk_action is not None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.api.schema import ErrorResponse
 from apps.common.money import Money
 from apps.merchants.facade import get_api_principal
 from apps.payments import selectors, services
@@ -28,16 +29,16 @@ from apps.payments.api.serializers import (
 from apps.payments.errors import PaymentDeclinedError
 from apps.payments.models import Payment, Refund
 
-ERRORS = {
-    400: OpenApiResponse(description="invalid_request_error / idempotency_error"),
-    401: OpenApiResponse(description="authentication_error: missing or wrong secret key"),
-    402: OpenApiResponse(description="card_error: declined, with `decline_code`"),
-    404: OpenApiResponse(description="invalid_request_error / resource_missing"),
-    409: OpenApiResponse(
-        description="payment_intent_unexpected_state, payment_in_flight, or an "
-        "Idempotency-Key still in flight"
-    ),
-}
+# 400, 401, 403, 404 (routes naming an object, cursors), 409 for an Idempotency-Key still in
+# flight, 429 and 500 are documented on every operation by apps.common.api.schema; these are
+# the payments API's own errors, added to those.
+DECLINED = ErrorResponse(
+    "card_declined",
+    description="`card_error`: the card was declined; `decline_code` says why (e.g. "
+    "`insufficient_funds`) and `payment` is the payment, now `failed`.",
+)
+IN_FLIGHT = "payment_in_flight"
+UNEXPECTED_STATE = "payment_intent_unexpected_state"
 
 
 def _unix(value: datetime) -> int:
@@ -119,7 +120,7 @@ class PaymentCollectionView(IdempotentAPIView):
         description="Newest first, cursor pagination with `starting_after`; filter by status, "
         "currency, amount, customer email, creation time, and `metadata[key]=value`.",
         parameters=[PaymentListQuerySerializer],
-        responses={200: PaymentListSerializer, **ERRORS},
+        responses={200: PaymentListSerializer},
         tags=["Payments"],
     )
     def get(self, request: Request) -> Response:
@@ -159,7 +160,11 @@ class PaymentCollectionView(IdempotentAPIView):
         description="Creates a payment; with `confirm=true` it is authorized at once (and "
         "captured, with automatic capture). Send an `Idempotency-Key`.",
         request=PaymentCreateSerializer,
-        responses={200: PaymentSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer,
+            400: ErrorResponse("amount_too_small", "resource_missing"),
+            402: DECLINED,
+        },
         tags=["Payments"],
     )
     def post(self, request: Request) -> Response:
@@ -177,13 +182,8 @@ class PaymentCollectionView(IdempotentAPIView):
             description=values["description"],
             statement_descriptor=values["statement_descriptor"],
             metadata=values["metadata"],
+            confirm=values["confirm"],
         )
-        if values["confirm"]:
-            payment = services.confirm_payment(
-                merchant_id=principal.merchant_id,
-                mode=principal.mode,
-                payment_id=payment.public_id,
-            )
         return _payment_response(payment)
 
 
@@ -191,7 +191,7 @@ class PaymentDetailView(APIView):
     @extend_schema(
         operation_id="retrieve_payment",
         summary="Retrieve a payment",
-        responses={200: PaymentSerializer, **ERRORS},
+        responses={200: PaymentSerializer},
         tags=["Payments"],
     )
     def get(self, request: Request, payment_id: str) -> Response:
@@ -209,7 +209,16 @@ class PaymentConfirmView(IdempotentAPIView):
         operation_id="confirm_payment",
         summary="Confirm a payment",
         request=None,
-        responses={200: PaymentSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer,
+            402: DECLINED,
+            409: ErrorResponse(
+                UNEXPECTED_STATE,
+                IN_FLIGHT,
+                description="The payment does not require confirmation, or another operation "
+                "on it is in progress.",
+            ),
+        },
         tags=["Payments"],
     )
     def post(self, request: Request, payment_id: str) -> Response:
@@ -228,7 +237,16 @@ class PaymentCaptureView(IdempotentAPIView):
         summary="Capture an authorized payment",
         description="Captures all of it, or `amount_to_capture`; the rest is released.",
         request=PaymentCaptureSerializer,
-        responses={200: PaymentSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer,
+            400: ErrorResponse("amount_too_small", "amount_too_large"),
+            409: ErrorResponse(
+                UNEXPECTED_STATE,
+                IN_FLIGHT,
+                description="The payment is not authorized (`requires_capture`), or another "
+                "operation on it is in progress.",
+            ),
+        },
         tags=["Payments"],
     )
     def post(self, request: Request, payment_id: str) -> Response:
@@ -252,7 +270,18 @@ class PaymentCancelView(IdempotentAPIView):
         summary="Cancel a payment",
         description="Before capture only; an authorization is voided at the processor.",
         request=None,
-        responses={200: PaymentSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer,
+            409: ErrorResponse(
+                UNEXPECTED_STATE,
+                IN_FLIGHT,
+                "cancel_failed",
+                "processor_unavailable",
+                description="The payment is already captured or finished, another operation "
+                "on it is in progress, or the processor refused or could not be reached (the "
+                "payment is unchanged; retry).",
+            ),
+        },
         tags=["Payments"],
     )
     def post(self, request: Request, payment_id: str) -> Response:
@@ -270,7 +299,7 @@ class RefundCollectionView(IdempotentAPIView):
         operation_id="list_refunds",
         summary="List refunds",
         parameters=[RefundListQuerySerializer],
-        responses={200: RefundListSerializer, **ERRORS},
+        responses={200: RefundListSerializer},
         tags=["Refunds"],
     )
     def get(self, request: Request) -> Response:
@@ -299,7 +328,18 @@ class RefundCollectionView(IdempotentAPIView):
         description="All of what is left, or `amount`; several refunds never exceed the "
         "captured amount.",
         request=RefundCreateSerializer,
-        responses={200: RefundSerializer, **ERRORS},
+        responses={
+            200: RefundSerializer,
+            400: ErrorResponse("amount_too_small", "amount_too_large"),
+            404: ErrorResponse("resource_missing", description="No such payment."),
+            409: ErrorResponse(
+                "charge_not_refundable",
+                "charge_already_refunded",
+                IN_FLIGHT,
+                description="The payment is not captured, is already fully refunded, or "
+                "another operation on it is in progress.",
+            ),
+        },
         tags=["Refunds"],
     )
     def post(self, request: Request) -> Response:
@@ -322,7 +362,7 @@ class RefundDetailView(APIView):
     @extend_schema(
         operation_id="retrieve_refund",
         summary="Retrieve a refund",
-        responses={200: RefundSerializer, **ERRORS},
+        responses={200: RefundSerializer},
         tags=["Refunds"],
     )
     def get(self, request: Request, refund_id: str) -> Response:

@@ -45,9 +45,10 @@ def _keys(connector: str) -> tuple[str, str, str]:
 
 def get_circuit_state(*, connector: str) -> CircuitState:
     failures_key, open_key, _ = _keys(connector)
-    if cache.get(open_key):
+    found = cache.get_many([open_key, failures_key])  # one round trip
+    if found.get(open_key):
         return CircuitState.OPEN
-    failures = int(cache.get(failures_key) or 0)
+    failures = int(found.get(failures_key) or 0)
     if failures >= get_circuit_settings().failure_threshold:
         return CircuitState.HALF_OPEN
     return CircuitState.CLOSED

@@ -9,7 +9,7 @@ from apps.common.money import Money
 from apps.ledger import facade as ledger
 from apps.payments.connectors.simulator import clear_simulator_fault, set_simulator_fault
 from apps.payments.errors import AmountTooLargeError, InvalidPaymentRequestError
-from apps.payments.models import AttemptStatus, PaymentAttempt, Refund
+from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, Refund
 from apps.payments.services import (
     cancel_payment,
     capture_payment,
@@ -303,3 +303,27 @@ class TestUnusablePaymentMethods:
         assert second.status == "failed"
         assert second.failure_code
         assert not PaymentAttempt.objects.filter(status__in=["reserved", "unknown"]).exists()
+
+
+def test_creating_with_confirm_but_no_payment_method_is_refused_and_creates_nothing(merchant_id):
+    with pytest.raises(InvalidPaymentRequestError) as refused:
+        create_payment(merchant_id=merchant_id, mode="test", amount=EUR_100, confirm=True)
+    assert refused.value.param == "payment_method"
+    assert not Payment.objects.exists()
+
+
+def test_creating_with_confirm_authorizes_and_captures_in_one_call(merchant_id):
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=EUR_100,
+        payment_method=_token(merchant_id),
+        confirm=True,
+    )
+    assert payment.status == "succeeded"
+    assert list(payment.events.order_by("id").values_list("to_status", flat=True)) == [
+        "requires_confirmation",
+        "processing",
+        "succeeded",
+    ]
+    assert _eur_balance(merchant_id).pending_minor == 9_680
