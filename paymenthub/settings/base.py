@@ -170,7 +170,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema plus the shared headers and the error envelope on every
+    # operation (apps/common/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "apps.common.api.schema.PaymentHubAutoSchema",
     "EXCEPTION_HANDLER": "apps.common.api.exceptions.handle_api_exception",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -195,6 +197,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and docs pages are public: no key is read, so a stray Authorization header
+    # cannot turn them into a 401.
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorTypeEnum": "apps.common.api.schema.ERROR_TYPES",
+        "CapabilityStatusEnum": ["active", "inactive"],
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.payments.states import PaymentStatus
@@ -61,6 +62,7 @@ class RefundListQuerySerializer(serializers.Serializer[Any]):
     payment = serializers.CharField(required=False)
 
 
+@extend_schema_serializer(component_name="PaymentCard")
 class CardSerializer(serializers.Serializer[Any]):
     brand = serializers.CharField()
     last4 = serializers.CharField()

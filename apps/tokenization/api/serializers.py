@@ -67,14 +67,3 @@ class PaymentMethodListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list")
     data = PaymentMethodSerializer(many=True)  # type: ignore[assignment]
     has_more = serializers.BooleanField()
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    type = serializers.CharField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    param = serializers.CharField(allow_null=True)
-
-
-class ErrorEnvelopeSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()

@@ -15,13 +15,14 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.api.schema import ErrorResponse
 from apps.common.idempotency import canonicalize_body
 from apps.merchants.contracts import ApiKeyPrincipal
 from apps.merchants.facade import (
@@ -39,7 +40,6 @@ from apps.tokenization.api.cors import (
 from apps.tokenization.api.serializers import (
     CreatePaymentMethodSerializer,
     CreateTokenSerializer,
-    ErrorEnvelopeSerializer,
     ListPaymentMethodsQuerySerializer,
     PaymentMethodListSerializer,
     PaymentMethodSerializer,
@@ -59,11 +59,17 @@ from apps.tokenization.facade import (
 SENSITIVE_FIELDS = ("card[number]", "card[cvc]", "card[name]", "number", "cvc", "name")
 _IDEMPOTENCY_FINGERPRINT_SALT = "apps.tokenization.api.idempotency-fingerprint"
 
-ERROR_RESPONSES = {
-    400: OpenApiResponse(ErrorEnvelopeSerializer, description="Invalid request"),
-    401: OpenApiResponse(ErrorEnvelopeSerializer, description="Missing or invalid API key"),
-    404: OpenApiResponse(ErrorEnvelopeSerializer, description="No such object for this key"),
-}
+# 400, 401, 403, 404 on routes naming an object, 409, 429 and 500 are documented on every
+# operation by apps.common.api.schema; these are the vault's own errors.
+CARD_ERRORS = ErrorResponse(
+    "invalid_number",
+    "incorrect_number",
+    "invalid_expiry_month",
+    "invalid_expiry_year",
+    "expired_card",
+    "invalid_cvc",
+    description="`card_error`: the card details are invalid; `param` names the field.",
+)
 
 
 def serialize_card(*, card: CardDetails) -> dict[str, Any]:
@@ -157,9 +163,11 @@ class TokenCollectionView(CardBodyIdempotentAPIView):
         request=CreateTokenSerializer,
         responses={
             201: TokenSerializer,
-            **ERROR_RESPONSES,
-            402: OpenApiResponse(ErrorEnvelopeSerializer, description="Invalid card"),
-            403: OpenApiResponse(ErrorEnvelopeSerializer, description="Origin not allowed"),
+            402: CARD_ERRORS,
+            403: ErrorResponse(
+                "origin_not_allowed",
+                description="`permission_error`: the calling page's origin is not allowed.",
+            ),
         },
         tags=["Tokens"],
     )
@@ -193,7 +201,7 @@ class TokenDetailView(APIView):
     @extend_schema(
         operation_id="retrieve_token",
         summary="Retrieve a token (brand, last4, expiry; never the number)",
-        responses={200: TokenSerializer, **ERROR_RESPONSES},
+        responses={200: TokenSerializer},
         tags=["Tokens"],
     )
     def get(self, request: Request, token_id: str) -> Response:
@@ -213,7 +221,15 @@ class PaymentMethodCollectionView(IdempotentAPIView):
             "expired one 400 `token_expired`). `customer` is your reference for the customer."
         ),
         request=CreatePaymentMethodSerializer,
-        responses={201: PaymentMethodSerializer, **ERROR_RESPONSES},
+        responses={
+            201: PaymentMethodSerializer,
+            400: ErrorResponse(
+                "token_already_used",
+                "token_expired",
+                description="`invalid_request_error`: the token was used or has expired.",
+            ),
+            404: ErrorResponse("resource_missing", description="No such token for your account."),
+        },
         tags=["Payment methods"],
     )
     def post(self, request: Request) -> Response:
@@ -236,7 +252,7 @@ class PaymentMethodCollectionView(IdempotentAPIView):
         parameters=[
             OpenApiParameter("customer", str, required=True, description="Your customer reference.")
         ],
-        responses={200: PaymentMethodListSerializer, **ERROR_RESPONSES},
+        responses={200: PaymentMethodListSerializer},
         tags=["Payment methods"],
     )
     def get(self, request: Request) -> Response:
@@ -264,7 +280,7 @@ class PaymentMethodDetailView(APIView):
     @extend_schema(
         operation_id="retrieve_payment_method",
         summary="Retrieve a saved card (brand, last4, expiry; never the number)",
-        responses={200: PaymentMethodSerializer, **ERROR_RESPONSES},
+        responses={200: PaymentMethodSerializer},
         tags=["Payment methods"],
     )
     def get(self, request: Request, payment_method_id: str) -> Response:
@@ -289,7 +305,7 @@ class PaymentMethodDetachView(IdempotentAPIView):
             "afterwards the payment method is 404."
         ),
         request=None,
-        responses={200: PaymentMethodSerializer, **ERROR_RESPONSES},
+        responses={200: PaymentMethodSerializer},
         tags=["Payment methods"],
     )
     def post(self, request: Request, payment_method_id: str) -> Response:
