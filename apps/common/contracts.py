@@ -47,3 +47,15 @@ class ChainReport:
 
 # The audit log's name for it.
 AuditChainReport = ChainReport
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An outbox event as the events API shows it to its merchant."""
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    livemode: bool
+    request_id: str = ""

@@ -41,6 +41,12 @@ class OutboxEvent(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["aggregate_type", "aggregate_id"], name="outbox_aggregate_idx"),
+            # the events API: a merchant's events, newest first
+            models.Index(
+                fields=["merchant_ref", "-id"],
+                name="outbox_merchant_idx",
+                condition=~Q(merchant_ref=""),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

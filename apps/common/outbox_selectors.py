@@ -1,0 +1,106 @@
+"""Reads of the outbox for the events API (``GET /v1/events``): a merchant's events, in one
+mode, newest first. The write path (:func:`apps.common.outbox.enqueue_event`) is unchanged:
+an event's public id (``evt_...``) is the one it was written with, and its mode is the one
+webhooks deliver it in, ``live`` when its payload says ``"livemode": true``, else ``test``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.common.contracts import EventRecord
+from apps.common.errors import InvalidRequestError, NotFoundError
+from apps.common.models import OutboxEvent
+from apps.common.pagination import page_by_cursor
+
+MAX_PAGE_SIZE = 100
+ALL_EVENT_TYPES = "*"
+MAX_EVENT_TYPE_LENGTH = 100
+_SHOWN = ("public_id", "event_type", "payload", "created_at", "request_id")
+
+
+def _event_not_found(param: str = "event") -> NotFoundError:
+    return NotFoundError(message="No such event.", param=param)
+
+
+def _merchant_events(*, merchant_ref: str, livemode: bool) -> QuerySet[OutboxEvent]:
+    if not merchant_ref:
+        raise ValueError("merchant_ref is required")
+    events = OutboxEvent.objects.filter(merchant_ref=merchant_ref).only(*_SHOWN)
+    live = Q(payload__contains={"livemode": True})
+    return events.filter(live) if livemode else events.exclude(live)
+
+
+def _to_record(event: OutboxEvent) -> EventRecord:
+    return EventRecord(
+        event_id=event.public_id,
+        event_type=event.event_type,
+        payload=event.payload,
+        created_at=event.created_at,
+        livemode=bool(event.payload.get("livemode")) if isinstance(event.payload, dict) else False,
+        request_id=event.request_id,
+    )
+
+
+def event_type_filter(*, event_type: str) -> Q:
+    """``payment.succeeded`` matches itself, ``payment.*`` every ``payment.`` event and ``*``
+    everything: the same patterns webhook endpoints subscribe with."""
+    if not event_type or len(event_type) > MAX_EVENT_TYPE_LENGTH or " " in event_type:
+        raise InvalidRequestError(
+            code="parameter_invalid", message="type is an event type or a pattern.", param="type"
+        )
+    if event_type == ALL_EVENT_TYPES:
+        return Q()
+    if event_type.endswith(".*"):
+        return Q(event_type__startswith=event_type[:-1])
+    if "*" in event_type:
+        raise InvalidRequestError(
+            code="parameter_invalid",
+            message="A wildcard only ends a type, as in payment.*.",
+            param="type",
+        )
+    return Q(event_type=event_type)
+
+
+def get_merchant_event(*, merchant_ref: str, livemode: bool, event_id: str) -> EventRecord:
+    """The merchant's event in this mode; another merchant's (or mode's) is a 404."""
+    found = (
+        _merchant_events(merchant_ref=merchant_ref, livemode=livemode)
+        .filter(public_id=event_id)
+        .first()
+    )
+    if found is None:
+        raise _event_not_found()
+    return _to_record(found)
+
+
+def list_merchant_events(
+    *,
+    merchant_ref: str,
+    livemode: bool,
+    limit: int = 10,
+    starting_after: str | None = None,
+    event_type: str | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+) -> tuple[list[EventRecord], bool]:
+    """One page of the merchant's events, newest first, and whether more follow."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    events = _merchant_events(merchant_ref=merchant_ref, livemode=livemode)
+    filters = Q()
+    if event_type is not None:
+        filters &= event_type_filter(event_type=event_type)
+    if created_gte:
+        filters &= Q(created_at__gte=created_gte)
+    if created_lt:
+        filters &= Q(created_at__lt=created_lt)
+    rows, has_more = page_by_cursor(
+        queryset=events.filter(filters),
+        cursor_scope=events,
+        limit=limit,
+        cursor=starting_after,
+        cursor_not_found=_event_not_found(param="starting_after"),
+    )
+    return [_to_record(row) for row in rows], has_more
