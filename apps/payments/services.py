@@ -44,20 +44,19 @@ from apps.payments.connectors.registry import (
     get_connector,
 )
 from apps.payments.connectors.simulator import FOLLOW_UP_AVAILABLE_AT_ONCE
+from apps.payments.customers import check_payment_customer
 from apps.payments.errors import (
     AmountTooLargeError,
     InvalidPaymentRequestError,
     PaymentNotFoundError,
 )
+from apps.payments.metadata import check_metadata as _check_metadata
 from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentEvent, Refund
 from apps.payments.states import PaymentStatus, check_payment_transition
 from apps.risk import facade as risk
 from apps.risk.contracts import PaymentRiskInput, RiskAction
 from apps.tokenization import facade as vault
 
-MAX_METADATA_KEYS = 50
-MAX_METADATA_KEY_LENGTH = 40
-MAX_METADATA_VALUE_LENGTH = 500
 RETRIABLE_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 0.2
 
@@ -65,29 +64,6 @@ S = PaymentStatus
 
 
 # --- helpers ----------------------------------------------------------------------------
-def _check_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
-    metadata = metadata or {}
-    if not isinstance(metadata, dict) or len(metadata) > MAX_METADATA_KEYS:
-        raise InvalidPaymentRequestError(
-            message=f"metadata takes at most {MAX_METADATA_KEYS} keys.", param="metadata"
-        )
-    cleaned: dict[str, str] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY_LENGTH:
-            raise InvalidPaymentRequestError(
-                message=f"metadata keys are 1 to {MAX_METADATA_KEY_LENGTH} characters.",
-                param=f"metadata[{key}]",
-            )
-        if not isinstance(value, str | int) or len(str(value)) > MAX_METADATA_VALUE_LENGTH:
-            raise InvalidPaymentRequestError(
-                message=f"metadata values are strings of at most {MAX_METADATA_VALUE_LENGTH} "
-                "characters.",
-                param=f"metadata[{key}]",
-            )
-        cleaned[key] = str(value)
-    return cleaned
-
-
 def _check_descriptor(value: str) -> str:
     if len(value) > 22 or any(ch in value for ch in "<>\"'\\*") or not value.isprintable():
         raise InvalidPaymentRequestError(
@@ -249,6 +225,7 @@ def create_payment(
     capture_method: str = "automatic",
     payment_method: str = "",
     customer_email: str = "",
+    customer: str = "",
     description: str = "",
     statement_descriptor: str = "",
     metadata: dict[str, Any] | None = None,
@@ -270,6 +247,13 @@ def create_payment(
         raise InvalidPaymentRequestError(
             message="capture_method is automatic or manual.", param="capture_method"
         )
+    customer_ref = ""
+    if customer:
+        # the merchant's customer in this mode; a saved pm_ must be saved for it
+        found = check_payment_customer(
+            merchant_id=merchant_id, mode=mode, customer_id=customer, payment_method=payment_method
+        )
+        customer_ref, customer_email = found.public_id, customer_email or found.email
     brand = last4 = ""
     if payment_method:
         card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
@@ -286,6 +270,7 @@ def create_payment(
             payment_method_ref=payment_method,
             card_brand=brand,
             card_last4=last4,
+            customer_ref=customer_ref,
             customer_email=customer_email.strip(),
             description=description[:1000],
             statement_descriptor=_check_descriptor(statement_descriptor),

@@ -23,6 +23,14 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
     )
     confirm = serializers.BooleanField(required=False, default=False)
     customer_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    customer = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=40,
+        help_text="A customer (`cus_...`); its email is the default `customer_email`, and a "
+        "saved `payment_method` (`pm_...`) must be saved for it.",
+    )
     description = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=1000
     )
@@ -51,6 +59,7 @@ class PaymentListQuerySerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=[s.value for s in PaymentStatus], required=False)
     currency = serializers.CharField(min_length=3, max_length=3, required=False)
     customer_email = serializers.CharField(required=False)
+    customer = serializers.CharField(required=False, help_text="A customer (`cus_...`).")
     amount = serializers.IntegerField(min_value=1, required=False)
     created_gte = serializers.IntegerField(required=False, help_text="Unix time.")
     created_lt = serializers.IntegerField(required=False, help_text="Unix time.")
@@ -80,6 +89,7 @@ class PaymentSerializer(serializers.Serializer[Any]):
     capture_method = serializers.CharField()
     payment_method = serializers.CharField(allow_null=True)
     card = CardSerializer(allow_null=True)
+    customer = serializers.CharField(allow_null=True)
     customer_email = serializers.CharField(allow_null=True)
     description = serializers.CharField(allow_null=True)
     statement_descriptor = serializers.CharField(allow_null=True)

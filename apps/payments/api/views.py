@@ -68,6 +68,7 @@ def to_payment_body(payment: Payment) -> dict[str, Any]:
         "card": {"brand": payment.card_brand, "last4": payment.card_last4}
         if payment.card_last4
         else None,
+        "customer": payment.customer_ref or None,
         "customer_email": payment.customer_email or None,
         "description": payment.description or None,
         "statement_descriptor": payment.statement_descriptor or None,
@@ -118,7 +119,8 @@ class PaymentCollectionView(IdempotentAPIView):
         operation_id="list_payments",
         summary="List payments",
         description="Newest first, cursor pagination with `starting_after`; filter by status, "
-        "currency, amount, customer email, creation time, and `metadata[key]=value`.",
+        "currency, amount, customer, customer email, creation time, and "
+        "`metadata[key]=value`.",
         parameters=[PaymentListQuerySerializer],
         responses={200: PaymentListSerializer},
         tags=["Payments"],
@@ -141,6 +143,7 @@ class PaymentCollectionView(IdempotentAPIView):
             status=params.get("status"),
             currency=params.get("currency"),
             customer_email=params.get("customer_email"),
+            customer=params.get("customer"),
             amount_minor=params.get("amount"),
             created_gte=_from_unix(params.get("created_gte")),
             created_lt=_from_unix(params.get("created_lt")),
@@ -162,7 +165,9 @@ class PaymentCollectionView(IdempotentAPIView):
         request=PaymentCreateSerializer,
         responses={
             200: PaymentSerializer,
-            400: ErrorResponse("amount_too_small", "resource_missing"),
+            400: ErrorResponse(
+                "amount_too_small", "resource_missing", "payment_method_customer_mismatch"
+            ),
             402: DECLINED,
         },
         tags=["Payments"],
@@ -179,6 +184,7 @@ class PaymentCollectionView(IdempotentAPIView):
             capture_method=values["capture_method"],
             payment_method=values["payment_method"],
             customer_email=values["customer_email"],
+            customer=values["customer"],
             description=values["description"],
             statement_descriptor=values["statement_descriptor"],
             metadata=values["metadata"],
