@@ -16,19 +16,23 @@ before the processor: for the simulator those cards authorize normally.
 from __future__ import annotations
 
 import csv
+import io
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
 from django.core.cache import cache as django_cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from apps.common.clock import get_now
+from apps.common.errors import PaymentHubError
 from apps.common.money import Money
+from apps.merchants.contracts import PriceSummary
+from apps.merchants.facade import apply_price, get_price
 from apps.payments.connectors.base import (
     CardInput,
     ConnectorTimeoutError,
@@ -36,6 +40,7 @@ from apps.payments.connectors.base import (
     OperationKind,
     OperationOutcome,
     OperationResult,
+    SettlementLine,
 )
 from apps.payments.models import SimulatedOperation
 
@@ -125,6 +130,25 @@ def _new_reference(kind: OperationKind) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def _save_operation(*, operation: SimulatedOperation, decide: _Decision) -> SimulatedOperation:
+    """Store what the simulator did, once per idempotency key (a racing twin's row wins)."""
+    try:
+        if not decide.parent_reference and not connection.in_atomic_block:
+            operation.save()  # one statement in autocommit: no BEGIN/COMMIT round trips
+            return operation
+        with transaction.atomic():
+            if decide.parent_reference:
+                # serialise operations on one authorization (captures, refunds)
+                SimulatedOperation.objects.select_for_update().filter(
+                    reference=decide.parent_reference
+                ).first()
+                decide.check_against_parent(operation)
+            operation.save()
+        return operation
+    except IntegrityError:  # the same key raced us: its answer is the answer
+        return SimulatedOperation.objects.get(idempotency_key=operation.idempotency_key)
+
+
 class SimulatorConnector:
     """The simulator behind the connector Protocol."""
 
@@ -153,18 +177,10 @@ class SimulatorConnector:
                 retriable=True,
                 message="The simulator failed to process the request; try again.",
             )
-        operation = decide.build(kind=kind, idempotency_key=idempotency_key, now=get_now())
-        try:
-            with transaction.atomic():
-                if decide.parent_reference:
-                    # serialise operations on one authorization (captures, refunds)
-                    SimulatedOperation.objects.select_for_update().filter(
-                        reference=decide.parent_reference
-                    ).first()
-                    decide.check_against_parent(operation)
-                operation.save()
-        except IntegrityError:  # the same key raced us: its answer is the answer
-            operation = SimulatedOperation.objects.get(idempotency_key=idempotency_key)
+        operation = _save_operation(
+            operation=decide.build(kind=kind, idempotency_key=idempotency_key, now=get_now()),
+            decide=decide,
+        )
         if fault is SimulatorFault.TIMEOUT_AFTER:
             raise ConnectorTimeoutError("simulator: the answer was lost after processing")
         return _to_result(operation)
@@ -370,3 +386,133 @@ def _captured_amount(authorization: SimulatedOperation) -> int:
     if authorization.capture_requested and authorization.amount_minor is not None:
         return authorization.amount_minor
     return 0
+
+
+# --- the settlement report ------------------------------------------------------------------
+
+SETTLEMENT_REPORT_HEADER = (
+    "processor_reference",
+    "type",
+    "gross",
+    "fee",
+    "net",
+    "currency",
+    "date",
+)
+
+# What settled on one UTC day, from the simulator's own memory: a charge for every captured
+# authorization (captured at once, after authentication, or by a capture), a dispute for a
+# captured authorization whose card disputes, a refund for every refund that succeeded
+# (a pending refund that will fail moved no money). The charge's merchant is the one whose
+# payment holds the reference (the simulator's stand-in for a processor's sub-merchant
+# record), read to price the fee.
+SETTLEMENT_LINES_SQL = """
+WITH charges AS (
+    SELECT CASE WHEN o.kind = 'capture' THEN o.parent_reference ELSE o.reference END AS reference,
+           CASE WHEN o.kind = 'capture' THEN o.parent_reference ELSE o.reference END AS authz,
+           o.amount_minor, o.currency, o.created_at, o.id,
+           o.follow_ups @> %(dispute)s::jsonb AS disputed
+      FROM payments_simulated_operation o
+     WHERE o.outcome = 'succeeded' AND o.created_at >= %(start)s AND o.created_at < %(end)s
+       AND o.amount_minor IS NOT NULL
+       AND (o.kind = 'capture' OR (o.kind IN ('authorize', 'authenticate') AND o.capture_requested))
+), lines AS (
+    SELECT c.reference, 'charge' AS line_type, c.amount_minor AS gross, c.currency,
+           c.created_at, c.id, 0 AS ord
+      FROM charges c
+    UNION ALL
+    SELECT c.reference, 'dispute', -c.amount_minor, c.currency, c.created_at, c.id, 1
+      FROM charges c WHERE c.disputed
+    UNION ALL
+    SELECT o.reference, 'refund', -o.amount_minor, o.currency, o.created_at, o.id, 0
+      FROM payments_simulated_operation o
+     WHERE o.kind = 'refund' AND o.outcome = 'succeeded' AND o.amount_minor IS NOT NULL
+       AND o.created_at >= %(start)s AND o.created_at < %(end)s
+)
+SELECT l.reference, l.line_type, l.gross, l.currency,
+       (SELECT p.merchant_ref FROM payments_payment p
+         WHERE p.processor_reference = l.reference AND p.connector = 'simulator' LIMIT 1)
+  FROM lines l
+ ORDER BY l.created_at, l.id, l.ord
+"""
+
+
+def list_settlement_lines(*, report_date: date) -> list[SettlementLine]:
+    """What the simulator settled on ``report_date`` (UTC), one line per money movement.
+
+    The fee of a charge is the platform's price for the merchant (the simulator plays a
+    processor that collects the platform's fee on its behalf), priced when the report is
+    made; refunds and disputes carry no fee (the capture's fee is kept, as the ledger books
+    it)."""
+    start = datetime.combine(report_date, time.min, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SETTLEMENT_LINES_SQL,
+            {
+                "start": start,
+                "end": start + timedelta(days=1),
+                "dispute": f'["{FOLLOW_UP_DISPUTE}"]',
+            },
+        )
+        rows = cursor.fetchall()
+    prices: dict[tuple[str, str], PriceSummary | None] = {}
+    lines = []
+    for reference, line_type, gross, currency, merchant_id in rows:
+        fee = 0
+        if line_type == "charge" and merchant_id:
+            fee = _simulator_fee(
+                prices=prices,
+                merchant_id=merchant_id,
+                amount=Money(amount_minor=gross, currency=currency),
+            )
+        lines.append(
+            SettlementLine(
+                processor_reference=reference,
+                line_type=line_type,
+                gross_minor=gross,
+                fee_minor=fee,
+                net_minor=gross - fee,
+                currency=currency,
+                occurred_on=report_date,
+            )
+        )
+    return lines
+
+
+def _simulator_fee(
+    *, prices: dict[tuple[str, str], PriceSummary | None], merchant_id: str, amount: Money
+) -> int:
+    key = (merchant_id, amount.currency)
+    if key not in prices:
+        try:
+            prices[key] = get_price(
+                merchant_id=merchant_id, currency=amount.currency, payment_method="card"
+            )
+        except PaymentHubError:  # no price: the ledger could not have booked a fee either
+            prices[key] = None
+    price = prices[key]
+    if price is None:
+        return 0
+    return apply_price(price=price, amount=amount).amount_minor
+
+
+def export_settlement_report(*, report_date: date) -> str:
+    """The simulator's settlement file for ``report_date``: a CSV with the header
+    ``processor_reference,type,gross,fee,net,currency,date`` (amounts in signed minor units,
+    the date as YYYY-MM-DD), what ``apps.payments.reconciliation`` imports."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SETTLEMENT_REPORT_HEADER)
+    for line in list_settlement_lines(report_date=report_date):
+        writer.writerow(
+            (
+                line.processor_reference,
+                line.line_type,
+                line.gross_minor,
+                line.fee_minor,
+                line.net_minor,
+                line.currency,
+                line.occurred_on.isoformat(),
+            )
+        )
+    return buffer.getvalue()
