@@ -165,6 +165,9 @@ class RateLimiter:
             retry_after_seconds=max(1, math.ceil(int(retry_us) / 1_000_000)),
         )
 
+    def close(self) -> None:
+        self._client.close()
+
     def _fail_open(self, exc: Exception) -> None:
         FAIL_OPEN_COUNTER.inc()
         now = time.monotonic()
@@ -205,6 +208,15 @@ def get_rate_limiter() -> RateLimiter:
                 )
                 _limiters[config] = limiter
     return limiter
+
+
+def reset_rate_limiters() -> None:
+    """Forget the process's limiters (their connection pools and Redis back-off state)."""
+    with _limiters_lock:
+        limiters = list(_limiters.values())
+        _limiters.clear()
+    for limiter in limiters:
+        limiter.close()
 
 
 def _presented_key(request: HttpRequest) -> str | None:
