@@ -233,6 +233,7 @@ def authenticate_api_key(*, raw_key: str, now: datetime | None = None) -> ApiKey
         merchant_id=key.merchant.public_id,
         mode=key.mode,
         key_type=key.key_type,
+        api_version=key.merchant.api_version,
     )
 
 

@@ -32,6 +32,8 @@ class ApiKeyPrincipal:
     merchant_id: str
     mode: str
     key_type: str
+    # The merchant's pinned PaymentHub-Version (apps.common.api.versioning reads it).
+    api_version: str = ""
 
     @property
     def is_authenticated(self) -> bool:

@@ -23,7 +23,18 @@ class AccountSerializer(serializers.Serializer):
     )
     livemode = serializers.BooleanField(help_text="Whether the calling key is a live-mode key.")
     capabilities = AccountCapabilitiesSerializer()
+    api_version = serializers.CharField(
+        help_text="The pinned API version (`YYYY-MM-DD`): requests without a "
+        "`PaymentHub-Version` header are served at it."
+    )
     created = serializers.IntegerField(help_text="Unix time the merchant was created.")
+
+
+class UpgradeApiVersionSerializer(serializers.Serializer):
+    api_version = serializers.CharField(
+        max_length=10,
+        help_text="A known version (`YYYY-MM-DD`) not older than the account's pin.",
+    )
 
 
 # --- Webhook endpoints --------------------------------------------------------------------

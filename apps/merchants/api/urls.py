@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.merchants.api.views import AccountView
+from apps.merchants.api.views import AccountApiVersionView, AccountView
 from apps.merchants.api.webhook_endpoint_views import (
     WebhookEndpointDetailView,
     WebhookEndpointListView,
@@ -9,6 +9,7 @@ from apps.merchants.api.webhook_endpoint_views import (
 
 urlpatterns = [
     path("account", AccountView.as_view(), name="account"),
+    path("account/api_version", AccountApiVersionView.as_view(), name="account-api-version"),
     path("webhook_endpoints", WebhookEndpointListView.as_view(), name="webhook-endpoints"),
     path(
         "webhook_endpoints/<str:endpoint_id>",
