@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.api.versioning import KNOWN_API_VERSIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +254,19 @@ class TestEveryHeaderIsDocumented:
             assert "PaymentHub-Version" in _header_names(operation["parameters"]), route
             for status, response in operation["responses"].items():
                 assert "PaymentHub-Version" in response["headers"], (method, route, status)
+
+    def test_the_version_header_lists_the_known_versions(self, schema):
+        version = _resolve(schema, schema["components"]["headers"]["PaymentHub-Version"])
+        assert version["schema"]["enum"] == list(KNOWN_API_VERSIONS)
+
+    def test_every_response_documents_the_rate_limit_headers(self, schema):
+        for route, method, operation in _operations(schema):
+            for status, response in operation["responses"].items():
+                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining"} <= set(response["headers"]), (
+                    method,
+                    route,
+                    status,
+                )
 
 
 class TestAnEndpointAddedLaterIsDocumentedWithoutAnnotations:

@@ -29,9 +29,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from apps.common.api.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, IdempotentAPIView
-from apps.common.api.versioning import current_api_version
+from apps.common.api.throttling import LIMIT_HEADER, REMAINING_HEADER, RETRY_AFTER_HEADER
+from apps.common.api.versioning import KNOWN_API_VERSIONS, VERSION_HEADER, current_api_version
 
-VERSION_HEADER = "PaymentHub-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
 # Statuses answered before an Idempotency-Key is claimed (authentication, permission, rate
 # limit): never stored, never replayed (apps.common.api.idempotency).
@@ -106,14 +106,15 @@ class PaymentHubAutoSchema(AutoSchema):
         return self.method == "POST" and isinstance(self.view, IdempotentAPIView)
 
     def _shared_headers(self) -> list[OpenApiParameter]:
-        version_schema = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+        version_schema = {"type": "string", "enum": list(KNOWN_API_VERSIONS)}
         headers = [
             OpenApiParameter(
                 VERSION_HEADER,
                 version_schema,
                 OpenApiParameter.HEADER,
-                description="The dated API version to use for this request (e.g. "
-                f"`{current_api_version()}`). Without it, the version pinned on your account.",
+                description="The dated API version to use for this request (the current one "
+                f"is `{current_api_version()}`). Without it, the version pinned on your "
+                "account; an unknown one is 400 `invalid_api_version`.",
             ),
             OpenApiParameter(
                 VERSION_HEADER,
@@ -138,11 +139,26 @@ class PaymentHubAutoSchema(AutoSchema):
                 "to support.",
             ),
             OpenApiParameter(
-                "Retry-After",
+                LIMIT_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=True,
+                description="The size of the rate-limit budget this request was counted "
+                "against (per key, mode and read/write; per IP without a valid key).",
+            ),
+            OpenApiParameter(
+                REMAINING_HEADER,
+                int,
+                OpenApiParameter.HEADER,
+                response=True,
+                description="Requests left in that budget right now.",
+            ),
+            OpenApiParameter(
+                RETRY_AFTER_HEADER,
                 int,
                 OpenApiParameter.HEADER,
                 response=[429],
-                description="Seconds to wait before retrying, when known.",
+                description="Whole seconds to wait before retrying (at least 1).",
             ),
             OpenApiParameter(
                 "WWW-Authenticate",
@@ -262,7 +278,8 @@ class PaymentHubAutoSchema(AutoSchema):
             )
         errors["429"] = ErrorResponse(
             "rate_limited",
-            description="`rate_limit_error`: too many requests; wait `Retry-After` seconds.",
+            description="`rate_limit_error`: over the API key's budget (without a valid key, "
+            "the client IP's); retry after `Retry-After` seconds.",
         )
         errors["500"] = ErrorResponse(
             "internal_error",
