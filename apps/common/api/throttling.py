@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiResponse
 from prometheus_client import Counter
 
 from apps.common.api.exceptions import build_error_body
@@ -354,10 +353,3 @@ class ApiRateLimitMiddleware:
         refused = build_rate_limited_response(decision=decision, period_seconds=period)
         _add_headers(refused, decision)
         return refused
-
-
-# For the OpenAPI schema (apps/common/api/schema.py may add these to every operation).
-RATE_LIMITED_RESPONSE = OpenApiResponse(
-    description="rate_limit_error / rate_limited: over the API key's budget (or, without a "
-    "valid key, the client IP's). Retry after the `Retry-After` header's seconds."
-)
