@@ -16,7 +16,7 @@ from django.db import transaction
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
-from apps.common.ids import is_public_id, make_public_id
+from apps.common.ids import make_public_id
 from apps.common.outbox import enqueue_event
 from apps.payments.errors import InvalidPaymentRequestError
 from apps.payments.metadata import check_metadata
@@ -57,7 +57,7 @@ def to_customer_payload(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _payment_method_payload(*, payment_method: PaymentMethodSummary, mode: str) -> dict[str, Any]:
+def to_payment_method_payload(*, payment_method: PaymentMethodSummary, mode: str) -> dict[str, Any]:
     card = payment_method.card
     return {
         "id": payment_method.id,
@@ -215,7 +215,7 @@ def delete_customer(
                 customer=customer,
                 event_type="payment_method.detached",
                 payload={
-                    **_payment_method_payload(payment_method=payment_method, mode=mode),
+                    **to_payment_method_payload(payment_method=payment_method, mode=mode),
                     "customer": None,
                 },
                 now=now,
@@ -251,12 +251,9 @@ def attach_payment_method(
 ) -> PaymentMethodSummary:
     """Save the card behind a single-use token (``tok_...``) for the customer: the vault turns
     it into a reusable payment method (``pm_...``). The customer stays locked meanwhile, so a
-    concurrent delete cannot leave a card saved for a deleted customer."""
+    concurrent delete cannot leave a card saved for a deleted customer. A token that is not
+    the merchant's is the vault's 404 (``param: token``), a used or expired one its 400."""
     now = now or get_now()
-    if not isinstance(token_id, str) or not is_public_id(value=token_id, prefix="tok"):
-        raise InvalidPaymentRequestError(
-            code="resource_missing", message="No such token.", param="token"
-        )
     with transaction.atomic():
         customer = _lock_customer(merchant_id=merchant_id, mode=mode, customer_id=customer_id)
         payment_method = vault.create_payment_method_from_token(
@@ -265,7 +262,7 @@ def attach_payment_method(
         _emit(
             customer=customer,
             event_type="payment_method.attached",
-            payload=_payment_method_payload(payment_method=payment_method, mode=mode),
+            payload=to_payment_method_payload(payment_method=payment_method, mode=mode),
             now=now,
         )
     return payment_method

@@ -1,5 +1,11 @@
 from django.urls import path
 
+from apps.payments.api.customers import (
+    CustomerCollectionView,
+    CustomerDetailView,
+    CustomerPaymentMethodsView,
+)
+from apps.payments.api.events import EventCollectionView, EventDetailView
 from apps.payments.api.views import (
     PaymentCancelView,
     PaymentCaptureView,
@@ -18,4 +24,13 @@ urlpatterns = [
     path("payments/<str:payment_id>/cancel", PaymentCancelView.as_view(), name="payment-cancel"),
     path("refunds", RefundCollectionView.as_view(), name="refunds"),
     path("refunds/<str:refund_id>", RefundDetailView.as_view(), name="refund-detail"),
+    path("customers", CustomerCollectionView.as_view(), name="customers"),
+    path("customers/<str:customer_id>", CustomerDetailView.as_view(), name="customer-detail"),
+    path(
+        "customers/<str:customer_id>/payment_methods",
+        CustomerPaymentMethodsView.as_view(),
+        name="customer-payment-methods",
+    ),
+    path("events", EventCollectionView.as_view(), name="events"),
+    path("events/<str:event_id>", EventDetailView.as_view(), name="event-detail"),
 ]

@@ -88,3 +88,8 @@ def retrieve_another_merchants_refund_is_404() -> None:
     _, refund_b = _b_with_a_captured_payment()
     _, client_a = make_merchant_with_key()
     assert client_a.get(f"/v1/refunds/{refund_b}").status_code == 404
+
+
+# The customers and events APIs' cases live in their own module; importing it here registers
+# them with the walker.
+from apps.payments.tests import isolation_customers  # noqa: E402, F401
