@@ -37,7 +37,14 @@ from apps.merchants.facade import (
 from apps.payments.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookDeliveryStatus
 from apps.payments.webhook_signature import SIGNATURE_HEADER, build_signature_header
 
-WEBHOOK_EVENT_PREFIXES = ("payment.", "refund.", "dispute.", "payout.")
+WEBHOOK_EVENT_PREFIXES = (
+    "payment.",
+    "refund.",
+    "dispute.",
+    "payout.",
+    "customer.",
+    "payment_method.",
+)
 GIVE_UP_AFTER = timedelta(days=3)
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600

@@ -1,12 +1,14 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 
 from apps.common.models import OutboxEvent
-from apps.common.outbox import enqueue_event
+from apps.common.outbox import enqueue_event, relay_outbox_until_empty
 from apps.merchants.facade import create_api_key
 from apps.payments.connectors.simulator import clear_simulator_fault
+from apps.payments.models import WebhookDelivery
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +84,29 @@ class TestEventsApi:
         assert (event["id"], event["type"]) == (stored.public_id, "payment.succeeded")
         assert event["data"]["object"] == stored.payload
         assert event == client.get("/v1/events").json()["data"][0]
+
+    def test_an_event_reads_the_same_as_its_webhook_delivery(self, merchant, monkeypatch):
+        monkeypatch.setattr("apps.payments.webhooks._enqueue_delivery", lambda delivery_id: None)
+        merchant_id, client = merchant
+        endpoint = post_json(
+            client, "/v1/webhook_endpoints", {"url": "https://hooks.example/pay"}
+        ).json()
+        _pay(client, merchant_id)
+        customer = post_json(client, "/v1/customers", {"email": "hook@example.com"}).json()
+        relay_outbox_until_empty()
+        deliveries = WebhookDelivery.objects.filter(endpoint_ref=endpoint["id"])
+        assert sorted(deliveries.values_list("event_type", flat=True)) == [
+            "customer.created",
+            "payment.created",
+            "payment.succeeded",
+        ]
+        for delivery in deliveries:
+            sent = json.loads(delivery.body)
+            shown = client.get(f"/v1/events/{delivery.event_id}").json()
+            shown.pop("request")
+            assert shown == sent
+        created = deliveries.get(event_type="customer.created")
+        assert json.loads(created.body)["data"]["object"]["id"] == customer["id"]
 
     def test_the_type_filter_takes_an_exact_type_a_family_or_everything(self, merchant):
         merchant_id, client = merchant
