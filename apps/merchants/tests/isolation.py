@@ -26,6 +26,25 @@ def account_shows_only_the_callers_merchant() -> None:
     assert (Merchant.objects.count(), ApiKey.objects.count()) == before
 
 
+@isolation_case("v1/account/api_version")
+def upgrading_the_api_version_moves_only_the_callers_pin() -> None:
+    """POST /v1/account/api_version takes no merchant id: A's key moves A's pin only."""
+    merchant_a = MerchantFactory.create(api_version="2026-06-01")
+    merchant_b = MerchantFactory.create(api_version="2026-06-01")
+    key_a = create_api_key(merchant_id=merchant_a.public_id, mode="test", key_type="secret").secret
+    response = Client().post(
+        "/v1/account/api_version",
+        data={"api_version": "2026-11-01"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key_a}"},
+    )
+    assert response.status_code == 200
+    assert response.json()["id"] == merchant_a.public_id
+    merchant_a.refresh_from_db()
+    merchant_b.refresh_from_db()
+    assert (merchant_a.api_version, merchant_b.api_version) == ("2026-11-01", "2026-06-01")
+
+
 @isolation_case("admin/", description="merchant staff cannot reach Django admin at all")
 def merchant_staff_cannot_reach_the_admin() -> None:
     """A merchant's user (not platform staff) gets no admin page, whatever the id."""
