@@ -9,6 +9,7 @@ whose answer was lost.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
@@ -54,6 +55,23 @@ class OperationResult:
     # what follows the operation at the processor: "dispute" after a capture, an
     # asynchronous refund failure, funds available at once, ...
     follow_ups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementLine:
+    """One line of a processor's settlement report, in the platform's terms: the reference
+    the platform holds for the operation (the payment's authorization reference for charges
+    and disputes, the refund's own reference for refunds), signed minor units (money paid to
+    the platform positive) and the UTC day it settled."""
+
+    processor_reference: str
+    line_type: str  # charge | refund | dispute
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+    currency: str
+    occurred_on: date
+    source_id: str = ""
 
 
 class ConnectorUnavailableError(Exception):
