@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
 from rest_framework import serializers
 
-from apps.payments.api.serializers import MetadataField
+from apps.payments.api.serializers import MetadataField, unix_time_field
 
 
 class CustomerCreateSerializer(serializers.Serializer[Any]):
@@ -39,8 +39,8 @@ class CustomerListQuerySerializer(serializers.Serializer[Any]):
     email = serializers.CharField(
         required=False, max_length=254, help_text="Exact email, ignoring case."
     )
-    created_gte = serializers.IntegerField(required=False, help_text="Unix time.")
-    created_lt = serializers.IntegerField(required=False, help_text="Unix time.")
+    created_gte = unix_time_field()
+    created_lt = unix_time_field()
 
 
 class PaymentMethodAttachSerializer(serializers.Serializer[Any]):

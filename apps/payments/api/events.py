@@ -16,6 +16,7 @@ from apps.common.api.schema import ErrorResponse
 from apps.common.contracts import EventRecord
 from apps.common.outbox_selectors import get_merchant_event, list_merchant_events
 from apps.merchants.facade import get_api_principal
+from apps.payments.api.serializers import unix_time_field
 
 TAGS = ["Events"]
 
@@ -28,8 +29,8 @@ class EventListQuerySerializer(serializers.Serializer[Any]):
         max_length=100,
         help_text="An event type (`payment.succeeded`), a family (`payment.*`) or `*`.",
     )
-    created_gte = serializers.IntegerField(required=False, help_text="Unix time.")
-    created_lt = serializers.IntegerField(required=False, help_text="Unix time.")
+    created_gte = unix_time_field()
+    created_lt = unix_time_field()
 
 
 class EventDataSerializer(serializers.Serializer[Any]):

@@ -9,6 +9,15 @@ from rest_framework import serializers
 
 from apps.payments.states import PaymentStatus
 
+# The Unix times list filters accept: 1970-01-01 to 9999-12-31 (beyond, no datetime exists).
+MAX_UNIX_TIME = 253402300799
+
+
+def unix_time_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_UNIX_TIME, help_text="Unix time."
+    )
+
 
 class MetadataField(serializers.DictField):
     child = serializers.CharField(max_length=500, allow_blank=True)
@@ -61,8 +70,8 @@ class PaymentListQuerySerializer(serializers.Serializer[Any]):
     customer_email = serializers.CharField(required=False)
     customer = serializers.CharField(required=False, help_text="A customer (`cus_...`).")
     amount = serializers.IntegerField(min_value=1, required=False)
-    created_gte = serializers.IntegerField(required=False, help_text="Unix time.")
-    created_lt = serializers.IntegerField(required=False, help_text="Unix time.")
+    created_gte = unix_time_field()
+    created_lt = unix_time_field()
 
 
 class RefundListQuerySerializer(serializers.Serializer[Any]):

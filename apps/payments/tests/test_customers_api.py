@@ -186,6 +186,12 @@ class TestSavedCards:
         assert [p["id"] for p in listed] == [mine["id"]]
         assert len(client.get("/v1/payments").json()["data"]) == 2
 
+    def test_a_payments_list_time_filter_beyond_year_9999_is_a_400_not_a_500(self, merchant):
+        _, client = merchant
+        response = client.get("/v1/payments?created_gte=99999999999999")
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "created_gte"
+
     def test_a_payment_with_another_customers_saved_card_is_refused(self, merchant):
         merchant_id, client = merchant
         owner = _create_customer(client, name="Owner")
@@ -310,7 +316,15 @@ class TestBadInput:
         assert not Customer.objects.exists()
 
     @pytest.mark.parametrize(
-        "query", ["limit=0", "limit=101", "created_gte=yesterday", "starting_after=cus_nope"]
+        "query",
+        [
+            "limit=0",
+            "limit=101",
+            "created_gte=yesterday",
+            "created_gte=99999999999999",
+            "created_lt=-1",
+            "starting_after=cus_nope",
+        ],
     )
     def test_bad_list_parameters_are_4xx_envelopes(self, merchant, query):
         _, client = merchant

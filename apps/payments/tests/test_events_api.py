@@ -201,6 +201,8 @@ class TestEventsApi:
             ("limit=0", "limit"),
             ("limit=101", "limit"),
             ("created_gte=yesterday", "created_gte"),
+            ("created_gte=99999999999999", "created_gte"),
+            ("created_lt=-1", "created_lt"),
         ],
     )
     def test_bad_filters_are_a_400_naming_the_param(self, merchant, query, param):
