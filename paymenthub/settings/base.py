@@ -458,3 +458,19 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = (
     "apps.tokenization.reporting.CardScrubbingExceptionReporterFilter"
 )
 DEFAULT_EXCEPTION_REPORTER = "apps.tokenization.reporting.CardScrubbingExceptionReporter"
+
+# --- Sanctions screening (apps.risk.sanctions) ---------------------------------------------
+# Where `manage.py load_sanctions` reads the OFAC SDN list (sdn.csv + alt.csv, or the shared
+# snapshot's ofac-sdn.csv + ofac-alt.csv) when no --path is given. A missing directory is not
+# an error at startup: screening reports "not_screened" until a list is loaded.
+SANCTIONS_DATA_DIR = Path(
+    env.get_str(
+        "SANCTIONS_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data" / "sanctions")
+    )
+)
+# A name scoring at least this (0-100) against a listed name or alias is a potential match.
+SANCTIONS_MATCH_THRESHOLD = env.get_int("SANCTIONS_MATCH_THRESHOLD", default=85, minimum=50)
+if SANCTIONS_MATCH_THRESHOLD > 100:
+    raise env.EnvironmentConfigError(
+        variable="SANCTIONS_MATCH_THRESHOLD", problem="must be at most 100 (a score is 0-100)"
+    )
