@@ -19,8 +19,11 @@ from apps.tokenization.selectors import (
 )
 
 ALLOWED_METHODS = "POST, OPTIONS"
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
-EXPOSED_HEADERS = "Request-Id, Idempotency-Key, Idempotent-Replayed"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, PaymentHub-Version"
+EXPOSED_HEADERS = (
+    "Request-Id, Idempotency-Key, Idempotent-Replayed, PaymentHub-Version, Retry-After, "
+    "X-RateLimit-Limit, X-RateLimit-Remaining"
+)
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 
