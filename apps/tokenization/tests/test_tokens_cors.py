@@ -56,7 +56,7 @@ class TestPreflight:
         assert response["Access-Control-Allow-Origin"] == CHECKOUT
         assert "Origin" in response["Vary"]
         allowed = {h.strip() for h in response["Access-Control-Allow-Headers"].split(",")}
-        assert allowed == {"Authorization", "Content-Type", "Idempotency-Key"}
+        assert allowed == {"Authorization", "Content-Type", "Idempotency-Key", "PaymentHub-Version"}
         assert "POST" in response["Access-Control-Allow-Methods"]
 
     def test_an_origin_any_merchant_registered_passes_the_preflight(self, merchant):
@@ -87,6 +87,8 @@ class TestPostFromABrowser:
         assert response.status_code == 201
         assert response["Access-Control-Allow-Origin"] == CHECKOUT
         assert "Origin" in response["Vary"]
+        exposed = {h.strip() for h in response["Access-Control-Expose-Headers"].split(",")}
+        assert {"Retry-After", "X-RateLimit-Remaining", "PaymentHub-Version"} <= exposed
 
     def test_the_merchants_registered_origin_may_tokenize(self, merchant):
         add_allowed_origin(merchant_id=merchant.public_id, origin=SHOP)
