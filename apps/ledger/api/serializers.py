@@ -4,6 +4,9 @@ from rest_framework import serializers
 
 from apps.ledger.selectors import MAX_PAGE_SIZE
 
+# The last second of 9999-12-31: later times cannot be dates (a 400, not a 500).
+MAX_UNIX_TIME = 253402300799
+
 TRANSACTION_TYPES = [
     "capture",
     "refund",
@@ -78,5 +81,9 @@ class BalanceTransactionQuerySerializer(serializers.Serializer):
     source = serializers.CharField(  # type: ignore[assignment]
         required=False, max_length=120, help_text="A source id."
     )
-    created_gte = serializers.IntegerField(required=False, min_value=0, help_text="Unix time.")
-    created_lt = serializers.IntegerField(required=False, min_value=0, help_text="Unix time.")
+    created_gte = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_UNIX_TIME, help_text="Unix time."
+    )
+    created_lt = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_UNIX_TIME, help_text="Unix time."
+    )

@@ -127,6 +127,8 @@ def test_balance_transactions_filter_by_currency_type_balance_type_source_and_ti
         ({"currency": "EURO"}, "currency"),
         ({"currency": "XYZ"}, "currency"),
         ({"created_gte": "yesterday"}, "created_gte"),
+        ({"created_gte": 99999999999999}, "created_gte"),
+        ({"created_lt": 99999999999999}, "created_lt"),
     ],
 )
 def test_bad_filters_get_a_clear_400(merchant, query, param):
