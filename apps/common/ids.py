@@ -36,6 +36,9 @@ ID_PREFIXES: dict[str, str] = {
     "we": "webhook endpoint",
     "att": "payment attempt",
     "txn": "balance transaction",
+    "rpt": "processor settlement report",
+    "rcn": "reconciliation run",
+    "rbk": "reconciliation break",
 }
 
 

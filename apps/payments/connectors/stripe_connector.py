@@ -21,10 +21,16 @@ RateLimitError, APIError    failed, retriable
 connection refused          ConnectorUnavailableError (nothing happened: fail over)
 timeout / dropped answer    ConnectorTimeoutError (unknown: ask later)
 ==========================  ==================================
+
+For reconciliation, ``list_settlement_lines`` reads the balance transactions of a range of
+days (``created`` filter, sources expanded) and maps charges, refunds and disputes to
+settlement lines in PaymentHub's references (the PaymentIntent, the refund).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import requests
@@ -38,6 +44,7 @@ from apps.payments.connectors.base import (
     OperationKind,
     OperationOutcome,
     OperationResult,
+    SettlementLine,
 )
 
 KEY_METADATA = "paymenthub_idempotency_key"
@@ -190,6 +197,70 @@ class StripeConnector:
             if _field(_field(refund, "metadata", {}), KEY_METADATA) == idempotency_key:
                 return _from_refund(refund=refund, amount=None)
         return None
+
+    # --- settlement (reconciliation) -------------------------------------------------------
+    def list_settlement_lines(self, *, start: date, end: date) -> Iterator[SettlementLine]:
+        """The balance transactions created on the UTC days ``start``..``end`` (inclusive),
+        as settlement lines, page by page (``created[gte]``/``created[lt]``, 100 a page, each
+        with its source expanded to find the PaymentIntent). Balance transactions that are no
+        money movement of a payment (payouts, Stripe's own fees, transfers, dispute
+        reversals...) are skipped."""
+        created_from = datetime.combine(start, time.min, tzinfo=UTC)
+        created_before = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+        page = self._client.v1.balance_transactions.list(
+            params={
+                "created": {
+                    "gte": int(created_from.timestamp()),
+                    "lt": int(created_before.timestamp()),
+                },
+                "limit": 100,
+                "expand": ["data.source"],
+            }
+        )
+        for transaction in page.auto_paging_iter():
+            line = settlement_line_from_balance_transaction(transaction)
+            if line is not None:
+                yield line
+
+
+CHARGE_TYPES = frozenset({"charge", "payment"})
+REFUND_TYPES = frozenset({"refund", "payment_refund"})
+
+
+def settlement_line_from_balance_transaction(transaction: Any) -> SettlementLine | None:
+    """Map one Stripe balance transaction to a settlement line, or None when it is not a
+    charge, refund or dispute of a payment. The reference is the one PaymentHub holds: the
+    PaymentIntent for charges and disputes (the charge id for a charge made without one),
+    the refund id for refunds."""
+    kind = _field(transaction, "type", "")
+    source = _field(transaction, "source", "")
+    if kind in CHARGE_TYPES:
+        line_type = "charge"
+        reference = _field(source, "payment_intent", "") or _field(source, "id", source)
+    elif kind in REFUND_TYPES:
+        line_type = "refund"
+        reference = _field(source, "id", source)
+    elif _field(transaction, "reporting_category", "") == "dispute":
+        line_type = "dispute"
+        reference = (
+            _field(source, "payment_intent", "")
+            or _field(source, "charge", "")
+            or _field(source, "id", source)
+        )
+    else:
+        return None
+    gross = int(_field(transaction, "amount", 0))
+    fee = int(_field(transaction, "fee", 0))
+    return SettlementLine(
+        processor_reference=str(reference),
+        line_type=line_type,
+        gross_minor=gross,
+        fee_minor=fee,
+        net_minor=int(_field(transaction, "net", gross - fee)),
+        currency=str(_field(transaction, "currency", "")).upper(),
+        occurred_on=datetime.fromtimestamp(int(_field(transaction, "created", 0)), tz=UTC).date(),
+        source_id=str(_field(transaction, "id", "")),
+    )
 
 
 def _was_refused(error: stripe.APIConnectionError) -> bool:
