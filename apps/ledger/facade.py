@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from apps.ledger.balances import recompute_balances
 from apps.ledger.chain import verify_ledger_chain
-from apps.ledger.pricing import clear_pricing_cache
+from apps.ledger.pricing import clear_pricing_cache, is_capture_priced
 from apps.ledger.rules import (
     hold_reserve,
     post_capture,
@@ -29,6 +29,7 @@ __all__ = [
     "clear_pricing_cache",
     "get_merchant_balance",
     "hold_reserve",
+    "is_capture_priced",
     "list_balance_transactions",
     "post_capture",
     "post_dispute_lost",

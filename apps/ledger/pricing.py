@@ -13,6 +13,7 @@ import time
 
 from django.conf import settings
 
+from apps.common.errors import StateError
 from apps.common.money import Money
 from apps.merchants.contracts import PriceSummary
 from apps.merchants.facade import apply_price, get_payout_schedule, get_price
@@ -32,20 +33,36 @@ def clear_pricing_cache() -> None:
     _delays.clear()
 
 
-def compute_capture_fee(*, merchant_id: str, amount: Money, payment_method: str) -> Money:
-    key = (merchant_id, amount.currency, payment_method)
+def _get_cached_price(*, merchant_id: str, currency: str, payment_method: str) -> PriceSummary:
+    key = (merchant_id, currency, payment_method)
     now = time.monotonic()
     cached = _prices.get(key)
-    if cached is None or cached[0] <= now:
-        price = get_price(
-            merchant_id=merchant_id, currency=amount.currency, payment_method=payment_method
-        )
-        ttl = _ttl()
-        if ttl > 0:
-            _prices[key] = (now + ttl, price)
-    else:
-        price = cached[1]
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    price = get_price(merchant_id=merchant_id, currency=currency, payment_method=payment_method)
+    ttl = _ttl()
+    if ttl > 0:
+        _prices[key] = (now + ttl, price)
+    return price
+
+
+def compute_capture_fee(*, merchant_id: str, amount: Money, payment_method: str) -> Money:
+    price = _get_cached_price(
+        merchant_id=merchant_id, currency=amount.currency, payment_method=payment_method
+    )
     return apply_price(price=price, amount=amount)
+
+
+def is_capture_priced(*, merchant_id: str, currency: str, payment_method: str = "card") -> bool:
+    """Whether a capture in ``currency`` can be booked (the merchant, or the default price
+    list, has a price for it): the currencies a merchant accepts. Read through the cache."""
+    try:
+        _get_cached_price(merchant_id=merchant_id, currency=currency, payment_method=payment_method)
+    except StateError as refused:  # the merchants facade's price_not_configured
+        if refused.code != "price_not_configured":
+            raise
+        return False
+    return True
 
 
 def get_settlement_delay_days(*, merchant_id: str) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -58,6 +59,7 @@ from apps.risk.contracts import PaymentRiskInput, RiskAction
 from apps.tokenization import facade as vault
 
 RETRIABLE_ATTEMPTS = 3
+DEFAULT_MAX_AMOUNT_MINOR = {"*": 99_999_999, "JPY": 9_999_999, "KRW": 999_999_999}
 RETRY_BASE_SECONDS = 0.2
 
 S = PaymentStatus
@@ -73,6 +75,30 @@ def _check_descriptor(value: str) -> str:
             param="statement_descriptor",
         )
     return value
+
+
+def get_max_amount_minor(*, currency: str) -> int:
+    """The largest amount one payment may have in ``currency`` (``PAYMENTS_MAX_AMOUNT_MINOR``,
+    per currency with ``"*"`` for the rest): 999,999.99 in two-decimal currencies by default,
+    as the big processors allow."""
+    limits = {**DEFAULT_MAX_AMOUNT_MINOR, **getattr(settings, "PAYMENTS_MAX_AMOUNT_MINOR", {})}
+    return int(limits.get(currency, limits["*"]))
+
+
+def _check_amount_accepted(*, merchant_id: str, amount: Money) -> None:
+    """The amount is within the currency's limit and the merchant accepts the currency (it
+    has a price for card payments in it: without one, a capture could not be booked)."""
+    limit = get_max_amount_minor(currency=amount.currency)
+    if amount.amount_minor > limit:
+        raise AmountTooLargeError(
+            message=f"amount must be at most {limit} in {amount.currency}.", param="amount"
+        )
+    if not ledger.is_capture_priced(merchant_id=merchant_id, currency=amount.currency):
+        raise InvalidPaymentRequestError(
+            code="currency_not_supported",
+            message=f"This account does not accept payments in {amount.currency}.",
+            param="currency",
+        )
 
 
 def _lock_payment(*, merchant_id: str, mode: str, payment_id: str) -> Payment:
@@ -243,6 +269,7 @@ def create_payment(
         raise InvalidPaymentRequestError(
             code="amount_too_small", message="amount must be at least 1.", param="amount"
         )
+    _check_amount_accepted(merchant_id=merchant_id, amount=amount)
     if capture_method not in {"automatic", "manual"}:
         raise InvalidPaymentRequestError(
             message="capture_method is automatic or manual.", param="capture_method"
@@ -932,3 +959,4 @@ def perform_staff_payment_operation(
         metadata={"reason": reason[:500], "outcome": "refused" if error else "succeeded"},
     )
     return error
+

@@ -327,3 +327,46 @@ def test_creating_with_confirm_authorizes_and_captures_in_one_call(merchant_id):
         "succeeded",
     ]
     assert _eur_balance(merchant_id).pending_minor == 9_680
+
+
+class TestWhatAMerchantAccepts:
+    def test_an_amount_over_the_currencys_limit_is_refused_before_anything_is_created(
+        self, merchant_id
+    ):
+        with pytest.raises(AmountTooLargeError) as refused:
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=Money(amount_minor=100_000_000, currency="EUR"),
+                payment_method=_token(merchant_id),
+            )
+        assert (refused.value.code, refused.value.param) == ("amount_too_large", "amount")
+        assert not Payment.objects.exists()
+
+    def test_the_limit_is_set_per_currency(self, merchant_id, settings):
+        settings.PAYMENTS_MAX_AMOUNT_MINOR = {"EUR": 5_000}
+        with pytest.raises(AmountTooLargeError):
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=Money(amount_minor=5_001, currency="EUR"),
+            )
+        assert (
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=Money(amount_minor=5_000, currency="EUR"),
+            ).amount_minor
+            == 5_000
+        )
+
+    def test_a_currency_the_merchant_has_no_price_for_is_not_accepted(self, merchant_id):
+        with pytest.raises(InvalidPaymentRequestError) as refused:
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=Money(amount_minor=1_000, currency="CHF"),
+                payment_method=_token(merchant_id),
+            )
+        assert (refused.value.code, refused.value.param) == ("currency_not_supported", "currency")
+        assert not Payment.objects.exists()
