@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("apps.ledger.api.urls")),
     path("", include("apps.tokenization.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.checkout.api.urls")),
 ]

@@ -960,3 +960,52 @@ def perform_staff_payment_operation(
     )
     return error
 
+
+# --- authentication (the challenge step of a hosted checkout) ------------------------------
+def authenticate_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    approved: bool,
+    now: datetime | None = None,
+) -> Payment:
+    """The shopper's answer to the challenge of a payment in ``requires_action``.
+
+    Failed (``approved=False``): the payment fails with ``authentication_failed``, no
+    processor call. Approved: reserve → call ``authenticate`` → record, like an
+    authorization; the attempt is an ``authorize`` one so that the janitor's authorization
+    recorder settles an answer lost to a timeout. The outcome is the card's: captured (with
+    automatic capture) or declined after authentication.
+    """
+    now = now or get_now()
+    with transaction.atomic():
+        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        if payment.status != S.REQUIRES_ACTION:
+            raise StateError(
+                code="payment_intent_unexpected_state",
+                message=f"This payment's status is {payment.status}; only a payment that "
+                "requires action can be authenticated.",
+                extra={"payment_status": payment.status},
+            )
+        if not approved:
+            payment.decline_code = "authentication_failed"
+            payment.failure_code = "payment_intent_authentication_failure"
+            _transition(payment=payment, target=S.FAILED, now=now, event_type="payment.failed")
+            return payment
+        _transition(payment=payment, target=S.PROCESSING, now=now)
+        attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
+    result = _call_for_outcome(
+        kind=OperationKind.AUTHENTICATE,
+        connector_name=payment.connector,
+        call=lambda connector: connector.authenticate(
+            idempotency_key=attempt.public_id,
+            authorization_reference=payment.processor_reference,
+        ),
+    )
+    return _record_authorization(
+        attempt_id=attempt.public_id,
+        payment_pk=payment.pk,
+        result=result,
+        connector_name=payment.connector,
+    )

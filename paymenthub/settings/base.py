@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from celery.schedules import crontab
 from kombu import Queue
 
 from paymenthub.settings import env
@@ -271,6 +272,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"queue": "webhooks", "expires": 25},
     },
+    "expire-overdue-checkout-sessions": {
+        "task": "checkout.expire_overdue_sessions",
+        "schedule": timedelta(minutes=1),
+        "options": {"queue": "default", "expires": 55},
+    },
+    # once a day: import the processors' settlement reports and match them against the ledger
+    "reconcile-processor-reports": {
+        "task": "reconciliation.reconcile_recent_days",
+        "schedule": crontab(
+            hour=env.get_int("RECONCILIATION_HOUR_UTC", default=4, minimum=0), minute=15
+        ),
+        "options": {"queue": "reconciliation", "expires": 6 * 3600},
+    },
 }
 
 # --- Payments (apps.payments) -----------------------------------------------------------------
@@ -294,6 +308,11 @@ PAYMENTS_STALE_RESERVATION_SECONDS = env.get_int(
     "PAYMENTS_STALE_RESERVATION_SECONDS", default=120, minimum=10
 )
 WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, minimum=1)
+# Reconciliation (apps.payments.reconciliation): the connectors whose settlement reports the
+# daily job imports and matches, and how many days back it looks (a late report or a late
+# ledger entry clears the earlier days' breaks).
+RECONCILIATION_CONNECTORS = env.get_list("RECONCILIATION_CONNECTORS", default=["simulator"])
+RECONCILIATION_LOOKBACK_DAYS = env.get_int("RECONCILIATION_LOOKBACK_DAYS", default=3, minimum=1)
 
 # Idempotency-Key: completed keys are kept at least this long (never less than 24 h); an
 # in-progress claim whose request died may be taken over after IDEMPOTENCY_LOCK_SECONDS.

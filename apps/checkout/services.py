@@ -1,0 +1,316 @@
+"""Checkout session writes: create, expire, and paying a session from the hosted page.
+
+Paying follows claim → pay → record. The claim is one conditional UPDATE (an open,
+unexpired session with no attempt in progress and attempts left), so two tabs, or a double
+click, can never start two payments; the database decides, not a check in Python. The payment
+itself (a processor call) runs outside any transaction, through the payments facade; the
+record step completes the session, keeps the claim while a challenge is pending, or releases
+it after a decline so the shopper can try another card.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from apps.checkout.errors import (
+    CheckoutPaymentInProgressError,
+    CheckoutSessionNotFoundError,
+    CheckoutSessionNotOpenError,
+    InvalidCheckoutSessionError,
+    TooManyAttemptsError,
+)
+from apps.checkout.models import CheckoutSession, SessionStatus
+from apps.common.clock import get_now
+from apps.common.errors import PaymentHubError
+from apps.common.ids import make_public_id
+from apps.common.money import Money
+from apps.common.outbox import enqueue_event
+from apps.payments import facade as payments
+from apps.payments.contracts import PaymentOutcome
+
+DEFAULT_EXPIRY = timedelta(hours=24)
+MIN_EXPIRY = timedelta(minutes=30)
+MAX_EXPIRY = timedelta(hours=24)
+MAX_ATTEMPTS = 10
+PAYMENT_METHOD_TYPES = ("card", "pay_by_bank")
+MAX_LINE_ITEMS = 100
+
+
+def _check_line_items(*, line_items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    if not line_items or len(line_items) > MAX_LINE_ITEMS:
+        raise InvalidCheckoutSessionError(
+            message=f"line_items holds 1 to {MAX_LINE_ITEMS} items.", param="line_items"
+        )
+    cleaned, total = [], 0
+    for index, item in enumerate(line_items):
+        name = str(item.get("name", "")).strip()
+        quantity, unit = item.get("quantity"), item.get("unit_amount")
+        if not name or len(name) > 200:
+            raise InvalidCheckoutSessionError(
+                message="Each line item has a name (at most 200 characters).",
+                param=f"line_items[{index}][name]",
+            )
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not quantity >= 1:
+            raise InvalidCheckoutSessionError(
+                message="quantity is a whole number, at least 1.",
+                param=f"line_items[{index}][quantity]",
+            )
+        if not isinstance(unit, int) or isinstance(unit, bool) or unit < 1:
+            raise InvalidCheckoutSessionError(
+                message="unit_amount is at least 1, in the currency's minor unit.",
+                param=f"line_items[{index}][unit_amount]",
+            )
+        cleaned.append({"name": name, "quantity": quantity, "unit_amount": unit})
+        total += quantity * unit
+    return cleaned, total
+
+
+def _event_payload(session: CheckoutSession) -> dict[str, Any]:
+    return {
+        "id": session.public_id,
+        "object": "checkout.session",
+        "status": session.status,
+        "amount_total": session.amount_minor,
+        "currency": session.currency,
+        "payment": session.payment_ref or None,
+        "customer_email": session.customer_email or None,
+        "metadata": session.metadata,
+        "livemode": session.mode == "live",
+    }
+
+
+def _emit(*, session: CheckoutSession, event_type: str, now: datetime) -> None:
+    enqueue_event(
+        event_type=event_type,
+        payload=_event_payload(session),
+        aggregate_type="checkout_session",
+        aggregate_id=session.public_id,
+        merchant_ref=session.merchant_ref,
+        now=now,
+    )
+
+
+# --- create ---------------------------------------------------------------------------------
+def create_checkout_session(
+    *,
+    merchant_id: str,
+    mode: str,
+    currency: str,
+    success_url: str,
+    cancel_url: str,
+    line_items: list[dict[str, Any]] | None = None,
+    amount_minor: int | None = None,
+    customer_email: str = "",
+    payment_method_types: list[str] | None = None,
+    expires_at: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+    locale: str = "",
+    now: datetime | None = None,
+) -> CheckoutSession:
+    """A session for line items (their total is the amount) or a single ``amount_minor``;
+    it expires at ``expires_at`` (30 minutes to 24 hours ahead; default 24 hours)."""
+    now = now or get_now()
+    if (line_items is None) == (amount_minor is None):
+        raise InvalidCheckoutSessionError(
+            message="Send either line_items or amount, not both.", param="line_items"
+        )
+    items: list[dict[str, Any]] = []
+    if line_items is not None:
+        items, amount_minor = _check_line_items(line_items=line_items)
+    assert amount_minor is not None
+    if amount_minor < 1:
+        raise InvalidCheckoutSessionError(
+            code="amount_too_small", message="amount must be at least 1.", param="amount"
+        )
+    amount = Money(amount_minor=amount_minor, currency=currency)  # checks currency and range
+    methods = list(dict.fromkeys(payment_method_types or ["card"]))
+    if not methods or any(m not in PAYMENT_METHOD_TYPES for m in methods):
+        raise InvalidCheckoutSessionError(
+            message="payment_method_types holds card and/or pay_by_bank.",
+            param="payment_method_types",
+        )
+    expires_at = expires_at or now + DEFAULT_EXPIRY
+    if not now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY:
+        raise InvalidCheckoutSessionError(
+            message="expires_at is 30 minutes to 24 hours from now.", param="expires_at"
+        )
+    with transaction.atomic():
+        session = CheckoutSession.objects.create(
+            public_id=make_public_id(prefix="cs"),
+            url_token=secrets.token_urlsafe(32),
+            merchant_ref=merchant_id,
+            mode=mode,
+            status=SessionStatus.OPEN,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            line_items=items,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            customer_email=customer_email.strip(),
+            payment_method_types=methods,
+            metadata=metadata or {},
+            locale=locale,
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+    return session
+
+
+# --- expire ---------------------------------------------------------------------------------
+def expire_checkout_session(
+    *, merchant_id: str, mode: str, session_id: str, now: datetime | None = None
+) -> CheckoutSession:
+    """Expire an open session at once (the merchant's API call); refused while a payment for
+    it is in progress, or once it is complete."""
+    now = now or get_now()
+    with transaction.atomic():
+        session = (
+            CheckoutSession.objects.select_for_update()
+            .filter(public_id=session_id, merchant_ref=merchant_id, mode=mode)
+            .first()
+        )
+        if session is None:
+            raise CheckoutSessionNotFoundError(param="session")
+        if session.status == SessionStatus.EXPIRED:
+            return session
+        if session.status != SessionStatus.OPEN:
+            raise CheckoutSessionNotOpenError(
+                message=f"This checkout session is {session.status}; it cannot be expired."
+            )
+        if session.attempt_claimed_at is not None:
+            raise CheckoutPaymentInProgressError()
+        _mark_expired(session=session, now=now)
+    return session
+
+
+def _mark_expired(*, session: CheckoutSession, now: datetime) -> None:
+    session.status = SessionStatus.EXPIRED
+    session.expired_at = now
+    session.updated_at = now
+    session.save(update_fields=["status", "expired_at", "updated_at"])
+    _emit(session=session, event_type="checkout.session.expired", now=now)
+
+
+def expire_overdue_sessions(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Beat: expire open sessions past ``expires_at`` with no payment in progress (locked
+    with SKIP LOCKED, so two runs never expire one twice). Returns how many."""
+    now = now or get_now()
+    with transaction.atomic():
+        due = list(
+            CheckoutSession.objects.select_for_update(skip_locked=True)
+            .filter(status=SessionStatus.OPEN, expires_at__lte=now, attempt_claimed_at=None)
+            .order_by("expires_at")[:batch_size]
+        )
+        for session in due:
+            _mark_expired(session=session, now=now)
+    return len(due)
+
+
+# --- paying from the hosted page ------------------------------------------------------------
+def _get_by_token(*, url_token: str) -> CheckoutSession:
+    session = CheckoutSession.objects.filter(url_token=url_token).first()
+    if session is None:
+        raise CheckoutSessionNotFoundError()
+    return session
+
+
+def _claim_attempt(*, session: CheckoutSession, now: datetime) -> None:
+    claimed = CheckoutSession.objects.filter(
+        pk=session.pk,
+        status=SessionStatus.OPEN,
+        attempt_claimed_at=None,
+        expires_at__gt=now,
+        attempt_count__lt=MAX_ATTEMPTS,
+    ).update(attempt_claimed_at=now, attempt_count=F("attempt_count") + 1, updated_at=now)
+    if claimed:
+        return
+    session.refresh_from_db()
+    if session.status != SessionStatus.OPEN or session.expires_at <= now:
+        raise CheckoutSessionNotOpenError()
+    if session.attempt_claimed_at is not None:
+        raise CheckoutPaymentInProgressError()
+    raise TooManyAttemptsError()
+
+
+def _complete(*, session_pk: int, payment_id: str, now: datetime) -> CheckoutSession:
+    with transaction.atomic():
+        session = CheckoutSession.objects.select_for_update().get(pk=session_pk)
+        if session.status != SessionStatus.COMPLETE:
+            session.status = SessionStatus.COMPLETE
+            session.payment_ref = payment_id
+            session.completed_at = now
+            session.updated_at = now
+            session.save()
+            _emit(session=session, event_type="checkout.session.completed", now=now)
+    return session
+
+
+def _release(*, session_pk: int, now: datetime) -> None:
+    CheckoutSession.objects.filter(pk=session_pk, status=SessionStatus.OPEN).update(
+        attempt_claimed_at=None, payment_ref="", updated_at=now
+    )
+
+
+def _record(*, session: CheckoutSession, outcome: PaymentOutcome, now: datetime) -> None:
+    if outcome.succeeded:
+        _complete(session_pk=session.pk, payment_id=outcome.id, now=now)
+    elif outcome.requires_action:  # the claim holds until the challenge is answered
+        CheckoutSession.objects.filter(pk=session.pk).update(payment_ref=outcome.id, updated_at=now)
+    elif outcome.status in {"failed", "canceled"}:
+        _release(session_pk=session.pk, now=now)
+    else:
+        # processing or unknown: the janitor settles the payment; the claim holds (never a
+        # second charge) and the page tells the shopper to come back later
+        CheckoutSession.objects.filter(pk=session.pk).update(payment_ref=outcome.id, updated_at=now)
+
+
+def pay_checkout_session(
+    *, url_token: str, card_token: str, now: datetime | None = None
+) -> PaymentOutcome:
+    """Pay the session with a card token made in the browser: claim, create and confirm the
+    payment, record. A refused token or a decline releases the claim (another card may be
+    tried); a refusal before any payment existed is re-raised."""
+    now = now or get_now()
+    session = _get_by_token(url_token=url_token)
+    if not card_token.startswith("tok_"):
+        raise InvalidCheckoutSessionError(message="A card token is required.", param="token")
+    _claim_attempt(session=session, now=now)
+    try:
+        outcome = payments.create_confirmed_payment(
+            merchant_id=session.merchant_ref,
+            mode=session.mode,
+            amount=Money(amount_minor=session.amount_minor, currency=session.currency),
+            payment_method=card_token,
+            customer_email=session.customer_email,
+            description=f"Checkout {session.public_id}",
+            metadata={"checkout_session": session.public_id},
+        )
+    except PaymentHubError:
+        _release(session_pk=session.pk, now=get_now())
+        raise
+    _record(session=session, outcome=outcome, now=get_now())
+    return outcome
+
+
+def answer_challenge(
+    *, url_token: str, approved: bool, now: datetime | None = None
+) -> PaymentOutcome:
+    """The shopper approves or fails the challenge of the session's pending payment."""
+    now = now or get_now()
+    session = _get_by_token(url_token=url_token)
+    if session.status != SessionStatus.OPEN or not session.payment_ref:
+        raise CheckoutSessionNotOpenError()
+    outcome = payments.authenticate_payment(
+        merchant_id=session.merchant_ref,
+        mode=session.mode,
+        payment_id=session.payment_ref,
+        approved=approved,
+    )
+    _record(session=session, outcome=outcome, now=get_now())
+    return outcome
