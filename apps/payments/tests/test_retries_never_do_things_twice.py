@@ -38,6 +38,20 @@ def _later(minutes: int = 10):
     return timezone.now() + timedelta(minutes=minutes)
 
 
+def _authorized_for_manual_capture() -> tuple[str, Payment]:
+    merchant_id, _ = make_merchant_with_key()
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=EUR_100,
+        capture_method="manual",
+        payment_method=make_token(merchant_id=merchant_id),
+    )
+    return merchant_id, confirm_payment(
+        merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_crash_between_the_processor_call_and_the_record_never_charges_twice():
     merchant_id, _ = make_merchant_with_key()
@@ -150,15 +164,7 @@ def test_fifty_clients_sending_one_idempotency_key_make_one_payment_and_one_proc
 
 @pytest.mark.django_db(transaction=True)
 def test_a_void_whose_answer_is_lost_is_unknown_until_the_janitor_asks_the_processor():
-    merchant_id, _ = make_merchant_with_key()
-    payment = create_payment(
-        merchant_id=merchant_id,
-        mode="test",
-        amount=EUR_100,
-        capture_method="manual",
-        payment_method=make_token(merchant_id=merchant_id),
-    )
-    confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+    merchant_id, payment = _authorized_for_manual_capture()
     set_simulator_fault(mode="timeout_after")  # the void happens; its answer is lost
     answered = cancel_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
     clear_simulator_fault()
@@ -170,15 +176,7 @@ def test_a_void_whose_answer_is_lost_is_unknown_until_the_janitor_asks_the_proce
 
 @pytest.mark.django_db(transaction=True)
 def test_a_void_that_never_reached_the_processor_leaves_the_payment_capturable():
-    merchant_id, _ = make_merchant_with_key()
-    payment = create_payment(
-        merchant_id=merchant_id,
-        mode="test",
-        amount=EUR_100,
-        capture_method="manual",
-        payment_method=make_token(merchant_id=merchant_id),
-    )
-    confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+    merchant_id, payment = _authorized_for_manual_capture()
     set_simulator_fault(mode="timeout_before")
     assert (
         cancel_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id).status
