@@ -19,9 +19,10 @@ from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from apps.common.errors import PaymentHubError
+from apps.common.models import AuditEvent
 from apps.merchants.api_keys import revoke_api_key
 from apps.merchants.models import (
     ApiKey,
@@ -170,10 +171,30 @@ def _make_transition_action(action: MerchantAction) -> Callable[..., HttpRespons
     return admin.action(description=f"{title}…")(run)
 
 
+def _latest_sanctions_screening(merchant: Merchant) -> AuditEvent | None:
+    """The last ``merchant.sanctions_screened`` audit entry (submission or approval)."""
+    return (
+        AuditEvent.objects.filter(
+            object_type="merchant",
+            object_id=merchant.public_id,
+            action="merchant.sanctions_screened",
+        )
+        .order_by("-sequence")
+        .first()
+    )
+
+
 class MerchantAdmin(MerchantAdminBase):
     """Every merchant, read-only; lifecycle changes only through the actions."""
 
-    list_display = ("public_id", "trading_name", "legal_name", "country", "status", "created_at")
+    list_display: tuple[str, ...] = (
+        "public_id",
+        "trading_name",
+        "legal_name",
+        "country",
+        "status",
+        "created_at",
+    )
     list_filter = ("status", "country")
     search_fields = ("public_id", "legal_name", "trading_name", "support_email")
     readonly_fields = (
@@ -192,10 +213,57 @@ class MerchantAdmin(MerchantAdminBase):
         "mcc",
         "website",
         "expected_monthly_volume_minor",
+        "sanctions_screening",
     )
     fields = readonly_fields
     inlines = (BeneficialOwnerInline, KybDocumentInline, StatusHistoryInline)
     actions = tuple(_make_transition_action(action) for action in MerchantAction)
+
+    @admin.display(description="Sanctions")
+    def sanctions_outcome(self, merchant: Merchant) -> str:
+        screening = _latest_sanctions_screening(merchant)
+        if screening is None:
+            return "not screened"
+        outcome = str(screening.metadata.get("outcome", ""))
+        return "POTENTIAL MATCH" if outcome == "hit" else outcome.replace("_", " ")
+
+    @admin.display(description="Sanctions screening")
+    def sanctions_screening(self, merchant: Merchant) -> str:
+        """The last screening (stage, outcome, list version) and each potential match: a hit
+        blocks approval until the names are cleared with the compliance team."""
+        screening = _latest_sanctions_screening(merchant)
+        if screening is None:
+            return "Not screened yet."
+        meta = screening.metadata
+        details = meta.get("details") or {}
+        summary = format_html(
+            "<strong>{}</strong> at {} on {} ({}; list {})",
+            self.sanctions_outcome(merchant),
+            meta.get("stage", ""),
+            screening.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
+            meta.get("provider") or "no screening provider",
+            details.get("list_version") or details.get("reason") or "-",
+        )
+        matches = meta.get("matches") or []
+        if not matches:
+            return summary
+        rows = format_html_join(
+            "",
+            "<li>{} &ldquo;{}&rdquo; matches &ldquo;{}&rdquo; (listed as &ldquo;{}&rdquo;, "
+            "entry {}, score {})</li>",
+            (
+                (
+                    match.get("screened_role", ""),
+                    match.get("screened_name", ""),
+                    match.get("matched_name", ""),
+                    match.get("listed_name", ""),
+                    match.get("list_entry_id", ""),
+                    match.get("score", ""),
+                )
+                for match in matches
+            ),
+        )
+        return format_html("{}<ul>{}</ul>", summary, rows)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -293,7 +361,15 @@ class MerchantAdmin(MerchantAdminBase):
 class MerchantApplicationAdmin(MerchantAdmin):
     """The onboarding review queue: merchants that applied or are in review, oldest first."""
 
-    list_display = ("public_id", "trading_name", "legal_name", "country", "status", "created_at")
+    list_display = (
+        "public_id",
+        "trading_name",
+        "legal_name",
+        "country",
+        "status",
+        "sanctions_outcome",
+        "created_at",
+    )
     actions = tuple(
         _make_transition_action(action)
         for action in (

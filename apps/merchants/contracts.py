@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -77,18 +78,59 @@ class BeneficialOwnerInput:
 
 
 @dataclass(frozen=True, slots=True)
+class SanctionsScreeningSubject:
+    """The names of a merchant that a sanctions screener checks."""
+
+    merchant_id: str
+    legal_name: str
+    trading_name: str
+    beneficial_owner_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsPotentialMatch:
+    """One screened name that scored at or above the threshold against a listed party."""
+
+    screened_role: str  # "legal_name", "trading_name" or "beneficial_owner"
+    screened_name: str
+    list_entry_id: str  # the list's own id (OFAC ent_num)
+    listed_name: str  # the listed party's primary name
+    matched_name: str  # the listed name or alias that matched
+    score: float  # 0-100
+    list_version: str = ""
+
+    def as_dict(self) -> dict[str, str | float]:
+        return {
+            "screened_role": self.screened_role,
+            "screened_name": self.screened_name,
+            "list_entry_id": self.list_entry_id,
+            "listed_name": self.listed_name,
+            "matched_name": self.matched_name,
+            "score": self.score,
+            "list_version": self.list_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SanctionsScreeningResult:
     """What sanctions screening said about a merchant. ``outcome`` is ``"not_screened"``
-    until the risk issue plugs a screening provider in; then ``"clear"`` or ``"hit"``."""
+    while no screener is registered (or it has no list loaded); else ``"clear"`` or ``"hit"``
+    (a potential match, listed in ``matches``, that blocks approval)."""
 
     merchant_id: str
     outcome: str
     provider: str = ""
     details: dict[str, str] = field(default_factory=dict)
+    matches: tuple[SanctionsPotentialMatch, ...] = ()
 
     @property
     def is_hit(self) -> bool:
         return self.outcome == "hit"
+
+
+# A screening provider (the risk app registers one through the merchants facade): given a
+# merchant's names, it returns "clear", "hit" (with the matches) or "not_screened".
+SanctionsScreener = Callable[[SanctionsScreeningSubject], SanctionsScreeningResult]
 
 
 @dataclass(frozen=True, slots=True)

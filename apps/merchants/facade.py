@@ -9,8 +9,10 @@ from apps.merchants.api.authentication import (
     PublishableKeyAuthentication,
     SecretKeyAuthentication,
 )
-from apps.merchants.api_keys import create_api_key, revoke_api_key, roll_api_key
+from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
+from apps.merchants.identity.step_up import has_recent_authentication, step_up_required
+from apps.merchants.permissions import MerchantPermission, member_has_permission
 from apps.merchants.pricing import (
     apply_price,
     compute_fee,
@@ -19,28 +21,43 @@ from apps.merchants.pricing import (
     get_price,
 )
 from apps.merchants.selectors import get_merchant_summary as _get_merchant_summary
+from apps.merchants.selectors import list_merchant_ids_for_user
+from apps.merchants.services import register_sanctions_screener
 from apps.merchants.webhook_endpoints import (
+    create_webhook_endpoint,
     event_type_matches,
+    get_webhook_endpoint,
     get_webhook_signing_secrets,
     list_webhook_endpoints,
+    rotate_webhook_endpoint_secret,
 )
 
 __all__ = [
+    "MerchantPermission",
     "PublishableKeyAuthentication",
     "SecretKeyAuthentication",
     "apply_price",
     "compute_fee",
     "create_api_key",
+    "create_webhook_endpoint",
     "event_type_matches",
     "get_api_principal",
     "get_checkout_branding",
     "get_merchant",
     "get_payout_schedule",
     "get_price",
+    "get_webhook_endpoint",
     "get_webhook_signing_secrets",
+    "has_recent_authentication",
+    "list_api_keys",
+    "list_merchant_ids_for_user",
     "list_webhook_endpoints",
+    "member_has_permission",
+    "register_sanctions_screener",
     "revoke_api_key",
     "roll_api_key",
+    "rotate_webhook_endpoint_secret",
+    "step_up_required",
 ]
 
 

@@ -32,7 +32,9 @@ from apps.merchants.contracts import (
     BeneficialOwnerInput,
     KybDocumentSummary,
     MerchantSummary,
+    SanctionsScreener,
     SanctionsScreeningResult,
+    SanctionsScreeningSubject,
 )
 from apps.merchants.errors import (
     DocumentNotFoundError,
@@ -454,19 +456,42 @@ def open_kyb_document_for_staff(
     )
 
 
-# --- Sanctions screening (call point for the risk issue) ----------------------------------
+# --- Sanctions screening (a provider registers itself: the risk app) ---------------------
+
+_sanctions_screener: SanctionsScreener | None = None
+
+
+def register_sanctions_screener(*, screener: SanctionsScreener | None) -> None:
+    """Plug a sanctions screening provider in (the risk app does, in its ``ready()``), or
+    unplug it with ``None``. The merchants app cannot import the risk app (dependencies point
+    risk → merchants), so the provider comes to it."""
+    global _sanctions_screener
+    _sanctions_screener = screener
 
 
 def screen_merchant_for_sanctions(*, merchant_id: str) -> SanctionsScreeningResult:
-    """SANCTIONS SCREENING HOOK — filled in by the risk issue.
+    """Screen the merchant's legal name, trading name and beneficial owners.
 
-    Called when an application is submitted and again before approval. Today no screening
-    provider exists, so this honestly returns ``outcome="not_screened"``; it never pretends
-    to have screened. The risk issue replaces this body (screen the legal name, trading name
-    and beneficial owners against the sanctions lists) and returns ``"clear"`` or ``"hit"``;
-    :func:`approve_merchant` already refuses to approve on a ``"hit"``.
+    Called when an application is submitted and again before approval, through the
+    registered provider; :func:`approve_merchant` refuses to approve on a ``"hit"``. With no
+    provider registered this honestly returns ``outcome="not_screened"``: it never pretends
+    to have screened.
     """
-    return SanctionsScreeningResult(merchant_id=merchant_id, outcome="not_screened")
+    screener = _sanctions_screener
+    if screener is None:
+        return SanctionsScreeningResult(merchant_id=merchant_id, outcome="not_screened")
+    merchant = Merchant.objects.filter(public_id=merchant_id).first()
+    if merchant is None:
+        raise MerchantNotFoundError(param="merchant")
+    owners = merchant.beneficial_owners.order_by("id").values_list("full_name", flat=True)
+    return screener(
+        SanctionsScreeningSubject(
+            merchant_id=merchant.public_id,
+            legal_name=merchant.legal_name,
+            trading_name=merchant.trading_name,
+            beneficial_owner_names=tuple(owners),
+        )
+    )
 
 
 def _record_screening(*, screening: SanctionsScreeningResult, stage: str, now: datetime) -> None:
@@ -476,7 +501,13 @@ def _record_screening(*, screening: SanctionsScreeningResult, stage: str, now: d
         object_type="merchant",
         object_id=screening.merchant_id,
         merchant_ref=screening.merchant_id,
-        metadata={"stage": stage, "outcome": screening.outcome, "provider": screening.provider},
+        metadata={
+            "stage": stage,
+            "outcome": screening.outcome,
+            "provider": screening.provider,
+            "details": dict(screening.details),
+            "matches": [match.as_dict() for match in screening.matches],
+        },
         occurred_at=now,
     )
 

@@ -27,6 +27,9 @@ class PaymentRiskInput:
     card_brand: str = ""
     customer_email: str = ""
     ip_address: str = ""
+    # The payer's name (cardholder or customer name) when known: screened against the
+    # sanctions list; a potential match holds the payment for review.
+    payer_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +43,35 @@ class RiskDecision:
     @property
     def blocked(self) -> bool:
         return self.action is RiskAction.BLOCK
+
+
+class SanctionsOutcome(StrEnum):
+    CLEAR = "clear"
+    POTENTIAL_MATCH = "potential_match"  # at or above the threshold: a human decides
+    NOT_SCREENED = "not_screened"  # no sanctions list is loaded
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsMatch:
+    """A listed party whose name or alias scored at or above the threshold."""
+
+    list_entry_id: str  # the list's own id (OFAC ent_num)
+    listed_name: str  # the party's primary name on the list
+    matched_name: str  # the primary name or the alias that matched
+    name_kind: str  # "name" (primary) or the alias type: "aka", "fka", "nka"
+    entry_type: str  # "individual", "vessel", "aircraft" or "" (an organisation)
+    programs: str
+    score: float  # 0-100
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsScreening:
+    screened_name: str
+    outcome: SanctionsOutcome
+    threshold: float
+    list_version: str = ""  # e.g. "ofac_sdn@52fd14c9af23"
+    matches: tuple[SanctionsMatch, ...] = ()
+
+    @property
+    def is_potential_match(self) -> bool:
+        return self.outcome is SanctionsOutcome.POTENTIAL_MATCH

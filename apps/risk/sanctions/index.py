@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from apps.risk.models import SanctionsAlias, SanctionsEntry, SanctionsListVersion
@@ -29,7 +29,7 @@ from apps.risk.sanctions.matcher import (
     required_positions,
     score_tokens,
 )
-from apps.risk.sanctions.normalisation import NameToken, normalise_name
+from apps.risk.sanctions.normalisation import NameToken, normalise_name, split_words
 
 DEFAULT_SOURCE = "ofac_sdn"
 MAX_MATCHES = 10
@@ -137,17 +137,25 @@ class SanctionsIndex:
         query = normalise_name(name)
         if not query:
             return []
-        best_by_entry: dict[str, IndexMatch] = {}
+        best_by_entry: dict[str, tuple[float, float, IndexMatch]] = {}
+        plain = " ".join(split_words(name))
         for position in self._candidates(query, threshold=threshold):
             listed = self.names[position]
             score = score_tokens(query=query, listed=listed.tokens, required=listed.required)
             if score < threshold:
                 continue
+            # Of a party's names scoring the same, report the one closest as written.
+            closeness = fuzz.token_sort_ratio(plain, " ".join(split_words(listed.name)))
             current = best_by_entry.get(listed.entry_uid)
-            if current is None or score > current.score:
-                best_by_entry[listed.entry_uid] = IndexMatch(listed=listed, score=score)
+            if current is None or (score, closeness) > current[:2]:
+                best_by_entry[listed.entry_uid] = (
+                    score,
+                    closeness,
+                    IndexMatch(listed=listed, score=score),
+                )
         ranked = sorted(
-            best_by_entry.values(), key=lambda match: (-match.score, match.listed.entry_uid)
+            (match for _, _, match in best_by_entry.values()),
+            key=lambda match: (-match.score, match.listed.entry_uid),
         )
         return ranked[:MAX_MATCHES]
 

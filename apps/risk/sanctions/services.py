@@ -1,0 +1,188 @@
+"""Sanctions screening: names against the active list version, payers at payment time and
+merchants at onboarding. Every screening result is audited (merchant screenings by the
+merchants app's hook, which records the matches this returns)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+
+from apps.common.audit import record_audit_event
+from apps.common.clock import get_now
+from apps.common.errors import InvalidRequestError
+from apps.merchants.contracts import (
+    SanctionsPotentialMatch,
+    SanctionsScreeningResult,
+    SanctionsScreeningSubject,
+)
+from apps.risk.contracts import (
+    PaymentRiskInput,
+    RiskAction,
+    RiskDecision,
+    SanctionsMatch,
+    SanctionsOutcome,
+    SanctionsScreening,
+)
+from apps.risk.sanctions.index import get_active_index
+
+PROVIDER = "risk.sanctions"
+MAX_NAME_LENGTH = 500
+REASON_POTENTIAL_MATCH = "sanctions_potential_match"
+REASON_NOT_SCREENED = "sanctions_not_screened"
+# A payment held for a sanctions review scores at least this.
+SANCTIONS_REVIEW_SCORE = 80
+
+
+def get_match_threshold(*, threshold: float | None = None) -> float:
+    value = float(settings.SANCTIONS_MATCH_THRESHOLD if threshold is None else threshold)
+    if not 0 < value <= 100:
+        raise InvalidRequestError(
+            code="invalid_threshold",
+            message="The match threshold is a score from 1 to 100.",
+            param="threshold",
+        )
+    return value
+
+
+def match_name(*, name: str, threshold: float | None = None) -> SanctionsScreening:
+    """Match one name against the active list (a read; not audited: see :func:`screen_name`)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequestError(
+            code="invalid_name",
+            message=f"Give a name of 1 to {MAX_NAME_LENGTH} characters.",
+            param="name",
+        )
+    threshold = get_match_threshold(threshold=threshold)
+    index = get_active_index()
+    if index is None:
+        return SanctionsScreening(
+            screened_name=name, outcome=SanctionsOutcome.NOT_SCREENED, threshold=threshold
+        )
+    matches = tuple(
+        SanctionsMatch(
+            list_entry_id=found.listed.entry_uid,
+            listed_name=found.listed.entry_name,
+            matched_name=found.listed.name,
+            name_kind=found.listed.kind,
+            entry_type=found.listed.entry_type,
+            programs=found.listed.programs,
+            score=found.score,
+        )
+        for found in index.search(name=name, threshold=threshold)
+    )
+    return SanctionsScreening(
+        screened_name=name,
+        outcome=SanctionsOutcome.POTENTIAL_MATCH if matches else SanctionsOutcome.CLEAR,
+        threshold=threshold,
+        list_version=index.version_label,
+        matches=matches,
+    )
+
+
+def _match_metadata(match: SanctionsMatch) -> dict[str, str | float]:
+    return {
+        "list_entry_id": match.list_entry_id,
+        "listed_name": match.listed_name,
+        "matched_name": match.matched_name,
+        "name_kind": match.name_kind,
+        "score": match.score,
+    }
+
+
+def screen_name(
+    *,
+    name: str,
+    purpose: str = "manual",
+    merchant_id: str = "",
+    actor_type: str = "system",
+    actor_id: str = "",
+    threshold: float | None = None,
+    now: datetime | None = None,
+) -> SanctionsScreening:
+    """Screen one name against the active sanctions list and audit the result
+    (``risk.sanctions_screened``, with the outcome, list version and matches)."""
+    screening = match_name(name=name, threshold=threshold)
+    record_audit_event(
+        action="risk.sanctions_screened",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        object_type="sanctions_screening",
+        object_id=purpose,
+        merchant_ref=merchant_id,
+        metadata={
+            "purpose": purpose,
+            "screened_name": screening.screened_name,
+            "outcome": screening.outcome.value,
+            "threshold": screening.threshold,
+            "list_version": screening.list_version,
+            "matches": [_match_metadata(match) for match in screening.matches],
+        },
+        occurred_at=now or get_now(),
+    )
+    return screening
+
+
+def apply_payer_screening(*, risk_input: PaymentRiskInput, decision: RiskDecision) -> RiskDecision:
+    """Screen the payer's name, when given, and hold the payment for review on a potential
+    match (or when no list is loaded to screen against); a block stays a block."""
+    payer_name = risk_input.payer_name.strip()[:MAX_NAME_LENGTH]
+    if not payer_name or decision.action is RiskAction.BLOCK:
+        return decision
+    screening = screen_name(
+        name=payer_name, purpose="payment_payer", merchant_id=risk_input.merchant_id
+    )
+    if screening.outcome is SanctionsOutcome.CLEAR:
+        return decision
+    reason = REASON_POTENTIAL_MATCH if screening.is_potential_match else REASON_NOT_SCREENED
+    return RiskDecision(
+        action=RiskAction.REVIEW,
+        score=max(decision.score, SANCTIONS_REVIEW_SCORE),
+        reasons=(*decision.reasons, reason),
+        decline_code=decision.decline_code,
+    )
+
+
+def screen_merchant(subject: SanctionsScreeningSubject) -> SanctionsScreeningResult:
+    """The screener the risk app registers with the merchants app: the legal name, trading
+    name and beneficial owners, each against the active list. The merchants hook audits the
+    result (``merchant.sanctions_screened``, with the matches)."""
+    roles = [("legal_name", subject.legal_name), ("trading_name", subject.trading_name)]
+    roles += [("beneficial_owner", owner) for owner in subject.beneficial_owner_names]
+    matches: list[SanctionsPotentialMatch] = []
+    version = ""
+    threshold = get_match_threshold()
+    screened = 0
+    for role, name in roles:
+        name = (name or "").strip()[:MAX_NAME_LENGTH]
+        if not name:
+            continue
+        screening = match_name(name=name, threshold=threshold)
+        if screening.outcome is SanctionsOutcome.NOT_SCREENED:
+            return SanctionsScreeningResult(
+                merchant_id=subject.merchant_id,
+                outcome="not_screened",
+                provider=PROVIDER,
+                details={"reason": "no sanctions list is loaded"},
+            )
+        screened += 1
+        version = screening.list_version
+        matches += [
+            SanctionsPotentialMatch(
+                screened_role=role,
+                screened_name=name,
+                list_entry_id=match.list_entry_id,
+                listed_name=match.listed_name,
+                matched_name=match.matched_name,
+                score=match.score,
+                list_version=screening.list_version,
+            )
+            for match in screening.matches
+        ]
+    return SanctionsScreeningResult(
+        merchant_id=subject.merchant_id,
+        outcome="hit" if matches else "clear",
+        provider=PROVIDER,
+        details={"list_version": version, "threshold": f"{threshold:g}", "names": str(screened)},
+        matches=tuple(matches),
+    )
