@@ -21,6 +21,20 @@ class PostingLine:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryToPost:
+    """One balanced entry for the bulk path: a cause (type, id, event) posted at most once."""
+
+    rule: str
+    cause_type: str
+    cause_id: str
+    cause_event: str
+    mode: str
+    effective_at: datetime
+    lines: tuple[PostingLine, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PostedEntry:
     """The entry for a cause; ``created`` is False when it had already been posted."""
 

@@ -129,9 +129,25 @@ class JournalEntry(models.Model):
 class Posting(models.Model):
     id = models.BigAutoField(primary_key=True)
     public_id = models.CharField(max_length=40, unique=True)
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    # No database foreign keys: the statement-level check of every INSERT (migration 0003)
+    # refuses a posting whose entry or account does not exist, and entries and accounts are
+    # never deleted; row-by-row foreign key checks cost more than the insert itself in bulk.
+    # Both columns are indexed by the composite indexes below.
+    entry = models.ForeignKey(
+        JournalEntry,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
+    )
     line = models.PositiveSmallIntegerField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_constraint=False,
+        db_index=False,
+    )
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     available_on = models.DateField(null=True, blank=True)

@@ -47,7 +47,7 @@ def make_transaction_id() -> str:
     return f"{TRANSACTION_ID_PREFIX}_" + "".join(digits)
 
 
-def _check_lines(*, lines: Sequence[PostingLine]) -> list[PostingLine]:
+def check_lines(*, lines: Sequence[PostingLine]) -> list[PostingLine]:
     if len(lines) < 2:
         raise InvalidPostingError(message="An entry needs at least two postings.")
     checked: list[PostingLine] = []
@@ -98,7 +98,7 @@ def post_entry(
         raise InvalidPostingError(message=f"mode must be one of {LedgerMode.values}.")
     if not (rule and cause_type and cause_id and cause_event):
         raise InvalidPostingError(message="rule and the cause (type, id, event) are required.")
-    checked = _check_lines(lines=lines)
+    checked = check_lines(lines=lines)
     # Server-side binding on Django's own connection (same transaction): the arrays travel as
     # parameters of a statement prepared once per connection, instead of being quoted into
     # the SQL text by Django's client-side cursor and parsed again on every call.

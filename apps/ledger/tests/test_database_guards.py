@@ -29,7 +29,8 @@ def post_one_capture() -> str:
 
 
 def run_sql_and_check_constraints(sql: str, params: list[str] | None = None) -> None:
-    """Run ``sql`` in a savepoint and force the deferred checks, as a commit would."""
+    """Run ``sql`` in a savepoint and force any deferred checks, as a commit would (the
+    books are checked at the end of each statement)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -41,6 +42,23 @@ def insert_entry_sql(*, sequence: int, cause: str) -> str:
         "cause_event, mode, effective_at, description, prev_hash, hash, created_at) VALUES "
         f"('je_raw_{cause}', {sequence}, 'manual', 'manual', '{cause}', 'posted', 'test', "
         "now(), '', '', '', now())"
+    )
+
+
+def insert_entry_with_postings_sql(
+    *, cause: str, postings: list[tuple[int, int, str]], sequence: int = 999
+) -> str:
+    """One statement writing an entry and its postings ``(account id, amount, currency)``,
+    as the posting functions do."""
+    values = ", ".join(
+        f"({line}, {account}, {amount}, '{currency}')"
+        for line, (account, amount, currency) in enumerate(postings, start=1)
+    )
+    return (
+        f"WITH entry AS ({insert_entry_sql(sequence=sequence, cause=cause)} RETURNING id) "
+        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
+        f"currency) SELECT 'txn_raw_{cause}_' || n, entry.id, n, a, amt, cur FROM entry, "
+        f"(VALUES {values}) AS v(n, a, amt, cur)"
     )
 
 
@@ -56,12 +74,8 @@ def accounts_for(merchant: str) -> tuple[int, int, int]:
 def test_an_entry_whose_postings_do_not_sum_to_zero_is_refused():
     merchant = post_one_capture()
     receivable, pending, _fee = accounts_for(merchant)
-    sql = (
-        f"{insert_entry_sql(sequence=999, cause='unbalanced')};"
-        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
-        "currency) SELECT 'txn_raw_' || n, e.id, n, a, amt, 'EUR' FROM ledger_entry e, "
-        f"(VALUES (1, {receivable}, -100), (2, {pending}, 99)) AS v(n, a, amt) "
-        "WHERE e.cause_id = 'unbalanced'"
+    sql = insert_entry_with_postings_sql(
+        cause="unbalanced", postings=[(receivable, -100, "EUR"), (pending, 99, "EUR")]
     )
     with pytest.raises(IntegrityError, match="does not balance"):
         run_sql_and_check_constraints(sql)
@@ -72,14 +86,41 @@ def test_an_entry_whose_postings_do_not_sum_to_zero_is_refused():
 def test_an_entry_with_a_single_posting_is_refused():
     merchant = post_one_capture()
     _receivable, pending, _fee = accounts_for(merchant)
-    sql = (
-        f"{insert_entry_sql(sequence=999, cause='single')};"
-        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
-        f"currency) SELECT 'txn_single', e.id, 1, {pending}, 5, 'EUR' FROM ledger_entry e "
-        "WHERE e.cause_id = 'single'"
-    )
-    with pytest.raises(IntegrityError):
+    sql = insert_entry_with_postings_sql(cause="single", postings=[(pending, 5, "EUR")])
+    with pytest.raises(IntegrityError, match="does not balance"):
         run_sql_and_check_constraints(sql)
+
+
+@pytest.mark.django_db
+def test_an_entry_written_without_its_postings_in_the_same_statement_is_refused():
+    merchant = post_one_capture()
+    receivable, pending, _fee = accounts_for(merchant)
+    sql = (
+        f"{insert_entry_sql(sequence=999, cause='apart')};"
+        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
+        "currency) SELECT 'txn_apart_' || n, e.id, n, a, amt, 'EUR' FROM ledger_entry e, "
+        f"(VALUES (1, {receivable}, -100), (2, {pending}, 100)) AS v(n, a, amt) "
+        "WHERE e.cause_id = 'apart'"
+    )
+    with pytest.raises(IntegrityError, match="fewer than two postings"):
+        run_sql_and_check_constraints(sql)
+    assert not JournalEntry.objects.filter(cause_id="apart").exists()
+
+
+@pytest.mark.django_db
+def test_a_posting_naming_a_missing_entry_or_account_is_refused():
+    merchant = post_one_capture()
+    receivable, _pending, _fee = accounts_for(merchant)
+    entry = JournalEntry.objects.get(cause_id="pay_guard")
+    for entry_id, account_id in ((entry.pk + 10_000, receivable), (entry.pk, 987_654)):
+        sql = (
+            "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
+            f"currency) VALUES ('txn_orphan_a', {entry_id}, 7, {account_id}, 100, 'EUR'), "
+            f"('txn_orphan_b', {entry_id}, 8, {account_id}, -100, 'EUR')"
+        )
+        with pytest.raises(IntegrityError, match="missing entry or account"):
+            run_sql_and_check_constraints(sql)
+    assert Posting.objects.count() == 3
 
 
 @pytest.mark.django_db
@@ -99,12 +140,8 @@ def test_a_posting_added_later_to_an_existing_entry_is_refused():
 def test_a_posting_in_another_currency_than_its_account_is_refused():
     merchant = post_one_capture()
     receivable, pending, _fee = accounts_for(merchant)
-    sql = (
-        f"{insert_entry_sql(sequence=999, cause='usd')};"
-        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
-        "currency) SELECT 'txn_usd_' || n, e.id, n, a, amt, 'USD' FROM ledger_entry e, "
-        f"(VALUES (1, {receivable}, -100), (2, {pending}, 100)) AS v(n, a, amt) "
-        "WHERE e.cause_id = 'usd'"
+    sql = insert_entry_with_postings_sql(
+        cause="usd", postings=[(receivable, -100, "USD"), (pending, 100, "USD")]
     )
     with pytest.raises(IntegrityError, match="another currency or mode"):
         run_sql_and_check_constraints(sql)
@@ -122,12 +159,8 @@ def test_live_and_test_money_cannot_meet_in_one_entry():
     )
     live_pending = Account.objects.get(owner=merchant, mode="live", kind="merchant_pending").pk
     receivable, _pending, _fee = accounts_for(merchant)
-    sql = (
-        f"{insert_entry_sql(sequence=999, cause='mixed')};"
-        "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, amount_minor, "
-        "currency) SELECT 'txn_mix_' || n, e.id, n, a, amt, 'EUR' FROM ledger_entry e, "
-        f"(VALUES (1, {receivable}, -100), (2, {live_pending}, 100)) AS v(n, a, amt) "
-        "WHERE e.cause_id = 'mixed'"
+    sql = insert_entry_with_postings_sql(
+        cause="mixed", postings=[(receivable, -100, "EUR"), (live_pending, 100, "EUR")]
     )
     with pytest.raises(IntegrityError, match="another currency or mode"):
         run_sql_and_check_constraints(sql)
@@ -187,12 +220,10 @@ def test_an_unbalanced_entry_is_refused_at_a_real_commit():
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(insert_entry_sql(sequence=999, cause="committed"))
         cursor.execute(
-            "INSERT INTO ledger_posting (public_id, entry_id, line, account_id, "
-            "amount_minor, currency) SELECT 'txn_c_' || n, e.id, n, a, amt, 'EUR' "
-            f"FROM ledger_entry e, (VALUES (1, {receivable}, -100), (2, {pending}, 50)) "
-            "AS v(n, a, amt) WHERE e.cause_id = 'committed'"
+            insert_entry_with_postings_sql(
+                cause="committed", postings=[(receivable, -100, "EUR"), (pending, 50, "EUR")]
+            )
         )
     assert not JournalEntry.objects.filter(cause_id="committed").exists()
     assert ledger.verify_ledger_chain().ok
