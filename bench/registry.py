@@ -72,3 +72,8 @@ register_benchmark(
     module="bench.payments_api",
     summary="Create+confirm payments/s through gunicorn at c=1/8/32 vs the trivial insert at c=8",
 )
+register_benchmark(
+    name="ledger_bulk",
+    module="bench.ledger_bulk",
+    summary="Balanced entries/s through the bulk posting path vs the single-entry path",
+)
