@@ -63,3 +63,27 @@ class CheckoutSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class CheckoutPublishableKey(models.Model):
+    """The publishable key the hosted page gives the browser to call ``POST /v1/tokens``, one
+    per merchant and mode, created through the merchants facade on first use. Publishable keys
+    are public by design (they sit in every page that takes cards), which is why this one may be
+    kept in clear: it can only make single-use card tokens for its merchant."""
+
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    key_id = models.CharField(max_length=40)
+    publishable_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "checkout_publishable_key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_ref", "mode"], name="checkout_one_key_per_merchant_mode"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_ref} {self.mode} {self.key_id}"

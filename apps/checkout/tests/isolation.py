@@ -14,7 +14,6 @@ register_public_routes(
         "unguessable URL token (CSRF-protected, rate-limited per session)",
         "pay/<str:url_token>/challenge": "the challenge step of the session named by its "
         "unguessable URL token",
-        "pay/<str:url_token>/cancel": "returns the shopper to the session's cancel URL",
     }
 )
 
