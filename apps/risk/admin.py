@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.risk.models import BlockListEntry
+from apps.risk.models import (
+    BlockListEntry,
+    SanctionsAlias,
+    SanctionsEntry,
+    SanctionsListVersion,
+)
 from apps.risk.rules import add_block_list_entry
 
 
@@ -32,3 +38,58 @@ class BlockListEntryAdmin(admin.ModelAdmin):
             actor_id=str(request.user.pk),
         )
         obj.pk = saved.pk
+
+
+# --- Sanctions list: read-only (loaded by `manage.py load_sanctions`, never edited by hand) --
+
+
+class _ReadOnlySanctionsAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SanctionsListVersion)
+class SanctionsListVersionAdmin(_ReadOnlySanctionsAdmin):
+    list_display = (
+        "source",
+        "checksum",
+        "is_active",
+        "entry_count",
+        "alias_count",
+        "loaded_at",
+        "deactivated_at",
+        "loaded_from",
+    )
+    list_filter = ("source", "is_active")
+
+
+class SanctionsAliasInline(admin.TabularInline):
+    model = SanctionsAlias
+    fields = ("alias_uid", "alias_type", "name", "remarks")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SanctionsEntry)
+class SanctionsEntryAdmin(_ReadOnlySanctionsAdmin):
+    """Listed parties of the active list; a potential match's entry id leads here."""
+
+    list_display = ("list_uid", "name", "entry_type", "programs")
+    list_filter = ("entry_type",)
+    search_fields = ("=list_uid", "name", "aliases__name")
+    fields = ("version", "list_uid", "name", "entry_type", "programs", "title", "remarks")
+    readonly_fields = fields
+    inlines = (SanctionsAliasInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SanctionsEntry]:
+        return super().get_queryset(request).filter(version__is_active=True)
