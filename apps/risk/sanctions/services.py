@@ -4,6 +4,7 @@ merchants app's hook, which records the matches this returns)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from django.conf import settings
@@ -135,11 +136,12 @@ def apply_payer_screening(*, risk_input: PaymentRiskInput, decision: RiskDecisio
     if screening.outcome is SanctionsOutcome.CLEAR:
         return decision
     reason = REASON_POTENTIAL_MATCH if screening.is_potential_match else REASON_NOT_SCREENED
-    return RiskDecision(
+    # replace() keeps whatever else the decision carries (decline code, level...).
+    return replace(
+        decision,
         action=RiskAction.REVIEW,
         score=max(decision.score, SANCTIONS_REVIEW_SCORE),
         reasons=(*decision.reasons, reason),
-        decline_code=decision.decline_code,
     )
 
 
