@@ -9,6 +9,7 @@ from __future__ import annotations
 from apps.ledger.balances import recompute_balances
 from apps.ledger.chain import verify_ledger_chain
 from apps.ledger.pricing import clear_pricing_cache, is_capture_priced
+from apps.ledger.reporting import get_processor_lines_view
 from apps.ledger.rules import (
     hold_reserve,
     post_capture,
@@ -28,6 +29,7 @@ from apps.ledger.selectors import get_merchant_balance, list_balance_transaction
 __all__ = [
     "clear_pricing_cache",
     "get_merchant_balance",
+    "get_processor_lines_view",
     "hold_reserve",
     "is_capture_priced",
     "list_balance_transactions",
