@@ -24,6 +24,7 @@ from apps.payments.models import (
     WebhookDelivery,
     WebhookDeliveryAttempt,
 )
+from apps.payments.reconciliation import admin as reconciliation_admin  # noqa: F401
 from apps.payments.webhooks import redeliver_webhook
 
 

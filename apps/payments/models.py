@@ -146,6 +146,11 @@ class Payment(models.Model):
                 fields=["merchant_ref", "mode", "-created_at", "-id"], name="pay_list_idx"
             ),
             models.Index(fields=["merchant_ref", "mode", "status"], name="pay_status_idx"),
+            models.Index(  # reconciliation finds a payment by the processor's reference
+                fields=["processor_reference"],
+                name="pay_processor_ref_idx",
+                condition=~Q(processor_reference=""),
+            ),
             models.Index(
                 fields=["merchant_ref", "mode", "customer_ref", "-id"],
                 name="pay_customer_idx",
@@ -232,7 +237,12 @@ class PaymentAttempt(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], name="attempt_unknown_idx", condition=Q(status="unknown")
-            )
+            ),
+            models.Index(  # reconciliation finds a refund by the processor's reference
+                fields=["processor_reference"],
+                name="attempt_refund_ref_idx",
+                condition=Q(kind="refund") & ~Q(processor_reference=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -354,3 +364,12 @@ class WebhookDeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.response_status or self.error}"
+
+
+# The reconciliation tables live in their own module of the payments app.
+from apps.payments.reconciliation.models import (  # noqa: E402, F401
+    ReconciliationBreak,
+    ReconciliationReport,
+    ReconciliationReportLine,
+    ReconciliationRun,
+)

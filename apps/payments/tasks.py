@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.payments.janitor import resolve_unknown_attempts
+from apps.payments.reconciliation.tasks import reconcile_recent_days_task  # noqa: F401
 from apps.payments.webhooks import deliver_webhook, retry_due_webhooks
 
 
