@@ -73,6 +73,11 @@ register_benchmark(
     summary="Create+confirm payments/s through gunicorn at c=1/8/32 vs the trivial insert at c=8",
 )
 register_benchmark(
+    name="reconciliation",
+    module="bench.reconciliation",
+    summary="Reconcile 10k/100k/1M-line settlement reports against the ledger vs a COPY+join floor",
+)
+register_benchmark(
     name="ledger_bulk",
     module="bench.ledger_bulk",
     summary="Balanced entries/s through the bulk posting path vs the single-entry path",
