@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -30,6 +31,13 @@ class PaymentRiskInput:
     # The payer's name (cardholder or customer name) when known: screened against the
     # sanctions list; a potential match holds the payment for review.
     payer_name: str = ""
+    # Optional context for the fraud engine (apps.risk.engine): the payment's public id links
+    # the stored decision to the payment (``payment.risk`` in the API, the review queue).
+    payment_id: str = ""
+    customer_id: str = ""
+    card_country: str = ""  # issuing country (ISO alpha-2), when known
+    ip_country: str = ""  # the payer's IP country (ISO alpha-2), when known
+    device_id: str = ""  # a device fingerprint, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +47,23 @@ class RiskDecision:
     reasons: tuple[str, ...] = field(default_factory=tuple)
     # the decline code shown to integrators when blocked, as the processors do
     decline_code: str = ""
+    level: str = ""  # normal / elevated / highest
 
     @property
     def blocked(self) -> bool:
         return self.action is RiskAction.BLOCK
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRiskView:
+    """The latest stored assessment of a payment, as the API explains it (``payment.risk``)."""
+
+    action: str
+    level: str
+    score: int
+    reasons: tuple[str, ...]
+    assessed_at: datetime
+    review_status: str = ""  # "", pending, approved, rejected
 
 
 class SanctionsOutcome(StrEnum):

@@ -1,25 +1,39 @@
 """Public interface of the risk app: the only module other apps import (with contracts).
 
-Fraud scoring, rules, velocity, review queue, AML and sanctions screening. Today: the minimal
-pre-authorization check the payments orchestrator calls (``assess_payment``).
+Fraud scoring, rules, velocity, review queue, AML and sanctions screening: the payments
+orchestrator calls ``assess_payment`` before every authorization; the payments API reads the
+stored decision with ``get_payment_risk``.
 """
 
 from __future__ import annotations
 
-from apps.risk.contracts import PaymentRiskInput, RiskDecision, SanctionsScreening
+from apps.risk.contracts import (
+    PaymentRiskInput,
+    PaymentRiskView,
+    RiskDecision,
+    SanctionsScreening,
+)
 from apps.risk.rules import assess_payment_risk
 from apps.risk.sanctions.services import apply_payer_screening
 from apps.risk.sanctions.services import screen_name as _screen_name
+from apps.risk.selectors import get_latest_payment_risk
 
-__all__ = ["assess_payment", "screen_name"]
+__all__ = ["assess_payment", "get_payment_risk", "screen_name"]
 
 
 def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
     """Allow, review or block a payment attempt before it reaches a processor. A payer name
     is screened against the sanctions list: a potential match holds the payment for review
     (reason ``sanctions_potential_match``)."""
-    decision = assess_payment_risk(risk_input=risk_input)
-    return apply_payer_screening(risk_input=risk_input, decision=decision)
+    return assess_payment_risk(
+        risk_input=risk_input,
+        adjust=lambda decision: apply_payer_screening(risk_input=risk_input, decision=decision),
+    )
+
+
+def get_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
+    """The payment's latest stored assessment (level, score, reasons), or None."""
+    return get_latest_payment_risk(payment_id=payment_id)
 
 
 def screen_name(

@@ -1,20 +1,23 @@
-"""The minimal pre-authorization check: amount limits per currency, the block list, and the
-platform's risk test cards in test mode. The full engine (scores, velocity, model, review
-queue) replaces this behind the same facade function in the risk issue."""
+"""Amount limits per currency, the block and allow lists (audited writes), the platform's
+risk test cards in test mode, and the entry point of the fraud engine (apps.risk.engine)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.errors import InvalidRequestError
 from apps.risk.contracts import PaymentRiskInput, RiskAction, RiskDecision
-from apps.risk.models import BlockListEntry, BlockListKind
+from apps.risk.models import BlockListEntry, BlockListKind, ListAction, RiskRule, RiskRuleAction
+from apps.risk.velocity import bump_config_token
+
+if TYPE_CHECKING:
+    from apps.risk.engine import DecisionAdjuster
 
 # Default maximum amount per payment, in minor units; RISK_MAX_AMOUNT_MINOR overrides
 # (a mapping of currency → limit, with "*" for every other currency).
@@ -35,62 +38,15 @@ def get_max_amount_minor(*, currency: str) -> int:
     return int(limits.get(currency.upper(), limits["*"]))
 
 
-def _blocked_by_list(risk_input: PaymentRiskInput) -> str | None:
-    candidates = [
-        (BlockListKind.CARD_FINGERPRINT, risk_input.card_fingerprint),
-        (BlockListKind.EMAIL, risk_input.customer_email.strip().lower()),
-        (BlockListKind.IP_ADDRESS, risk_input.ip_address),
-        (BlockListKind.CARD_BIN, risk_input.card_bin[:6]),
-    ]
-    condition = Q()
-    for kind, value in candidates:
-        if value:
-            condition |= Q(kind=kind, value=value)
-    if not condition:
-        return None
-    entry = (
-        BlockListEntry.objects.filter(condition)
-        .filter(Q(merchant_ref="") | Q(merchant_ref=risk_input.merchant_id))
-        .order_by("id")
-        .first()
-    )
-    return None if entry is None else f"block_list:{entry.kind}"
+def assess_payment_risk(
+    *, risk_input: PaymentRiskInput, adjust: DecisionAdjuster | None = None
+) -> RiskDecision:
+    """Allow, review or block an attempt before it reaches a processor: the fraud engine
+    (apps.risk.engine), which stores the decision. ``adjust`` (e.g. the payer's sanctions
+    screening) may change the decision before it is stored."""
+    from apps.risk.engine import assess
 
-
-def assess_payment_risk(*, risk_input: PaymentRiskInput) -> RiskDecision:
-    """Allow, review or block an attempt before it reaches a processor."""
-    limit = get_max_amount_minor(currency=risk_input.currency)
-    if risk_input.amount_minor > limit:
-        return RiskDecision(
-            action=RiskAction.BLOCK,
-            score=100,
-            reasons=(f"amount_over_limit:{limit}",),
-            decline_code="amount_too_large",
-        )
-    listed = _blocked_by_list(risk_input)
-    if listed:
-        return RiskDecision(
-            action=RiskAction.BLOCK, score=100, reasons=(listed,), decline_code="fraudulent"
-        )
-    if risk_input.mode == "test":
-        card = (risk_input.card_bin[:6], risk_input.card_last4)
-        if card in TEST_CARD_RULES:
-            action, reason = TEST_CARD_RULES[card]
-            blocked = action is RiskAction.BLOCK
-            return RiskDecision(
-                action=action,
-                score=95 if blocked else 70,
-                reasons=(reason,),
-                decline_code="highest_risk_level" if blocked else "",
-            )
-        if card == HIGHEST_RISK_RULE_CARD and getattr(settings, "RISK_BLOCK_HIGHEST_RISK", True):
-            return RiskDecision(
-                action=RiskAction.BLOCK,
-                score=90,
-                reasons=("rule:block_highest_risk",),
-                decline_code="highest_risk_level",
-            )
-    return RiskDecision(action=RiskAction.ALLOW, score=0)
+    return assess(risk_input=risk_input, adjust=adjust)
 
 
 def _normalize_block_value(*, kind: str, value: str) -> str:
@@ -105,6 +61,12 @@ def _normalize_block_value(*, kind: str, value: str) -> str:
     value = value.strip()
     if kind is BlockListKind.EMAIL:
         value = value.lower()
+    if kind is BlockListKind.COUNTRY:
+        value = value.upper()
+        if not (len(value) == 2 and value.isalpha() and value.isascii()):
+            raise InvalidRequestError(
+                code="invalid_country", message="A country is 2 letters (ISO).", param="value"
+            )
     if kind is BlockListKind.CARD_BIN and not (value.isdigit() and len(value) == 6):
         raise InvalidRequestError(
             code="invalid_card_bin", message="A BIN is 6 digits.", param="value"
@@ -125,11 +87,17 @@ def add_block_list_entry(
     value: str,
     reason: str,
     actor_id: str,
+    list_action: str = ListAction.BLOCK,
     now: datetime | None = None,
 ) -> BlockListEntry:
     """Block ``value`` for one merchant (or platform-wide with ``merchant_id=""``); audited.
-    Adding an entry that exists returns it unchanged."""
+    Adding an entry that exists returns it unchanged. ``list_action="allow"`` puts the value
+    on the allow list instead (allowed without rules or score thresholds)."""
     normalized = _normalize_block_value(kind=kind, value=value)
+    if list_action not in ListAction.values:
+        raise InvalidRequestError(
+            code="invalid_list_action", message="Use block or allow.", param="list_action"
+        )
     now = now or get_now()
     try:
         with transaction.atomic():
@@ -137,6 +105,7 @@ def add_block_list_entry(
                 merchant_ref=merchant_id,
                 kind=kind,
                 value=normalized,
+                list_action=list_action,
                 reason=reason[:255],
                 created_by=actor_id,
                 created_at=now,
@@ -148,9 +117,91 @@ def add_block_list_entry(
                 object_type="block_list_entry",
                 object_id=str(entry.pk),
                 merchant_ref=merchant_id,
-                metadata={"kind": kind, "reason": reason[:255]},
+                metadata={"kind": kind, "list_action": list_action, "reason": reason[:255]},
                 occurred_at=now,
             )
-            return entry
+            transaction.on_commit(bump_config_token)
+        bump_config_token()
+        return entry
     except IntegrityError:
         return BlockListEntry.objects.get(merchant_ref=merchant_id, kind=kind, value=normalized)
+
+
+# --- rules as data ---------------------------------------------------------------------------
+def check_rule_condition(*, condition: str) -> str:
+    """The condition, stripped, if it is in the rule language (RuleSyntaxError otherwise)."""
+    from apps.risk.engine import compile_rule_condition
+
+    return compile_rule_condition(condition=condition).source
+
+
+def save_risk_rule(
+    *,
+    name: str,
+    condition: str,
+    action: str,
+    actor_id: str,
+    merchant_id: str = "",
+    priority: int = 100,
+    enabled: bool = False,
+    description: str = "",
+    rule_id: int | None = None,
+    now: datetime | None = None,
+) -> RiskRule:
+    """Create (``rule_id=None``) or update a rule; the condition is validated, the change
+    audited, and every process reloads its rules. A new rule is a draft unless ``enabled``."""
+    source = check_rule_condition(condition=condition)
+    if action not in RiskRuleAction.values:
+        raise InvalidRequestError(
+            code="invalid_rule_action", message="Use allow, review or block.", param="action"
+        )
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidRequestError(
+            code="invalid_rule_name", message="Give a name of 1 to 100 characters.", param="name"
+        )
+    now = now or get_now()
+    with transaction.atomic():
+        if rule_id is None:
+            rule = RiskRule(created_by=actor_id, created_at=now)
+        else:
+            rule = RiskRule.objects.select_for_update().get(pk=rule_id)
+        before = {"condition": rule.condition, "action": rule.action, "enabled": rule.enabled}
+        rule.name = name
+        rule.merchant_ref = merchant_id
+        rule.condition = source
+        rule.action = action
+        rule.priority = priority
+        rule.enabled = enabled
+        rule.description = description[:255]
+        rule.updated_by = actor_id
+        rule.updated_at = now
+        try:
+            with transaction.atomic():
+                rule.save()
+        except IntegrityError:
+            raise InvalidRequestError(
+                code="duplicate_rule_name",
+                message="A rule with this name exists for this scope.",
+                param="name",
+            ) from None
+        record_audit_event(
+            actor_type="admin",
+            actor_id=actor_id,
+            action="risk.rule_created" if rule_id is None else "risk.rule_updated",
+            object_type="risk_rule",
+            object_id=str(rule.pk),
+            merchant_ref=merchant_id,
+            metadata={
+                "name": name,
+                "condition": source,
+                "action": action,
+                "priority": priority,
+                "enabled": enabled,
+                "before": before if rule_id is not None else None,
+            },
+            occurred_at=now,
+        )
+        transaction.on_commit(bump_config_token)
+    bump_config_token()
+    return rule
