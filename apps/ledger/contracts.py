@@ -55,6 +55,25 @@ class CaptureResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SettledAmount:
+    mode: str
+    currency: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementReport:
+    """What one settlement run did: batches booked, payments settled, amounts moved from
+    pending to available per mode and currency, the batches' entries."""
+
+    as_of: date
+    batches: int
+    payments: int
+    amounts: tuple[SettledAmount, ...]
+    entries: tuple[PostedEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CurrencyBalance:
     currency: str
     pending_minor: int

@@ -22,9 +22,9 @@ from apps.ledger.rules import (
     post_refund,
     post_refund_paid,
     release_reserve,
-    settle_pending_funds,
 )
 from apps.ledger.selectors import get_merchant_balance, list_balance_transactions
+from apps.ledger.settlement import settle_funds, settle_pending_funds
 
 __all__ = [
     "clear_pricing_cache",
@@ -44,6 +44,7 @@ __all__ = [
     "post_refund_paid",
     "recompute_balances",
     "release_reserve",
+    "settle_funds",
     "settle_pending_funds",
     "verify_ledger_chain",
 ]

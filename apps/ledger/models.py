@@ -181,3 +181,70 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.last_sequence} {self.last_hash}"
+
+
+class SettlementBatch(models.Model):
+    """Captured funds of one merchant, mode and currency moved from pending to available by
+    one settlement run (``apps/ledger/settlement.py``), with one journal entry."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=LedgerMode.choices)
+    currency = models.CharField(max_length=3)
+    as_of = models.DateField()
+    item_count = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField()
+    entry = models.OneToOneField(
+        JournalEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlement_batch",
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ledger_settlement_batch"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(mode__in=LedgerMode.values),
+                name="ledger_settlement_batch_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"),
+                name="ledger_settlement_batch_currency_iso",
+            ),
+            # a batch whose items net to zero moves nothing and has no entry
+            models.CheckConstraint(
+                condition=models.Q(entry__isnull=False) | models.Q(amount_minor=0),
+                name="ledger_settlement_batch_entry_unless_zero",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["merchant_id", "mode", "currency", "created_at"],
+                name="ledger_settlement_batch_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class SettlementBatchItem(models.Model):
+    """One captured payment's pending posting, settled by one batch. The unique posting
+    decides races: running a settlement twice, or two workers at once, settles it once."""
+
+    id = models.BigAutoField(primary_key=True)
+    batch = models.ForeignKey(SettlementBatch, on_delete=models.PROTECT, related_name="items")
+    posting = models.OneToOneField(
+        Posting, on_delete=models.PROTECT, related_name="settlement_item"
+    )
+    amount_minor = models.BigIntegerField()
+    available_on = models.DateField()
+
+    class Meta:
+        db_table = "ledger_settlement_item"
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}: posting {self.posting_id}"

@@ -13,8 +13,8 @@ rule idempotent: posting the same event twice returns the first entry and moves 
   pulls the funds). won: the reverse. lost: the merchant pays the dispute fee (available -fee,
   fee revenue +fee); if the platform absorbs the loss, dispute losses -amount and merchant
   available +amount instead.
-* settlement: merchant pending -due, merchant available +due, where due is what matured by
-  ``as_of`` minus what earlier settlements already moved.
+* settlement (settlement.py): merchant pending -total, merchant available +total per batch,
+  where the batch holds every capture that matured by ``as_of`` and no batch settled yet.
 * payout: available -amount → payouts in transit +amount; paid: in transit -amount,
   processor receivable +amount; failed: in transit -amount, available +amount (returned).
 * reserve hold: available -amount, reserve +amount; release: the reverse.
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.common.money import Money
 from apps.ledger.contracts import CaptureResult, PostedEntry, PostingLine
@@ -279,64 +279,8 @@ def post_dispute_lost(
 
 
 # --- settlement ------------------------------------------------------------------------
-
-SETTLEMENT_DUE_SQL = """
-WITH pending AS (
-    SELECT p.amount_minor, p.available_on, e.rule
-      FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id
-     WHERE p.account_id = (SELECT id FROM ledger_account
-                            WHERE owner = %s AND mode = %s AND kind = %s AND currency = %s)
-), horizon AS (  -- settled funds never go back: never settle up to an earlier day
-    SELECT greatest(%s::date, max(available_on) FILTER (WHERE rule = 'settlement')) AS day
-      FROM pending
-)
-SELECT coalesce(sum(amount_minor) FILTER (
-           WHERE rule <> 'settlement' AND available_on <= horizon.day), 0)
-     + coalesce(sum(amount_minor) FILTER (WHERE rule = 'settlement'), 0)
-  FROM pending, horizon
-"""
-
-
-def settle_pending_funds(
-    *, merchant_id: str, mode: str, currency: str, as_of: date, settled_at: datetime
-) -> PostedEntry | None:
-    """Move every pending amount that matured by ``as_of`` to available; None when nothing
-    is due. ``due`` is cumulative (matured minus everything settled before) and computed under
-    the accounts' locks, so running it twice moves nothing the second time, and a capture that
-    matures on an already settled day is picked up by the next run."""
-    currency = Money.zero(currency=currency).currency
-    cause_id = f"{merchant_id}:{mode}:{currency}:{as_of.isoformat()}"
-    with transaction.atomic():
-        lock_account_balances(
-            mode=mode,
-            keys=[(merchant_id, PENDING, currency), (merchant_id, AVAILABLE, currency)],
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(SETTLEMENT_DUE_SQL, [merchant_id, mode, PENDING, currency, as_of])
-            row = cursor.fetchone()
-        due = Money(amount_minor=int(row[0]) if row else 0, currency=currency)
-        if due.is_zero:
-            return None
-        run = JournalEntry.objects.filter(cause_type="settlement", cause_id=cause_id).count() + 1
-        return post_entry(
-            rule="settlement",
-            cause_type="settlement",
-            cause_id=cause_id,
-            cause_event=f"settled#{run}",
-            mode=mode,
-            effective_at=settled_at,
-            description=f"Funds available on {as_of.isoformat()}",
-            lines=[
-                PostingLine(  # available_on: how far this settlement reached
-                    owner=merchant_id,
-                    kind=PENDING,
-                    currency=currency,
-                    amount_minor=-due.amount_minor,
-                    available_on=as_of,
-                ),
-                _merchant(merchant_id, AVAILABLE, due, +1),
-            ],
-        )
+# Settlement moves matured pending funds to available in batches, set-based, one entry per
+# merchant, mode and currency: apps/ledger/settlement.py (settle_funds, settle_pending_funds).
 
 
 # --- payouts and reserves ----------------------------------------------------------------

@@ -277,6 +277,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"queue": "default", "expires": 55},
     },
+    # once a day: captures whose funds are available move from pending to available
+    # (apps.ledger.settlement; idempotent, safe to run again or twice at once)
+    "settle-funds": {
+        "task": "ledger.settle_funds",
+        "schedule": crontab(
+            hour=env.get_int("SETTLEMENT_HOUR_UTC", default=1, minimum=0), minute=0
+        ),
+        "options": {"queue": "settlement", "expires": 6 * 3600},
+    },
     # once a day: import the processors' settlement reports and match them against the ledger
     "reconcile-processor-reports": {
         "task": "reconciliation.reconcile_recent_days",

@@ -193,7 +193,8 @@ def test_truncate_is_refused_outside_the_test_suites_teardown(table):
     with pytest.raises(DatabaseError, match="append-only"):
         run_sql_and_check_constraints(
             "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL paymenthub.test_allow_truncate = off; "
-            f"TRUNCATE {table}, ledger_posting, ledger_entry, ledger_balance, ledger_account"
+            f"TRUNCATE {table}, ledger_settlement_item, ledger_settlement_batch, ledger_posting, "
+            "ledger_entry, ledger_balance, ledger_account"
         )
     assert Posting.objects.count() == 3
 

@@ -64,7 +64,6 @@ class LedgerMachine(RuleBasedStateMachine):
         self.pending: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
         self.available: dict[tuple[str, str], int] = defaultdict(int)
         self.reserve: dict[tuple[str, str], int] = defaultdict(int)
-        self.settled_through: dict[tuple[str, str], date] = {}
         self.counter = 0
 
     def teardown(self) -> None:
@@ -165,15 +164,11 @@ class LedgerMachine(RuleBasedStateMachine):
             merchant_id=merchant_id, mode="test", currency=currency, as_of=as_of, settled_at=NOW
         )
         key = (merchant_id, currency)
-        # Settled funds never go back: a run for an earlier day still reaches the furthest
-        # day an earlier settlement reached.
-        horizon = max(as_of, self.settled_through.get(key, as_of))
-        due = sum(amount for day, amount in self.pending[key].items() if day <= horizon)
-        for day in [day for day in self.pending[key] if day <= horizon]:
+        # Every capture that matured by as_of and was not settled before.
+        due = sum(amount for day, amount in self.pending[key].items() if day <= as_of)
+        for day in [day for day in self.pending[key] if day <= as_of]:
             del self.pending[key][day]
         self.available[key] += due
-        if due:
-            self.settled_through[key] = horizon
 
     @rule(
         target=payouts,
