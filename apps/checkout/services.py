@@ -197,10 +197,40 @@ def _mark_expired(*, session: CheckoutSession, now: datetime) -> None:
     _emit(session=session, event_type="checkout.session.expired", now=now)
 
 
+def _abandon_overdue_challenges(*, now: datetime, batch_size: int) -> None:
+    """Overdue sessions still waiting for the shopper's challenge: cancel that payment (the
+    payments service locks it, so a challenge answered at the same moment wins or loses
+    cleanly) and release the claim, so the session can expire."""
+    waiting = list(
+        CheckoutSession.objects.filter(
+            status=SessionStatus.OPEN, expires_at__lte=now, attempt_claimed_at__isnull=False
+        )
+        .exclude(payment_ref="")
+        .order_by("expires_at")[:batch_size]
+    )
+    for session in waiting:
+        outcome = payments.get_payment_outcome(
+            merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+        )
+        if outcome.requires_action:
+            try:
+                outcome = payments.cancel_payment(
+                    merchant_id=session.merchant_ref,
+                    mode=session.mode,
+                    payment_id=session.payment_ref,
+                )
+            except PaymentHubError:
+                continue  # answered meanwhile, or the processor is unreachable: next run
+        if outcome.status in {"canceled", "failed"}:
+            _release(session_pk=session.pk, now=now)
+
+
 def expire_overdue_sessions(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Beat: expire open sessions past ``expires_at`` with no payment in progress (locked
-    with SKIP LOCKED, so two runs never expire one twice). Returns how many."""
+    with SKIP LOCKED, so two runs never expire one twice), after abandoning the challenges
+    shoppers left unanswered. Returns how many."""
     now = now or get_now()
+    _abandon_overdue_challenges(now=now, batch_size=batch_size)
     with transaction.atomic():
         due = list(
             CheckoutSession.objects.select_for_update(skip_locked=True)

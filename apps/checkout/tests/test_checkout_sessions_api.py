@@ -134,6 +134,10 @@ class TestExpireCheckoutSession:
         assert response.json()["url"] is None
         again = api.post(f"/v1/checkout/sessions/{created['id']}/expire")
         assert again.json()["status"] == "expired"
+        listed = api.get("/v1/events?type=checkout.*").json()["data"]
+        assert [(e["type"], e["data"]["object"]["id"]) for e in listed] == [
+            ("checkout.session.expired", created["id"])
+        ]
         events = OutboxEvent.objects.filter(aggregate_id=created["id"])
         assert [e.event_type for e in events] == ["checkout.session.expired"]
         assert events[0].payload["status"] == "expired"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import statistics
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,3 +122,23 @@ class TestHostedPage:
             payment_method_types=["card", "pay_by_bank"],
         )
         assert 'id="pay-by-bank"' not in page_of(both).content.decode()
+
+
+class TestFastAndSmall:
+    def test_the_page_renders_on_the_server_in_under_50_ms(self, session):
+        client = Client()
+        page_of(session, client)  # warm: templates compiled, the publishable key made
+        timings = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert page_of(session, client).status_code == 200
+            timings.append(time.perf_counter() - started)
+        assert statistics.median(timings) < 0.050, timings
+
+    def test_the_whole_page_with_its_css_and_script_weighs_under_30_kb(self, session):
+        html = page_of(session).content
+        css = (ROOT / "static/checkout/checkout.css").read_bytes()
+        script = (ROOT / "static/checkout/checkout.js").read_bytes()
+        assert len(html) + len(css) + len(script) < 30_000
+        assert b"<script" in html
+        assert html.count(b"<script") == 1  # ours only: no third-party script

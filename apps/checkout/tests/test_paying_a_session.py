@@ -4,6 +4,7 @@ step, and a session that can be paid only once, even from two tabs at the same m
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -210,6 +211,27 @@ class TestTheChallengeStep:
         assert "Confirm it is you" in second.content.decode()
         session.refresh_from_db()
         assert session.attempt_count == 1
+
+
+@pytest.mark.django_db
+def test_a_challenge_left_unanswered_is_canceled_when_the_session_expires(merchant_id):
+    session = new_session(merchant_id)
+    pay(Client(), session, card_token(merchant_id, CHALLENGE_THEN_SUCCEEDS))
+    session.refresh_from_db()
+    waiting = session.payment_ref
+    CheckoutSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.expire_overdue_sessions() == 1
+    session.refresh_from_db()
+    assert session.status == "expired"
+    assert (
+        payments.get_payment_outcome(
+            merchant_id=merchant_id, mode="test", payment_id=waiting
+        ).status
+        == "canceled"
+    )
+    assert events_of(session) == ["checkout.session.expired"]
 
 
 @pytest.mark.django_db(transaction=True)
