@@ -37,6 +37,8 @@ DEFAULT_EXPIRY = timedelta(hours=24)
 MIN_EXPIRY = timedelta(minutes=30)
 MAX_EXPIRY = timedelta(hours=24)
 MAX_ATTEMPTS = 10
+# a claim this old has outlived any request: the beat settles it from the payments
+STALE_CLAIM = timedelta(minutes=5)
 PAYMENT_METHOD_TYPES = ("card", "pay_by_bank")
 MAX_LINE_ITEMS = 100
 
@@ -197,40 +199,53 @@ def _mark_expired(*, session: CheckoutSession, now: datetime) -> None:
     _emit(session=session, event_type="checkout.session.expired", now=now)
 
 
-def _abandon_overdue_challenges(*, now: datetime, batch_size: int) -> None:
-    """Overdue sessions still waiting for the shopper's challenge: cancel that payment (the
-    payments service locks it, so a challenge answered at the same moment wins or loses
-    cleanly) and release the claim, so the session can expire."""
-    waiting = list(
+def _settle_stale_claims(*, now: datetime, batch_size: int) -> None:
+    """Claims older than STALE_CLAIM: a process that died between the claim and the record,
+    a challenge never answered, or a payment whose outcome the janitor has since learnt. The
+    payments decide (found by the session's id in their metadata): a succeeded one completes
+    the session; an unanswered challenge of an overdue session is canceled (the payments
+    service locks the payment, so a challenge answered at that moment wins or loses cleanly);
+    processing or unknown ones are left to the janitor; otherwise the claim is released (only
+    if it is still the one seen), so the shopper may try again or the session can expire."""
+    stale = list(
         CheckoutSession.objects.filter(
-            status=SessionStatus.OPEN, expires_at__lte=now, attempt_claimed_at__isnull=False
-        )
-        .exclude(payment_ref="")
-        .order_by("expires_at")[:batch_size]
+            status=SessionStatus.OPEN, attempt_claimed_at__lte=now - STALE_CLAIM
+        ).order_by("attempt_claimed_at")[:batch_size]
     )
-    for session in waiting:
-        outcome = payments.get_payment_outcome(
-            merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+    for session in stale:
+        outcomes = payments.list_payment_outcomes_by_metadata(
+            merchant_id=session.merchant_ref,
+            mode=session.mode,
+            key="checkout_session",
+            value=session.public_id,
         )
-        if outcome.requires_action:
+        paid = next((o for o in outcomes if o.succeeded), None)
+        if paid is not None:
+            _complete(session_pk=session.pk, payment_id=paid.id, now=now)
+            continue
+        waiting = next((o for o in outcomes if o.requires_action), None)
+        if waiting is not None:
+            if session.expires_at > now:
+                continue  # the shopper may still answer it
             try:
-                outcome = payments.cancel_payment(
-                    merchant_id=session.merchant_ref,
-                    mode=session.mode,
-                    payment_id=session.payment_ref,
+                payments.cancel_payment(
+                    merchant_id=session.merchant_ref, mode=session.mode, payment_id=waiting.id
                 )
             except PaymentHubError:
                 continue  # answered meanwhile, or the processor is unreachable: next run
-        if outcome.status in {"canceled", "failed"}:
-            _release(session_pk=session.pk, now=now)
+        elif any(o.status not in {"failed", "canceled"} for o in outcomes):
+            continue  # processing or unknown: the janitor settles it first
+        CheckoutSession.objects.filter(
+            pk=session.pk, status=SessionStatus.OPEN, attempt_claimed_at=session.attempt_claimed_at
+        ).update(attempt_claimed_at=None, payment_ref="", updated_at=now)
 
 
 def expire_overdue_sessions(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Beat: expire open sessions past ``expires_at`` with no payment in progress (locked
     with SKIP LOCKED, so two runs never expire one twice), after abandoning the challenges
-    shoppers left unanswered. Returns how many."""
+    shoppers left unanswered (see _settle_stale_claims). Returns how many."""
     now = now or get_now()
-    _abandon_overdue_challenges(now=now, batch_size=batch_size)
+    _settle_stale_claims(now=now, batch_size=batch_size)
     with transaction.atomic():
         due = list(
             CheckoutSession.objects.select_for_update(skip_locked=True)

@@ -16,6 +16,7 @@ __all__ = [
     "authenticate_payment",
     "cancel_payment",
     "create_confirmed_payment",
+    "list_payment_outcomes_by_metadata",
     "get_payment_outcome",
 ]
 
@@ -76,3 +77,14 @@ def cancel_payment(*, merchant_id: str, mode: str, payment_id: str) -> PaymentOu
 def get_payment_outcome(*, merchant_id: str, mode: str, payment_id: str) -> PaymentOutcome:
     payment = selectors.get_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
     return _outcome(payment)
+
+
+def list_payment_outcomes_by_metadata(
+    *, merchant_id: str, mode: str, key: str, value: str, limit: int = 20
+) -> list[PaymentOutcome]:
+    """The merchant's payments whose metadata has ``key`` = ``value``, newest first (a
+    checkout finds the payments it started for a session this way)."""
+    page = selectors.list_payments(
+        merchant_id=merchant_id, mode=mode, limit=limit, metadata={key: value}
+    )
+    return [_outcome(payment) for payment in page.items]

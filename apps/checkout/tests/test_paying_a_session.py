@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.checkout import services
 from apps.checkout.models import CheckoutSession
 from apps.common.models import OutboxEvent
+from apps.common.money import Money
 from apps.payments import facade as payments
 from apps.tokenization import facade as vault
 
@@ -220,7 +221,8 @@ def test_a_challenge_left_unanswered_is_canceled_when_the_session_expires(mercha
     session.refresh_from_db()
     waiting = session.payment_ref
     CheckoutSession.objects.filter(pk=session.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
+        expires_at=timezone.now() - timedelta(seconds=1),
+        attempt_claimed_at=timezone.now() - timedelta(minutes=10),
     )
     assert services.expire_overdue_sessions() == 1
     session.refresh_from_db()
@@ -232,6 +234,43 @@ def test_a_challenge_left_unanswered_is_canceled_when_the_session_expires(mercha
         == "canceled"
     )
     assert events_of(session) == ["checkout.session.expired"]
+
+
+@pytest.mark.django_db
+class TestClaimsLeftByADeadProcess:
+    def test_a_claim_with_no_payment_behind_it_is_released(self, merchant_id):
+        session = new_session(merchant_id)
+        CheckoutSession.objects.filter(pk=session.pk).update(
+            attempt_claimed_at=timezone.now() - timedelta(minutes=10), attempt_count=1
+        )
+        services.expire_overdue_sessions()
+        session.refresh_from_db()
+        assert (session.status, session.attempt_claimed_at) == ("open", None)
+        assert pay(Client(), session, card_token(merchant_id, SUCCEEDS)).status_code == 303
+
+    def test_a_claim_whose_payment_succeeded_completes_the_session(self, merchant_id):
+        session = new_session(merchant_id)
+        paid = payments.create_confirmed_payment(
+            merchant_id=merchant_id,
+            mode="test",
+            amount=Money(amount_minor=2599, currency="EUR"),
+            payment_method=card_token(merchant_id, SUCCEEDS),
+            metadata={"checkout_session": session.public_id},
+        )
+        CheckoutSession.objects.filter(pk=session.pk).update(
+            attempt_claimed_at=timezone.now() - timedelta(minutes=10), attempt_count=1
+        )
+        services.expire_overdue_sessions()
+        session.refresh_from_db()
+        assert (session.status, session.payment_ref) == ("complete", paid.id)
+        assert events_of(session) == ["checkout.session.completed"]
+
+    def test_a_fresh_claim_is_left_alone(self, merchant_id):
+        session = new_session(merchant_id)
+        CheckoutSession.objects.filter(pk=session.pk).update(attempt_claimed_at=timezone.now())
+        services.expire_overdue_sessions()
+        session.refresh_from_db()
+        assert session.attempt_claimed_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
