@@ -3,6 +3,7 @@ decimals, separators and where the symbol goes. Pure, no database."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from apps.common.money import get_currency_exponent
@@ -30,3 +31,16 @@ def format_amount(*, amount_minor: int, currency: str, language: str) -> str:
         joiner = "\u00a0" if symbol.isalpha() else ""
         return f"{sign}{symbol}{joiner}{number}"
     return f"{sign}{number}\u00a0{symbol}"
+
+
+def pick_text_color(*, background: str) -> str:
+    """Black or white, whichever contrasts more with ``background`` (``#RRGGBB``), by the
+    WCAG 2 relative luminance: a merchant's pale accent colour still gets a legible button."""
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", background):
+        return "#FFFFFF"
+    channels = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    contrast_with_white = 1.05 / (luminance + 0.05)
+    contrast_with_black = (luminance + 0.05) / 0.05
+    return "#FFFFFF" if contrast_with_white >= contrast_with_black else "#000000"

@@ -24,7 +24,7 @@ from apps.checkout.errors import (
     CheckoutSessionNotOpenError,
     TooManyAttemptsError,
 )
-from apps.checkout.formatting import format_amount
+from apps.checkout.formatting import format_amount, pick_text_color
 from apps.checkout.keys import get_or_create_publishable_key
 from apps.checkout.models import CheckoutSession, SessionStatus
 from apps.checkout.security import apply_page_headers, make_nonce, subresource_integrity
@@ -109,6 +109,7 @@ def _render(
     if state == SessionStatus.OPEN and session.attempt_count >= services.MAX_ATTEMPTS:
         state = "locked"
     nonce = make_nonce()
+    branding = get_checkout_branding(merchant_id=session.merchant_ref)
     with translation.override(language):
         context: dict[str, Any] = {
             "session": session,
@@ -116,7 +117,8 @@ def _render(
             "error": error,
             "nonce": nonce,
             "language": language,
-            "branding": get_checkout_branding(merchant_id=session.merchant_ref),
+            "branding": branding,
+            "accent_text": pick_text_color(background=branding.accent_color),
             "total": format_amount(
                 amount_minor=session.amount_minor, currency=session.currency, language=language
             ),
