@@ -82,3 +82,13 @@ register_benchmark(
     module="bench.ledger_bulk",
     summary="Balanced entries/s through the bulk posting path vs the single-entry path",
 )
+register_benchmark(
+    name="risk",
+    module="bench.risk",
+    summary="Risk assessment p50/p99 in-process (rules, lists, model) vs a Redis PING",
+)
+register_benchmark(
+    name="settlement",
+    module="bench.settlement",
+    summary="Settle 10k/100k/1M captured payments (wall time, linearity vs 10k per payment)",
+)

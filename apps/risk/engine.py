@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from apps.common.clock import get_now
 from apps.risk.contracts import PaymentRiskInput, RiskAction, RiskDecision
@@ -346,9 +347,14 @@ def record_decision(
     now: datetime,
     source: str,
 ) -> RiskDecisionRecord | None:
-    """Store the decision; a failure is logged, never fails the payment."""
+    """Store the decision; a failure is logged, never fails the payment.
+
+    Outside a caller's transaction (the authorization path), the INSERT commits with
+    ``synchronous_commit = off``: the payment does not wait for the WAL flush of a decision
+    record (a Postgres crash may lose the last few hundred milliseconds of decisions, never
+    corrupt them; the payment's own ``risk_action`` is committed durably by payments)."""
     try:
-        record = RiskDecisionRecord.objects.create(
+        record = RiskDecisionRecord(
             payment_ref=risk_input.payment_id,
             merchant_ref=risk_input.merchant_id,
             mode=risk_input.mode,
@@ -368,8 +374,17 @@ def record_decision(
             source=source,
             created_at=now,
         )
-        if decision.action is RiskAction.REVIEW and risk_input.payment_id:
-            open_review(record=record, opened_by=source, now=now)
+        if connection.in_atomic_block:
+            record.save(force_insert=True)
+            if decision.action is RiskAction.REVIEW and risk_input.payment_id:
+                open_review(record=record, opened_by=source, now=now)
+            return record
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            record.save(force_insert=True)
+            if decision.action is RiskAction.REVIEW and risk_input.payment_id:
+                open_review(record=record, opened_by=source, now=now)
         return record
     except Exception:
         logger.exception("could not store the risk decision for %s", risk_input.payment_id)

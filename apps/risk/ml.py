@@ -238,7 +238,7 @@ def train_model(
     pickle.dump(estimator, buffer)
     return RiskModelVersion.objects.create(
         version=f"gbm-{now:%Y%m%d%H%M%S}-{random.randint(1000, 9999)}",
-        algorithm="sklearn.GradientBoostingClassifier(n_estimators=60,max_depth=3)",
+        algorithm="GradientBoostingClassifier(60 trees, depth 3)",
         feature_names=list(MODEL_FEATURES),
         metrics=_metrics(labels=test_y, probabilities=probabilities),
         artifact=buffer.getvalue(),
