@@ -16,8 +16,8 @@ __all__ = [
     "authenticate_payment",
     "cancel_payment",
     "create_confirmed_payment",
-    "list_payment_outcomes_by_metadata",
     "get_payment_outcome",
+    "list_payment_outcomes_by_metadata",
 ]
 
 
