@@ -1,9 +1,10 @@
 """Stage processor settlement reports with COPY.
 
 Every report goes through one path: its lines are streamed with psycopg's ``cursor.copy``
-into a temporary table of text columns, checked there in one set-based query (the first bad
-line is named in the error), then moved into ``payments_recon_line`` with one
-``INSERT ... SELECT``. Nothing loops over lines in Python on the database side.
+into a temporary table of text columns, then moved into ``payments_recon_line`` with one
+``INSERT ... SELECT`` whose casts and the table's check constraints refuse any bad line; when
+they do, one set-based query names the first bad line in the error. Nothing loops over lines
+in Python on the database side.
 
 A report is one connector's statement for one UTC day. Importing the same bytes again for
 the same day is a no-op (unique connector, day and SHA-256); a different report for that day
@@ -144,22 +145,14 @@ def _stage_report(
                     message=f"The report could not be read: {_first_line(error)}",
                     param="report",
                 ) from error
-            raw.execute(FIRST_BAD_LINE_SQL)
-            bad = raw.fetchone()
-            if bad is not None:
-                raise InvalidSettlementReportError(
-                    message=f"Line {bad[0]}: {bad[1]}.",
-                    param="report",
-                    extra={"line": int(bad[0])},
-                )
             try:
-                raw.execute(MOVE_LINES_SQL, [report.pk])
-            except psycopg.DataError as error:  # a well-shaped but impossible date (2026-02-30)
-                raise InvalidSettlementReportError(
-                    message=f"The report has an impossible value: {_first_line(error)}",
-                    param="report",
-                ) from error
-            line_count = raw.rowcount
+                # the casts and the table's constraints check every line; only a refused
+                # file pays for finding which line it was
+                with transaction.atomic():
+                    raw.execute(MOVE_LINES_SQL, [report.pk])
+                    line_count = raw.rowcount
+            except psycopg.Error as error:
+                raise _name_the_bad_line(raw=raw, error=error) from error
             raw.execute("DROP TABLE recon_stage")
         report.line_count = line_count
         report.save(update_fields=["line_count"])
@@ -184,6 +177,19 @@ def _make_live(*, report: ReconciliationReport) -> list[str]:
     if report.superseded_by_id is not None:
         ReconciliationReport.objects.filter(pk=report.pk).update(superseded_by=None)
     return superseded
+
+
+def _name_the_bad_line(*, raw: Any, error: psycopg.Error) -> InvalidSettlementReportError:
+    raw.execute(FIRST_BAD_LINE_SQL)
+    bad = raw.fetchone()
+    if bad is not None:
+        return InvalidSettlementReportError(
+            message=f"Line {bad[0]}: {bad[1]}.", param="report", extra={"line": int(bad[0])}
+        )
+    # well-shaped but impossible (2026-02-30)
+    return InvalidSettlementReportError(
+        message=f"The report has an impossible value: {_first_line(error)}", param="report"
+    )
 
 
 def _first_line(error: Exception) -> str:

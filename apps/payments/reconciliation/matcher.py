@@ -5,17 +5,19 @@ lines (hash joins for a million lines, index lookups for a day's few):
 
 1. ``recon_lines``: the lines of the connector's live reports for the days of the run,
    numbered per (reference, type) so a repeated line is a duplicate.
-2. ``recon_result``: each line, the payment or refund holding its reference, and the ledger's
-   processor line for that cause (``ledger_processor_lines``, the ledger's published view),
-   classified: duplicate, missing_in_ledger, amount_mismatch (gross or currency), fee_mismatch
-   or matched.
-3. ``recon_unreported``: the ledger's processor lines of the run's days for payments of this
-   connector that no live report line of the connector names (any day: a line reported a day
-   late is not missing): missing_in_report.
-4. One ``INSERT ... SELECT ... ON CONFLICT`` stores every break: a difference already known
+2. ``recon_ledger``: the ledger's processor lines (``ledger_processor_lines``, the view the
+   ledger publishes, ADR 0010) that took effect on the run's days, read once.
+3. ``recon_result``: each line, the payment or refund holding its reference, and the ledger
+   line of that cause, from ``recon_ledger``; the few whose entry took effect on another day
+   are then looked up in the view by cause. Classified (``OUTCOME``): duplicate,
+   missing_in_ledger, amount_mismatch (gross or currency), fee_mismatch or matched.
+4. ``recon_unreported``: the lines of ``recon_ledger`` no line of this run matched, for
+   payments of this connector, that no live report line of the connector names on any day
+   (a line reported a day late is not missing): missing_in_report.
+5. One ``INSERT ... SELECT ... ON CONFLICT`` stores every break: a difference already known
    (same key, not cleared) is updated and keeps its status, so a resolved break stays
    resolved; a new one is opened.
-5. Open breaks of the run's days (and missing_in_report breaks of entries matched now) that
+6. Open breaks of the run's days (and missing_in_report breaks of entries matched now) that
    this run no longer found are cleared.
 """
 
@@ -48,6 +50,15 @@ SELECT l.id AS line_id, l.processor_reference AS reference, l.line_type, l.gross
    AND r.report_date BETWEEN %(start)s AND %(end)s
 """
 
+LEDGER_SQL = """
+CREATE TEMP TABLE recon_ledger AS
+SELECT v.entry_id, v.kind, v.source_type, v.source_id, v.mode, v.merchant_id, v.currency,
+       v.gross_minor, v.fee_minor, v.effective_at
+  FROM {view} v
+ WHERE v.kind IN ('charge', 'refund')
+   AND v.effective_at >= %(start_at)s AND v.effective_at < %(end_at)s
+"""
+
 RESULT_SQL = """
 CREATE TEMP TABLE recon_result AS
 WITH resolved AS (
@@ -69,34 +80,49 @@ WITH resolved AS (
       LEFT JOIN payments_payment rp ON rp.id = rf.payment_id
 )
 SELECT s.*, v.entry_id, v.gross_minor AS ledger_gross, v.fee_minor AS ledger_fee,
-       v.currency AS ledger_currency, v.merchant_id, v.mode, v.effective_at,
-       CASE WHEN s.copy_no > 1 THEN 'duplicate'
-            WHEN v.entry_id IS NULL THEN 'missing_in_ledger'
-            WHEN v.currency <> s.currency OR v.gross_minor <> s.gross_minor
-                THEN 'amount_mismatch'
-            WHEN v.fee_minor <> s.fee_minor THEN 'fee_mismatch'
-            ELSE 'matched'
-       END AS outcome
+       v.currency AS ledger_currency, v.merchant_id, v.mode, v.effective_at
   FROM resolved s
-  LEFT JOIN {view} v
+  LEFT JOIN recon_ledger v
     ON v.source_type = s.source_type AND v.source_id = s.source_id AND v.kind = s.line_type
 """
 
+# A line whose ledger entry took effect on another day (a capture booked just before
+# midnight, reported the next day): found by its cause, through the entry's unique index.
+RESULT_OUTSIDE_WINDOW_SQL = """
+UPDATE recon_result r
+   SET entry_id = v.entry_id, ledger_gross = v.gross_minor, ledger_fee = v.fee_minor,
+       ledger_currency = v.currency, merchant_id = v.merchant_id, mode = v.mode,
+       effective_at = v.effective_at
+  FROM {view} v
+ WHERE r.entry_id IS NULL AND r.source_id IS NOT NULL
+   AND v.source_type = r.source_type AND v.source_id = r.source_id AND v.kind = r.line_type
+"""
+
+OUTCOME = """
+CASE WHEN r.copy_no > 1 THEN 'duplicate'
+     WHEN r.entry_id IS NULL THEN 'missing_in_ledger'
+     WHEN r.ledger_currency <> r.currency OR r.ledger_gross <> r.gross_minor
+         THEN 'amount_mismatch'
+     WHEN r.ledger_fee <> r.fee_minor THEN 'fee_mismatch'
+     ELSE 'matched'
+END"""
+
 UNREPORTED_SQL = """
 CREATE TEMP TABLE recon_unreported AS
-WITH window_lines AS (
+WITH unmatched AS (
+    SELECT v.* FROM recon_ledger v
+     WHERE NOT EXISTS (SELECT 1 FROM recon_result r WHERE r.entry_id = v.entry_id)
+), window_lines AS (
     SELECT v.*, coalesce(p.id, rp.id) AS payment_pk,
            coalesce(p.public_id, rp.public_id) AS payment_id, rf.public_id AS refund_id,
            coalesce(p.processor_reference, a.processor_reference, '') AS reference
-      FROM {view} v
+      FROM unmatched v
       LEFT JOIN payments_payment p ON v.source_type = 'payment' AND p.public_id = v.source_id
       LEFT JOIN payments_refund rf ON v.source_type = 'refund' AND rf.public_id = v.source_id
       LEFT JOIN payments_payment rp ON rp.id = rf.payment_id
       LEFT JOIN payments_attempt a
         ON a.refund_id = rf.id AND a.kind = 'refund' AND a.status IN ('succeeded', 'pending')
-     WHERE v.kind IN ('charge', 'refund')
-       AND v.effective_at >= %(start_at)s AND v.effective_at < %(end_at)s
-       AND coalesce(p.connector, rp.connector) = %(connector)s
+     WHERE coalesce(p.connector, rp.connector) = %(connector)s
 )
 SELECT w.* FROM window_lines w
  WHERE NOT EXISTS (
@@ -132,7 +158,7 @@ SELECT DISTINCT ON (b.key)  -- one row per difference, even if a reference is he
                'payment', r.payment_id, 'refund', r.refund_id, 'ledger_entry', r.entry_id,
                'merchant', r.merchant_id, 'mode', r.mode,
                'ledger_effective_at', r.effective_at) AS context
-      FROM recon_result r
+      FROM (SELECT r.*, {OUTCOME} AS outcome FROM recon_result r) r
      WHERE r.outcome <> 'matched'
     UNION ALL
     SELECT 'missing_in_report', concat_ws(':', 'missing_in_report', u.entry_id),
@@ -164,10 +190,18 @@ UPDATE payments_recon_break b
    AND (b.occurred_on BETWEEN %(start)s AND %(end)s
         OR (b.kind = 'missing_in_report' AND b.ledger_entry_id IN (
                 SELECT r.entry_id FROM recon_result r
-                 WHERE r.outcome <> 'duplicate' AND r.entry_id IS NOT NULL)))
+                 WHERE r.copy_no = 1 AND r.entry_id IS NOT NULL)))
 """
 
-TEMP_TABLES = ("recon_lines", "recon_result", "recon_unreported")
+COUNT_SQL = f"""
+SELECT {OUTCOME} AS outcome, count(*) FROM recon_result r GROUP BY 1
+UNION ALL
+SELECT 'missing_in_report', count(*) FROM recon_unreported
+"""  # noqa: S608  (only a constant is formatted in)
+
+TEMP_TABLES = ("recon_lines", "recon_ledger", "recon_result", "recon_unreported")
+# hashes and sorts of a million rows stay in memory (the default 4 MB spills to disk)
+RUN_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,20 +231,22 @@ def match_report_lines(
         "now": now,
     }
     with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [RUN_WORK_MEM])
         for table in TEMP_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        # temporary tables get no statistics unless analysed: the planner needs them
         cursor.execute(LINES_SQL, params)
-        cursor.execute("ANALYZE recon_lines")  # temporary tables get no statistics otherwise
-        cursor.execute(RESULT_SQL.format(view=view), params)
+        cursor.execute("ANALYZE recon_lines")
+        cursor.execute(LEDGER_SQL.format(view=view), params)
+        cursor.execute("ANALYZE recon_ledger")
+        cursor.execute(RESULT_SQL, params)
         cursor.execute("ANALYZE recon_result")
-        cursor.execute(UNREPORTED_SQL.format(view=view), params)
+        cursor.execute(RESULT_OUTSIDE_WINDOW_SQL.format(view=view), params)
+        cursor.execute(UNREPORTED_SQL, params)
         cursor.execute(UPSERT_BREAKS_SQL, params)
         cursor.execute(CLEAR_SQL, params)
         cleared = cursor.rowcount
-        cursor.execute(
-            "SELECT outcome, count(*) FROM recon_result GROUP BY outcome"
-            " UNION ALL SELECT 'missing_in_report', count(*) FROM recon_unreported"
-        )
+        cursor.execute(COUNT_SQL)
         outcomes: dict[str, int] = {}
         for outcome, count in cursor.fetchall():
             outcomes[outcome] = outcomes.get(outcome, 0) + int(count)

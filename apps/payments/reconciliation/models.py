@@ -70,7 +70,10 @@ class ReconciliationReportLine(models.Model):
     units, signed: money paid to the platform is positive, refunds and disputes negative)."""
 
     id = models.BigAutoField(primary_key=True)
-    report = models.ForeignKey(ReconciliationReport, on_delete=models.PROTECT, related_name="lines")
+    # indexed by the unique (report, line_number) below: no index of its own to maintain
+    report = models.ForeignKey(
+        ReconciliationReport, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     line_number = models.PositiveIntegerField()
     processor_reference = models.CharField(max_length=64)
     line_type = models.CharField(max_length=16, choices=ReportLineType.choices)
@@ -90,6 +93,13 @@ class ReconciliationReportLine(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="recon_line_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(net_minor=models.F("gross_minor") - models.F("fee_minor")),
+                name="recon_line_net_is_gross_minus_fee",
+            ),
+            models.CheckConstraint(
+                condition=~Q(processor_reference=""), name="recon_line_reference_given"
             ),
         ]
         indexes = [

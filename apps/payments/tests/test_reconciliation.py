@@ -221,6 +221,23 @@ class TestMatching:
         )
         assert found.report_line is None
 
+    def test_a_capture_reported_the_next_day_matches_and_neither_day_misses_it(self, merchant_id):
+        _pay(merchant_id)
+        tomorrow = _today() + timedelta(days=1)
+        late = [{**row, "date": tomorrow.isoformat()} for row in _rows(_today())]
+        _import([], day=_today())  # the processor's report for today does not list it yet
+        assert _run().open_break_count == 1  # missing_in_report, for now
+        _import(late, day=tomorrow)
+        next_day = _run(tomorrow)
+        assert (next_day.line_count, next_day.matched_count, next_day.open_break_count) == (
+            1,
+            1,
+            0,
+        )
+        again = _run()
+        assert again.open_break_count == 0
+        assert ReconciliationBreak.objects.get().status == "cleared"
+
     def test_a_run_with_breaks_raises_one_alert_event_with_the_counts(self, merchant_id):
         _pay(merchant_id)
         _import([])
