@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("portal/", include("apps.merchants.identity.urls")),
     path("portal/", include("apps.merchants.onboarding.urls")),
     path("portal/team/", include("apps.merchants.team_portal.urls")),
+    path("portal/", include("apps.backoffice.portal.urls")),
     path("pay/", include("apps.checkout.urls")),
     path("admin/", admin.site.urls),
 ]

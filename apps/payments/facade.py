@@ -5,19 +5,34 @@ The payment lifecycle, orchestrator, processor connectors, refunds and webhooks.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apps.common.money import Money
-from apps.payments import selectors, services
-from apps.payments.contracts import PaymentOutcome
+from apps.payments import merchant_operations, selectors, services, webhooks
+from apps.payments.contracts import (
+    DailyPaymentVolume,
+    PaymentOutcome,
+    PaymentSummaryPage,
+    PaymentTimeline,
+    RefundSummary,
+    WebhookDeliveryRecord,
+)
 from apps.payments.models import Payment
 
 __all__ = [
     "authenticate_payment",
     "cancel_payment",
+    "capture_or_cancel_for_member",
     "create_confirmed_payment",
     "get_payment_outcome",
+    "get_payment_timeline",
+    "list_daily_payment_volume",
     "list_payment_outcomes_by_metadata",
+    "list_recent_webhook_deliveries",
+    "page_payment_summaries",
+    "redeliver_webhook",
+    "refund_payment_for_member",
 ]
 
 
@@ -88,3 +103,106 @@ def list_payment_outcomes_by_metadata(
         merchant_id=merchant_id, mode=mode, limit=limit, metadata={key: value}
     )
     return [_outcome(payment) for payment in page.items]
+
+
+# --- the merchant portal ----------------------------------------------------------------------
+def page_payment_summaries(
+    *,
+    merchant_id: str,
+    mode: str,
+    limit: int = selectors.PORTAL_PAGE_SIZE,
+    cursor: str | None = None,
+    payment_id: str | None = None,
+    customer_email: str | None = None,
+    card_last4: str | None = None,
+    amount_minor: int | None = None,
+    metadata: dict[str, str] | None = None,
+    status: str | None = None,
+    currency: str | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+) -> PaymentSummaryPage:
+    """The merchant's payments in this mode, newest first, keyset-paginated (``cursor`` is
+    the previous page's ``next_cursor``; another merchant's id is a 404)."""
+    return selectors.page_payment_summaries(
+        merchant_id=merchant_id,
+        mode=mode,
+        limit=limit,
+        cursor=cursor,
+        payment_id=payment_id,
+        customer_email=customer_email,
+        card_last4=card_last4,
+        amount_minor=amount_minor,
+        metadata=metadata,
+        status=status,
+        currency=currency,
+        created_gte=created_gte,
+        created_lt=created_lt,
+    )
+
+
+def get_payment_timeline(*, merchant_id: str, mode: str, payment_id: str) -> PaymentTimeline:
+    """Events, processor attempts, refunds and webhook deliveries of one of the merchant's
+    payments (PaymentNotFoundError, a 404, for anyone else's)."""
+    return selectors.get_payment_timeline(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+
+
+def list_daily_payment_volume(
+    *, merchant_id: str, mode: str, since: datetime
+) -> list[DailyPaymentVolume]:
+    return selectors.list_daily_payment_volume(merchant_id=merchant_id, mode=mode, since=since)
+
+
+def list_recent_webhook_deliveries(
+    *, merchant_id: str, endpoint_id: str, limit: int = 50
+) -> list[WebhookDeliveryRecord]:
+    return selectors.list_recent_webhook_deliveries(
+        merchant_id=merchant_id, endpoint_id=endpoint_id, limit=limit
+    )
+
+
+def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
+    """Send one of the merchant's webhook deliveries again now; returns its new status."""
+    return webhooks.redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery_id)
+
+
+def refund_payment_for_member(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    amount_minor: int | None,
+    reason: str,
+    actor_id: str,
+    ip_address: str | None = None,
+) -> RefundSummary:
+    """A team member's refund (full when ``amount_minor`` is None), audited."""
+    return merchant_operations.refund_payment_for_member(
+        merchant_id=merchant_id,
+        mode=mode,
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        reason=reason,
+        actor_id=actor_id,
+        ip_address=ip_address,
+    )
+
+
+def capture_or_cancel_for_member(
+    *,
+    operation: str,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    actor_id: str,
+    ip_address: str | None = None,
+) -> str:
+    """A team member's capture or cancel of a manual-capture payment, audited."""
+    return merchant_operations.capture_or_cancel_for_member(
+        operation=operation,
+        merchant_id=merchant_id,
+        mode=mode,
+        payment_id=payment_id,
+        actor_id=actor_id,
+        ip_address=ip_address,
+    )

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 
+from apps.common.models import OutboxEvent
 from apps.common.pagination import page_by_cursor
+from apps.payments.contracts import (
+    DailyPaymentVolume,
+    PaymentAttemptRecord,
+    PaymentEventRecord,
+    PaymentSummary,
+    PaymentSummaryPage,
+    PaymentTimeline,
+    RefundSummary,
+    WebhookDeliveryRecord,
+)
 from apps.payments.errors import PaymentNotFoundError
-from apps.payments.models import Customer, Payment, Refund
+from apps.payments.models import Customer, Payment, PaymentEvent, Refund, WebhookDelivery
 from apps.tokenization import facade as vault
 from apps.tokenization.contracts import PaymentMethodSummary
 
@@ -164,3 +176,223 @@ def list_customer_payment_methods(
     """The customer's saved payment methods (from the vault), oldest first."""
     customer = get_customer(merchant_id=merchant_id, mode=mode, customer_id=customer_id)
     return vault.list_payment_methods(merchant_id=merchant_id, customer_ref=customer.public_id)
+
+
+# --- the merchant portal ----------------------------------------------------------------------
+PORTAL_PAGE_SIZE = 25
+# a payment that reached the processor's authorization decision, and the ones it approved
+AUTHORIZATION_DECIDED = ("succeeded", "requires_capture", "failed")
+AUTHORIZATION_APPROVED = ("succeeded", "requires_capture")
+
+
+def to_payment_summary(payment: Payment) -> PaymentSummary:
+    return PaymentSummary(
+        id=payment.public_id,
+        mode=payment.mode,
+        status=payment.status,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        amount_captured_minor=payment.amount_captured_minor,
+        amount_refunded_minor=payment.amount_refunded_minor,
+        capture_method=payment.capture_method,
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
+        customer_email=payment.customer_email,
+        description=payment.description,
+        metadata=dict(payment.metadata or {}),
+        decline_code=payment.decline_code,
+        failure_code=payment.failure_code,
+        risk_action=payment.risk_action,
+        connector=payment.connector,
+        created_at=payment.created_at,
+    )
+
+
+def page_payment_summaries(
+    *,
+    merchant_id: str,
+    mode: str,
+    limit: int = PORTAL_PAGE_SIZE,
+    cursor: str | None = None,
+    payment_id: str | None = None,
+    customer_email: str | None = None,
+    card_last4: str | None = None,
+    amount_minor: int | None = None,
+    metadata: dict[str, str] | None = None,
+    status: str | None = None,
+    currency: str | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+) -> PaymentSummaryPage:
+    """Newest first by (created_at, id), the order of the ``pay_list_idx`` index, so a page
+    deep in a million payments is one index range scan: the cursor (the last payment id of
+    the previous page, this merchant's and mode's only) becomes a keyset condition, never an
+    OFFSET."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    scope = Payment.objects.filter(merchant_ref=merchant_id, mode=mode)
+    filters = Q()
+    if payment_id:
+        filters &= Q(public_id=payment_id)
+    if customer_email:
+        filters &= Q(customer_email__iexact=customer_email)
+    if card_last4:
+        filters &= Q(card_last4=card_last4)
+    if amount_minor is not None:
+        filters &= Q(amount_minor=amount_minor)
+    for key, value in (metadata or {}).items():
+        filters &= Q(**{f"metadata__{key}": value})
+    if status:
+        filters &= Q(status=status)
+    if currency:
+        filters &= Q(currency=currency.upper())
+    if created_gte:
+        filters &= Q(created_at__gte=created_gte)
+    if created_lt:
+        filters &= Q(created_at__lt=created_lt)
+    if cursor:
+        after = scope.filter(public_id=cursor).values_list("created_at", "id").first()
+        if after is None:
+            raise PaymentNotFoundError(param="cursor")
+        filters &= Q(created_at__lt=after[0]) | Q(created_at=after[0], id__lt=after[1])
+    rows = list(scope.filter(filters).order_by("-created_at", "-id")[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return PaymentSummaryPage(
+        payments=tuple(to_payment_summary(row) for row in rows),
+        has_more=has_more,
+        next_cursor=rows[-1].public_id if has_more and rows else None,
+    )
+
+
+def _to_delivery_record(delivery: WebhookDelivery) -> WebhookDeliveryRecord:
+    last = delivery.attempt_log.order_by("-id").first()
+    return WebhookDeliveryRecord(
+        id=delivery.public_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        endpoint_id=delivery.endpoint_ref,
+        url=delivery.url,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+        last_response_status=last.response_status if last else None,
+        last_error=last.error if last else "",
+        last_response_excerpt=last.response_excerpt if last else "",
+    )
+
+
+def to_refund_summary(refund: Refund, *, payment_id: str) -> RefundSummary:
+    return RefundSummary(
+        id=refund.public_id,
+        payment_id=payment_id,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        status=refund.status,
+        reason=refund.reason,
+        failure_code=refund.failure_code,
+        created_at=refund.created_at,
+    )
+
+
+def get_payment_timeline(*, merchant_id: str, mode: str, payment_id: str) -> PaymentTimeline:
+    """The payment, its status changes, processor attempts, refunds and the webhook
+    deliveries of its events (and its refunds' events); another merchant's payment is a 404."""
+    payment = get_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+    refunds = list(Refund.objects.filter(payment=payment).order_by("id"))
+    attempts = list(payment.attempts.select_related("refund").order_by("id"))
+    aggregate_ids = [payment.public_id, *(refund.public_id for refund in refunds)]
+    event_ids = OutboxEvent.objects.filter(
+        merchant_ref=merchant_id, aggregate_id__in=aggregate_ids
+    ).values("public_id")
+    deliveries = WebhookDelivery.objects.filter(
+        merchant_ref=merchant_id, event_id__in=event_ids
+    ).order_by("id")
+    return PaymentTimeline(
+        payment=to_payment_summary(payment),
+        events=tuple(
+            PaymentEventRecord(
+                event_type=event.event_type,
+                from_status=event.from_status,
+                to_status=event.to_status,
+                event_id=event.outbox_event_id,
+                created_at=event.created_at,
+            )
+            for event in PaymentEvent.objects.filter(payment=payment).order_by("id")
+        ),
+        attempts=tuple(
+            PaymentAttemptRecord(
+                attempt_id=attempt.public_id,
+                kind=attempt.kind,
+                status=attempt.status,
+                connector=attempt.connector,
+                amount_minor=attempt.amount_minor,
+                processor_reference=attempt.processor_reference,
+                decline_code=attempt.decline_code,
+                error_code=attempt.error_code,
+                refund_id=attempt.refund.public_id if attempt.refund else "",
+                created_at=attempt.created_at,
+                completed_at=attempt.completed_at,
+            )
+            for attempt in attempts
+        ),
+        refunds=tuple(
+            to_refund_summary(refund, payment_id=payment.public_id) for refund in refunds
+        ),
+        webhook_deliveries=tuple(_to_delivery_record(delivery) for delivery in deliveries),
+    )
+
+
+def list_daily_payment_volume(
+    *, merchant_id: str, mode: str, since: datetime
+) -> list[DailyPaymentVolume]:
+    """Per UTC day and currency since ``since``: payments created (those that reached an
+    authorization decision, and those approved), amount captured, and succeeded refunds.
+    Two grouped queries on the merchant's indexed rows, whatever the number of payments."""
+    payments = (
+        Payment.objects.filter(merchant_ref=merchant_id, mode=mode, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "currency")
+        .annotate(
+            attempted=Count("id", filter=Q(status__in=AUTHORIZATION_DECIDED)),
+            approved=Count("id", filter=Q(status__in=AUTHORIZATION_APPROVED)),
+            gross=Sum("amount_captured_minor"),
+        )
+    )
+    refunds = (
+        Refund.objects.filter(
+            merchant_ref=merchant_id, mode=mode, created_at__gte=since, status="succeeded"
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "currency")
+        .annotate(total=Sum("amount_minor"), count=Count("id"))
+    )
+    days: dict[tuple[date, str], dict[str, int]] = {}
+    for row in payments:
+        bucket = days.setdefault((row["day"], row["currency"]), {})
+        bucket.update(attempted=row["attempted"], approved=row["approved"], gross=row["gross"] or 0)
+    for refund_row in refunds:
+        bucket = days.setdefault((refund_row["day"], refund_row["currency"]), {})
+        bucket.update(refunded=refund_row["total"] or 0, refund_count=refund_row["count"])
+    return [
+        DailyPaymentVolume(
+            day=day,
+            currency=currency,
+            attempted_count=values.get("attempted", 0),
+            succeeded_count=values.get("approved", 0),
+            gross_minor=values.get("gross", 0),
+            refunded_minor=values.get("refunded", 0),
+            refund_count=values.get("refund_count", 0),
+        )
+        for (day, currency), values in sorted(days.items())
+    ]
+
+
+def list_recent_webhook_deliveries(
+    *, merchant_id: str, endpoint_id: str, limit: int = 50
+) -> list[WebhookDeliveryRecord]:
+    """The newest deliveries to one of the merchant's endpoints (the delivery log)."""
+    deliveries = WebhookDelivery.objects.filter(
+        merchant_ref=merchant_id, endpoint_ref=endpoint_id
+    ).order_by("-created_at", "-id")[: max(1, min(limit, MAX_PAGE_SIZE))]
+    return [_to_delivery_record(delivery) for delivery in deliveries]

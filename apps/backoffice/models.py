@@ -1,0 +1,63 @@
+"""Backoffice tables. Fields and constraints only."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class ReportExportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Being written"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Failed"
+
+
+class ReportExport(models.Model):
+    """A CSV export a merchant asked for in the portal: written by a Celery task, day by day
+    (``progress_percent``), downloadable until ``expires_at`` (a week)."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    report_type = models.CharField(max_length=32)
+    period_start = models.DateField()
+    period_end = models.DateField()  # inclusive
+    status = models.CharField(
+        max_length=16, choices=ReportExportStatus.choices, default=ReportExportStatus.PENDING
+    )
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    rows_written = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    error = models.CharField(max_length=255, blank=True, default="")
+    requested_by = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "backoffice_report_export"
+        indexes = [
+            models.Index(
+                fields=["merchant_ref", "mode", "-created_at"], name="report_export_list_idx"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=["test", "live"]), name="report_export_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(report_type__in=["payments", "balance_transactions"]),
+                name="report_export_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__lte=models.F("period_end")),
+                name="report_export_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress_percent__lte=100), name="report_export_progress_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.report_type} {self.status}"

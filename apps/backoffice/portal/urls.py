@@ -1,0 +1,45 @@
+"""The portal's business pages, mounted under /portal/ by paymenthub/urls.py."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from apps.backoffice.portal import balances, dashboard, developers, payments, reports, settings
+
+app_name = "portal"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
+    path("mode/", dashboard.switch_mode, name="switch-mode"),
+    path("payments/", payments.payments_page, name="payments"),
+    path("payments/<str:payment_id>/", payments.payment_detail_page, name="payment-detail"),
+    path("payments/<str:payment_id>/refund/", payments.refund_page, name="payment-refund"),
+    path("payments/<str:payment_id>/capture/", payments.capture_payment, name="payment-capture"),
+    path("payments/<str:payment_id>/cancel/", payments.cancel_payment, name="payment-cancel"),
+    path("balances/", balances.balances_page, name="balances"),
+    path("reports/", reports.reports_page, name="reports"),
+    path("reports/<str:export_id>/", reports.report_page, name="report"),
+    path("reports/<str:export_id>/download/", reports.report_download, name="report-download"),
+    path("developers/", developers.developers_page, name="developers"),
+    path("developers/keys/new/", developers.create_key_page, name="api-key-create"),
+    path("developers/keys/<str:key_id>/roll/", developers.roll_key_page, name="api-key-roll"),
+    path("developers/keys/<str:key_id>/revoke/", developers.revoke_key, name="api-key-revoke"),
+    path(
+        "developers/webhooks/new/",
+        developers.create_endpoint_page,
+        name="webhook-endpoint-create",
+    ),
+    path(
+        "developers/webhooks/<str:endpoint_id>/",
+        developers.endpoint_page,
+        name="webhook-endpoint",
+    ),
+    path(
+        "developers/webhooks/<str:endpoint_id>/roll/",
+        developers.roll_endpoint_secret_page,
+        name="webhook-endpoint-roll",
+    ),
+    path(
+        "developers/webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/",
+        developers.redeliver,
+        name="webhook-redeliver",
+    ),
+    path("settings/", settings.settings_page, name="settings"),
+]

@@ -1,0 +1,17 @@
+"""Thin Celery tasks of the backoffice app: one service call each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.backoffice.reports import generate_report_export
+
+
+@shared_task(
+    name="backoffice.generate_report_export",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def generate_report_export_task(*, export_id: str) -> str:
+    return generate_report_export(export_id=export_id)
