@@ -36,6 +36,8 @@ ID_PREFIXES: dict[str, str] = {
     "we": "webhook endpoint",
     "att": "payment attempt",
     "txn": "balance transaction",
+    "obc": "open banking consent",
+    "obp": "bank payment",
     "exp": "report export",
     "stb": "settlement batch",
     "ba": "bank account",
