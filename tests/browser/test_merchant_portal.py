@@ -1,0 +1,156 @@
+"""A merchant's owner works in the portal in the machine's Chromium: signs in with password
+and authenticator code, finds a payment by the customer's email, opens its timeline, refunds
+part of it after re-authenticating, sees the refund on the timeline and in the balance
+transactions; creates and rolls an API key; exports payments to CSV and downloads it.
+Screenshots of each page go to test-artifacts/portal/ (ignored by git)."""
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.backoffice.models import ReportExport
+from apps.backoffice.reports import generate_report_export
+from apps.backoffice.tests.helpers import PASSWORD, make_member, make_merchant, make_payment
+from tests.browser.test_signup_and_two_factor import totp_code
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+STEP_UP_SECONDS = 6
+
+
+def snap(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def owner(settings):
+    """An active merchant with a few payments, and its owner with an authenticator."""
+    settings.STEP_UP_MAX_AGE_SECONDS = STEP_UP_SECONDS
+    merchant_id = make_merchant(trading_name="Bottega Verde")
+    user = make_member(merchant_id=merchant_id, role="owner", email="owner@bottega.example")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    secret = base64.b32encode(bytes.fromhex(device.key)).decode().rstrip("=")
+    make_payment(merchant_id=merchant_id, amount=1999, email="someone@else.example")
+    make_payment(
+        merchant_id=merchant_id, amount=900, number="4000000000009995", email="x@else.example"
+    )
+    paid = make_payment(merchant_id=merchant_id, amount=4200, email="ada@shopper.example")
+    return {"merchant_id": merchant_id, "secret": secret, "payment": paid["id"], "step": 0}
+
+
+def code(owner) -> str:
+    """A fresh code each time: a used time step is refused, so step forward."""
+    value = totp_code(owner["secret"], steps_ahead=owner["step"])
+    owner["step"] += 1
+    return value
+
+
+def sign_in(page, owner) -> None:
+    page.goto("/portal/dashboard/")
+    page.get_by_label("Email").fill("owner@bottega.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Authentication code").fill(code(owner))
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def reauthenticate_if_asked(page, owner) -> None:
+    if "/portal/reauth/" in page.url:
+        page.get_by_role("heading", name="Confirm it is you").wait_for()
+        snap(page, "reauth")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Authentication code").fill(code(owner))
+        page.get_by_role("button", name="Confirm").click()
+
+
+class TestMerchantPortal:
+    def test_find_a_payment_refund_part_of_it_with_step_up_and_see_it_everywhere(self, page, owner):
+        sign_in(page, owner)
+        assert page.locator("#current-mode").inner_text() == "Test mode"
+        assert "61.99 EUR" in page.locator("#period-today").inner_text()
+        assert page.locator("svg.chart").count() == 1
+        snap(page, "dashboard")
+
+        page.get_by_role("link", name="Payments").click()
+        page.get_by_role("heading", name="Payments").wait_for()
+        assert page.locator("#payments tbody tr").count() == 3
+        snap(page, "payments")
+        page.get_by_label("Search").fill("ADA@shopper.example")
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_url("**/portal/payments/?q=*")
+        assert page.locator("#payments tbody tr").count() == 1
+        page.get_by_role("link", name=owner["payment"]).click()
+
+        page.get_by_role("heading", name="Timeline").wait_for()
+        timeline = page.locator("#timeline")
+        assert "payment.succeeded" in timeline.inner_text()
+        assert "Ledger: capture" in timeline.inner_text()
+        snap(page, "payment-detail")
+
+        time.sleep(STEP_UP_SECONDS + 1)  # the sign-in is no longer recent
+        page.get_by_role("link", name="Refund…").click()
+        page.wait_for_url("**/portal/reauth/**")
+        reauthenticate_if_asked(page, owner)
+        page.get_by_role("heading", name=f"Refund {owner['payment']}").wait_for()
+        page.get_by_label("Amount to refund").fill("12.50")
+        page.get_by_label("Reason").select_option("requested_by_customer")
+        snap(page, "refund-form")
+        page.get_by_role("button", name="Refund").click()
+
+        page.get_by_text("Refund of 12.50 EUR succeeded.").wait_for()
+        assert "Refund 12.50 EUR succeeded" in page.locator("#timeline").inner_text()
+        assert "Ledger: refund" in page.locator("#timeline").inner_text()
+        assert page.locator("#refunded").inner_text() == "12.50 EUR"
+        snap(page, "payment-refunded")
+
+        page.get_by_role("link", name="Balances").click()
+        page.get_by_role("heading", name="Balance transactions").wait_for()
+        rows = page.locator("#balance-transactions tbody tr")
+        assert "refund" in rows.first.inner_text()
+        assert "-12.50 EUR" in rows.first.inner_text()
+        snap(page, "balances")
+
+    def test_create_and_roll_an_api_key_then_export_payments_to_csv(self, page, owner):
+        sign_in(page, owner)
+        page.get_by_role("link", name="Developers").click()
+        page.get_by_role("heading", name="Developers").wait_for()
+        snap(page, "developers")
+        page.get_by_role("link", name="Create key").click()
+        reauthenticate_if_asked(page, owner)
+        page.get_by_label("Name").fill("order server")
+        page.get_by_role("button", name="Create key").click()
+        secret = page.locator("#revealed-secret").inner_text()
+        assert secret.startswith("sk_test_")
+        snap(page, "api-key-created")
+        page.reload()
+        assert page.locator("#revealed-secret").count() == 0  # shown once
+
+        row = page.locator("#api-keys tbody tr", has_text="order server")
+        row.get_by_role("link", name="Roll…").click()
+        reauthenticate_if_asked(page, owner)
+        page.get_by_role("button", name="Roll key").click()
+        page.get_by_text("Key rolled").wait_for()
+        assert page.locator("#revealed-secret").inner_text() != secret
+        assert "expires" in page.locator("#api-keys").inner_text()
+        snap(page, "api-key-rolled")
+
+        page.get_by_role("link", name="Reports").click()
+        page.get_by_role("heading", name="Export to CSV").wait_for()
+        page.get_by_role("button", name="Export").click()
+        page.locator("#export-state").wait_for()
+        assert page.locator("progress").count() == 1
+        snap(page, "export-in-progress")
+        generate_report_export(export_id=ReportExport.objects.get().public_id)  # the worker
+        page.get_by_role("link", name="Download CSV").wait_for(timeout=10_000)  # page refreshes
+        snap(page, "export-ready")
+        with page.expect_download() as download_info:
+            page.get_by_role("link", name="Download CSV").click()
+        body = Path(download_info.value.path()).read_text()
+        assert "ada@shopper.example" in body
+        assert body.count("\n") == 4  # header and three payments
