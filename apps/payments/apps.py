@@ -12,3 +12,13 @@ class PaymentsConfig(AppConfig):
         from apps.payments.webhooks import fan_out_webhook_event
 
         register_outbox_handler(event_type=ALL_EVENTS, handler=fan_out_webhook_event)
+
+        # manual review outcomes recorded by the risk app: capture, cancel or refund
+        from apps.payments.risk_reviews import (
+            REVIEW_APPROVED,
+            REVIEW_REJECTED,
+            handle_risk_review_event,
+        )
+
+        register_outbox_handler(event_type=REVIEW_APPROVED, handler=handle_risk_review_event)
+        register_outbox_handler(event_type=REVIEW_REJECTED, handler=handle_risk_review_event)

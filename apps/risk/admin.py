@@ -19,10 +19,18 @@ from apps.risk.rules import add_block_list_entry
 
 @admin.register(BlockListEntry)
 class BlockListEntryAdmin(admin.ModelAdmin):
-    list_display = ("kind", "value", "merchant_ref", "reason", "created_by", "created_at")
-    list_filter = ("kind",)
+    list_display = (
+        "kind",
+        "value",
+        "list_action",
+        "merchant_ref",
+        "reason",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("kind", "list_action")
     search_fields = ("value", "merchant_ref", "reason")
-    fields = ("merchant_ref", "kind", "value", "reason")
+    fields = ("merchant_ref", "kind", "value", "list_action", "reason")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
@@ -36,6 +44,7 @@ class BlockListEntryAdmin(admin.ModelAdmin):
             value=obj.value,
             reason=obj.reason,
             actor_id=str(request.user.pk),
+            list_action=obj.list_action,
         )
         obj.pk = saved.pk
 
@@ -93,3 +102,7 @@ class SanctionsEntryAdmin(_ReadOnlySanctionsAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SanctionsEntry]:
         return super().get_queryset(request).filter(version__is_active=True)
+
+
+# The fraud engine's admin (rules, decisions, review queue, models, AML cases, alerts).
+from apps.risk import engine_admin  # noqa: E402, F401

@@ -13,12 +13,13 @@ from apps.risk.contracts import (
     RiskDecision,
     SanctionsScreening,
 )
+from apps.risk.reviews import decide_review_of_payment
 from apps.risk.rules import assess_payment_risk
 from apps.risk.sanctions.services import apply_payer_screening
 from apps.risk.sanctions.services import screen_name as _screen_name
 from apps.risk.selectors import get_latest_payment_risk
 
-__all__ = ["assess_payment", "get_payment_risk", "screen_name"]
+__all__ = ["assess_payment", "decide_payment_review", "get_payment_risk", "screen_name"]
 
 
 def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
@@ -33,6 +34,15 @@ def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
 
 def get_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
     """The payment's latest stored assessment (level, score, reasons), or None."""
+    return get_latest_payment_risk(payment_id=payment_id)
+
+
+def decide_payment_review(
+    *, payment_id: str, approve: bool, actor_id: str, note: str = ""
+) -> PaymentRiskView | None:
+    """Approve or reject the payment's pending manual review (audited, labelled); publishes
+    ``risk.review_approved`` / ``risk.review_rejected`` for the payments app to apply."""
+    decide_review_of_payment(payment_id=payment_id, approve=approve, actor_id=actor_id, note=note)
     return get_latest_payment_risk(payment_id=payment_id)
 
 

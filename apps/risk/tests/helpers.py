@@ -1,0 +1,40 @@
+"""Helpers shared by the fraud engine's tests."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.risk.contracts import PaymentRiskInput
+
+
+def make_risk_input(**overrides: object) -> PaymentRiskInput:
+    values: dict[str, object] = {
+        "merchant_id": "mch_a",
+        "mode": "test",
+        "amount_minor": 1000,
+        "currency": "EUR",
+        "card_fingerprint": "fp_1",
+        "card_bin": "424242",
+        "card_last4": "4242",
+        "customer_email": "shopper@example.com",
+        "ip_address": "203.0.113.7",
+    }
+    values.update(overrides)
+    return PaymentRiskInput(**values)  # type: ignore[arg-type]
+
+
+def make_staff_client(*, username: str = "risk@paymenthub.example") -> Client:
+    """Platform staff signed in with a verified second factor, as the OTP admin requires."""
+    user = get_user_model().objects.create_superuser(
+        username=username, email=username, password="x" * 16
+    )
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
