@@ -154,3 +154,25 @@ class TestMerchantPortal:
         body = Path(download_info.value.path()).read_text()
         assert "ada@shopper.example" in body
         assert body.count("\n") == 4  # header and three payments
+
+    def test_add_a_webhook_endpoint_and_look_at_settings(self, page, owner):
+        sign_in(page, owner)
+        page.get_by_role("link", name="Developers").click()
+        page.get_by_role("link", name="Add endpoint").click()
+        reauthenticate_if_asked(page, owner)
+        page.get_by_label("Endpoint URL").fill("not a url")
+        page.get_by_role("button", name="Add endpoint").click()
+        page.locator(".errorlist").first.wait_for()
+        snap(page, "webhook-endpoint-error")
+        page.get_by_label("Endpoint URL").fill("https://shop.example/hooks")
+        page.get_by_label("Events to send").fill("payment.*, refund.*")
+        page.get_by_role("button", name="Add endpoint").click()
+        assert page.locator("#revealed-secret").inner_text().startswith("whsec_")
+        page.get_by_text("Nothing sent to this endpoint yet").wait_for()
+        snap(page, "webhook-endpoint")
+        page.get_by_role("link", name="Settings").click()
+        page.locator("#branding-preview").wait_for()
+        snap(page, "settings")
+        page.get_by_role("link", name="Reports").click()
+        page.get_by_text("No exports yet.").wait_for()
+        snap(page, "reports-empty")

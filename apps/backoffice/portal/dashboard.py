@@ -4,7 +4,7 @@ a chart of the last 30 days, balances; and the test/live mode switch."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +18,7 @@ from apps.backoffice.portal.context import MODE_SESSION_KEY, MODES, PortalContex
 from apps.backoffice.portal.formatting import format_minor
 from apps.common.clock import get_now
 from apps.ledger import facade as ledger
+from apps.merchants import facade as merchants
 from apps.payments import facade as payments
 from apps.payments.contracts import DailyPaymentVolume
 
@@ -56,6 +57,16 @@ def summarize(
         refund_count=sum(day.refund_count for day in rows),
         authorization_rate=f"{100 * approved / decided:.1f} %" if decided else "—",
     )
+
+
+def next_payout_day(*, interval: str, weekly_anchor: int, today: date) -> date | None:
+    """The next day a scheduled payout runs (daily: tomorrow; weekly: the next anchor
+    weekday, Monday = 0); None for manual payouts."""
+    if interval == "daily":
+        return today + timedelta(days=1)
+    if interval == "weekly":
+        return today + timedelta(days=(weekly_anchor - today.weekday() - 1) % 7 + 1)
+    return None
 
 
 @require_GET
@@ -111,6 +122,18 @@ def dashboard_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
         }
         for row in balance.currencies
     ]
+    schedule = merchants.get_payout_schedule(merchant_id=portal.merchant_id)
+    payout_day = next_payout_day(
+        interval=schedule.interval, weekly_anchor=schedule.weekly_anchor, today=now.date()
+    )
+    available = balance.for_currency(schedule.currency).available_minor
+    next_payout = {
+        "day": payout_day,
+        "interval": schedule.interval,
+        "amount": format_minor(available, schedule.currency),
+        "below_minimum": 0 < available < schedule.minimum_amount_minor,
+        "nothing": available <= 0,
+    }
     return render(
         request,
         "portal/app/dashboard.html",
@@ -122,6 +145,7 @@ def dashboard_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
             "currencies": currencies,
             "chart": chart,
             "balances": balances,
+            "next_payout": next_payout,
         },
     )
 

@@ -2,10 +2,13 @@
 real payments made with the simulator processor."""
 
 import time
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from apps.backoffice.portal.dashboard import next_payout_day
 from apps.backoffice.tests.helpers import (
     api_client,
     log_in,
@@ -69,6 +72,26 @@ class TestDashboard:
         assert '<svg class="chart"' in page
         assert 'id="balances"' in page
         assert "Test mode" in page
+
+    def test_the_next_payout_is_the_schedules_next_day(self):
+        _merchant_id, _owner, client = owner_client()
+        page = client.get("/portal/dashboard/").content.decode()
+        next_payout = page.split('id="next-payout">')[1].split("</p>")[0]
+        tomorrow = timezone.now().date() + timedelta(days=1)
+        assert tomorrow.strftime("%a %-d %b %Y") in next_payout
+        assert "nothing is available to pay out yet" in next_payout
+
+    @pytest.mark.parametrize(
+        ("interval", "anchor", "today", "expected"),
+        [
+            ("daily", 0, date(2026, 11, 24), date(2026, 11, 25)),
+            ("weekly", 0, date(2026, 11, 24), date(2026, 11, 30)),  # Tuesday → Monday
+            ("weekly", 1, date(2026, 11, 24), date(2026, 12, 1)),  # never today
+            ("manual", 0, date(2026, 11, 24), None),
+        ],
+    )
+    def test_next_payout_day(self, interval, anchor, today, expected):
+        assert next_payout_day(interval=interval, weekly_anchor=anchor, today=today) == expected
 
     def test_a_merchant_without_payments_sees_empty_states(self):
         _merchant_id, _owner, client = owner_client()

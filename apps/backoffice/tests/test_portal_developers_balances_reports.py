@@ -19,8 +19,9 @@ from apps.backoffice.tests.helpers import (
     make_payment,
     owner_client,
 )
+from apps.common.ids import make_public_id
 from apps.common.models import AuditEvent
-from apps.merchants.facade import create_api_key, list_api_keys
+from apps.merchants.facade import create_api_key, create_webhook_endpoint, list_api_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +243,28 @@ class TestSettings:
         assert "/portal/team/" in page
         assert 'id="branding-preview"' in page
         assert "#112233" in page
+
+
+class TestWebhookDeliveryLog:
+    def test_a_delivery_is_listed_and_sent_again_on_request(self):
+        merchant_id, _owner, client = owner_client()
+        endpoint = create_webhook_endpoint(
+            merchant_id=merchant_id, url="https://shop.example/hooks", mode="test"
+        )
+        delivery = apps.get_model("payments", "WebhookDelivery").objects.create(
+            public_id=make_public_id(prefix="whd"),
+            event_id=make_public_id(prefix="evt"),
+            event_type="payment.succeeded",
+            merchant_ref=merchant_id,
+            endpoint_ref=endpoint.summary.endpoint_id,
+            url="http://127.0.0.1:9/refused",  # nothing listens: the attempt fails fast
+            body="{}",
+            created_at=timezone.now(),
+        )
+        path = f"/portal/developers/webhooks/{endpoint.summary.endpoint_id}/"
+        assert "payment.succeeded" in client.get(path).content.decode()
+        response = client.post(f"{path}deliveries/{delivery.public_id}/redeliver/")
+        assert response.status_code == 302
+        delivery.refresh_from_db()
+        assert delivery.attempts == 1
+        assert "ConnectionError" in client.get(path).content.decode()
