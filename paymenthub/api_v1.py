@@ -18,4 +18,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("apps.tokenization.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.checkout.api.urls")),
+    path("", include("apps.openbanking.api.urls")),
 ]
