@@ -108,12 +108,14 @@ class LoadedModel:
         return round(100 * self.probability(row=vectorize(features=features)))
 
 
-def load_active_model() -> LoadedModel | None:
-    version = RiskModelVersion.objects.filter(is_active=True).first()
-    if version is None:
-        return None
+def load_model_version(*, version: RiskModelVersion) -> LoadedModel:
     estimator = pickle.loads(bytes(version.artifact))  # noqa: S301 (our own artifact)
     return LoadedModel(version=version.version, estimator=estimator)
+
+
+def load_active_model() -> LoadedModel | None:
+    version = RiskModelVersion.objects.filter(is_active=True).first()
+    return None if version is None else load_model_version(version=version)
 
 
 # --- training data ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from apps.common.clock import get_now
 from apps.risk.engine import get_configuration, open_review
 from apps.risk.models import RiskDecisionRecord, RiskReview
 from apps.risk.scoring import get_review_threshold, level_for, score_features, signal_reasons
+from apps.risk.velocity import read_config_token
 
 SOURCE = "rescoring"
 
@@ -31,7 +32,7 @@ def rescore_payment(*, payment_id: str, now: datetime | None = None) -> str:
     )
     if original is None:
         return "no_decision"
-    config = get_configuration(token=None)
+    config = get_configuration(token=read_config_token())
     scored = score_features(features=original.features, model=config.model)
     suspicious = scored.score >= get_review_threshold()
     record = RiskDecisionRecord.objects.create(

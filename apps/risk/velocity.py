@@ -217,6 +217,16 @@ def read_and_record_velocity(
     )
 
 
+def read_config_token() -> str | None:
+    """The configuration token ('' when never set), or None when Redis does not answer."""
+    try:
+        raw = get_redis_connection("default").get(config_token_key())
+    except Exception:
+        logger.warning("could not read the risk config token", exc_info=True)
+        return None
+    return raw.decode() if isinstance(raw, bytes) else ""
+
+
 def bump_config_token() -> None:
     """Tell every process that rules, lists or the active model changed."""
     try:
