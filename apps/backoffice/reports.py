@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.files.base import ContentFile
@@ -25,7 +25,11 @@ from apps.common.money import get_currency_exponent
 from apps.ledger import facade as ledger
 from apps.payments import facade as payments
 
-REPORT_TYPES = {"payments": "Payments", "balance_transactions": "Balance transactions"}
+REPORT_TYPES = {
+    "payments": "Payments",
+    "refunds": "Refunds",
+    "balance_transactions": "Balance transactions",
+}
 EXPORT_LIFETIME = timedelta(days=7)
 MAX_PERIOD_DAYS = 366
 PAGE = 100
@@ -44,6 +48,16 @@ PAYMENT_COLUMNS = [
     "customer_email",
     "description",
     "decline_code",
+]
+REFUND_COLUMNS = [
+    "id",
+    "created_at",
+    "payment",
+    "status",
+    "amount",
+    "currency",
+    "reason",
+    "failure_code",
 ]
 TRANSACTION_COLUMNS = [
     "id",
@@ -149,6 +163,33 @@ def _payment_rows(export: ReportExport, day: date) -> Iterator[list[str]]:
         cursor = page.next_cursor
 
 
+def _refund_rows(export: ReportExport, day: date) -> Iterator[list[str]]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    cursor = None
+    while True:
+        refunds, cursor = payments.page_refund_summaries(
+            merchant_id=export.merchant_ref,
+            mode=export.mode,
+            created_gte=start,
+            created_lt=start + timedelta(days=1),
+            limit=PAGE,
+            cursor=cursor,
+        )
+        for r in refunds:
+            yield [
+                r.id,
+                r.created_at.isoformat(),
+                r.payment_id,
+                r.status,
+                _major(r.amount_minor, r.currency),
+                r.currency,
+                r.reason,
+                r.failure_code,
+            ]
+        if not cursor:
+            return
+
+
 def _transaction_rows(export: ReportExport, day: date) -> Iterator[list[str]]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     cursor = None
@@ -194,6 +235,13 @@ def _looks_numeric(value: str) -> bool:
     return True
 
 
+SOURCES: dict[str, tuple[list[str], Callable[[ReportExport, date], Iterator[list[str]]]]] = {
+    "payments": (PAYMENT_COLUMNS, _payment_rows),
+    "refunds": (REFUND_COLUMNS, _refund_rows),
+    "balance_transactions": (TRANSACTION_COLUMNS, _transaction_rows),
+}
+
+
 def generate_report_export(*, export_id: str, now: datetime | None = None) -> str:
     """Write the export's CSV, updating its progress after each day; returns its status."""
     export = ReportExport.objects.filter(public_id=export_id).first()
@@ -206,13 +254,12 @@ def generate_report_export(*, export_id: str, now: datetime | None = None) -> st
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    is_payments = export.report_type == "payments"
-    writer.writerow(PAYMENT_COLUMNS if is_payments else TRANSACTION_COLUMNS)
+    columns, source = SOURCES[export.report_type]
+    writer.writerow(columns)
     days = list(_days(export.period_start, export.period_end))
     rows = 0
     try:
         for index, day in enumerate(days, start=1):
-            source = _payment_rows if is_payments else _transaction_rows
             for row in source(export, day):
                 writer.writerow([_safe_cell(str(cell)) for cell in row])
                 rows += 1

@@ -31,6 +31,7 @@ __all__ = [
     "list_payment_outcomes_by_metadata",
     "list_recent_webhook_deliveries",
     "page_payment_summaries",
+    "page_refund_summaries",
     "redeliver_webhook",
     "refund_payment_for_member",
 ]
@@ -115,6 +116,7 @@ def page_payment_summaries(
     payment_id: str | None = None,
     customer_email: str | None = None,
     card_last4: str | None = None,
+    card_brand: str | None = None,
     amount_minor: int | None = None,
     metadata: dict[str, str] | None = None,
     status: str | None = None,
@@ -132,6 +134,7 @@ def page_payment_summaries(
         payment_id=payment_id,
         customer_email=customer_email,
         card_last4=card_last4,
+        card_brand=card_brand,
         amount_minor=amount_minor,
         metadata=metadata,
         status=status,
@@ -145,6 +148,26 @@ def get_payment_timeline(*, merchant_id: str, mode: str, payment_id: str) -> Pay
     """Events, processor attempts, refunds and webhook deliveries of one of the merchant's
     payments (PaymentNotFoundError, a 404, for anyone else's)."""
     return selectors.get_payment_timeline(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+
+
+def page_refund_summaries(
+    *,
+    merchant_id: str,
+    mode: str,
+    created_gte: datetime,
+    created_lt: datetime,
+    limit: int = selectors.PORTAL_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[RefundSummary], str | None]:
+    """The merchant's refunds created in a time range, newest first, with the next cursor."""
+    return selectors.page_refund_summaries(
+        merchant_id=merchant_id,
+        mode=mode,
+        created_gte=created_gte,
+        created_lt=created_lt,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 def list_daily_payment_volume(

@@ -217,6 +217,7 @@ def page_payment_summaries(
     payment_id: str | None = None,
     customer_email: str | None = None,
     card_last4: str | None = None,
+    card_brand: str | None = None,
     amount_minor: int | None = None,
     metadata: dict[str, str] | None = None,
     status: str | None = None,
@@ -237,6 +238,8 @@ def page_payment_summaries(
         filters &= Q(customer_email__iexact=customer_email)
     if card_last4:
         filters &= Q(card_last4=card_last4)
+    if card_brand:
+        filters &= Q(card_brand=card_brand)
     if amount_minor is not None:
         filters &= Q(amount_minor=amount_minor)
     for key, value in (metadata or {}).items():
@@ -396,3 +399,34 @@ def list_recent_webhook_deliveries(
         merchant_ref=merchant_id, endpoint_ref=endpoint_id
     ).order_by("-created_at", "-id")[: max(1, min(limit, MAX_PAGE_SIZE))]
     return [_to_delivery_record(delivery) for delivery in deliveries]
+
+
+def page_refund_summaries(
+    *,
+    merchant_id: str,
+    mode: str,
+    created_gte: datetime,
+    created_lt: datetime,
+    limit: int = PORTAL_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[RefundSummary], str | None]:
+    """The merchant's refunds created in ``[created_gte, created_lt)``, newest first by
+    (created_at, id) (the ``refund_list_idx`` order); returns the page and the cursor of the
+    next one (None at the end)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    scope = Refund.objects.filter(merchant_ref=merchant_id, mode=mode)
+    filters = Q(created_at__gte=created_gte, created_at__lt=created_lt)
+    if cursor:
+        after = scope.filter(public_id=cursor).values_list("created_at", "id").first()
+        if after is None:
+            raise PaymentNotFoundError(message="No such refund.", param="cursor")
+        filters &= Q(created_at__lt=after[0]) | Q(created_at=after[0], id__lt=after[1])
+    rows = list(
+        scope.filter(filters).select_related("payment").order_by("-created_at", "-id")[: limit + 1]
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return (
+        [to_refund_summary(row, payment_id=row.payment.public_id) for row in rows],
+        rows[-1].public_id if has_more and rows else None,
+    )

@@ -40,11 +40,13 @@ STATUSES = (
     "processing",
     "unknown",
 )
+CARD_BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro")
 REFUND_REASONS = (
     ("requested_by_customer", "Requested by the customer"),
     ("duplicate", "Duplicate"),
     ("fraudulent", "Fraudulent"),
 )
+FILTER_NAMES = ("q", "status", "method", "currency", "created_from", "created_to")
 LAST4 = re.compile(r"^\d{4}$")
 AMOUNT = re.compile(r"^\d+(?:[.,]\d{1,4})?$")
 METADATA = re.compile(r"^([A-Za-z0-9_\-]{1,40}):(.{1,500})$")
@@ -54,6 +56,11 @@ class PaymentFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=254, label="Search")
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *((s, s) for s in STATUSES)]
+    )
+    method = forms.ChoiceField(
+        required=False,
+        label="Method",
+        choices=[("", "Any method"), *((brand, f"Card: {brand}") for brand in CARD_BRANDS)],
     )
     currency = forms.RegexField(
         required=False, regex=r"^[A-Za-z]{3}$", max_length=3, label="Currency"
@@ -123,6 +130,7 @@ def payments_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
                 payment_id=terms.payment_id,
                 customer_email=terms.customer_email,
                 card_last4=terms.card_last4,
+                card_brand=data["method"] or None,
                 amount_minor=terms.amount_minor,
                 metadata=terms.metadata,
                 status=data["status"] or None,
@@ -146,7 +154,8 @@ def payments_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
         query["after"] = page.next_cursor
         next_query = query.urlencode()
     filtered = any(
-        request.GET.get(name) for name in ("q", "status", "currency", "created_from", "created_to")
+        request.GET.get(name)
+        for name in ("q", "status", "method", "currency", "created_from", "created_to")
     )
     return render(
         request,

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.backoffice.portal.dashboard import next_payout_day
@@ -163,6 +164,32 @@ class TestPaymentsList:
         assert "No payments match these filters" in page
         page = client.get("/portal/payments/", {"created_to": "2000-01-01"}).content.decode()
         assert ok["id"] not in page
+
+    def test_filters_by_card_brand(self):
+        merchant_id, _owner, client = owner_client()
+        visa = make_payment(merchant_id=merchant_id)
+        mastercard = make_payment(merchant_id=merchant_id, number="5555555555554444")
+        page = client.get("/portal/payments/", {"method": "mastercard"}).content.decode()
+        assert mastercard["id"] in page
+        assert visa["id"] not in page
+
+    def test_the_list_reads_the_merchant_mode_created_at_index(self):
+        """The keyset page is an index range scan of pay_list_idx, not a sort of every row."""
+        from django.db import connection
+
+        merchant_id, _owner, _client = owner_client()
+        made = [make_payment(merchant_id=merchant_id)["id"] for _ in range(3)]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            with CaptureQueriesContext(connection) as queries:
+                payments.page_payment_summaries(
+                    merchant_id=merchant_id, mode="test", limit=2, cursor=made[-1]
+                )
+            page_sql = [q["sql"] for q in queries if "ORDER BY" in q["sql"]][-1]
+            cursor.execute("EXPLAIN " + page_sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "pay_list_idx" in plan
+        assert "Sort" not in plan
 
     def test_bad_filters_are_a_400_explaining_them_not_a_500(self):
         _merchant_id, _owner, client = owner_client()

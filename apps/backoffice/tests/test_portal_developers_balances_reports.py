@@ -268,3 +268,30 @@ class TestWebhookDeliveryLog:
         delivery.refresh_from_db()
         assert delivery.attempts == 1
         assert "ConnectionError" in client.get(path).content.decode()
+
+
+class TestRefundsExport:
+    def test_a_refunds_export_lists_each_refund_with_its_payment(self):
+        merchant_id, _owner, client = owner_client()
+        paid = make_payment(merchant_id=merchant_id, amount=2500)
+        client.post(
+            f"/portal/payments/{paid['id']}/refund/", {"amount": "3", "reason": "duplicate"}
+        )
+        client.post(
+            f"/portal/payments/{paid['id']}/refund/", {"amount": "4", "reason": "duplicate"}
+        )
+        today = timezone.now().date()
+        client.post(
+            "/portal/reports/",
+            {"report_type": "refunds", "period_start": today, "period_end": today},
+        )
+        export = ReportExport.objects.get(merchant_ref=merchant_id)
+        generate_report_export(export_id=export.public_id)
+        body = b"".join(
+            client.get(f"/portal/reports/{export.public_id}/download/").streaming_content
+        )
+        rows = list(csv.DictReader(io.StringIO(body.decode())))
+        assert sorted((r["payment"], r["amount"], r["status"]) for r in rows) == [
+            (paid["id"], "3.00", "succeeded"),
+            (paid["id"], "4.00", "succeeded"),
+        ]
