@@ -272,6 +272,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"queue": "webhooks", "expires": 25},
     },
+    # pay by bank: follow pending bank payments, resolve unknown ones (same idempotency key)
+    "sync-bank-payments": {
+        "task": "openbanking.sync_bank_payments",
+        "schedule": timedelta(seconds=30),
+        "options": {"queue": "openbanking", "expires": 25},
+    },
     "expire-overdue-checkout-sessions": {
         "task": "checkout.expire_overdue_sessions",
         "schedule": timedelta(minutes=1),

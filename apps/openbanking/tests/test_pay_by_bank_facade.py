@@ -1,0 +1,141 @@
+"""Pay by bank through the facade the payments app uses, end to end over HTTP against the
+sandbox bank run as its own process (``manage.py run_sandbox_bank`` on 127.0.0.1, started
+and stopped by the fixture): start → the shopper approves or rejects at the bank → the bank's
+redirect into PaymentHub's callback → the payment followed to succeeded or failed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from django.test import Client
+
+from apps.common.money import Money
+from apps.openbanking import facade
+from apps.openbanking.contracts import BankCreditor
+from apps.openbanking.tasks import sync_bank_payments_task
+from apps.openbanking.tests.conftest import approve_at_bank
+
+ROOT = Path(__file__).resolve().parents[3]
+CLIENT_ID = "paymenthub-process-test"
+CLIENT_SECRET = "process-test-secret"  # the throwaway sandbox's client
+REDIRECT_URI = "http://testserver/v1/open-banking/callback"
+MERCHANT = "mch_paybybank000000000000000"
+
+
+@pytest.fixture(scope="module")
+def sandbox_process() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "run_sandbox_bank",
+            "--port",
+            str(port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--redirect-uri",
+            REDIRECT_URI,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{url}/authorize", timeout=1)
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the sandbox bank did not start") from None
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def configured(sandbox_process: str, settings) -> str:
+    settings.OPENBANKING_BANKS = {
+        "sandbox": {
+            "name": "Sandbox Bank",
+            "base_url": sandbox_process,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+    }
+    settings.OPENBANKING_REDIRECT_URI = REDIRECT_URI
+    return sandbox_process
+
+
+def start(amount: int = 4999):
+    return facade.start_bank_payment(
+        merchant_id=MERCHANT,
+        mode="test",
+        bank_code="sandbox",
+        amount=Money(amount, "GBP"),
+        creditor=BankCreditor(name="Pay Shop Ltd", sort_code="600000", account_number="11110000"),
+        reference="Order 7",
+        return_url="https://shop.example/checkout/return",
+        metadata={"payment": "pay_example"},
+    )
+
+
+def shopper_returns(redirect: dict[str, str]) -> dict[str, str]:
+    answer = Client().get("/v1/open-banking/callback?" + urlencode(redirect))
+    assert answer.status_code == 302
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer["Location"]).query).items()}
+
+
+@pytest.mark.django_db
+class TestPayByBankThroughTheFacade:
+    def test_an_approved_bank_payment_succeeds(self, configured):
+        started = start()
+        assert started.status == "requires_action"
+        assert started.authorization_url.startswith(configured + "/authorize?")
+        back = shopper_returns(approve_at_bank(started.authorization_url))
+        assert back["bank_payment"] == started.id
+        pending = facade.get_bank_payment(
+            merchant_id=MERCHANT, mode="test", bank_payment_id=started.id
+        )
+        assert (pending.status, pending.bank_status) == ("pending", "PDNG")
+        assert pending.bank_reference
+        assert sync_bank_payments_task.run() >= 0  # the beat job, as Celery would run it
+        done = facade.sync_bank_payment(
+            merchant_id=MERCHANT, mode="test", bank_payment_id=started.id
+        )
+        assert done.status == "succeeded"
+        assert done.bank_reference == pending.bank_reference
+
+    def test_a_rejected_bank_payment_fails(self, configured):
+        started = start()
+        back = shopper_returns(approve_at_bank(started.authorization_url, decision="reject"))
+        assert (back["status"], back["bank_payment_status"]) == ("rejected", "failed")
+        failed = facade.get_bank_payment(
+            merchant_id=MERCHANT, mode="test", bank_payment_id=started.id
+        )
+        assert (failed.status, failed.failure_code) == ("failed", "authorisation_rejected")
+        assert failed.authorization_url == ""
+
+    def test_the_banks_are_offered_by_configuration(self, configured):
+        assert [b.code for b in facade.list_banks()] == ["sandbox"]
