@@ -44,6 +44,7 @@ WEBHOOK_EVENT_PREFIXES = (
     "payout.",
     "customer.",
     "payment_method.",
+    "checkout.",
 )
 GIVE_UP_AFTER = timedelta(days=3)
 BACKOFF_BASE_SECONDS = 60

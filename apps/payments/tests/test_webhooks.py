@@ -128,6 +128,33 @@ class TestWebhookDelivery:
             "payment.succeeded",
         ]
 
+    def test_every_merchant_facing_event_family_is_delivered_and_internal_ones_are_not(
+        self, shop, receiver
+    ):
+        from django.db import transaction
+
+        from apps.common.outbox import enqueue_event
+
+        merchant_id, client, _ = shop
+        _create_endpoint(client, url=receiver.url + "/all", event_types=["*"])
+        families = [
+            "checkout.session.completed",
+            "customer.created",
+            "payment_method.attached",
+            "payout.paid",
+            "refund.succeeded",
+        ]
+        with transaction.atomic():
+            for event_type in [*families, "reconciliation.breaks_found"]:
+                enqueue_event(
+                    event_type=event_type,
+                    payload={"id": "obj_1", "livemode": False},
+                    merchant_ref=merchant_id,
+                )
+        relay_outbox_until_empty()
+        delivered = sorted(WebhookDelivery.objects.values_list("event_type", flat=True))
+        assert delivered == sorted(families)
+
     def test_a_relay_retry_never_creates_a_second_delivery(self, shop):
         from apps.common.contracts import DomainEvent
         from apps.payments.webhooks import fan_out_webhook_event
