@@ -28,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
@@ -96,14 +97,21 @@ def detect_structuring(*, now: datetime, thresholds: dict[str, Any]) -> list[Hit
         amount_minor__gte=floor, amount_minor__lt=limit
     )
     hits = []
+    covered: set[str] = set()  # one customer's payments open one case, by e-mail or by card
     for column in ("customer_email", "card_fingerprint"):
         grouped = (
             rows.exclude(**{column: ""})
             .values("merchant_ref", column, "currency")
-            .annotate(count=Count("id"), total=Sum("amount_minor"))
+            .annotate(
+                count=Count("id"), total=Sum("amount_minor"), payments=ArrayAgg("payment_ref")
+            )
             .filter(count__gte=int(thresholds["structuring_min_payments"]))
         )
         for group in grouped:
+            payments = {p for p in group["payments"] if p}
+            if payments and payments <= covered:
+                continue
+            covered |= payments
             hits.append(
                 Hit(
                     kind="structuring",
@@ -115,6 +123,7 @@ def detect_structuring(*, now: datetime, thresholds: dict[str, Any]) -> list[Hit
                         "count": group["count"],
                         "total_minor": group["total"],
                         "currency": group["currency"],
+                        "payments": sorted(payments)[:50],
                     },
                 )
             )

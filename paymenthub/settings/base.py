@@ -508,3 +508,34 @@ if SANCTIONS_MATCH_THRESHOLD > 100:
     raise env.EnvironmentConfigError(
         variable="SANCTIONS_MATCH_THRESHOLD", problem="must be at most 100 (a score is 0-100)"
     )
+
+# --- Risk engine (apps.risk) -------------------------------------------------------------------
+# A score (0-100) at or above RISK_REVIEW_THRESHOLD holds the payment for manual review, at or
+# above RISK_BLOCK_THRESHOLD blocks it, when no rule decided first (docs/runbooks/risk.md).
+RISK_REVIEW_THRESHOLD = env.get_int("RISK_REVIEW_THRESHOLD", default=75, minimum=1)
+RISK_BLOCK_THRESHOLD = env.get_int("RISK_BLOCK_THRESHOLD", default=90, minimum=1)
+if not RISK_REVIEW_THRESHOLD < RISK_BLOCK_THRESHOLD <= 100:
+    raise env.EnvironmentConfigError(
+        variable="RISK_BLOCK_THRESHOLD",
+        problem="must be above RISK_REVIEW_THRESHOLD and at most 100",
+    )
+# Compliance officers e-mailed on alerts (besides active staff in the "Compliance officers"
+# group). AML thresholds: RISK_AML overrides apps.risk.aml.DEFAULT_AML_THRESHOLDS.
+RISK_ALERT_EMAILS = env.get_list("RISK_ALERT_EMAILS", default=[])
+RISK_AML: dict[str, object] = {}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "risk-aml-monitoring": {
+            "task": "risk.run_aml_monitoring",
+            "schedule": timedelta(
+                minutes=env.get_int("RISK_AML_INTERVAL_MINUTES", default=60, minimum=1)
+            ),
+            "options": {"queue": "risk", "expires": 1800},
+        },
+        "risk-decision-rate-alerts": {
+            "task": "risk.check_decision_rates",
+            "schedule": timedelta(minutes=5),
+            "options": {"queue": "risk", "expires": 240},
+        },
+    }
+)
