@@ -858,7 +858,32 @@ def sync_open_bank_payments(
     )
     for payment_id in ids:
         sync_bank_payment(payment_id=payment_id)
-    return len(ids)
+    return len(ids) + resolve_creating_consents(cutoff=cutoff, limit=limit)
+
+
+def resolve_creating_consents(*, cutoff: datetime, limit: int = 200) -> int:
+    """Consents whose creation at the bank did not answer: ask again with the same
+    x-idempotency-key (the bank answers with the consent it already made, or makes it)."""
+    consents = list(
+        BankConsent.objects.filter(status=ConsentStatus.CREATING, updated_at__lte=cutoff).order_by(
+            "updated_at"
+        )[:limit]
+    )
+    for consent in consents:
+        try:
+            _create_at_bank(consent=consent)
+        except (BankUnavailableError, BankRequestRefusedError):
+            continue
+        if consent.kind == "domestic_payment":
+            failed = BankConsent.objects.filter(pk=consent.pk, status=ConsentStatus.FAILED)
+            if failed.exists():
+                _fail_payment_of_consent(consent_pk=consent.pk, code="bank_refused_consent")
+    return len(consents)
+
+
+def _fail_payment_of_consent(*, consent_pk: int, code: str) -> None:
+    with transaction.atomic():
+        _fail_payment_of(consent=BankConsent.objects.get(pk=consent_pk), code=code)
 
 
 def refresh_consent_status(*, consent_id: str) -> BankConsent:

@@ -75,7 +75,8 @@ class ObieV4Connector:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if json_body is not None:
-            data = json.dumps(json_body).encode("utf-8")
+            # canonical bytes: a retry under the same x-idempotency-key sends the same body
+            data = json.dumps(json_body, sort_keys=True, separators=(",", ":")).encode("utf-8")
             headers["Content-Type"] = "application/json; charset=utf-8"
             headers["x-jws-signature"] = _detached_jws(data)
         try:

@@ -278,3 +278,25 @@ class TestPayoutAccountVerification:
             account_number="00000000",
         )
         assert not wrong_number.matches
+
+
+class TestConsentCreationTimeout:
+    def test_a_payment_consent_creation_that_timed_out_is_resolved_with_the_same_key(
+        self, bank, settings
+    ):
+        settings.OPENBANKING_HTTP_TIMEOUT_SECONDS = 0.5
+        bank.bank.delays.append(("/domestic-payment-consents", 1.5))
+        from apps.openbanking.errors import BankUnavailableError
+
+        with pytest.raises(BankUnavailableError):
+            pay(bank)
+        consent = BankConsent.objects.get()
+        assert consent.status == "creating"
+        assert len(bank.bank.consents) == 1  # the bank did make it
+        settings.OPENBANKING_HTTP_TIMEOUT_SECONDS = 5
+        services.resolve_creating_consents(cutoff=timezone.now())
+        consent.refresh_from_db()
+        assert consent.status == "awaiting_authorisation"
+        assert consent.bank_consent_id in bank.bank.consents
+        assert len(bank.bank.consents) == 1  # and made it once
+        assert services.authorization_url_for(consent=consent)
