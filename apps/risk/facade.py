@@ -17,9 +17,15 @@ from apps.risk.reviews import decide_review_of_payment
 from apps.risk.rules import assess_payment_risk
 from apps.risk.sanctions.services import apply_payer_screening
 from apps.risk.sanctions.services import screen_name as _screen_name
-from apps.risk.selectors import get_latest_payment_risk
+from apps.risk.selectors import get_latest_payment_risk, list_latest_payment_risks
 
-__all__ = ["assess_payment", "decide_payment_review", "get_payment_risk", "screen_name"]
+__all__ = [
+    "assess_payment",
+    "decide_payment_review",
+    "get_payment_risk",
+    "list_payment_risks",
+    "screen_name",
+]
 
 
 def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
@@ -35,6 +41,11 @@ def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
 def get_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
     """The payment's latest stored assessment (level, score, reasons), or None."""
     return get_latest_payment_risk(payment_id=payment_id)
+
+
+def list_payment_risks(*, payment_ids: list[str]) -> dict[str, PaymentRiskView]:
+    """The latest stored assessment per payment id (those that have one), in two queries."""
+    return list_latest_payment_risks(payment_ids=payment_ids)
 
 
 def decide_payment_review(

@@ -86,6 +86,18 @@ class CardSerializer(serializers.Serializer[Any]):
     last4 = serializers.CharField()
 
 
+class PaymentRiskSerializer(serializers.Serializer[Any]):
+    """The pre-authorization risk assessment: ``action`` (allow, review, block), ``level``
+    (normal, elevated, highest), ``score`` (0-100), reason codes, and the manual review's
+    status when the payment was held (pending, approved, rejected)."""
+
+    action = serializers.CharField()
+    level = serializers.CharField()
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    reasons = serializers.ListField(child=serializers.CharField())
+    review_status = serializers.CharField(allow_null=True)
+
+
 class PaymentSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     object = serializers.CharField()
@@ -104,6 +116,7 @@ class PaymentSerializer(serializers.Serializer[Any]):
     statement_descriptor = serializers.CharField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
     last_payment_error = serializers.DictField(allow_null=True)
+    risk = PaymentRiskSerializer(allow_null=True)
     livemode = serializers.BooleanField()
     created = serializers.IntegerField()
 

@@ -28,6 +28,8 @@ from apps.payments.api.serializers import (
 )
 from apps.payments.errors import PaymentDeclinedError
 from apps.payments.models import Payment, Refund
+from apps.risk import facade as risk
+from apps.risk.contracts import PaymentRiskView
 
 # 400, 401, 403, 404 (routes naming an object, cursors), 409 for an Idempotency-Key still in
 # flight, 429 and 500 are documented on every operation by apps.common.api.schema; these are
@@ -45,7 +47,28 @@ def _unix(value: datetime) -> int:
     return int(value.timestamp())
 
 
-def to_payment_body(payment: Payment) -> dict[str, Any]:
+def to_risk_body(view: PaymentRiskView | None) -> dict[str, Any] | None:
+    """``payment.risk``: the stored pre-authorization assessment (apps.risk)."""
+    if view is None:
+        return None
+    return {
+        "action": view.action,
+        "level": view.level,
+        "score": view.score,
+        "reasons": list(view.reasons),
+        "review_status": view.review_status or None,
+    }
+
+
+def to_payment_body(
+    payment: Payment, *, risks: dict[str, PaymentRiskView] | None = None
+) -> dict[str, Any]:
+    """``risks``: the payments' assessments read in one batch (lists); else read here."""
+    risk_view = (
+        risks.get(payment.public_id)
+        if risks is not None
+        else risk.get_payment_risk(payment_id=payment.public_id)
+    )
     error = None
     if payment.status == "failed":
         error = {
@@ -74,6 +97,7 @@ def to_payment_body(payment: Payment) -> dict[str, Any]:
         "statement_descriptor": payment.statement_descriptor or None,
         "metadata": payment.metadata,
         "last_payment_error": error,
+        "risk": to_risk_body(risk_view),
         "livemode": payment.mode == "live",
         "created": _unix(payment.created_at),
     }
@@ -149,11 +173,12 @@ class PaymentCollectionView(IdempotentAPIView):
             created_lt=_from_unix(params.get("created_lt")),
             metadata=metadata,
         )
+        risks = risk.list_payment_risks(payment_ids=[p.public_id for p in page.items])
         body = {
             "object": "list",
             "url": "/v1/payments",
             "has_more": page.has_more,
-            "data": [to_payment_body(p) for p in page.items],
+            "data": [to_payment_body(p, risks=risks) for p in page.items],
         }
         return Response(PaymentListSerializer(body).data)
 
