@@ -13,7 +13,7 @@ from apps.risk.contracts import (
     RiskDecision,
     SanctionsScreening,
 )
-from apps.risk.reviews import decide_review_of_payment
+from apps.risk.reviews import decide_review_of_payment, record_label
 from apps.risk.rules import assess_payment_risk
 from apps.risk.sanctions.services import apply_payer_screening
 from apps.risk.sanctions.services import screen_name as _screen_name
@@ -24,6 +24,7 @@ __all__ = [
     "decide_payment_review",
     "get_payment_risk",
     "list_payment_risks",
+    "record_dispute_outcome",
     "screen_name",
 ]
 
@@ -46,6 +47,11 @@ def get_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
 def list_payment_risks(*, payment_ids: list[str]) -> dict[str, PaymentRiskView]:
     """The latest stored assessment per payment id (those that have one), in two queries."""
     return list_latest_payment_risks(payment_ids=payment_ids)
+
+
+def record_dispute_outcome(*, payment_id: str, merchant_id: str, lost: bool) -> None:
+    """A closed dispute as a training label: lost (fraud confirmed) or won (legitimate)."""
+    record_label(payment_id=payment_id, merchant_id=merchant_id, is_fraud=lost, source="dispute")
 
 
 def decide_payment_review(

@@ -80,6 +80,22 @@ def decide_review(
     return review
 
 
+def record_label(
+    *, payment_id: str, merchant_id: str, is_fraud: bool, source: str, now: datetime | None = None
+) -> RiskLabel:
+    """A training label (idempotent per payment and source; the first answer stays)."""
+    label, _ = RiskLabel.objects.get_or_create(
+        payment_ref=payment_id,
+        source=source,
+        defaults={
+            "merchant_ref": merchant_id,
+            "is_fraud": is_fraud,
+            "created_at": now or get_now(),
+        },
+    )
+    return label
+
+
 def decide_review_of_payment(
     *, payment_id: str, approve: bool, actor_id: str, note: str = ""
 ) -> RiskReview:

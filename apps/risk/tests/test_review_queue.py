@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 
+from apps.common.clock import get_now
 from apps.common.errors import StateError
 from apps.common.models import AuditEvent, OutboxEvent
 from apps.risk.facade import assess_payment, get_payment_risk
@@ -130,3 +133,23 @@ class TestRulesAdmin:
         # 3 payments in the window, 2 would match
         assert b"<td>7</td><td>3</td><td>2</td>" in page.content
         assert b"card_count_1h" in page.content  # the features reference
+
+
+class TestLabels:
+    def test_a_lost_dispute_labels_the_payment_as_fraud_once(self):
+        from apps.risk.facade import record_dispute_outcome
+
+        record_dispute_outcome(payment_id="pay_d", merchant_id="mch_a", lost=True)
+        record_dispute_outcome(payment_id="pay_d", merchant_id="mch_a", lost=False)
+        label = RiskLabel.objects.get(payment_ref="pay_d")
+        assert (label.source, label.is_fraud) == ("dispute", True)
+
+    def test_labelled_history_feeds_training(self):
+        from apps.risk.facade import record_dispute_outcome
+        from apps.risk.ml import load_labelled_history
+
+        assess_payment(risk_input=make_risk_input(payment_id="pay_l"))
+        assert load_labelled_history(since=get_now() - timedelta(days=1)) == []
+        record_dispute_outcome(payment_id="pay_l", merchant_id="mch_a", lost=True)
+        rows = load_labelled_history(since=get_now() - timedelta(days=1))
+        assert [(features["amount_minor"], label) for features, label in rows] == [(1000, 1)]
