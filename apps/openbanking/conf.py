@@ -50,6 +50,11 @@ def get_http_timeout_seconds() -> float:
     return float(_setting("OPENBANKING_HTTP_TIMEOUT_SECONDS", 10))
 
 
+def get_authorization_ttl_seconds() -> int:
+    """How long a customer has to authorise a consent at the bank before it expires here."""
+    return int(_setting("OPENBANKING_AUTHORIZATION_TTL_SECONDS", 3600))
+
+
 def get_token_key() -> bytes:
     """The 256-bit AES-GCM key sealing bank tokens at rest: ``OPENBANKING_TOKEN_KEY`` (base64),
     or, when unset, one derived from SECRET_KEY for this purpose only."""

@@ -85,3 +85,24 @@ class PayoutAccountCheck:
     name_matches: bool
     number_matches: bool
     account_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BankBalanceSummary:
+    account_id: str
+    amount_minor: int  # negative when overdrawn
+    currency: str
+    balance_type: str  # OBIE: ITAV, CLBD ...
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransactionSummary:
+    account_id: str
+    transaction_id: str
+    amount_minor: int  # negative for debits
+    currency: str
+    status: str  # BOOK, PDNG ...
+    booked_at: datetime
+    description: str
+    reference: str

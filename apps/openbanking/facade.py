@@ -22,9 +22,11 @@ from apps.openbanking.conf import get_banks
 from apps.openbanking.contracts import (
     AuthorizationOutcome,
     BankAccountSummary,
+    BankBalanceSummary,
     BankCreditor,
     BankPaymentSummary,
     BankSummary,
+    BankTransactionSummary,
     ConsentSummary,
     PayoutAccountCheck,
 )
@@ -35,8 +37,10 @@ __all__ = [
     "complete_bank_authorization",
     "connect_bank_account",
     "get_bank_payment",
+    "get_connected_balances",
     "list_banks",
     "list_connected_accounts",
+    "list_connected_transactions",
     "start_bank_payment",
     "sync_bank_payment",
 ]
@@ -186,3 +190,52 @@ def check_payout_account(
         sort_code=sort_code,
         account_number=account_number,
     )
+
+
+def _signed_minor(*, amount: str, currency: str, credit_debit: str) -> int:
+    value = Money.from_decimal_string(amount=amount, currency=currency).amount_minor
+    return -value if credit_debit == "Debit" else value
+
+
+def get_connected_balances(
+    *, merchant_id: str, mode: str, consent_id: str, account_id: str
+) -> list[BankBalanceSummary]:
+    """Balances of a connected account, read from the bank now (for the portal)."""
+    return [
+        BankBalanceSummary(
+            account_id=b.account_id,
+            amount_minor=_signed_minor(
+                amount=b.amount, currency=b.currency, credit_debit=b.credit_debit
+            ),
+            currency=b.currency,
+            balance_type=b.balance_type,
+            as_of=b.at,
+        )
+        for b in services.read_balances(
+            merchant_id=merchant_id, mode=mode, consent_id=consent_id, account_id=account_id
+        )
+    ]
+
+
+def list_connected_transactions(
+    *, merchant_id: str, mode: str, consent_id: str, account_id: str, limit: int = 50
+) -> list[BankTransactionSummary]:
+    """Recent transactions of a connected account, newest first (for the portal)."""
+    rows = services.read_transactions(
+        merchant_id=merchant_id, mode=mode, consent_id=consent_id, account_id=account_id
+    )
+    return [
+        BankTransactionSummary(
+            account_id=t.account_id,
+            transaction_id=t.transaction_id,
+            amount_minor=_signed_minor(
+                amount=t.amount, currency=t.currency, credit_debit=t.credit_debit
+            ),
+            currency=t.currency,
+            status=t.status,
+            booked_at=t.booked_at,
+            description=t.description,
+            reference=t.reference,
+        )
+        for t in rows[:limit]
+    ]

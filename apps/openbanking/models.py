@@ -30,6 +30,9 @@ class BankConsent(models.Model):
     access_token_sealed = models.BinaryField(null=True, blank=True)
     refresh_token_sealed = models.BinaryField(null=True, blank=True)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # set once, by whoever claims the authorization code's exchange (a redirect arriving
+    # twice exchanges it once)
+    code_exchange_started_at = models.DateTimeField(null=True, blank=True)
     # x-idempotency-key of the consent's creation at the bank (derived from public_id)
     idempotency_key = models.CharField(max_length=40, unique=True)
     last_interaction_id = models.CharField(max_length=64, blank=True, default="")

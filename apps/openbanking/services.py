@@ -28,7 +28,7 @@ from apps.common.ids import make_public_id
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
 from apps.openbanking import crypto
-from apps.openbanking.conf import get_redirect_uri
+from apps.openbanking.conf import get_authorization_ttl_seconds, get_redirect_uri
 from apps.openbanking.connectors.base import (
     BankAccountInfo,
     BankBalanceInfo,
@@ -455,7 +455,10 @@ def complete_authorization(
     if error or not code:
         with transaction.atomic():
             locked = BankConsent.objects.select_for_update().get(pk=consent.pk)
-            if locked.status == ConsentStatus.AWAITING_AUTHORISATION:
+            if (
+                locked.status == ConsentStatus.AWAITING_AUTHORISATION
+                and locked.code_exchange_started_at is None
+            ):
                 _set_consent_status(
                     consent=locked, status=ConsentStatus.REJECTED, now=now or get_now()
                 )
@@ -463,6 +466,14 @@ def complete_authorization(
                 locked.save()
                 _fail_payment_of(consent=locked, code="authorisation_rejected")
         return locked
+    claimed = BankConsent.objects.filter(
+        pk=consent.pk,
+        status=ConsentStatus.AWAITING_AUTHORISATION,
+        code_exchange_started_at__isnull=True,
+    ).update(code_exchange_started_at=get_now())
+    if not claimed:  # the same redirect is being (or was) completed by another request
+        consent.refresh_from_db()
+        return consent
     verifier = crypto.open_secret(
         sealed=consent.code_verifier_sealed, field="code_verifier", owner_id=consent.public_id
     )
@@ -858,7 +869,39 @@ def sync_open_bank_payments(
     )
     for payment_id in ids:
         sync_bank_payment(payment_id=payment_id)
-    return len(ids) + resolve_creating_consents(cutoff=cutoff, limit=limit)
+    abandoned_before = get_now() - timedelta(seconds=get_authorization_ttl_seconds())
+    return (
+        len(ids)
+        + resolve_creating_consents(cutoff=cutoff, limit=limit)
+        + expire_abandoned_consents(created_before=abandoned_before, limit=limit)
+    )
+
+
+def expire_abandoned_consents(*, created_before: datetime, limit: int = 200) -> int:
+    """Consents the customer never came back from: expired, their payment failed
+    (``authorisation_expired``). A consent whose code exchange has started is left alone."""
+    expired = 0
+    candidates = list(
+        BankConsent.objects.filter(
+            status=ConsentStatus.AWAITING_AUTHORISATION,
+            code_exchange_started_at__isnull=True,
+            created_at__lte=created_before,
+        ).values_list("pk", flat=True)[:limit]
+    )
+    for pk in candidates:
+        with transaction.atomic():
+            consent = BankConsent.objects.select_for_update().get(pk=pk)
+            if (
+                consent.status != ConsentStatus.AWAITING_AUTHORISATION
+                or consent.code_exchange_started_at is not None
+            ):
+                continue
+            _set_consent_status(consent=consent, status=ConsentStatus.EXPIRED, now=get_now())
+            consent.failure_code = "authorisation_expired"
+            consent.save()
+            _fail_payment_of(consent=consent, code="authorisation_expired")
+            expired += 1
+    return expired
 
 
 def resolve_creating_consents(*, cutoff: datetime, limit: int = 200) -> int:

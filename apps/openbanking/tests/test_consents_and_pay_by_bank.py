@@ -300,3 +300,53 @@ class TestConsentCreationTimeout:
         assert consent.bank_consent_id in bank.bank.consents
         assert len(bank.bank.consents) == 1  # and made it once
         assert services.authorization_url_for(consent=consent)
+
+
+class TestAbandonedAuthorisation:
+    def test_a_consent_never_authorised_expires_and_fails_its_payment(self, bank, settings):
+        payment = pay(bank)
+        settings.OPENBANKING_AUTHORIZATION_TTL_SECONDS = 0
+        services.sync_open_bank_payments(older_than=timedelta(0))
+        payment.refresh_from_db()
+        assert payment.consent.status == "expired"
+        assert (payment.status, payment.failure_code) == ("failed", "authorisation_expired")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestTheRedirectArrivingTwiceAtOnce:
+    def test_the_code_is_exchanged_once_and_the_payment_made_once(self, bank):
+        import threading
+
+        from django.db import connection
+
+        payment = pay(bank)
+        redirect = approve_at_bank(services.authorization_url_for(consent=payment.consent))
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def arrive() -> None:
+            try:
+                barrier.wait()
+                services.complete_authorization(
+                    state=redirect["state"], code=redirect["code"], error=None
+                )
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=arrive) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        exchanges = [
+            r
+            for r in bank.bank.requests
+            if r["path"] == "/token" and b"authorization_code" in r["body"]
+        ]
+        assert len(exchanges) == 1
+        assert len(bank.bank.payments) == 1
+        payment.refresh_from_db()
+        assert payment.status == "pending"

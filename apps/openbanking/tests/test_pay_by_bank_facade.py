@@ -139,3 +139,47 @@ class TestPayByBankThroughTheFacade:
 
     def test_the_banks_are_offered_by_configuration(self, configured):
         assert [b.code for b in facade.list_banks()] == ["sandbox"]
+
+
+@pytest.mark.django_db
+class TestMerchantAccountInformationThroughTheFacade:
+    def test_a_merchant_connects_an_account_sees_it_and_verifies_its_payout_account(
+        self, configured
+    ):
+        started = facade.connect_bank_account(
+            merchant_id=MERCHANT,
+            mode="test",
+            bank_code="sandbox",
+            return_url="https://portal.example/bank",
+        )
+        assert started.status == "awaiting_authorisation"
+        back = shopper_returns(approve_at_bank(started.authorization_url))
+        assert back["status"] == "authorised"
+        accounts = facade.list_connected_accounts(
+            merchant_id=MERCHANT, mode="test", consent_id=started.id
+        )
+        assert accounts[0].holder_name == "Alice Smith"
+        balances = facade.get_connected_balances(
+            merchant_id=MERCHANT,
+            mode="test",
+            consent_id=started.id,
+            account_id=accounts[1].account_id,
+        )
+        assert (balances[0].amount_minor, balances[0].currency) == (1_000_000, "GBP")
+        transactions = facade.list_connected_transactions(
+            merchant_id=MERCHANT,
+            mode="test",
+            consent_id=started.id,
+            account_id=accounts[1].account_id,
+        )
+        assert [t.description for t in transactions] == ["Opening balance"]
+        check = facade.check_payout_account(
+            merchant_id=MERCHANT,
+            mode="test",
+            consent_id=started.id,
+            holder_name="Alice Smith",
+            sort_code="200000",
+            account_number="12345678",
+        )
+        assert check.matches
+        assert check.account_id == "acc-alice-current"
