@@ -54,11 +54,14 @@ WITH due AS (
       FROM ledger_posting p
       JOIN ledger_account a ON a.id = p.account_id
      WHERE p.available_on IS NOT NULL AND p.available_on <= %(as_of)s
+       AND (%(since)s::date IS NULL OR p.available_on >= %(since)s::date)
+       AND p.id > %(after_id)s
        AND a.kind = %(pending)s
        AND (%(merchant_id)s::text IS NULL OR a.owner = %(merchant_id)s::text)
        AND (%(mode)s::text IS NULL OR a.mode = %(mode)s::text)
        AND (%(currency)s::text IS NULL OR a.currency = %(currency)s::text)
-       AND NOT EXISTS (SELECT 1 FROM ledger_settlement_item i WHERE i.posting_id = p.id)
+       -- an index probe per posting (LIMIT keeps it one), never a hash of every item ever
+       AND (SELECT 1 FROM ledger_settlement_item i WHERE i.posting_id = p.id LIMIT 1) IS NULL
      ORDER BY p.id
      LIMIT %(limit)s
 ), batches AS (
@@ -79,7 +82,7 @@ WITH due AS (
 )
 SELECT b.id, b.public_id, b.merchant_id, b.mode, b.currency,
        count(i.batch_id)::integer, coalesce(sum(i.amount_minor), 0)::bigint,
-       (SELECT count(*) FROM due)::integer
+       (SELECT count(*) FROM due)::integer, (SELECT max(id) FROM due)
   FROM batches b LEFT JOIN items i ON i.batch_id = b.id
  GROUP BY b.id, b.public_id, b.merchant_id, b.mode, b.currency
  ORDER BY b.id
@@ -105,6 +108,7 @@ class _ClaimedBatch:
     item_count: int
     amount_minor: int
     found: int
+    last_posting_id: int
 
 
 @dataclass(slots=True)
@@ -122,17 +126,23 @@ def settle_funds(
     merchant_id: str | None = None,
     mode: str | None = None,
     currency: str | None = None,
+    since: date | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> SettlementReport:
-    """Settle every pending posting that matured by ``as_of`` (optionally of one merchant,
-    mode or currency) and has not been settled yet. Safe to run twice or concurrently."""
+    """Settle every pending posting that matured by ``as_of`` (and, with ``since``, not
+    before that day; optionally of one merchant, mode or currency) and has not been settled
+    yet. Safe to run twice or concurrently. Chunks go in posting id order, each starting after
+    the last posting the previous one saw, so a run reads each due posting once."""
     now = now or get_now()
     if currency is not None:
         currency = Money.zero(currency=currency).currency
     run = _Run()
+    after_id = 0
     while True:
-        found = _settle_chunk(
+        found, after_id = _settle_chunk(
             as_of=as_of,
+            since=since,
+            after_id=after_id,
             now=now,
             merchant_id=merchant_id,
             mode=mode,
@@ -157,22 +167,31 @@ def settle_funds(
 def _settle_chunk(
     *,
     as_of: date,
+    since: date | None,
+    after_id: int,
     now: datetime,
     merchant_id: str | None,
     mode: str | None,
     currency: str | None,
     limit: int,
     run: _Run,
-) -> int:
+) -> tuple[int, int]:
     """Claim, book and record one chunk in one transaction; returns how many due postings
     the selection found (settled here or, at the same moment, by another worker: when it
-    found a full chunk, the caller looks again)."""
+    found a full chunk, the caller looks again) and the last one's id."""
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Sorts and hashes of a 50,000-payment chunk stay in memory, and the claim joins by
+            # hashing: the planner cannot know how many due postings the item probes leave and,
+            # guessing few, would loop over every account for each (this statement only).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute(
                 CLAIM_SQL,
                 {
                     "as_of": as_of,
+                    "since": since,
+                    "after_id": after_id,
                     "now": now,
                     "pending": PENDING,
                     "merchant_id": merchant_id,
@@ -182,6 +201,7 @@ def _settle_chunk(
                 },
             )
             batches = [_ClaimedBatch(*row) for row in cursor.fetchall()]
+            cursor.execute("SET LOCAL enable_nestloop = on")
         empty = [batch.batch_id for batch in batches if batch.item_count == 0]
         booked = [batch for batch in batches if batch.item_count > 0]
         to_post = [batch for batch in booked if batch.amount_minor != 0]
@@ -211,7 +231,7 @@ def _settle_chunk(
         run.items += batch.item_count
         run.amounts[(batch.mode, batch.currency)] += batch.amount_minor
     run.entries.extend(posted)
-    return batches[0].found if batches else 0
+    return (batches[0].found, batches[0].last_posting_id) if batches else (0, after_id)
 
 
 def _settlement_entry(*, batch: _ClaimedBatch, as_of: date, now: datetime) -> EntryToPost:

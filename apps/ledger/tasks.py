@@ -8,7 +8,7 @@ from datetime import date
 from celery import shared_task
 
 from apps.common.clock import get_now
-from apps.ledger.settlement import settle_funds
+from apps.ledger.settlement import DEFAULT_CHUNK_SIZE, settle_funds
 
 
 @shared_task(
@@ -20,7 +20,8 @@ from apps.ledger.settlement import settle_funds
     time_limit=1800,
     soft_time_limit=1740,
 )
-def settle_funds_task(*, as_of: str | None = None) -> int:
-    """Settle every capture that matured by ``as_of`` (ISO date; default: today, UTC)."""
+def settle_funds_task(*, as_of: str | None = None, chunk_size: int | None = None) -> int:
+    """Settle every capture that matured by ``as_of`` (ISO date; default: today, UTC), in
+    transactions of ``chunk_size`` payments (default 50,000)."""
     day = date.fromisoformat(as_of) if as_of else get_now().date()
-    return settle_funds(as_of=day).payments
+    return settle_funds(as_of=day, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE).payments

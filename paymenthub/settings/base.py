@@ -246,7 +246,17 @@ CELERY_TASK_TIME_LIMIT = env.get_int("CELERY_TASK_TIME_LIMIT", default=300, mini
 CELERY_TASK_SOFT_TIME_LIMIT = env.get_int("CELERY_TASK_SOFT_TIME_LIMIT", default=240, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis redelivers a task not acknowledged within this time (tasks must be idempotent); idle
+# workers look for such tasks every interval x throttle seconds (kombu's defaults: 10 x 10).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600, minimum=1),
+    "unacked_restore_interval": env.get_int(
+        "CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", default=10, minimum=1
+    ),
+    "unacked_restore_throttle": env.get_int(
+        "CELERY_UNACKED_RESTORE_THROTTLE", default=10, minimum=1
+    ),
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {

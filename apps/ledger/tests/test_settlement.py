@@ -289,6 +289,18 @@ def test_the_command_settles_as_of_the_given_day_and_refuses_a_bad_one(capsys):
 
 
 @pytest.mark.django_db
+def test_a_bounded_run_leaves_older_unsettled_days_to_a_full_run():
+    merchant = make_merchant_id()
+    old = capture(merchant, "pay_old", available_on=CAPTURE_DAY - timedelta(days=40))
+    recent = capture(merchant, "pay_recent", 5_000)
+    as_of = CAPTURE_DAY + timedelta(days=2)
+    call_command("settle_funds", "--as-of", as_of.isoformat(), "--since", CAPTURE_DAY.isoformat())
+    assert balances(merchant) == (old, recent)
+    settle_funds(as_of=as_of, now=NOW)
+    assert balances(merchant) == (0, old + recent)
+
+
+@pytest.mark.django_db
 def test_the_daily_beat_job_settles_through_a_registered_task():
     merchant = make_merchant_id()
     net = capture(merchant, "pay_beat")

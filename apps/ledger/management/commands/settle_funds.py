@@ -15,7 +15,7 @@ def _parse_day(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise CommandError(f"--as-of must be a date like 2026-03-04, not {value!r}") from exc
+        raise CommandError(f"dates look like 2026-03-04 (--as-of, --since), not {value!r}") from exc
 
 
 class Command(BaseCommand):
@@ -26,6 +26,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--as-of", help="settle funds available on or before this day")
+        parser.add_argument(
+            "--since",
+            help="only funds available on or after this day (a bounded daily run; without "
+            "it every unsettled day up to --as-of is looked at)",
+        )
         parser.add_argument("--merchant", help="only this merchant (public id)")
         parser.add_argument("--mode", choices=["test", "live"], help="only this mode")
         parser.add_argument(
@@ -39,8 +44,10 @@ class Command(BaseCommand):
         as_of = _parse_day(options["as_of"]) if options["as_of"] else get_now().date()
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1")
+        since = _parse_day(options["since"]) if options["since"] else None
         report = settle_funds(
             as_of=as_of,
+            since=since,
             merchant_id=options["merchant"],
             mode=options["mode"],
             chunk_size=options["chunk_size"],
