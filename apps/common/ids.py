@@ -22,6 +22,7 @@ ID_PREFIXES: dict[str, str] = {
     "mch": "merchant",
     "pay": "payment",
     "re": "refund",
+    "dp": "dispute",
     "cs": "checkout session",
     "tok": "token",
     "pm": "payment method",

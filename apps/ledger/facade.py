@@ -20,6 +20,7 @@ from apps.ledger.rules import (
     post_payout_failed,
     post_payout_paid,
     post_refund,
+    post_refund_failed,
     post_refund_paid,
     release_reserve,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "post_payout_failed",
     "post_payout_paid",
     "post_refund",
+    "post_refund_failed",
     "post_refund_paid",
     "recompute_balances",
     "release_reserve",

@@ -8,7 +8,8 @@ rule idempotent: posting the same event twice returns the first entry and moves 
   half-even once, plus the fixed fee), read through a short-lived cache (pricing.py).
 * refund (full or partial): merchant available -amount, refunds clearing +amount. **The
   capture's fee is not returned** on any refund: the merchant bears the full refunded amount.
-  refund paid: refunds clearing -amount, processor receivable +amount.
+  refund paid: refunds clearing -amount, processor receivable +amount. refund failed (the
+  processor could not pay it): refunds clearing -amount, merchant available +amount.
 * dispute opened: merchant available -amount, processor receivable +amount (the processor
   pulls the funds). won: the reverse. lost: the merchant pays the dispute fee (available -fee,
   fee revenue +fee); if the platform absorbs the loss, dispute losses -amount and merchant
@@ -193,6 +194,27 @@ def post_refund_paid(*, mode: str, refund_id: str, amount: Money, paid_at: datet
         lines=[
             _platform(REFUNDS_CLEARING, amount, -1),
             _platform(RECEIVABLE, amount, +1),
+        ],
+    )
+
+
+def post_refund_failed(
+    *, merchant_id: str, mode: str, refund_id: str, amount: Money, failed_at: datetime
+) -> PostedEntry:
+    """The processor could not send the refund (an expired or canceled card): the amount
+    leaves refunds clearing and returns to the merchant's available balance."""
+    amount = _positive(amount)
+    return post_entry(
+        rule="refund_failed",
+        cause_type="refund",
+        cause_id=refund_id,
+        cause_event="failed",
+        mode=mode,
+        effective_at=failed_at,
+        description=f"Refund {refund_id} failed at the processor: funds returned",
+        lines=[
+            _platform(REFUNDS_CLEARING, amount, -1),
+            _merchant(merchant_id, AVAILABLE, amount, +1),
         ],
     )
 

@@ -26,10 +26,18 @@ class SimulatedOperation(models.Model):
     pending_decline_code = models.CharField(max_length=40, blank=True, default="")
     follow_ups = models.JSONField(default=list)
     created_at = models.DateTimeField()
+    # a change the simulator has to tell the platform about (a refund that failed later, a
+    # dispute opened): what the real processors send as webhooks, fetched by the platform
+    notification_pending = models.BooleanField(default=False)
 
     class Meta:
         db_table = "payments_simulated_operation"
-        indexes = [models.Index(fields=["parent_reference", "kind"], name="sim_op_parent_idx")]
+        indexes = [
+            models.Index(fields=["parent_reference", "kind"], name="sim_op_parent_idx"),
+            models.Index(
+                fields=["id"], condition=Q(notification_pending=True), name="sim_op_notify_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_minor__isnull=True) | Q(amount_minor__gte=0),
@@ -278,6 +286,65 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class DisputeStatus(models.TextChoices):
+    NEEDS_RESPONSE = "needs_response", "Needs response"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Dispute(models.Model):
+    """A cardholder's dispute (chargeback) of a captured payment, opened by the processor.
+    The disputed amount leaves the merchant's balance when it opens; it comes back if the
+    dispute is won; a lost dispute costs the merchant the dispute fee as well."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=16, choices=DisputeStatus.choices)
+    processor_reference = models.CharField(max_length=80, unique=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payments_dispute"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="dispute_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=DisputeStatus.values), name="dispute_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant_ref", "mode", "-id"], name="dispute_list_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class ProcessedNotification(models.Model):
+    """A processor notification the platform has applied: applying one is idempotent because
+    this row is inserted in the same transaction, unique per connector and notification."""
+
+    connector = models.CharField(max_length=32)
+    notification_id = models.CharField(max_length=120)
+    kind = models.CharField(max_length=40)
+    processed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "payments_processed_notification"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "notification_id"], name="processed_notification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector} {self.notification_id} {self.kind}"
 
 
 class PaymentEvent(models.Model):

@@ -830,7 +830,11 @@ def _record_refund(
                 else AttemptStatus.PENDING
             )
             attempt.save()
-            refund.status = "succeeded"
+            # pending: the processor accepted it and tells its final outcome later (a
+            # notification); the amount leaves the merchant's balance now either way
+            refund.status = (
+                "succeeded" if result.outcome == OperationOutcome.SUCCEEDED else "pending"
+            )
             refund.updated_at = now
             refund.save()
             ledger.post_refund(
@@ -841,7 +845,9 @@ def _record_refund(
                 amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
                 refunded_at=now,
             )
-            _emit_refund(refund=refund, payment=payment, event_type="refund.succeeded", now=now)
+            _emit_refund(
+                refund=refund, payment=payment, event_type=f"refund.{refund.status}", now=now
+            )
         else:
             attempt.status = AttemptStatus.FAILED
             attempt.error_code = result.error_code

@@ -10,6 +10,7 @@ MAX_UNIX_TIME = 253402300799
 TRANSACTION_TYPES = [
     "capture",
     "refund",
+    "refund_failed",
     "dispute_opened",
     "dispute_won",
     "dispute_lost",

@@ -74,6 +74,32 @@ class SettlementLine:
     source_id: str = ""
 
 
+class NotificationKind(StrEnum):
+    """What a processor tells the platform on its own, after the calls (the big processors'
+    webhooks): an asynchronous refund's final outcome, a dispute opened or decided."""
+
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
+    DISPUTE_OPENED = "dispute.opened"
+    DISPUTE_WON = "dispute.won"
+    DISPUTE_LOST = "dispute.lost"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorNotification:
+    """One notification. ``notification_id`` is unique at the processor (applied once);
+    ``reference`` names the refund (the refund's own reference) or the dispute;
+    ``charge_reference`` the authorization/charge it concerns."""
+
+    notification_id: str
+    kind: NotificationKind
+    reference: str
+    charge_reference: str = ""
+    amount: Money | None = None
+    reason: str = ""
+    failure_code: str = ""
+
+
 class ConnectorUnavailableError(Exception):
     """The processor could not be reached at all: nothing happened there; another connector
     may be tried."""
@@ -106,4 +132,12 @@ class ProcessorConnector(Protocol):
 
     def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
         """What the processor did for this key, or None if it never received it."""
+        ...
+
+    def fetch_notifications(self, *, limit: int) -> list[ProcessorNotification]:
+        """Up to ``limit`` notifications not yet acknowledged, oldest first."""
+        ...
+
+    def acknowledge_notification(self, *, notification_id: str) -> None:
+        """The platform applied it: the processor need not send it again."""
         ...

@@ -37,9 +37,11 @@ from apps.payments.connectors.base import (
     CardInput,
     ConnectorTimeoutError,
     ConnectorUnavailableError,
+    NotificationKind,
     OperationKind,
     OperationOutcome,
     OperationResult,
+    ProcessorNotification,
     SettlementLine,
 )
 from apps.payments.models import SimulatedOperation
@@ -50,6 +52,7 @@ FAULT_CACHE_KEY = "payments:simulator:fault"
 FOLLOW_UP_AVAILABLE_AT_ONCE = "funds_available_immediately"
 FOLLOW_UP_DISPUTE = "dispute:fraudulent"
 FOLLOW_UP_REFUND_FAILS = "refund_fails:expired_or_canceled_card"
+DISPUTE_KIND = "dispute"  # the simulator's own record of a dispute it opened
 
 
 class SimulatorFault(StrEnum):
@@ -267,6 +270,84 @@ class SimulatorConnector:
     def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
         operation = SimulatedOperation.objects.filter(idempotency_key=idempotency_key).first()
         return None if operation is None else _to_result(operation)
+
+    def fetch_notifications(self, *, limit: int) -> list[ProcessorNotification]:
+        advance_simulated_processor(now=get_now())
+        pending = SimulatedOperation.objects.filter(notification_pending=True).order_by("id")
+        return [_to_notification(operation) for operation in pending[:limit]]
+
+    def acknowledge_notification(self, *, notification_id: str) -> None:
+        reference = notification_id.partition(":")[0]
+        SimulatedOperation.objects.filter(reference=reference).update(notification_pending=False)
+
+
+def advance_simulated_processor(*, now: datetime) -> None:
+    """What the simulated processor does after the calls, as a real one would in its own
+    time: refunds of cards whose refunds fail asynchronously fail
+    (``expired_or_canceled_card``), and captured charges of the disputed test card get a
+    dispute (fraudulent). Each change waits as a notification until acknowledged; running
+    this twice changes nothing more (a dispute's key is its charge's reference)."""
+    SimulatedOperation.objects.filter(
+        kind=OperationKind.REFUND.value,
+        outcome=OperationOutcome.PENDING.value,
+        follow_ups__contains=[FOLLOW_UP_REFUND_FAILS],
+    ).update(
+        outcome=OperationOutcome.FAILED.value,
+        error_code=FOLLOW_UP_REFUND_FAILS.partition(":")[2],
+        notification_pending=True,
+    )
+    disputed = SimulatedOperation.objects.filter(
+        kind=OperationKind.AUTHORIZE.value,
+        outcome=OperationOutcome.SUCCEEDED.value,
+        follow_ups__contains=[FOLLOW_UP_DISPUTE],
+    ).exclude(
+        reference__in=SimulatedOperation.objects.filter(kind=DISPUTE_KIND).values(
+            "parent_reference"
+        )
+    )
+    for charge in disputed:
+        captured = _captured_amount(charge)
+        if captured <= 0:
+            continue  # authorized only: nothing to dispute yet
+        SimulatedOperation.objects.bulk_create(
+            [
+                SimulatedOperation(
+                    idempotency_key=f"dispute:{charge.reference}",
+                    kind=DISPUTE_KIND,
+                    outcome="needs_response",
+                    reference=f"simdp_{secrets.token_hex(12)}",
+                    parent_reference=charge.reference,
+                    amount_minor=captured,
+                    currency=charge.currency,
+                    decline_code=FOLLOW_UP_DISPUTE.partition(":")[2],
+                    created_at=now,
+                    notification_pending=True,
+                )
+            ],
+            ignore_conflicts=True,  # another run opened it first
+        )
+
+
+def _to_notification(operation: SimulatedOperation) -> ProcessorNotification:
+    amount = _money_of(operation)
+    if operation.kind == DISPUTE_KIND:
+        return ProcessorNotification(
+            notification_id=f"{operation.reference}:opened",
+            kind=NotificationKind.DISPUTE_OPENED,
+            reference=operation.reference,
+            charge_reference=operation.parent_reference,
+            amount=amount,
+            reason=operation.decline_code,
+        )
+    failed = operation.outcome == OperationOutcome.FAILED
+    return ProcessorNotification(
+        notification_id=f"{operation.reference}:{operation.outcome}",
+        kind=NotificationKind.REFUND_FAILED if failed else NotificationKind.REFUND_SUCCEEDED,
+        reference=operation.reference,
+        charge_reference=operation.parent_reference,
+        amount=amount,
+        failure_code=operation.error_code,
+    )
 
 
 def _money_of(operation: SimulatedOperation) -> Money | None:

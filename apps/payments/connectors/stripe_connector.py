@@ -41,9 +41,11 @@ from apps.payments.connectors.base import (
     CardInput,
     ConnectorTimeoutError,
     ConnectorUnavailableError,
+    NotificationKind,
     OperationKind,
     OperationOutcome,
     OperationResult,
+    ProcessorNotification,
     SettlementLine,
 )
 
@@ -198,6 +200,27 @@ class StripeConnector:
                 return _from_refund(refund=refund, amount=None)
         return None
 
+    # --- notifications (what Stripe sends as webhooks, read back from its events) ----------
+    def fetch_notifications(self, *, limit: int) -> list[ProcessorNotification]:
+        """Refund and dispute events of the last ``NOTIFICATION_WINDOW_DAYS`` days, oldest
+        first. Stripe keeps them (they are not consumed), so every fetch may list events
+        already applied: the platform applies each event id once (its own ledger of
+        processed notifications), which makes acknowledging unnecessary."""
+        since = datetime.now(tz=UTC) - timedelta(days=NOTIFICATION_WINDOW_DAYS)
+        page = self._client.v1.events.list(
+            params={
+                "types": sorted(NOTIFICATION_EVENT_TYPES),
+                "created": {"gte": int(since.timestamp())},
+                "limit": min(limit, 100),
+            }
+        )
+        found = [notification_from_event(event) for event in page.auto_paging_iter()]
+        notifications = [n for n in found if n is not None]
+        return list(reversed(notifications))[:limit]  # Stripe lists newest first
+
+    def acknowledge_notification(self, *, notification_id: str) -> None:
+        """Nothing to tell Stripe: its events stay listed; applying one is idempotent."""
+
     # --- settlement (reconciliation) -------------------------------------------------------
     def list_settlement_lines(self, *, start: date, end: date) -> Iterator[SettlementLine]:
         """The balance transactions created on the UTC days ``start``..``end`` (inclusive),
@@ -344,3 +367,54 @@ def _from_refund(*, refund: Any, amount: Money | None) -> OperationResult:
         if outcome != OperationOutcome.FAILED
         else str(_field(refund, "failure_reason", "") or "refund_failed"),
     )
+
+
+NOTIFICATION_WINDOW_DAYS = 3
+NOTIFICATION_EVENT_TYPES = frozenset(
+    {"charge.dispute.created", "charge.dispute.closed", "charge.refund.updated", "refund.updated"}
+)
+
+
+def notification_from_event(event: Any) -> ProcessorNotification | None:
+    """Map one Stripe event to a notification, or None when it tells nothing to act on (a
+    refund update that is not final, a dispute closed in another state)."""
+    event_type = str(_field(event, "type", ""))
+    obj = _field(_field(event, "data", {}), "object", {})
+    amount = _amount_of(obj)
+    charge_reference = str(_field(obj, "payment_intent", "") or _field(obj, "charge", "") or "")
+    reference = str(_field(obj, "id", ""))
+    event_id = str(_field(event, "id", ""))
+    if event_type == "charge.dispute.created":
+        kind = NotificationKind.DISPUTE_OPENED
+    elif event_type == "charge.dispute.closed":
+        status = _field(obj, "status", "")
+        if status not in {"won", "lost"}:
+            return None
+        kind = NotificationKind.DISPUTE_WON if status == "won" else NotificationKind.DISPUTE_LOST
+    elif event_type in {"charge.refund.updated", "refund.updated"}:
+        status = _field(obj, "status", "")
+        if status not in {"succeeded", "failed"}:
+            return None
+        kind = (
+            NotificationKind.REFUND_FAILED
+            if status == "failed"
+            else NotificationKind.REFUND_SUCCEEDED
+        )
+    else:
+        return None
+    return ProcessorNotification(
+        notification_id=event_id,
+        kind=kind,
+        reference=reference,
+        charge_reference=charge_reference,
+        amount=amount,
+        reason=str(_field(obj, "reason", "") or ""),
+        failure_code=str(_field(obj, "failure_reason", "") or ""),
+    )
+
+
+def _amount_of(obj: Any) -> Money | None:
+    amount, currency = _field(obj, "amount"), _field(obj, "currency")
+    if amount is None or not currency:
+        return None
+    return Money(amount_minor=int(amount), currency=str(currency).upper())
