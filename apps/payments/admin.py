@@ -14,8 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from apps.payments import services
+from apps.payments import disputes, services
 from apps.payments.models import (
+    Dispute,
     Payment,
     PaymentAttempt,
     PaymentEvent,
@@ -150,6 +151,74 @@ class RefundAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Refund._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _make_dispute_decision_action(won: bool) -> Callable[..., HttpResponse | None]:
+    title = f"Test mode: the card network decides the dispute {'won' if won else 'lost'}"
+    name = f"decide_dispute_{'won' if won else 'lost'}"
+
+    def action(
+        modeladmin: DisputeAdmin, request: HttpRequest, queryset: QuerySet[Dispute]
+    ) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for dispute in queryset:
+                decided = disputes.decide_test_dispute(
+                    dispute_id=dispute.public_id,
+                    won=won,
+                    staff_user_id=str(request.user.pk),
+                    reason=form.cleaned_data["reason"],
+                )
+                if not decided:
+                    modeladmin.message_user(
+                        request,
+                        f"{dispute.public_id}: only open disputes of simulated test payments "
+                        "can be decided here; live disputes are decided by the card network.",
+                        level=messages.ERROR,
+                    )
+            return None
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "payments": list(queryset),
+            "form": form,
+            "action": name,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+
+    action.__name__ = name
+    return admin.action(description=title)(action)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Disputes are opened and decided by the processors (notifications); read-only here,
+    except that staff play the card network for simulated test-mode disputes (audited)."""
+
+    list_display = (
+        "public_id",
+        "merchant_ref",
+        "mode",
+        "amount_minor",
+        "currency",
+        "reason",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "mode")
+    search_fields = ("public_id", "merchant_ref", "payment__public_id", "processor_reference")
+    actions = [_make_dispute_decision_action(True), _make_dispute_decision_action(False)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Dispute._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -22,7 +22,14 @@ from apps.payments.contracts import (
     WebhookDeliveryRecord,
 )
 from apps.payments.errors import PaymentNotFoundError
-from apps.payments.models import Customer, Payment, PaymentEvent, Refund, WebhookDelivery
+from apps.payments.models import (
+    Customer,
+    Dispute,
+    Payment,
+    PaymentEvent,
+    Refund,
+    WebhookDelivery,
+)
 from apps.tokenization import facade as vault
 from apps.tokenization.contracts import PaymentMethodSummary
 
@@ -430,3 +437,42 @@ def page_refund_summaries(
         [to_refund_summary(row, payment_id=row.payment.public_id) for row in rows],
         rows[-1].public_id if has_more and rows else None,
     )
+
+
+# --- disputes ---------------------------------------------------------------------------
+def get_dispute(*, merchant_id: str, mode: str, dispute_id: str) -> Dispute:
+    dispute = (
+        Dispute.objects.select_related("payment")
+        .filter(public_id=dispute_id, merchant_ref=merchant_id, mode=mode)
+        .first()
+    )
+    if dispute is None:
+        raise PaymentNotFoundError(message="No such dispute.", param="dispute")
+    return dispute
+
+
+def list_disputes(
+    *,
+    merchant_id: str,
+    mode: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+    payment_id: str | None = None,
+    status: str | None = None,
+) -> Page[Dispute]:
+    """The merchant's disputes in this mode, newest first (cursor: a dispute id)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    disputes = Dispute.objects.select_related("payment").filter(merchant_ref=merchant_id, mode=mode)
+    filtered = disputes
+    if payment_id:
+        filtered = filtered.filter(payment__public_id=payment_id)
+    if status:
+        filtered = filtered.filter(status=status)
+    rows, has_more = page_by_cursor(
+        queryset=filtered,
+        cursor_scope=disputes,
+        limit=limit,
+        cursor=starting_after,
+        cursor_not_found=PaymentNotFoundError(message="No such dispute.", param="starting_after"),
+    )
+    return Page(items=rows, has_more=has_more)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.payments.disputes import sync_processor_notifications
 from apps.payments.janitor import resolve_unknown_attempts
 from apps.payments.reconciliation.tasks import reconcile_recent_days_task  # noqa: F401
 from apps.payments.webhooks import deliver_webhook, retry_due_webhooks
@@ -40,3 +41,15 @@ def deliver_webhook_task(*, delivery_id: str) -> str:
 )
 def retry_due_webhooks_task() -> int:
     return retry_due_webhooks()
+
+
+@shared_task(
+    name="payments.sync_processor_notifications",
+    queue="payments",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def sync_processor_notifications_task() -> int:
+    """Fetch and apply the processors' notifications (refund outcomes, disputes)."""
+    return sync_processor_notifications().applied

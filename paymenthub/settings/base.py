@@ -277,6 +277,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"queue": "payments", "expires": 25},
     },
+    # what processors report later: pending refunds' outcomes, disputes opened and decided
+    "sync-processor-notifications": {
+        "task": "payments.sync_processor_notifications",
+        "schedule": timedelta(seconds=60),
+        "options": {"queue": "payments", "expires": 55},
+    },
     "retry-due-webhooks": {
         "task": "payments.retry_due_webhooks",
         "schedule": timedelta(seconds=30),
@@ -333,6 +339,10 @@ PAYMENTS_STALE_RESERVATION_SECONDS = env.get_int(
     "PAYMENTS_STALE_RESERVATION_SECONDS", default=120, minimum=10
 )
 WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, minimum=1)
+# What a merchant pays for a lost dispute, in minor units per currency ("*": any other).
+PAYMENTS_DISPUTE_FEE_MINOR = {
+    "*": env.get_int("PAYMENTS_DISPUTE_FEE_MINOR", default=1500, minimum=0)
+}
 # Reconciliation (apps.payments.reconciliation): the connectors whose settlement reports the
 # daily job imports and matches, and how many days back it looks (a late report or a late
 # ledger entry clears the earlier days' breaks).

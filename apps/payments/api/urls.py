@@ -5,6 +5,7 @@ from apps.payments.api.customers import (
     CustomerDetailView,
     CustomerPaymentMethodsView,
 )
+from apps.payments.api.disputes import DisputeCloseView, DisputeCollectionView, DisputeDetailView
 from apps.payments.api.events import EventCollectionView, EventDetailView
 from apps.payments.api.views import (
     PaymentCancelView,
@@ -31,6 +32,9 @@ urlpatterns = [
         CustomerPaymentMethodsView.as_view(),
         name="customer-payment-methods",
     ),
+    path("disputes", DisputeCollectionView.as_view(), name="disputes"),
+    path("disputes/<str:dispute_id>", DisputeDetailView.as_view(), name="dispute-detail"),
+    path("disputes/<str:dispute_id>/close", DisputeCloseView.as_view(), name="dispute-close"),
     path("events", EventCollectionView.as_view(), name="events"),
     path("events/<str:event_id>", EventDetailView.as_view(), name="event-detail"),
 ]

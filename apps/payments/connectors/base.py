@@ -141,3 +141,9 @@ class ProcessorConnector(Protocol):
     def acknowledge_notification(self, *, notification_id: str) -> None:
         """The platform applied it: the processor need not send it again."""
         ...
+
+    def accept_dispute(self, *, dispute_reference: str) -> None:
+        """The merchant accepts the dispute (does not contest it): the processor closes it as
+        lost. Accepting one already closed changes nothing. Raises ConnectorTimeoutError or
+        ConnectorUnavailableError when the processor could not be asked."""
+        ...

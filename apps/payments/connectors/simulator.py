@@ -195,11 +195,8 @@ class SimulatorConnector:
         outcome, decline_code, pending_decline, follow_ups = _authorization_outcome(
             behaviour=behaviour, card=card, number=card.number
         )
-        if (
-            capture
-            and outcome == OperationOutcome.SUCCEEDED
-            and behaviour.notes.startswith("a dispute")
-        ):
+        if outcome == OperationOutcome.SUCCEEDED and behaviour.notes.startswith("a dispute"):
+            # disputed once captured (at once, or later by a manual capture)
             follow_ups = (*follow_ups, FOLLOW_UP_DISPUTE)
         decision = _Decision(
             outcome=outcome,
@@ -280,6 +277,29 @@ class SimulatorConnector:
         reference = notification_id.partition(":")[0]
         SimulatedOperation.objects.filter(reference=reference).update(notification_pending=False)
 
+    def accept_dispute(self, *, dispute_reference: str) -> None:
+        fault = _take_fault()
+        if fault is SimulatorFault.UNAVAILABLE:
+            raise ConnectorUnavailableError("simulator: connection refused")
+        if fault in {SimulatorFault.TIMEOUT_BEFORE, SimulatorFault.ERROR}:
+            raise ConnectorTimeoutError("simulator: no answer to the dispute's acceptance")
+        SimulatedOperation.objects.filter(
+            reference=dispute_reference, kind=DISPUTE_KIND, outcome="needs_response"
+        ).update(outcome="lost")
+        if fault is SimulatorFault.TIMEOUT_AFTER:
+            raise ConnectorTimeoutError("simulator: the answer was lost after accepting")
+
+
+def decide_simulated_dispute(*, dispute_reference: str, won: bool) -> bool:
+    """The card network's decision on a simulated dispute still open (staff play the network
+    in test mode): it waits as a notification like every other. Returns whether it was
+    open."""
+    return bool(
+        SimulatedOperation.objects.filter(
+            reference=dispute_reference, kind=DISPUTE_KIND, outcome="needs_response"
+        ).update(outcome="won" if won else "lost", notification_pending=True)
+    )
+
 
 def advance_simulated_processor(*, now: datetime) -> None:
     """What the simulated processor does after the calls, as a real one would in its own
@@ -331,9 +351,10 @@ def advance_simulated_processor(*, now: datetime) -> None:
 def _to_notification(operation: SimulatedOperation) -> ProcessorNotification:
     amount = _money_of(operation)
     if operation.kind == DISPUTE_KIND:
+        closed = {"won": NotificationKind.DISPUTE_WON, "lost": NotificationKind.DISPUTE_LOST}
         return ProcessorNotification(
-            notification_id=f"{operation.reference}:opened",
-            kind=NotificationKind.DISPUTE_OPENED,
+            notification_id=f"{operation.reference}:{operation.outcome}",
+            kind=closed.get(operation.outcome, NotificationKind.DISPUTE_OPENED),
             reference=operation.reference,
             charge_reference=operation.parent_reference,
             amount=amount,

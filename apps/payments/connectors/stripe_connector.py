@@ -221,6 +221,19 @@ class StripeConnector:
     def acknowledge_notification(self, *, notification_id: str) -> None:
         """Nothing to tell Stripe: its events stay listed; applying one is idempotent."""
 
+    def accept_dispute(self, *, dispute_reference: str) -> None:
+        """Close the dispute at Stripe (``POST /v1/disputes/{id}/close``); one already closed
+        answers an invalid request, which is what accepting wanted."""
+        try:
+            self._client.v1.disputes.close(dispute_reference)
+        except stripe.APIConnectionError as error:
+            if _was_refused(error):
+                raise ConnectorUnavailableError(f"stripe: {error.user_message}") from error
+            raise ConnectorTimeoutError(f"stripe: {error.user_message}") from error
+        except stripe.InvalidRequestError as error:
+            if getattr(error, "http_status", None) == 404:
+                raise
+
     # --- settlement (reconciliation) -------------------------------------------------------
     def list_settlement_lines(self, *, start: date, end: date) -> Iterator[SettlementLine]:
         """The balance transactions created on the UTC days ``start``..``end`` (inclusive),

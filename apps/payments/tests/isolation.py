@@ -92,4 +92,4 @@ def retrieve_another_merchants_refund_is_404() -> None:
 
 # The customers and events APIs' cases live in their own module; importing it here registers
 # them with the walker.
-from apps.payments.tests import isolation_customers  # noqa: E402, F401
+from apps.payments.tests import isolation_customers, isolation_disputes  # noqa: E402, F401
