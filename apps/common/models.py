@@ -160,3 +160,45 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_ref}/{self.mode}/{self.key} ({self.status})"
+
+
+class ApiRequestLogEntry(models.Model):
+    """One ``/v1/`` request a merchant's API key made, for the portal's request log: method,
+    path (no query string), status, latency, Idempotency-Key and request id. Never a body or
+    a header value other than those. Written with one INSERT after the response; pruned after
+    ``API_REQUEST_LOG_RETENTION_DAYS``."""
+
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    key_ref = models.CharField(max_length=40, blank=True, default="")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    status_code = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    request_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "common_api_request_log"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=["test", "live"]), name="api_request_log_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status_code__gte=100, status_code__lte=599),
+                name="api_request_log_status_valid",
+            ),
+        ]
+        indexes = [
+            # The portal's page: one merchant and mode, newest first, keyset on (created_at, id).
+            models.Index(
+                fields=["merchant_ref", "mode", "-created_at", "-id"],
+                name="api_request_log_list_idx",
+            ),
+            # Pruning deletes by age across merchants.
+            models.Index(fields=["created_at"], name="api_request_log_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code} ({self.request_id})"

@@ -2,7 +2,15 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from apps.backoffice.portal import balances, dashboard, developers, payments, reports, settings
+from apps.backoffice.portal import (
+    balances,
+    dashboard,
+    developers,
+    payments,
+    reports,
+    request_log,
+    settings,
+)
 
 app_name = "portal"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -18,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("reports/<str:export_id>/", reports.report_page, name="report"),
     path("reports/<str:export_id>/download/", reports.report_download, name="report-download"),
     path("developers/", developers.developers_page, name="developers"),
+    path("developers/logs/", request_log.request_log_page, name="request-log"),
     path("developers/keys/new/", developers.create_key_page, name="api-key-create"),
     path("developers/keys/<str:key_id>/roll/", developers.roll_key_page, name="api-key-roll"),
     path("developers/keys/<str:key_id>/revoke/", developers.revoke_key, name="api-key-revoke"),

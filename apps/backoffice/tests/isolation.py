@@ -11,8 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.backoffice.reports import generate_report_export, request_report_export
-from apps.backoffice.tests.helpers import make_payment, owner_client
+from apps.backoffice.tests.helpers import api_client, make_payment, owner_client
 from apps.common.ids import make_public_id
+from apps.common.models import ApiRequestLogEntry
 from apps.common.testing.isolation import isolation_case
 from apps.merchants.facade import create_api_key, create_webhook_endpoint
 from apps.payments import facade as payments
@@ -267,3 +268,24 @@ def another_merchants_delivery_cannot_be_sent_again() -> None:
 def _current(client: Client) -> str:
     client.get("/portal/dashboard/")
     return str(client.session["portal.current_merchant"])
+
+
+@isolation_case("portal/developers/logs/")
+def request_log_shows_only_the_callers_requests() -> None:
+    """B's API requests never show in A's log, not with ``?merchant=`` B, not through B's
+    entry id as a cursor, not by searching B's request id."""
+    _page_of_b_is_not_found("/portal/developers/logs/")
+    client, merchant_b, _theirs = _a_and_b()
+    api_client(merchant_id=merchant_b).get(
+        "/v1/payments/pay_secret_of_b", headers={"X-Request-Id": "req_only_b_made_this"}
+    )
+    entry_b = ApiRequestLogEntry.objects.get(
+        merchant_ref=merchant_b, request_id="req_only_b_made_this"
+    )
+    page = client.get("/portal/developers/logs/").content.decode()
+    assert "pay_secret_of_b" not in page
+    found = client.get("/portal/developers/logs/", {"q": "req_only_b_made_this"})
+    assert "pay_secret_of_b" not in found.content.decode()
+    paged = client.get("/portal/developers/logs/", {"after": entry_b.id})
+    assert paged.status_code == 400
+    assert "pay_secret_of_b" not in paged.content.decode()
