@@ -395,7 +395,8 @@ def raise_alert(
 
 def check_decision_rates(*, now: datetime | None = None) -> list[RiskAlert]:
     """Alert on a block-rate or review-rate spike in the last hour against the previous day,
-    and on a cluster of high scores sharing an IP, an e-mail domain or a BIN."""
+    on a cluster of high scores sharing an IP, an e-mail domain or a BIN, and (once a day) on
+    payer names that went unscreened because no sanctions list is loaded."""
     now = now or get_now()
     thresholds = get_aml_thresholds()
     hour = RiskDecisionRecord.objects.filter(
@@ -461,6 +462,19 @@ def check_decision_rates(*, now: datetime | None = None) -> list[RiskAlert]:
             )
             if alert:
                 alerts.append(alert)
+    unscreened = hour.filter(reasons__contains=["sanctions_not_screened"]).count()
+    if unscreened:
+        # payer names that could not be screened (no sanctions list loaded): once a day
+        alert = raise_alert(
+            kind="sanctions_not_screened",
+            summary=f"{unscreened} payer names not screened in the last hour: "
+            "no sanctions list is loaded",
+            details={"payments": unscreened, "action": "run manage.py load_sanctions"},
+            dedupe_key=f"sanctions_not_screened:{now:%Y-%m-%d}",
+            now=now,
+        )
+        if alert:
+            alerts.append(alert)
     return alerts
 
 

@@ -125,8 +125,14 @@ def screen_name(
 
 
 def apply_payer_screening(*, risk_input: PaymentRiskInput, decision: RiskDecision) -> RiskDecision:
-    """Screen the payer's name, when given, and hold the payment for review on a potential
-    match (or when no list is loaded to screen against); a block stays a block."""
+    """Screen the payer's name, when given: a potential match holds the payment for review
+    (a block stays a block).
+
+    With no sanctions list loaded the name cannot be screened: the decision keeps its action
+    and gains the reason ``sanctions_not_screened`` (stored, shown in ``payment.risk``,
+    audited, and alerted to compliance by :func:`apps.risk.aml.check_decision_rates`);
+    ``SANCTIONS_HOLD_UNSCREENED_PAYERS = True`` holds such payments for review instead
+    (docs/runbooks/sanctions.md)."""
     payer_name = risk_input.payer_name.strip()[:MAX_NAME_LENGTH]
     if not payer_name or decision.action is RiskAction.BLOCK:
         return decision
@@ -135,6 +141,10 @@ def apply_payer_screening(*, risk_input: PaymentRiskInput, decision: RiskDecisio
     )
     if screening.outcome is SanctionsOutcome.CLEAR:
         return decision
+    if screening.outcome is SanctionsOutcome.NOT_SCREENED and not getattr(
+        settings, "SANCTIONS_HOLD_UNSCREENED_PAYERS", False
+    ):
+        return replace(decision, reasons=(*decision.reasons, REASON_NOT_SCREENED))
     reason = REASON_POTENTIAL_MATCH if screening.is_potential_match else REASON_NOT_SCREENED
     # replace() keeps whatever else the decision carries (decline code, level...).
     return replace(

@@ -17,6 +17,7 @@ from apps.risk.aml import (
 )
 from apps.risk.engine import assess
 from apps.risk.events import handle_payment_event
+from apps.risk.facade import assess_payment
 from apps.risk.models import AmlCase, RiskAlert
 from apps.risk.rules import save_risk_rule
 from apps.risk.tests.helpers import make_risk_input, make_staff_client
@@ -208,3 +209,71 @@ class TestRateAlerts:
         alerts = check_decision_rates(now=now)
         assert "high_score_cluster" in {a.kind for a in alerts}
         assert any("198.51.100.77" in a.summary for a in alerts)
+
+    def test_a_review_rate_spike_alerts_compliance_by_email(self):
+        now = get_now()
+        for number in range(30):  # yesterday: nothing sent to review
+            assess(
+                risk_input=make_risk_input(
+                    payment_id=f"pay_y{number}", card_fingerprint=f"y{number}"
+                ),
+                now=now - timedelta(hours=5),
+            )
+        save_risk_rule(
+            name="review_all",
+            condition="amount_minor > 0",
+            action="review",
+            enabled=True,
+            actor_id="1",
+        )
+        for number in range(20):
+            assess(
+                risk_input=make_risk_input(
+                    payment_id=f"pay_n{number}", card_fingerprint=f"n{number}"
+                ),
+                now=now - timedelta(minutes=10),
+            )
+        alerts = check_decision_rates(now=now)
+        assert [a.kind for a in alerts] == ["review_rate_spike"]
+        [message] = [m for m in mail.outbox if "review rate" in m.subject]
+        assert set(message.to) == {"mlro@paymenthub.example", "officer@paymenthub.example"}
+        alerts[0].refresh_from_db()
+        assert alerts[0].emailed_at is not None
+
+    def test_a_steady_review_rate_raises_no_alert(self):
+        now = get_now()
+        save_risk_rule(
+            name="review_big",
+            condition="amount_minor > 5000",
+            action="review",
+            enabled=True,
+            actor_id="1",
+        )
+        for when, prefix in ((timedelta(hours=5), "y"), (timedelta(minutes=10), "n")):
+            for number in range(30):  # one in three reviewed, yesterday and now
+                assess(
+                    risk_input=make_risk_input(
+                        payment_id=f"pay_{prefix}{number}",
+                        card_fingerprint=f"{prefix}{number}",
+                        amount_minor=9000 if number % 3 == 0 else 1000,
+                    ),
+                    now=now - when,
+                )
+        assert check_decision_rates(now=now) == []
+        assert not mail.outbox
+
+    def test_payer_names_left_unscreened_alert_compliance_once_a_day(self):
+        now = get_now()
+        for number in range(3):  # no sanctions list loaded
+            assess_payment(
+                risk_input=make_risk_input(
+                    payment_id=f"pay_u{number}",
+                    card_fingerprint=f"u{number}",
+                    payer_name="Maria Rossi",
+                )
+            )
+        [alert] = check_decision_rates()
+        assert alert.kind == "sanctions_not_screened"
+        assert alert.details["payments"] == 3
+        assert any("not screened" in message.subject for message in mail.outbox)
+        assert check_decision_rates(now=now + timedelta(minutes=5)) == []

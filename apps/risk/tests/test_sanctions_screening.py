@@ -9,7 +9,7 @@ import pytest
 from apps.common.models import AuditEvent
 from apps.merchants.contracts import SanctionsScreeningSubject
 from apps.risk.contracts import PaymentRiskInput, RiskAction, SanctionsOutcome
-from apps.risk.facade import assess_payment, screen_name
+from apps.risk.facade import assess_payment, get_payment_risk, screen_name
 from apps.risk.sanctions.services import screen_merchant
 from apps.risk.tests.sanctions_helpers import load_fixture_list
 
@@ -78,11 +78,23 @@ class TestPayerScreeningAtPaymentTime:
         assert assess_payment(risk_input=_payment()).action is RiskAction.ALLOW
         assert not _screenings().exists()
 
-    def test_a_payer_name_with_no_list_loaded_is_held_rather_than_passed(self):
+    def test_a_payer_name_with_no_list_loaded_is_recorded_as_not_screened(self):
+        decision = assess_payment(
+            risk_input=_payment(payer_name="Maria Rossi", payment_id="pay_unscreened")
+        )
+        assert decision.action is RiskAction.ALLOW
+        assert decision.reasons == ("sanctions_not_screened",)
+        assert _screenings().get().metadata["outcome"] == "not_screened"
+        stored = get_payment_risk(payment_id="pay_unscreened")
+        assert stored is not None
+        assert stored.reasons == ("sanctions_not_screened",)
+
+    def test_with_no_list_loaded_a_deployment_can_hold_unscreened_payers(self, settings):
+        settings.SANCTIONS_HOLD_UNSCREENED_PAYERS = True
         decision = assess_payment(risk_input=_payment(payer_name="Maria Rossi"))
         assert decision.action is RiskAction.REVIEW
         assert decision.reasons == ("sanctions_not_screened",)
-        assert _screenings().get().metadata["outcome"] == "not_screened"
+        assert decision.score >= 80
 
     def test_a_review_for_another_reason_keeps_its_reason_and_adds_the_match(self, sanctions_list):
         decision = assess_payment(
