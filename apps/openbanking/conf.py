@@ -46,6 +46,35 @@ def get_redirect_uri() -> str:
     return str(_setting("OPENBANKING_REDIRECT_URI", DEFAULT_REDIRECT_URI))
 
 
+DEFAULT_COLLECTION_ACCOUNT = {
+    "name": "PaymentHub Client Account",
+    "sort_code": "600000",
+    "account_number": "11110000",
+}
+
+
+def get_collection_account() -> dict[str, str]:
+    """PaymentHub's collection (client money) account, which pay-by-bank payments pay into:
+    ``OPENBANKING_COLLECTION_ACCOUNT`` (a dict, or JSON in the environment) with ``name``,
+    ``sort_code`` (6 digits) and ``account_number`` (8 digits)."""
+    raw = _setting("OPENBANKING_COLLECTION_ACCOUNT", None) or DEFAULT_COLLECTION_ACCOUNT
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    account = {key: str(raw.get(key, "")) for key in ("name", "sort_code", "account_number")}
+    if not (
+        account["name"]
+        and len(account["sort_code"]) == 6
+        and account["sort_code"].isdigit()
+        and len(account["account_number"]) == 8
+        and account["account_number"].isdigit()
+    ):
+        raise ImproperlyConfigured(
+            "OPENBANKING_COLLECTION_ACCOUNT needs name, a 6-digit sort_code and an 8-digit "
+            "account_number"
+        )
+    return account
+
+
 def get_http_timeout_seconds() -> float:
     return float(_setting("OPENBANKING_HTTP_TIMEOUT_SECONDS", 10))
 

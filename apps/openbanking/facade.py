@@ -18,7 +18,7 @@ from typing import Any
 
 from apps.common.money import Money
 from apps.openbanking import selectors, services
-from apps.openbanking.conf import get_banks
+from apps.openbanking.conf import get_banks, get_collection_account
 from apps.openbanking.contracts import (
     AuthorizationOutcome,
     BankAccountSummary,
@@ -37,6 +37,7 @@ __all__ = [
     "complete_bank_authorization",
     "connect_bank_account",
     "get_bank_payment",
+    "get_collection_creditor",
     "get_connected_balances",
     "list_banks",
     "list_connected_accounts",
@@ -84,6 +85,17 @@ def to_consent_summary(consent: BankConsent) -> ConsentSummary:
 def list_banks() -> list[BankSummary]:
     """The banks a shopper or merchant can choose (configured in OPENBANKING_BANKS)."""
     return [BankSummary(code=bank.code, name=bank.name) for bank in get_banks().values()]
+
+
+def get_collection_creditor() -> BankCreditor:
+    """PaymentHub's collection account: where pay-by-bank payments are paid (the platform
+    collects, like a card processor, and settles to merchants from its books)."""
+    account = get_collection_account()
+    return BankCreditor(
+        name=account["name"],
+        sort_code=account["sort_code"],
+        account_number=account["account_number"],
+    )
 
 
 def start_bank_payment(

@@ -22,3 +22,9 @@ class PaymentsConfig(AppConfig):
 
         register_outbox_handler(event_type=REVIEW_APPROVED, handler=handle_risk_review_event)
         register_outbox_handler(event_type=REVIEW_REJECTED, handler=handle_risk_review_event)
+
+        # pay by bank: openbanking's news of a bank payment (ADR 0013)
+        from apps.payments.bank_payments import BANK_PAYMENT_EVENTS, handle_bank_payment_event
+
+        for event_type in BANK_PAYMENT_EVENTS:
+            register_outbox_handler(event_type=event_type, handler=handle_bank_payment_event)

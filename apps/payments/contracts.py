@@ -19,6 +19,9 @@ class PaymentOutcome:
     failure_code: str
     card_brand: str
     card_last4: str
+    # pay by bank: "pay_by_bank", and while it requires action the bank's authorization URL
+    payment_method_type: str = "card"
+    redirect_url: str = ""
 
     @property
     def succeeded(self) -> bool:

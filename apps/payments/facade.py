@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from apps.common.money import Money
-from apps.payments import merchant_operations, selectors, services, webhooks
+from apps.openbanking.contracts import BankSummary
+from apps.payments import bank_payments, merchant_operations, selectors, services, webhooks
 from apps.payments.contracts import (
     DailyPaymentVolume,
     PaymentOutcome,
@@ -24,20 +25,41 @@ __all__ = [
     "authenticate_payment",
     "cancel_payment",
     "capture_or_cancel_for_member",
+    "create_bank_payment",
     "create_confirmed_payment",
     "get_payment_outcome",
     "get_payment_timeline",
     "list_daily_payment_volume",
+    "list_pay_by_bank_banks",
     "list_payment_outcomes_by_metadata",
     "list_recent_webhook_deliveries",
     "page_payment_summaries",
     "page_refund_summaries",
     "redeliver_webhook",
+    "refresh_bank_payment",
     "refund_payment_for_member",
 ]
 
 
 def _outcome(payment: Payment) -> PaymentOutcome:
+    if bank_payments.is_bank_method(payment.payment_method_ref):
+        bank_payment = (
+            bank_payments.get_bank_payment_of(payment)
+            if payment.status == "requires_action"
+            else None
+        )
+        return PaymentOutcome(
+            id=payment.public_id,
+            status=payment.status,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            decline_code=payment.decline_code,
+            failure_code=payment.failure_code,
+            card_brand="",
+            card_last4="",
+            payment_method_type=bank_payments.PAY_BY_BANK,
+            redirect_url=bank_payment.authorization_url if bank_payment else "",
+        )
     return PaymentOutcome(
         id=payment.public_id,
         status=payment.status,
@@ -73,6 +95,48 @@ def create_confirmed_payment(
         confirm=True,
     )
     return _outcome(payment)
+
+
+def list_pay_by_bank_banks(*, merchant_id: str, currency: str) -> list[BankSummary]:
+    """The banks a shopper may pay this merchant by, in ``currency``: none when pay by bank
+    is not enabled for it (see bank_payments.is_pay_by_bank_enabled)."""
+    if not bank_payments.is_pay_by_bank_enabled(merchant_id=merchant_id, currency=currency):
+        return []
+    return bank_payments.list_payment_banks()
+
+
+def create_bank_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    amount: Money,
+    bank: str,
+    return_url: str,
+    customer_email: str = "",
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> PaymentOutcome:
+    """Create a pay-by-bank payment and start it: ``requires_action`` with the bank's
+    authorization URL in ``redirect_url`` (or ``failed`` when the bank refused)."""
+    payment = services.create_payment(
+        merchant_id=merchant_id,
+        mode=mode,
+        amount=amount,
+        bank=bank,
+        return_url=return_url,
+        customer_email=customer_email,
+        description=description,
+        metadata=metadata,
+        confirm=True,
+    )
+    return _outcome(payment)
+
+
+def refresh_bank_payment(*, merchant_id: str, mode: str, payment_id: str) -> PaymentOutcome:
+    """Ask the bank now about the merchant's pay-by-bank payment and record what it says (the
+    shopper is back from the bank)."""
+    selectors.get_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+    return _outcome(bank_payments.sync_payment_with_bank(payment_id=payment_id, ask_bank=True))
 
 
 def authenticate_payment(

@@ -85,7 +85,7 @@ def get_max_amount_minor(*, currency: str) -> int:
     return int(limits.get(currency, limits["*"]))
 
 
-def _check_amount_accepted(*, merchant_id: str, amount: Money) -> None:
+def _check_amount_accepted(*, merchant_id: str, amount: Money, priced_as: str = "card") -> None:
     """The amount is within the currency's limit and the merchant accepts the currency (it
     has a price for card payments in it: without one, a capture could not be booked)."""
     limit = get_max_amount_minor(currency=amount.currency)
@@ -93,7 +93,9 @@ def _check_amount_accepted(*, merchant_id: str, amount: Money) -> None:
         raise AmountTooLargeError(
             message=f"amount must be at most {limit} in {amount.currency}.", param="amount"
         )
-    if not ledger.is_capture_priced(merchant_id=merchant_id, currency=amount.currency):
+    if not ledger.is_capture_priced(
+        merchant_id=merchant_id, currency=amount.currency, payment_method=priced_as
+    ):
         raise InvalidPaymentRequestError(
             code="currency_not_supported",
             message=f"This account does not accept payments in {amount.currency}.",
@@ -256,12 +258,22 @@ def create_payment(
     statement_descriptor: str = "",
     metadata: dict[str, Any] | None = None,
     confirm: bool = False,
+    bank: str = "",
+    return_url: str = "",
+    payment_method_types: list[str] | None = None,
     now: datetime | None = None,
 ) -> Payment:
     """Create a payment; with ``confirm`` it is also authorized (and captured, with automatic
-    capture) at once: created and reserved in one transaction, then called and recorded."""
+    capture) at once: created and reserved in one transaction, then called and recorded.
+    ``bank``: paid by bank instead of a card (apps.payments.bank_payments)."""
+    from apps.payments import bank_payments
+
     now = now or get_now()
-    if confirm and not payment_method:
+    if bank and payment_method:
+        raise InvalidPaymentRequestError(
+            message="Send payment_method or pay_by_bank, not both.", param="payment_method"
+        )
+    if confirm and not (payment_method or bank):
         raise InvalidPaymentRequestError(
             message="confirm=true needs a payment_method.", param="payment_method"
         )
@@ -269,7 +281,9 @@ def create_payment(
         raise InvalidPaymentRequestError(
             code="amount_too_small", message="amount must be at least 1.", param="amount"
         )
-    _check_amount_accepted(merchant_id=merchant_id, amount=amount)
+    by_bank = bool(bank) or payment_method_types == [bank_payments.PAY_BY_BANK]
+    priced_as = bank_payments.PRICED_AS if by_bank else "card"
+    _check_amount_accepted(merchant_id=merchant_id, amount=amount, priced_as=priced_as)
     if capture_method not in {"automatic", "manual"}:
         raise InvalidPaymentRequestError(
             message="capture_method is automatic or manual.", param="capture_method"
@@ -282,7 +296,16 @@ def create_payment(
         )
         customer_ref, customer_email = found.public_id, customer_email or found.email
     brand = last4 = ""
-    if payment_method:
+    if bank:
+        if capture_method != "automatic":
+            raise InvalidPaymentRequestError(
+                message="Pay by bank is captured at once: capture_method must be automatic.",
+                param="capture_method",
+            )
+        payment_method = bank_payments.check_bank_method(
+            merchant_id=merchant_id, currency=amount.currency, bank=bank
+        )
+    elif payment_method:
         card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
         brand, last4 = card.brand, card.last4
     with transaction.atomic():
@@ -308,7 +331,11 @@ def create_payment(
         _emit(payment=payment, event_type="payment.created", now=now)
         if not confirm:
             return payment
-        reserved = _reserve_authorization(payment=payment, now=now, fresh=True)
+        reserved = None if bank else _reserve_authorization(payment=payment, now=now, fresh=True)
+    if reserved is None:  # pay by bank: its own reserve → call → record
+        return bank_payments.confirm_bank_payment(
+            merchant_id=merchant_id, mode=mode, payment_id=payment.public_id, return_url=return_url
+        )
     return _authorize_reserved(payment=payment, reserved=reserved)
 
 
@@ -336,10 +363,23 @@ class _Reserved:
 
 
 def confirm_payment(
-    *, merchant_id: str, mode: str, payment_id: str, now: datetime | None = None
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    bank: str = "",
+    return_url: str = "",
+    now: datetime | None = None,
 ) -> Payment:
-    """Authorize (and, with automatic capture, capture) the payment."""
+    """Authorize (and, with automatic capture, capture) the payment. ``bank`` attaches pay by
+    bank first; a bank payment goes to ``requires_action`` (apps.payments.bank_payments)."""
+    from apps.payments import bank_payments
+
     now = now or get_now()
+    if bank:
+        bank_payments.attach_bank_method(
+            merchant_id=merchant_id, mode=mode, payment_id=payment_id, bank=bank, now=now
+        )
     with transaction.atomic():
         payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
         if payment.status != S.REQUIRES_CONFIRMATION:
@@ -349,7 +389,12 @@ def confirm_payment(
                 "requires confirmation can be confirmed.",
                 extra={"payment_status": payment.status},
             )
-        reserved = _reserve_authorization(payment=payment, now=now)
+        by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
+        reserved = None if by_bank else _reserve_authorization(payment=payment, now=now)
+    if reserved is None:
+        return bank_payments.confirm_bank_payment(
+            merchant_id=merchant_id, mode=mode, payment_id=payment_id, return_url=return_url
+        )
     return _authorize_reserved(payment=payment, reserved=reserved)
 
 
@@ -755,6 +800,12 @@ def create_refund(
                 "can be refunded.",
                 extra={"payment_status": payment.status},
             )
+        if payment.connector == "open_banking":
+            raise StateError(
+                code="refund_not_supported",
+                message="Refunds of pay-by-bank payments are not available yet.",
+                extra={"payment_status": payment.status},
+            )
         refundable = payment.amount_captured_minor - payment.amount_refunded_minor
         amount_minor = refundable if amount_minor is None else amount_minor
         if refundable == 0:
@@ -890,6 +941,11 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
     attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
     if attempt.status not in {AttemptStatus.UNKNOWN, AttemptStatus.RESERVED}:
         return attempt.status
+    if attempt.connector == "open_banking":  # a bank start whose process died
+        from apps.payments import bank_payments
+
+        bank_payments.record_stale_start(attempt_id=attempt.public_id)
+        return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
     try:
         found = get_connector(name=attempt.connector or "simulator").retrieve_operation(
             idempotency_key=attempt.public_id

@@ -23,6 +23,38 @@ class MetadataField(serializers.DictField):
     child = serializers.CharField(max_length=500, allow_blank=True)
 
 
+class PayByBankDataSerializer(serializers.Serializer[Any]):
+    bank = serializers.CharField(
+        max_length=40, help_text="A bank's `id` from `GET /v1/open-banking/banks`."
+    )
+
+
+class PaymentMethodDataSerializer(serializers.Serializer[Any]):
+    """A payment method given inline: pay by bank (the shopper picks the bank)."""
+
+    type = serializers.ChoiceField(choices=["pay_by_bank"])
+    pay_by_bank = PayByBankDataSerializer()
+
+
+PAYMENT_METHOD_TYPES = ("card", "pay_by_bank")
+
+
+def check_payment_method_types(values: dict[str, Any]) -> dict[str, Any]:
+    """``payment_method_types`` (when sent) must allow the method given."""
+    types = values.get("payment_method_types")
+    if not types:
+        return values
+    if values.get("payment_method_data") and "pay_by_bank" not in types:
+        raise serializers.ValidationError(
+            {"payment_method_types": ["payment_method_types does not include pay_by_bank."]}
+        )
+    if values.get("payment_method") and "card" not in types:
+        raise serializers.ValidationError(
+            {"payment_method_types": ["payment_method_types does not include card."]}
+        )
+    return values
+
+
 class PaymentCreateSerializer(serializers.Serializer[Any]):
     amount = serializers.IntegerField(min_value=1, help_text="In the currency's minor unit.")
     currency = serializers.CharField(min_length=3, max_length=3)
@@ -47,6 +79,40 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
         required=False, allow_blank=True, default="", max_length=22
     )
     metadata = MetadataField(required=False, default=dict)
+    payment_method_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=PAYMENT_METHOD_TYPES),
+        required=False,
+        allow_empty=False,
+        max_length=2,
+        help_text="The methods this payment may use: `card`, `pay_by_bank`.",
+    )
+    payment_method_data = PaymentMethodDataSerializer(
+        required=False,
+        help_text='Pay by bank: `{"type": "pay_by_bank", "pay_by_bank": {"bank": '
+        '"sandbox"}}` instead of a card `payment_method`.',
+    )
+    return_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Pay by bank: where the shopper is sent back after the bank (with "
+        "`confirm=true`).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return check_payment_method_types(attrs)
+
+
+class PaymentConfirmSerializer(serializers.Serializer[Any]):
+    payment_method_data = PaymentMethodDataSerializer(required=False)
+    return_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Pay by bank: where the shopper is sent back after the bank.",
+    )
 
 
 class PaymentCaptureSerializer(serializers.Serializer[Any]):
@@ -98,6 +164,19 @@ class PaymentRiskSerializer(serializers.Serializer[Any]):
     review_status = serializers.CharField(allow_null=True)
 
 
+class PayByBankSerializer(serializers.Serializer[Any]):
+    bank = serializers.CharField()
+    bank_payment = serializers.CharField(allow_null=True)
+    bank_reference = serializers.CharField(
+        allow_null=True, help_text="The bank's DomesticPaymentId once submitted."
+    )
+
+
+class NextActionSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=["redirect_to_url"])
+    url = serializers.CharField(help_text="Send the shopper here (the bank's authorization).")
+
+
 class PaymentSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     object = serializers.CharField()
@@ -110,6 +189,9 @@ class PaymentSerializer(serializers.Serializer[Any]):
     capture_method = serializers.CharField()
     payment_method = serializers.CharField(allow_null=True)
     card = CardSerializer(allow_null=True)
+    payment_method_type = serializers.CharField(allow_null=True)
+    pay_by_bank = PayByBankSerializer(allow_null=True)
+    next_action = NextActionSerializer(allow_null=True)
     customer = serializers.CharField(allow_null=True)
     customer_email = serializers.CharField(allow_null=True)
     description = serializers.CharField(allow_null=True)

@@ -14,9 +14,10 @@ from apps.common.api.idempotency import IdempotentAPIView
 from apps.common.api.schema import ErrorResponse
 from apps.common.money import Money
 from apps.merchants.facade import get_api_principal
-from apps.payments import selectors, services
+from apps.payments import bank_payments, selectors, services
 from apps.payments.api.serializers import (
     PaymentCaptureSerializer,
+    PaymentConfirmSerializer,
     PaymentCreateSerializer,
     PaymentListQuerySerializer,
     PaymentListSerializer,
@@ -77,6 +78,7 @@ def to_payment_body(
             "decline_code": payment.decline_code or None,
         }
     capturable = payment.amount_minor if payment.status == "requires_capture" else 0
+    by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
     return {
         "id": payment.public_id,
         "object": "payment",
@@ -87,10 +89,11 @@ def to_payment_body(
         "currency": payment.currency.lower(),
         "status": payment.status,
         "capture_method": payment.capture_method,
-        "payment_method": payment.payment_method_ref or None,
+        "payment_method": None if by_bank else payment.payment_method_ref or None,
         "card": {"brand": payment.card_brand, "last4": payment.card_last4}
         if payment.card_last4
         else None,
+        **(_bank_fields(payment) if by_bank else _card_fields(payment)),
         "customer": payment.customer_ref or None,
         "customer_email": payment.customer_email or None,
         "description": payment.description or None,
@@ -100,6 +103,32 @@ def to_payment_body(
         "risk": to_risk_body(risk_view),
         "livemode": payment.mode == "live",
         "created": _unix(payment.created_at),
+    }
+
+
+def _card_fields(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_method_type": "card" if payment.payment_method_ref else None,
+        "pay_by_bank": None,
+        "next_action": None,
+    }
+
+
+def _bank_fields(payment: Payment) -> dict[str, Any]:
+    """Pay by bank: the bank, its payment, and where to send the shopper while the payment
+    requires action (read from the openbanking app's records, no bank call)."""
+    bank_payment = bank_payments.get_bank_payment_of(payment)
+    url = bank_payment.authorization_url if bank_payment else ""
+    return {
+        "payment_method_type": bank_payments.PAY_BY_BANK,
+        "pay_by_bank": {
+            "bank": bank_payments.bank_code_of(payment),
+            "bank_payment": bank_payment.id if bank_payment else None,
+            "bank_reference": (bank_payment.bank_reference or None) if bank_payment else None,
+        },
+        "next_action": {"type": "redirect_to_url", "url": url}
+        if payment.status == "requires_action" and url
+        else None,
     }
 
 
@@ -214,8 +243,16 @@ class PaymentCollectionView(IdempotentAPIView):
             statement_descriptor=values["statement_descriptor"],
             metadata=values["metadata"],
             confirm=values["confirm"],
+            bank=_bank_of(values),
+            return_url=values["return_url"],
+            payment_method_types=values.get("payment_method_types"),
         )
         return _payment_response(payment)
+
+
+def _bank_of(values: dict[str, Any]) -> str:
+    data = values.get("payment_method_data")
+    return str(data["pay_by_bank"]["bank"]) if data else ""
 
 
 class PaymentDetailView(APIView):
@@ -239,7 +276,10 @@ class PaymentConfirmView(IdempotentAPIView):
     @extend_schema(
         operation_id="confirm_payment",
         summary="Confirm a payment",
-        request=None,
+        description="Pay by bank: send `payment_method_data` (unless given at creation) and "
+        "`return_url`; the payment goes to `requires_action` with `next_action` "
+        "`redirect_to_url` (the bank's authorization page).",
+        request=PaymentConfirmSerializer,
         responses={
             200: PaymentSerializer,
             402: DECLINED,
@@ -254,8 +294,14 @@ class PaymentConfirmView(IdempotentAPIView):
     )
     def post(self, request: Request, payment_id: str) -> Response:
         principal = get_api_principal(request=request)
+        data = PaymentConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
         payment = services.confirm_payment(
-            merchant_id=principal.merchant_id, mode=principal.mode, payment_id=payment_id
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            payment_id=payment_id,
+            bank=_bank_of(data.validated_data),
+            return_url=data.validated_data["return_url"],
         )
         return _payment_response(payment)
 
