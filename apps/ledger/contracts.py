@@ -140,3 +140,60 @@ class BalanceRecomputeReport:
     @property
     def ok(self) -> bool:
         return not self.drifts and not self.unbalanced_totals
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutSummary:
+    payout_id: str
+    merchant_id: str
+    mode: str
+    amount_minor: int
+    currency: str
+    status: str  # pending | in_transit | paid | failed
+    method: str  # automatic | manual
+    payout_date: date
+    description: str
+    destination_id: str
+    destination_last4: str
+    rail: str
+    rail_reference: str
+    arrival_date: date | None
+    failure_code: str
+    failure_message: str
+    covers_balance: bool
+    created_at: datetime
+    paid_at: datetime | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPage:
+    payouts: tuple[PayoutSummary, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPaymentLine:
+    """A payment whose settled funds a payout paid out: the net amount that settled."""
+
+    payment_id: str
+    amount_minor: int
+    currency: str
+    available_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutSkipSummary:
+    merchant_id: str
+    mode: str
+    currency: str
+    payout_date: date
+    reason: str
+    available_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRunReport:
+    payout_date: date
+    created: int
+    skipped: tuple[PayoutSkipSummary, ...]

@@ -17,3 +17,35 @@ class InsufficientFundsError(StateError):
 
 class BalanceTransactionNotFoundError(NotFoundError):
     default_message = "No such balance transaction."
+
+
+class PayoutNotFoundError(NotFoundError):
+    default_message = "No such payout."
+
+
+class PayoutsNotAllowedError(InvalidRequestError):
+    """Manual payouts are for merchants on a manual payout schedule (HTTP 400)."""
+
+    default_code = "payouts_not_allowed"
+    default_message = (
+        "Payouts are made on your payout schedule; manual payouts need a manual schedule."
+    )
+
+
+class PayoutInsufficientFundsError(InvalidRequestError):
+    """The available balance does not cover the payout (HTTP 400)."""
+
+    default_code = "insufficient_funds"
+    default_message = "The available balance does not cover this payout."
+
+
+class PayoutAccountUnverifiedError(InvalidRequestError):
+    """No payout bank account, or not verified (HTTP 400)."""
+
+    default_code = "payout_account_unverified"
+    default_message = "Add a payout bank account and verify it before paying out."
+
+
+class PayoutBelowMinimumError(InvalidRequestError):
+    default_code = "amount_too_small"
+    default_message = "The amount is below the payout minimum."

@@ -248,3 +248,190 @@ class SettlementBatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}: posting {self.posting_id}"
+
+
+# --- payouts --------------------------------------------------------------------------------
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # funds in transit in the books; the rail's answer awaited
+    IN_TRANSIT = "in_transit", "In transit"  # the rail accepted it
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"  # funds returned to the available balance
+
+
+class PayoutMethod(models.TextChoices):
+    AUTOMATIC = "automatic", "Automatic (schedule)"
+    MANUAL = "manual", "Manual"
+
+
+class PayoutRailState(models.TextChoices):
+    """Where the call to the payout rail stands (reserve → call → record)."""
+
+    RESERVED = "reserved", "Reserved (not yet answered)"
+    UNKNOWN = "unknown", "Unknown (timed out; the janitor asks the rail)"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Payout(models.Model):
+    """Available funds of one merchant, mode and currency sent to its verified bank account.
+
+    Books: created → available -amount, payouts in transit +amount; paid → in transit to
+    processor receivable; failed → back to available (rules.py). The rail's idempotency key is
+    the payout's public id, so asking again never pays twice. One automatic payout per
+    merchant, mode, currency and payout day (the database decides)."""
+
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=LedgerMode.choices)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField()
+    method = models.CharField(max_length=10, choices=PayoutMethod.choices)
+    status = models.CharField(
+        max_length=12, choices=PayoutStatus.choices, default=PayoutStatus.PENDING
+    )
+    payout_date = models.DateField()
+    description = models.CharField(max_length=200, blank=True, default="")
+    destination_ref = models.CharField(max_length=40)  # the merchant's payout account (ba_...)
+    destination_last4 = models.CharField(max_length=4)
+    rail = models.CharField(max_length=20)
+    rail_state = models.CharField(
+        max_length=10, choices=PayoutRailState.choices, default=PayoutRailState.RESERVED
+    )
+    rail_reference = models.CharField(max_length=80, blank=True, default="")
+    arrival_date = models.DateField(null=True, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    failure_message = models.CharField(max_length=300, blank=True, default="")
+    # the API request's Idempotency-Key claim: a retry after a crash finds this payout
+    idempotency_claim_ref = models.CharField(max_length=40, blank=True, default="")
+    covers_balance = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "ledger_payout"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0), name="ledger_payout_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=LedgerMode.values), name="ledger_payout_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"),
+                name="ledger_payout_currency_iso",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PayoutStatus.values),
+                name="ledger_payout_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method__in=PayoutMethod.values),
+                name="ledger_payout_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rail_state__in=PayoutRailState.values),
+                name="ledger_payout_rail_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=PayoutStatus.FAILED) | ~models.Q(failure_code=""),
+                name="ledger_payout_failure_has_code",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant_id", "mode", "currency", "payout_date"],
+                condition=models.Q(method=PayoutMethod.AUTOMATIC),
+                name="ledger_payout_one_automatic_per_day",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant_id", "mode", "idempotency_claim_ref"],
+                condition=~models.Q(idempotency_claim_ref=""),
+                name="ledger_payout_unique_claim",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant_id", "mode", "id"], name="ledger_payout_list"),
+            models.Index(
+                fields=["status", "rail_state"],
+                condition=models.Q(status__in=["pending", "in_transit"]),
+                name="ledger_payout_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class PayoutItem(models.Model):
+    """One posting on the merchant's available balance that a payout of the whole balance
+    pays out: what the payout is made of (settled payments, refunds, disputes, earlier
+    payouts' returns). A posting belongs to one live payout at most; a failed payout releases
+    its items, so the next payout covers them again."""
+
+    id = models.BigAutoField(primary_key=True)
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="items")
+    posting = models.ForeignKey(
+        Posting, on_delete=models.PROTECT, related_name="payout_items", db_constraint=False
+    )
+    amount_minor = models.BigIntegerField()
+    released = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "ledger_payout_item"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["posting"],
+                condition=models.Q(released=False),
+                name="ledger_payout_item_one_live_payout",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payout_id}: posting {self.posting_id}"
+
+
+class PayoutSkip(models.Model):
+    """Why a scheduled payout did not happen on a payout day (shown to the merchant)."""
+
+    merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=LedgerMode.choices)
+    currency = models.CharField(max_length=3)
+    payout_date = models.DateField()
+    reason = models.CharField(max_length=40)
+    available_minor = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ledger_payout_skip"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_id", "mode", "currency", "payout_date"],
+                name="ledger_payout_skip_one_per_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.payout_date}: {self.reason}"
+
+
+class SimulatedPayout(models.Model):
+    """The payout rail simulator's own memory, per idempotency key (payout_rail/simulator.py):
+    a repeated call answers the first result, and the janitor can ask what happened."""
+
+    idempotency_key = models.CharField(max_length=60, unique=True)
+    reference = models.CharField(max_length=80, unique=True)
+    status = models.CharField(max_length=12)  # in_transit | paid | failed
+    failure_code = models.CharField(max_length=40, blank=True, default="")
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    account_last4 = models.CharField(max_length=4)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ledger_simulated_payout"
+
+    def __str__(self) -> str:
+        return self.reference

@@ -221,3 +221,38 @@ class CheckoutBrandingSummary:
     display_name: str
     logo_url: str
     accent_color: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutBankAccountSummary:
+    """A merchant's payout bank account as every reader sees it: the number masked."""
+
+    account_id: str  # ba_...; a new id whenever the details change
+    merchant_id: str
+    mode: str
+    scheme: str  # sort_code | iban
+    holder_name: str
+    sort_code: str  # blank for IBAN accounts
+    account_last4: str
+    verified_at: datetime | None
+    verified_consent_id: str
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def masked_number(self) -> str:
+        return f"****{self.account_last4}"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutDestination:
+    """The full account details, for the payout rail and the verification only."""
+
+    account_id: str
+    holder_name: str
+    scheme: str
+    sort_code: str
+    account_number: str = field(repr=False)  # the account number, or the IBAN
+    verified: bool = False

@@ -12,6 +12,12 @@ from apps.merchants.api.authentication import (
 from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
 from apps.merchants.identity.step_up import has_recent_authentication, step_up_required
+from apps.merchants.payout_accounts import (
+    get_payout_bank_account,
+    record_payout_bank_account_verification,
+    reveal_payout_destination,
+    set_payout_bank_account,
+)
 from apps.merchants.permissions import MerchantPermission, member_has_permission
 from apps.merchants.pricing import (
     apply_price,
@@ -44,6 +50,7 @@ __all__ = [
     "get_api_principal",
     "get_checkout_branding",
     "get_merchant",
+    "get_payout_bank_account",
     "get_payout_schedule",
     "get_price",
     "get_webhook_endpoint",
@@ -53,10 +60,13 @@ __all__ = [
     "list_merchant_ids_for_user",
     "list_webhook_endpoints",
     "member_has_permission",
+    "record_payout_bank_account_verification",
     "register_sanctions_screener",
+    "reveal_payout_destination",
     "revoke_api_key",
     "roll_api_key",
     "rotate_webhook_endpoint_secret",
+    "set_payout_bank_account",
     "step_up_required",
 ]
 

@@ -454,3 +454,66 @@ class MerchantApplication(Merchant):
         proxy = True
         verbose_name = "merchant application"
         verbose_name_plural = "merchant applications (review queue)"
+
+
+class PayoutAccountScheme(models.TextChoices):
+    SORT_CODE = "sort_code", "UK sort code and account number"
+    IBAN = "iban", "IBAN"
+
+
+class PayoutBankAccount(models.Model):
+    """The bank account a merchant's payouts go to, one per merchant and mode.
+
+    The account number (or IBAN) is sealed with AES-256-GCM (``payout_accounts.py``); reads
+    show ``account_last4`` only. Changing the account gives it a new ``public_id`` and clears
+    ``verified_at``: a verification started for the old details cannot verify the new ones.
+    Payouts go only to an account with ``verified_at`` set (verified through an open-banking
+    account-access consent that shows the merchant holds it)."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="payout_bank_accounts"
+    )
+    mode = models.CharField(max_length=8, choices=ApiKeyMode.choices)
+    scheme = models.CharField(max_length=16, choices=PayoutAccountScheme.choices)
+    holder_name = models.CharField(max_length=140)
+    sort_code = models.CharField(max_length=6, blank=True, default="")
+    account_number_sealed = models.TextField()
+    account_last4 = models.CharField(max_length=4)
+    country = models.CharField(max_length=2, blank=True, default="")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_consent_ref = models.CharField(max_length=60, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "merchants_payout_bank_account"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "mode"], name="payout_bank_account_one_per_mode"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=[m.value for m in ApiKeyMode]),
+                name="payout_bank_account_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(scheme__in=[s.value for s in PayoutAccountScheme]),
+                name="payout_bank_account_scheme_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(account_last4__regex=r"^[0-9A-Z]{4}$"),
+                name="payout_bank_account_last4_format",
+            ),
+            models.CheckConstraint(
+                condition=(Q(scheme="sort_code") & Q(sort_code__regex=r"^[0-9]{6}$"))
+                | (Q(scheme="iban") & Q(sort_code="")),
+                name="payout_bank_account_sort_code_format",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True) | ~Q(verified_consent_ref=""),
+                name="payout_bank_account_verified_by_consent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder_name} ****{self.account_last4} ({self.mode})"

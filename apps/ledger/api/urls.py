@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.ledger.api.payout_views import PayoutCollectionView, PayoutDetailView
 from apps.ledger.api.views import BalanceTransactionListView, BalanceView
 
 urlpatterns = [
@@ -9,4 +10,6 @@ urlpatterns = [
         BalanceTransactionListView.as_view(),
         name="balance-transactions",
     ),
+    path("payouts", PayoutCollectionView.as_view(), name="payouts"),
+    path("payouts/<str:payout_id>", PayoutDetailView.as_view(), name="payout-detail"),
 ]

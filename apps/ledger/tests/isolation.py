@@ -73,3 +73,61 @@ def balance_transactions_of_another_merchant_are_never_visible() -> None:
     assert by_source.status_code == 200
     assert by_source.json()["data"] == []
     assert _books() == before
+
+
+def _two_merchants_with_payouts() -> tuple[str, str, str]:
+    """Merchant A (with its key) and merchant B, each with one automatic payout."""
+    from apps.ledger.payouts import create_due_payouts
+    from apps.ledger.tests.payout_helpers import PAYOUT_DAY, payable_merchant
+
+    merchant_a, _ = payable_merchant()
+    merchant_b, _ = payable_merchant()
+    create_due_payouts(payout_date=PAYOUT_DAY, now=NOW)
+    key_a = create_api_key(merchant_id=merchant_a, mode="test", key_type="secret").secret
+    return merchant_a, merchant_b, key_a
+
+
+def _payout_rows() -> list[tuple[str, str, int]]:
+    from apps.ledger.models import Payout
+
+    return list(Payout.objects.order_by("id").values_list("public_id", "status", "amount_minor"))
+
+
+@isolation_case("v1/payouts")
+def payouts_of_another_merchant_are_never_listed_or_used_as_a_cursor() -> None:
+    """A's key lists A's payout only; B's payout id as a cursor is a 404; a POST by A never
+    touches B's balance; nothing of B changes."""
+    from apps.ledger.models import Payout
+
+    merchant_a, merchant_b, key_a = _two_merchants_with_payouts()
+    b_payout = Payout.objects.get(merchant_id=merchant_b).public_id
+    headers = {"Authorization": f"Bearer {key_a}"}
+    before = (_books(), _payout_rows())
+    client = Client()
+    listing = client.get("/v1/payouts", headers=headers)
+    assert listing.status_code == 200
+    assert [row["id"] for row in listing.json()["data"]] == [
+        Payout.objects.get(merchant_id=merchant_a).public_id
+    ]
+    assert b_payout not in listing.content.decode()
+    cursor = client.get("/v1/payouts", {"starting_after": b_payout}, headers=headers)
+    assert cursor.status_code == 404
+    # A is on a daily schedule: refused, and B's payouts and balance are untouched
+    create = client.post("/v1/payouts", {}, content_type="application/json", headers=headers)
+    assert create.status_code == 400
+    assert (_books(), _payout_rows()) == before
+
+
+@isolation_case("v1/payouts/<str:payout_id>")
+def another_merchants_payout_is_a_404() -> None:
+    """A's key asking for B's payout id: 404 resource_missing, and nothing changes."""
+    from apps.ledger.models import Payout
+
+    _merchant_a, merchant_b, key_a = _two_merchants_with_payouts()
+    b_payout = Payout.objects.get(merchant_id=merchant_b).public_id
+    before = (_books(), _payout_rows())
+    response = Client().get(f"/v1/payouts/{b_payout}", headers={"Authorization": f"Bearer {key_a}"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "resource_missing"
+    assert b_payout not in response.content.decode()
+    assert (_books(), _payout_rows()) == before
