@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.errors import NotFoundError
 from apps.common.ids import make_public_id
@@ -581,3 +582,34 @@ def resolve_unknown_payouts(*, now: datetime | None = None, limit: int = 100) ->
         if recorded.rail_state not in {PayoutRailState.RESERVED, PayoutRailState.UNKNOWN}:
             resolved += 1
     return resolved
+
+
+def refresh_payout_from_rail(
+    *, payout_id: str, staff_user_id: str, ip_address: str | None = None
+) -> Payout:
+    """Staff action (admin): ask the rail about one open payout now, instead of waiting for
+    the jobs, and record what it says; audited. The same path as the jobs: an unknown payout
+    the rail never received is sent again under its own key."""
+    payout = Payout.objects.get(public_id=payout_id)
+    record_audit_event(
+        action="ledger.payout.refreshed_from_rail",
+        actor_type="admin",
+        actor_id=staff_user_id,
+        object_type="payout",
+        object_id=payout_id,
+        merchant_ref=payout.merchant_id,
+        ip_address=ip_address,
+        metadata={"status": payout.status, "rail_state": payout.rail_state},
+    )
+    if payout.status not in {PayoutStatus.PENDING, PayoutStatus.IN_TRANSIT}:
+        return payout
+    rail = get_payout_rail(name=payout.rail)
+    try:
+        result = rail.retrieve_payout(idempotency_key=payout_id)
+    except RailTimeoutError:
+        return payout
+    if result.outcome == RailOutcome.NOT_FOUND:
+        if payout.rail_state == PayoutRailState.RESERVED:
+            return payout  # its own call may still be running: leave it to the janitor
+        return _send(payout_id=payout_id)
+    return record_rail_result(payout_id=payout_id, result=result)

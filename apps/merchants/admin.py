@@ -34,6 +34,7 @@ from apps.merchants.models import (
     MerchantMembership,
     MerchantStatus,
     MerchantStatusChange,
+    PayoutBankAccount,
     PayoutSchedule,
     PriceListEntry,
     WebhookEndpoint,
@@ -681,7 +682,35 @@ class ApiKeyAdmin(_ReadOnlyAdminMixin, ApiKeyAdminBase):
     actions = (revoke_api_keys,)
 
 
+class PayoutBankAccountAdmin(_ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Masked: the sealed account number never reaches the page. Merchants set and verify
+    their account in the portal (audited there)."""
+
+    list_display = ("public_id", "merchant", "mode", "holder_name", "masked", "verified_at")
+    list_filter = ("mode", "scheme")
+    search_fields = ("public_id", "merchant__public_id", "holder_name")
+    fields = (
+        "public_id",
+        "merchant",
+        "mode",
+        "scheme",
+        "holder_name",
+        "sort_code",
+        "masked",
+        "verified_at",
+        "verified_consent_ref",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="account number")
+    def masked(self, obj: PayoutBankAccount) -> str:
+        return f"****{obj.account_last4}"
+
+
 admin.site.register(Merchant, MerchantAdmin)
+admin.site.register(PayoutBankAccount, PayoutBankAccountAdmin)
 admin.site.register(MerchantApplication, MerchantApplicationAdmin)
 admin.site.register(MerchantMembership, MerchantMembershipAdmin)
 admin.site.register(PriceListEntry, PriceListEntryAdmin)
