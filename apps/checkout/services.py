@@ -359,3 +359,71 @@ def answer_challenge(
     )
     _record(session=session, outcome=outcome, now=get_now())
     return outcome
+
+
+# --- paying by bank from the hosted page ----------------------------------------------------
+def start_bank_payment_for_session(
+    *, url_token: str, bank: str, return_url: str, now: datetime | None = None
+) -> PaymentOutcome:
+    """The shopper chose pay by bank and a bank: claim, create the bank payment (it requires
+    action: the shopper authorises it at the bank, whose URL the outcome holds), record. The
+    claim holds while the shopper is at the bank; a refusal releases it."""
+    now = now or get_now()
+    session = _get_by_token(url_token=url_token)
+    if "pay_by_bank" not in session.payment_method_types or not any(
+        b.code == bank
+        for b in payments.list_pay_by_bank_banks(
+            merchant_id=session.merchant_ref, currency=session.currency
+        )
+    ):
+        raise InvalidCheckoutSessionError(message="Choose one of the banks shown.", param="bank")
+    _claim_attempt(session=session, now=now)
+    try:
+        outcome = payments.create_bank_payment(
+            merchant_id=session.merchant_ref,
+            mode=session.mode,
+            amount=Money(amount_minor=session.amount_minor, currency=session.currency),
+            bank=bank,
+            return_url=return_url,
+            customer_email=session.customer_email,
+            description=f"Checkout {session.public_id}",
+            metadata={"checkout_session": session.public_id},
+        )
+    except PaymentHubError:
+        _release(session_pk=session.pk, now=get_now())
+        raise
+    _record(session=session, outcome=outcome, now=get_now())
+    return outcome
+
+
+def return_from_bank(*, url_token: str) -> PaymentOutcome | None:
+    """The shopper is back from the bank: ask the bank about the session's payment now and
+    record it (succeeded completes the session, failed releases the claim so the shopper may
+    try again or pay by card). None when the session has no bank payment waiting."""
+    session = _get_by_token(url_token=url_token)
+    if session.status != SessionStatus.OPEN or not session.payment_ref:
+        return None
+    outcome = payments.refresh_bank_payment(
+        merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+    )
+    if outcome.payment_method_type != "pay_by_bank":
+        return None
+    _record(session=session, outcome=outcome, now=get_now())
+    return outcome
+
+
+def abandon_bank_payment(*, url_token: str) -> None:
+    """The shopper would rather pay another way before authorising at the bank: the waiting
+    bank payment is canceled and the claim released."""
+    session = _get_by_token(url_token=url_token)
+    if session.status != SessionStatus.OPEN or not session.payment_ref:
+        return
+    outcome = payments.get_payment_outcome(
+        merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+    )
+    if outcome.payment_method_type != "pay_by_bank" or not outcome.requires_action:
+        return
+    outcome = payments.cancel_payment(
+        merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+    )
+    _record(session=session, outcome=outcome, now=get_now())

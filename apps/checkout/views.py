@@ -8,6 +8,7 @@ a Content-Security-Policy with a fresh nonce and ``frame-ancestors 'none'``.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -72,7 +73,17 @@ def _decline_message(outcome: PaymentOutcome) -> str:
         "expired_card": _("Your card has expired. Try another card."),
         "incorrect_cvc": _("The security code is incorrect. Check it or try another card."),
     }
+    if outcome.payment_method_type == "pay_by_bank":
+        return _bank_failure_message(outcome)
     return messages.get(outcome.decline_code, _("Your card was declined. Try another card."))
+
+
+def _bank_failure_message(outcome: PaymentOutcome) -> str:
+    if outcome.failure_code in {"bank_unavailable", "bank_refused"}:
+        return _("Your bank could not be reached. Try again or choose another payment method.")
+    if outcome.status == "canceled":
+        return ""
+    return _("The bank payment was not completed. Try again or choose another payment method.")
 
 
 def _error_message(error: PaymentHubError) -> str:
@@ -105,11 +116,20 @@ def _render(
         outcome = payments.get_payment_outcome(
             merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
         )
-        state = "challenge" if outcome.requires_action else "pending"
+        state = "pending"
+        if outcome.requires_action:
+            state = "bank" if outcome.payment_method_type == "pay_by_bank" else "challenge"
     if state == SessionStatus.OPEN and session.attempt_count >= services.MAX_ATTEMPTS:
         state = "locked"
     nonce = make_nonce()
     branding = get_checkout_branding(merchant_id=session.merchant_ref)
+    # pay by bank is offered when the session allows it and the merchant can take it: a price
+    # for the open_banking method in this currency and at least one bank (ADR 0013)
+    banks = (
+        payments.list_pay_by_bank_banks(merchant_id=session.merchant_ref, currency=session.currency)
+        if state == SessionStatus.OPEN and "pay_by_bank" in session.payment_method_types
+        else []
+    )
     with translation.override(language):
         context: dict[str, Any] = {
             "session": session,
@@ -135,8 +155,9 @@ def _render(
                 for item in session.line_items
             ],
             "show_card": "card" in session.payment_method_types,
-            # no bank method exists yet (the open-banking issue supplies it): never shown
-            "show_bank": False,
+            "show_bank": bool(banks),
+            "banks": banks,
+            "bank_url": outcome.redirect_url if outcome else "",
             "success_url": success_redirect_url(session),
             "page_url": reverse("checkout-page", kwargs={"url_token": session.url_token}),
             "script_integrity": subresource_integrity(static_path=SCRIPT),
@@ -200,6 +221,69 @@ def pay(request: HttpRequest, url_token: str) -> HttpResponse:
             status = 409
         return _render(request, session, error=message, status=status)
     return _after_payment(request, session, outcome)
+
+
+def _bank_return_url(request: HttpRequest, session: CheckoutSession) -> str:
+    return request.build_absolute_uri(
+        reverse("checkout-bank-return", kwargs={"url_token": session.url_token})
+    )
+
+
+@require_POST
+def pay_by_bank(request: HttpRequest, url_token: str) -> HttpResponse:
+    """The shopper chose a bank: start the bank payment, then the page sends the shopper to
+    the bank's authorization page (a link it follows at once; see page.html)."""
+    session = _get_session(url_token)
+    try:
+        outcome = services.start_bank_payment_for_session(
+            url_token=url_token,
+            bank=request.POST.get("bank", ""),
+            return_url=_bank_return_url(request, session),
+        )
+    except CheckoutSessionNotOpenError:
+        session.refresh_from_db()
+        return _render(request, session, status=409)
+    except PaymentHubError as refused:
+        session.refresh_from_db()
+        with translation.override(_choose_language(request, session)):
+            message = (
+                _("Choose one of the banks shown.")
+                if refused.param == "bank"
+                else _error_message(refused)
+            )
+        status = 429 if isinstance(refused, TooManyAttemptsError) else 400
+        if isinstance(refused, CheckoutPaymentInProgressError):
+            status = 409
+        return _render(request, session, error=message, status=status)
+    return _after_payment(request, session, outcome)
+
+
+@require_GET
+def bank_return(request: HttpRequest, url_token: str) -> HttpResponse:
+    """Where the bank's redirect (through PaymentHub's callback) brings the shopper back:
+    the payment is asked about now; paid → the success page (which returns to the merchant);
+    not paid → the page again with the reason, to try again or pay another way."""
+    session = _get_session(url_token)
+    try:
+        outcome = services.return_from_bank(url_token=url_token)
+    except PaymentHubError:
+        outcome = None  # the bank is unreachable now: the page shows the payment as pending
+    if outcome is None:
+        return HttpResponseRedirect(
+            reverse("checkout-page", kwargs={"url_token": session.url_token}), status=303
+        )
+    return _after_payment(request, session, outcome)
+
+
+@require_POST
+def abandon_bank(request: HttpRequest, url_token: str) -> HttpResponse:
+    """Choose another method instead of going on to the bank."""
+    _get_session(url_token)
+    # decided meanwhile: the page shows where the payment stands
+    with contextlib.suppress(PaymentHubError):
+        services.abandon_bank_payment(url_token=url_token)
+    page = reverse("checkout-page", kwargs={"url_token": url_token})
+    return HttpResponseRedirect(page, status=303)
 
 
 @require_POST

@@ -14,6 +14,12 @@ register_public_routes(
         "unguessable URL token (CSRF-protected, rate-limited per session)",
         "pay/<str:url_token>/challenge": "the challenge step of the session named by its "
         "unguessable URL token",
+        "pay/<str:url_token>/bank": "starts pay by bank for the session named by its "
+        "unguessable URL token (CSRF-protected, attempts capped per session)",
+        "pay/<str:url_token>/bank/return": "the shopper back from the bank for the session "
+        "named by its unguessable URL token: asks about that session's payment only",
+        "pay/<str:url_token>/bank/cancel": "gives up the waiting bank payment of the session "
+        "named by its unguessable URL token (CSRF-protected)",
     }
 )
 
