@@ -61,3 +61,33 @@ class ReportExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.report_type} {self.status}"
+
+
+class BankConnection(models.Model):
+    """A merchant's own bank account connection started in the portal: the open-banking
+    account-access consent (``consent_ref``) the portal reads balances and transactions
+    through. Which consents are the merchant's is kept here; the consent's state lives in
+    the openbanking app."""
+
+    merchant_ref = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8)
+    consent_ref = models.CharField(max_length=40, unique=True)
+    bank_code = models.CharField(max_length=40)
+    requested_by = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "backoffice_bank_connection"
+        indexes = [
+            models.Index(
+                fields=["merchant_ref", "mode", "-created_at"], name="bank_connection_list_idx"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=["test", "live"]), name="bank_connection_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_ref} {self.bank_code} {self.consent_ref}"

@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from apps.backoffice.portal import (
     balances,
+    bank_connections,
     dashboard,
     developers,
     payments,
@@ -22,6 +23,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("payments/<str:payment_id>/capture/", payments.capture_payment, name="payment-capture"),
     path("payments/<str:payment_id>/cancel/", payments.cancel_payment, name="payment-cancel"),
     path("balances/", balances.balances_page, name="balances"),
+    path("bank-accounts/", bank_connections.bank_connections_page, name="bank-connections"),
+    path("bank-accounts/connect/", bank_connections.connect_bank_page, name="bank-connect"),
+    path("bank-accounts/return/", bank_connections.bank_return_page, name="bank-return"),
+    path(
+        "bank-accounts/<str:consent_id>/",
+        bank_connections.bank_connection_page,
+        name="bank-connection",
+    ),
     path("reports/", reports.reports_page, name="reports"),
     path("reports/<str:export_id>/", reports.report_page, name="report"),
     path("reports/<str:export_id>/download/", reports.report_download, name="report-download"),

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
+from apps.backoffice.models import BankConnection
 from apps.backoffice.reports import generate_report_export, request_report_export
 from apps.backoffice.tests.helpers import api_client, make_payment, owner_client
 from apps.common.ids import make_public_id
@@ -289,3 +290,51 @@ def request_log_shows_only_the_callers_requests() -> None:
     paged = client.get("/portal/developers/logs/", {"after": entry_b.id})
     assert paged.status_code == 400
     assert "pay_secret_of_b" not in paged.content.decode()
+
+
+def _bank_connection_of_b() -> tuple[Client, str, str]:
+    """A's owner's client, B's merchant id and a consent recorded as B's connection (no bank
+    is needed: A is refused before any bank call)."""
+    client, merchant_b, _theirs = _a_and_b()
+    consent_id = make_public_id(prefix="obc")
+    BankConnection.objects.create(
+        merchant_ref=merchant_b,
+        mode="test",
+        consent_ref=consent_id,
+        bank_code="sandbox",
+        created_at=timezone.now(),
+    )
+    return client, merchant_b, consent_id
+
+
+@isolation_case("portal/bank-accounts/")
+def bank_connections_of_another_merchant_are_not_listed() -> None:
+    _page_of_b_is_not_found("/portal/bank-accounts/")
+    client, _merchant_b, consent_id = _bank_connection_of_b()
+    assert consent_id not in client.get("/portal/bank-accounts/").content.decode()
+
+
+@isolation_case("portal/bank-accounts/connect/")
+def bank_accounts_cannot_be_connected_for_another_merchant() -> None:
+    client, merchant_b, _consent_id = _bank_connection_of_b()
+    before = list(BankConnection.objects.values_list("id", flat=True))
+    response = client.post(
+        f"/portal/bank-accounts/connect/?merchant={merchant_b}", {"bank": "sandbox"}
+    )
+    assert response.status_code == 404
+    assert list(BankConnection.objects.values_list("id", flat=True)) == before
+
+
+@isolation_case("portal/bank-accounts/return/")
+def the_bank_return_of_another_merchants_consent_is_not_found() -> None:
+    client, _merchant_b, consent_id = _bank_connection_of_b()
+    response = client.get("/portal/bank-accounts/return/", {"consent": consent_id})
+    assert response.status_code == 404
+
+
+@isolation_case("portal/bank-accounts/<str:consent_id>/")
+def another_merchants_bank_connection_is_not_found() -> None:
+    client, _merchant_b, consent_id = _bank_connection_of_b()
+    response = client.get(f"/portal/bank-accounts/{consent_id}/")
+    assert response.status_code == 404
+    assert consent_id not in response.content.decode()
