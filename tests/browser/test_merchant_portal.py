@@ -2,24 +2,37 @@
 and authenticator code, finds a payment by the customer's email, opens its timeline, refunds
 part of it after re-authenticating, sees the refund on the timeline and in the balance
 transactions; creates and rolls an API key; exports payments to CSV and downloads it.
-Screenshots of each page go to test-artifacts/portal/ (ignored by git)."""
+Screenshots of each page go to test-artifacts/portal/ (ignored by git).
+
+No sleeps: every step waits for a condition (a heading, a URL, a text). Instead of waiting for
+the sign-in to age past the step-up window, a test moves the session's sign-in time back
+(what minutes of waiting would do), so the re-authentication page is certain, not a race.
+Authenticator codes are computed for the first time step the device has not used yet."""
 
 import base64
 import time
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.backoffice.models import ReportExport
 from apps.backoffice.reports import generate_report_export
-from apps.backoffice.tests.helpers import PASSWORD, make_member, make_merchant, make_payment
+from apps.backoffice.tests.helpers import (
+    AUTHENTICATED_AT_KEY,
+    PASSWORD,
+    api_client,
+    make_member,
+    make_merchant,
+    make_payment,
+)
 from tests.browser.test_signup_and_two_factor import totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-STEP_UP_SECONDS = 6
 
 
 def snap(page, name: str) -> None:
@@ -28,9 +41,8 @@ def snap(page, name: str) -> None:
 
 
 @pytest.fixture
-def owner(settings):
+def owner():
     """An active merchant with a few payments, and its owner with an authenticator."""
-    settings.STEP_UP_MAX_AGE_SECONDS = STEP_UP_SECONDS
     merchant_id = make_merchant(trading_name="Bottega Verde")
     user = make_member(merchant_id=merchant_id, role="owner", email="owner@bottega.example")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
@@ -40,14 +52,27 @@ def owner(settings):
         merchant_id=merchant_id, amount=900, number="4000000000009995", email="x@else.example"
     )
     paid = make_payment(merchant_id=merchant_id, amount=4200, email="ada@shopper.example")
-    return {"merchant_id": merchant_id, "secret": secret, "payment": paid["id"], "step": 0}
+    return {"merchant_id": merchant_id, "secret": secret, "payment": paid["id"], "device": device}
 
 
 def code(owner) -> str:
-    """A fresh code each time: a used time step is refused, so step forward."""
-    value = totp_code(owner["secret"], steps_ahead=owner["step"])
-    owner["step"] += 1
-    return value
+    """A code the server accepts now: a used time step is refused, so take the current step
+    (as the device's drift sees it) or, if that one was used already, the next one (within
+    the one-step tolerance)."""
+    device = owner["device"]
+    device.refresh_from_db()
+    current = int(time.time()) // 30 + device.drift
+    step = max(current, device.last_t + 1)
+    return totp_code(owner["secret"], steps_ahead=step - int(time.time()) // 30)
+
+
+def make_the_sign_in_old(page) -> None:
+    """The session's last password-and-code proof moves an hour back, out of the step-up
+    window, as if the owner had stepped away."""
+    cookie = next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
+    session[AUTHENTICATED_AT_KEY] = time.time() - 3600
+    session.save()
 
 
 def sign_in(page, owner) -> None:
@@ -60,13 +85,14 @@ def sign_in(page, owner) -> None:
     page.get_by_role("heading", name="Dashboard").wait_for()
 
 
-def reauthenticate_if_asked(page, owner) -> None:
-    if "/portal/reauth/" in page.url:
-        page.get_by_role("heading", name="Confirm it is you").wait_for()
-        snap(page, "reauth")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_label("Authentication code").fill(code(owner))
-        page.get_by_role("button", name="Confirm").click()
+def reauthenticate(page, owner) -> None:
+    """On the step-up page (waited for, not assumed): password and a fresh code."""
+    page.wait_for_url("**/portal/reauth/**")
+    page.get_by_role("heading", name="Confirm it is you").wait_for()
+    snap(page, "reauth")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Authentication code").fill(code(owner))
+    page.get_by_role("button", name="Confirm").click()
 
 
 class TestMerchantPortal:
@@ -93,10 +119,9 @@ class TestMerchantPortal:
         assert "Ledger: capture" in timeline.inner_text()
         snap(page, "payment-detail")
 
-        time.sleep(STEP_UP_SECONDS + 1)  # the sign-in is no longer recent
+        make_the_sign_in_old(page)
         page.get_by_role("link", name="Refund…").click()
-        page.wait_for_url("**/portal/reauth/**")
-        reauthenticate_if_asked(page, owner)
+        reauthenticate(page, owner)
         page.get_by_role("heading", name=f"Refund {owner['payment']}").wait_for()
         page.get_by_label("Amount to refund").fill("12.50")
         page.get_by_label("Reason").select_option("requested_by_customer")
@@ -121,8 +146,10 @@ class TestMerchantPortal:
         page.get_by_role("link", name="Developers").click()
         page.get_by_role("heading", name="Developers").wait_for()
         snap(page, "developers")
+        make_the_sign_in_old(page)
         page.get_by_role("link", name="Create key").click()
-        reauthenticate_if_asked(page, owner)
+        reauthenticate(page, owner)
+        page.get_by_role("button", name="Create key").wait_for()
         page.get_by_label("Name").fill("order server")
         page.get_by_role("button", name="Create key").click()
         secret = page.locator("#revealed-secret").inner_text()
@@ -132,8 +159,7 @@ class TestMerchantPortal:
         assert page.locator("#revealed-secret").count() == 0  # shown once
 
         row = page.locator("#api-keys tbody tr", has_text="order server")
-        row.get_by_role("link", name="Roll…").click()
-        reauthenticate_if_asked(page, owner)
+        row.get_by_role("link", name="Roll…").click()  # the re-authentication is recent
         page.get_by_role("button", name="Roll key").click()
         page.get_by_text("Key rolled").wait_for()
         assert page.locator("#revealed-secret").inner_text() != secret
@@ -147,7 +173,7 @@ class TestMerchantPortal:
         assert page.locator("progress").count() == 1
         snap(page, "export-in-progress")
         generate_report_export(export_id=ReportExport.objects.get().public_id)  # the worker
-        page.get_by_role("link", name="Download CSV").wait_for(timeout=10_000)  # page refreshes
+        page.get_by_role("link", name="Download CSV").wait_for(timeout=20_000)  # page refreshes
         snap(page, "export-ready")
         with page.expect_download() as download_info:
             page.get_by_role("link", name="Download CSV").click()
@@ -158,8 +184,9 @@ class TestMerchantPortal:
     def test_add_a_webhook_endpoint_and_look_at_settings(self, page, owner):
         sign_in(page, owner)
         page.get_by_role("link", name="Developers").click()
+        make_the_sign_in_old(page)
         page.get_by_role("link", name="Add endpoint").click()
-        reauthenticate_if_asked(page, owner)
+        reauthenticate(page, owner)
         page.get_by_label("Endpoint URL").fill("not a url")
         page.get_by_role("button", name="Add endpoint").click()
         page.locator(".errorlist").first.wait_for()
@@ -170,6 +197,16 @@ class TestMerchantPortal:
         assert page.locator("#revealed-secret").inner_text().startswith("whsec_")
         page.get_by_text("Nothing sent to this endpoint yet").wait_for()
         snap(page, "webhook-endpoint")
+        page.get_by_role("link", name="Developers", exact=True).click()
+        page.get_by_role("link", name="API request log").click()
+        page.get_by_role("heading", name="API request log").wait_for()
+        assert page.locator("#api-requests tbody tr", has_text="/v1/payments").count() == 3
+        api_client(merchant_id=owner["merchant_id"]).get(
+            "/v1/payments", headers={"X-Request-Id": "req_browser_walk_1"}
+        )
+        page.reload()
+        assert "req_browser_walk_1" in page.locator("#api-requests").inner_text()
+        snap(page, "request-log")
         page.get_by_role("link", name="Settings").click()
         page.locator("#branding-preview").wait_for()
         snap(page, "settings")
