@@ -8,9 +8,14 @@
     by the same code as ``manage.py train_risk_model``). Each call: the Lua velocity script
     (one Redis round trip: card, e-mail and IP sliding windows, merchant minute buckets,
     history, configuration token), features, model score, rules, and the decision stored in
-    one INSERT. Attempts draw from 4,000 cards, 3,000 e-mails and 2,000 IPs (9 in 10 with
-    the IP in the card's country), so the velocity windows hold realistic sets. Redis is
-    warm (300 warm-up calls first). The run's Redis keys are deleted at the end.
+    one INSERT. Every attempt carries a payer name (the card holder's), screened against the
+    full shared OFAC SDN list (about 21,000 names and aliases, loaded by the same code as
+    ``manage.py load_sanctions``), as the payments orchestrator passes it: half the surnames
+    common, half rare (never seen before), 1 in 500 names a listed one (held for review and
+    audited). Attempts draw from 4,000 cards,
+    3,000 e-mails and 2,000 IPs (9 in 10 with the IP in the card's country), so the velocity
+    windows hold realistic sets. Redis and the sanctions index are warm (300 warm-up calls
+    first). The run's Redis keys are deleted at the end.
 
     The baseline is a bare Redis ``PING`` round trip on the same connection, measured in the
     same run: the floor of anything that consults Redis at all. Goal: p99 under 10 ms.
@@ -26,6 +31,7 @@ import statistics
 import time
 from collections import Counter
 
+from django.conf import settings
 from django_redis import get_redis_connection
 
 from apps.common.clock import get_now
@@ -36,6 +42,7 @@ from apps.risk.features import build_features
 from apps.risk.ml import activate_model_version, train_risk_model
 from apps.risk.models import BlockListEntry
 from apps.risk.rules import save_risk_rule
+from apps.risk.sanctions.loader import load_sanctions_list
 from apps.risk.velocity import VelocitySignals, WindowCounts
 from bench.harness.figures import Figure
 
@@ -44,6 +51,34 @@ WARM_UP = 300
 P99_TARGET_MS = 10.0
 RUN = secrets.token_hex(4)  # velocity keys of this run only (Redis is not per-run)
 MERCHANTS = tuple(f"mch_bench{RUN}_{name}" for name in "abc")
+
+COMMON_FIRST: tuple[str, ...] = (
+    "Maria",
+    "Giulia",
+    "Luca",
+    "Marco",
+    "Anna",
+    "Sofia",
+    "Jean",
+    "Pierre",
+    "Claire",
+)
+COMMON_FIRST += ("Hans", "Ingrid", "Olga", "Pedro", "Ana", "Carlos", "Emma", "Oliver", "Noah")
+COMMON_FIRST += ("Mia", "Yuki", "Wei", "Priya", "Arjun", "Fatima", "Omar", "Lea", "Tomasz")
+COMMON_LAST: tuple[str, ...] = (
+    "Rossi",
+    "Bianchi",
+    "Ferrari",
+    "Dubois",
+    "Martin",
+    "Bernard",
+    "Muller",
+    "Weber",
+)
+COMMON_LAST += ("Jensen", "Garcia", "Fernandez", "Lopez", "Silva", "Santos", "Smith", "Jones")
+COMMON_LAST += ("Kowalski", "Nowak", "Murphy", "Tanaka", "Chen", "Wang", "Patel", "Hassan")
+SYLLABLES = ("ka", "lo", "ver", "din", "ma", "sto", "rel", "bri", "no", "tal", "gen", "us", "har")
+LISTED_NAMES = ("Nicolas Maduro", "Osama bin Laden", "Kim Jong Un", "Oleg Deripaska")
 
 RULES = [
     ("block_card_testing", "card_count_1h > 8", "block", 10),
@@ -100,6 +135,25 @@ def configure() -> None:
     )
     version = train_risk_model(synthetic_rows=4000)
     activate_model_version(version=version.version, actor_id="bench")
+    loaded = load_sanctions_list(path=settings.SANCTIONS_DATA_DIR)
+    print(
+        f"risk: sanctions list {loaded.version_label}: {loaded.entry_count} entries, "
+        f"{loaded.alias_count} aliases"
+    )
+
+
+def make_payer_name(*, rng: random.Random) -> str:
+    """A card holder's name: 1 in 500 a listed one; else a common given name with, half the
+    time, a common surname and otherwise a rare one (made of syllables: a word the sanctions
+    index has not seen before, so the memo of similar words does not help)."""
+    if rng.random() < 1 / 500:
+        return rng.choice(LISTED_NAMES)
+    if rng.random() < 0.5:
+        surname = rng.choice(COMMON_LAST)
+    else:
+        syllables = [rng.choice(SYLLABLES) for _ in range(rng.randrange(2, 5))]
+        surname = "".join(syllables).capitalize()
+    return f"{rng.choice(COMMON_FIRST)} {surname}"
 
 
 def make_inputs(*, count: int, rng: random.Random, prefix: str) -> list[PaymentRiskInput]:
@@ -120,6 +174,7 @@ def make_inputs(*, count: int, rng: random.Random, prefix: str) -> list[PaymentR
                 customer_email=f"shopper{rng.randrange(3000)}@{RUN}.example.com",
                 ip_address=f"fd00:{RUN}::{rng.randrange(2000):x}",
                 payment_id=f"pay_{prefix}_{number}",
+                payer_name=make_payer_name(rng=rng),
                 card_country=(country := rng.choice(countries)),
                 ip_country=country if rng.random() < 0.9 else rng.choice(countries),
             )
@@ -177,7 +232,10 @@ def run() -> list[Figure]:
     started = time.perf_counter()
     configure()
     took = time.perf_counter() - started
-    print(f"risk: configured 40 rules, 2000 list entries and a model in {took:.1f}s")
+    print(
+        f"risk: configured 40 rules, 2000 list entries, a model and the sanctions list "
+        f"in {took:.1f}s"
+    )
     time_calls(inputs=make_inputs(count=WARM_UP, rng=rng, prefix="warm"))
     time_pings(count=WARM_UP)
     inputs = make_inputs(count=OPERATIONS, rng=rng, prefix="bench")

@@ -53,7 +53,9 @@ logger = logging.getLogger(__name__)
 # Without Redis (no configuration token) the in-memory configuration is re-read this often.
 FALLBACK_RELOAD_SECONDS = 5.0
 
-DecisionAdjuster = Callable[[RiskDecision], RiskDecision]
+# Changes the decision before it is stored (e.g. the payer's sanctions screening); may add
+# what it saw to the stored features.
+DecisionAdjuster = Callable[[RiskDecision, dict[str, Any]], RiskDecision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +325,7 @@ def assess(
     if not signals.available:
         decision = replace(decision, reasons=(*decision.reasons, "velocity_unavailable"))
     if adjust is not None:
-        decision = adjust(decision)
+        decision = adjust(decision, features)
     decision = _with_level(decision)
     record_decision(
         risk_input=risk_input,

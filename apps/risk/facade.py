@@ -32,10 +32,13 @@ __all__ = [
 def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
     """Allow, review or block a payment attempt before it reaches a processor. A payer name
     is screened against the sanctions list: a potential match holds the payment for review
-    (reason ``sanctions_potential_match``)."""
+    (reason ``sanctions_potential_match``); with no list loaded the reason
+    ``sanctions_not_screened`` is added (docs/runbooks/sanctions.md)."""
     return assess_payment_risk(
         risk_input=risk_input,
-        adjust=lambda decision: apply_payer_screening(risk_input=risk_input, decision=decision),
+        adjust=lambda decision, features: apply_payer_screening(
+            risk_input=risk_input, decision=decision, features=features
+        ),
     )
 
 

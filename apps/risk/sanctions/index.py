@@ -34,6 +34,7 @@ from apps.risk.sanctions.normalisation import NameToken, normalise_name, split_w
 DEFAULT_SOURCE = "ofac_sdn"
 MAX_MATCHES = 10
 _RETRIEVAL_MIN_WEIGHT = 0.5
+_SIMILAR_MEMO_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,14 @@ class SanctionsIndex:
                 by_folded[token.folded].add(position)
         self._by_folded = dict(by_folded)
         self._foldeds = list(self._by_folded)
+        # folded word -> its similar listed spellings: payer names repeat their words a lot
+        # (common given names and surnames), and the fuzzy scan of the vocabulary is most of
+        # a screening's cost. Bounded; the index (so the memo) is per list version.
+        self._similar_memo: dict[str, dict[str, float]] = {}
+        self._by_length: dict[int, list[str]] = defaultdict(list)
+        for folded in self._foldeds:
+            self._by_length[len(folded)].append(folded)
+        self._length_bands: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self.names)
@@ -90,6 +99,16 @@ class SanctionsIndex:
     def _similar_words(self, token: NameToken) -> dict[str, float]:
         """Listed folded spellings similar to ``token`` (with the exact token similarity,
         an upper bound for every listed token of that spelling)."""
+        key = f"{len(token.text) <= SHORT_TOKEN_LENGTH}:{token.folded}"
+        found = self._similar_memo.get(key)
+        if found is None:
+            found = self._scan_similar_words(token)
+            if len(self._similar_memo) >= _SIMILAR_MEMO_SIZE:
+                self._similar_memo.clear()
+            self._similar_memo[key] = found
+        return found
+
+    def _scan_similar_words(self, token: NameToken) -> dict[str, float]:
         found: dict[str, float] = {}
         if token.folded in self._by_folded:  # equal text means equal folded spelling
             found[token.folded] = 1.0
@@ -99,7 +118,7 @@ class SanctionsIndex:
         # these names, so its cutoff keeps every spelling the matcher could pair.
         for choice, _, _ in process.extract(
             token.folded,
-            self._foldeds,
+            self._length_band(len(token.folded)),
             scorer=JaroWinkler.similarity,
             score_cutoff=TOKEN_MIN_SIMILARITY,
             limit=None,
@@ -109,6 +128,23 @@ class SanctionsIndex:
                 if similarity >= TOKEN_MIN_SIMILARITY:
                     found[choice] = similarity
         return found
+
+    def _length_band(self, length: int) -> list[str]:
+        """The listed spellings whose length could pair with a word of ``length``: the
+        matcher's similarity is the mean of Jaro-Winkler (at most 1) and normalised
+        Levenshtein (at most 1 - length difference / longer length), so it reaches
+        ``TOKEN_MIN_SIMILARITY`` only if 1 - difference / longer >= 2 * minimum - 1."""
+        band = self._length_bands.get(length)
+        if band is None:
+            floor = 2 * TOKEN_MIN_SIMILARITY - 1
+            band = [
+                folded
+                for other, words in sorted(self._by_length.items())
+                if 1 - abs(length - other) / max(length, other, 1) >= floor - 1e-9
+                for folded in words
+            ]
+            self._length_bands[length] = band
+        return band
 
     def _candidates(self, query: tuple[NameToken, ...], *, threshold: float) -> list[int]:
         total_weight = sum(token.weight for token in query)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 
@@ -104,6 +105,26 @@ def screen_name(
     """Screen one name against the active sanctions list and audit the result
     (``risk.sanctions_screened``, with the outcome, list version and matches)."""
     screening = match_name(name=name, threshold=threshold)
+    audit_screening(
+        screening=screening,
+        purpose=purpose,
+        merchant_id=merchant_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        now=now,
+    )
+    return screening
+
+
+def audit_screening(
+    *,
+    screening: SanctionsScreening,
+    purpose: str,
+    merchant_id: str = "",
+    actor_type: str = "system",
+    actor_id: str = "",
+    now: datetime | None = None,
+) -> None:
     record_audit_event(
         action="risk.sanctions_screened",
         actor_type=actor_type,
@@ -111,39 +132,53 @@ def screen_name(
         object_type="sanctions_screening",
         object_id=purpose,
         merchant_ref=merchant_id,
-        metadata={
-            "purpose": purpose,
-            "screened_name": screening.screened_name,
-            "outcome": screening.outcome.value,
-            "threshold": screening.threshold,
-            "list_version": screening.list_version,
-            "matches": [_match_metadata(match) for match in screening.matches],
-        },
+        metadata={"purpose": purpose, **describe_screening(screening)},
         occurred_at=now or get_now(),
     )
-    return screening
 
 
-def apply_payer_screening(*, risk_input: PaymentRiskInput, decision: RiskDecision) -> RiskDecision:
+def describe_screening(screening: SanctionsScreening) -> dict[str, Any]:
+    return {
+        "screened_name": screening.screened_name,
+        "outcome": screening.outcome.value,
+        "threshold": screening.threshold,
+        "list_version": screening.list_version,
+        "matches": [_match_metadata(match) for match in screening.matches],
+    }
+
+
+def apply_payer_screening(
+    *,
+    risk_input: PaymentRiskInput,
+    decision: RiskDecision,
+    features: dict[str, Any] | None = None,
+) -> RiskDecision:
     """Screen the payer's name, when given: a potential match holds the payment for review
     (a block stays a block).
 
+    The screening (outcome, list version, threshold, matches) is stored with the decision
+    (``features["sanctions_screening"]``); a potential match is also audited
+    (``risk.sanctions_screened``, purpose ``payment_payer``). Clear results are not appended
+    to the audit chain: one chain append per payment would serialise every authorization on
+    the chain's head (docs/runbooks/sanctions.md).
+
     With no sanctions list loaded the name cannot be screened: the decision keeps its action
-    and gains the reason ``sanctions_not_screened`` (stored, shown in ``payment.risk``,
-    audited, and alerted to compliance by :func:`apps.risk.aml.check_decision_rates`);
-    ``SANCTIONS_HOLD_UNSCREENED_PAYERS = True`` holds such payments for review instead
-    (docs/runbooks/sanctions.md)."""
+    and gains the reason ``sanctions_not_screened`` (stored, shown in ``payment.risk`` and
+    alerted to compliance by :func:`apps.risk.aml.check_decision_rates`);
+    ``SANCTIONS_HOLD_UNSCREENED_PAYERS = True`` holds such payments for review instead."""
     payer_name = risk_input.payer_name.strip()[:MAX_NAME_LENGTH]
     if not payer_name or decision.action is RiskAction.BLOCK:
         return decision
-    screening = screen_name(
-        name=payer_name, purpose="payment_payer", merchant_id=risk_input.merchant_id
-    )
+    screening = match_name(name=payer_name)
+    if features is not None:
+        features["sanctions_screening"] = describe_screening(screening)
     if screening.outcome is SanctionsOutcome.CLEAR:
         return decision
-    if screening.outcome is SanctionsOutcome.NOT_SCREENED and not getattr(
-        settings, "SANCTIONS_HOLD_UNSCREENED_PAYERS", False
-    ):
+    if screening.is_potential_match:
+        audit_screening(
+            screening=screening, purpose="payment_payer", merchant_id=risk_input.merchant_id
+        )
+    elif not getattr(settings, "SANCTIONS_HOLD_UNSCREENED_PAYERS", False):
         return replace(decision, reasons=(*decision.reasons, REASON_NOT_SCREENED))
     reason = REASON_POTENTIAL_MATCH if screening.is_potential_match else REASON_NOT_SCREENED
     # replace() keeps whatever else the decision carries (decline code, level...).

@@ -10,6 +10,7 @@ from apps.common.models import AuditEvent
 from apps.merchants.contracts import SanctionsScreeningSubject
 from apps.risk.contracts import PaymentRiskInput, RiskAction, SanctionsOutcome
 from apps.risk.facade import assess_payment, get_payment_risk, screen_name
+from apps.risk.models import RiskDecisionRecord
 from apps.risk.sanctions.services import screen_merchant
 from apps.risk.tests.sanctions_helpers import load_fixture_list
 
@@ -33,6 +34,10 @@ def _payment(**overrides):
     }
     values.update(overrides)
     return PaymentRiskInput(**values)
+
+
+def _stored_screening(payment_id):
+    return RiskDecisionRecord.objects.get(payment_ref=payment_id).features["sanctions_screening"]
 
 
 def _screenings(purpose="payment_payer"):
@@ -69,10 +74,25 @@ class TestPayerScreeningAtPaymentTime:
         )
         assert audit.metadata["matches"][0]["list_entry_id"] == "22790"
 
-    def test_a_payer_who_is_not_listed_is_allowed_and_the_screening_audited(self, sanctions_list):
-        decision = assess_payment(risk_input=_payment(payer_name="Maria Rossi"))
+    def test_a_listed_payers_screening_is_stored_with_the_decision(self, sanctions_list):
+        assess_payment(risk_input=_payment(payer_name="Kim Jong Un", payment_id="pay_listed"))
+        stored = _stored_screening("pay_listed")
+        assert stored["outcome"] == "potential_match"
+        assert stored["list_version"] == sanctions_list.version_label
+        assert stored["matches"][0]["list_entry_id"] == "20157"
+
+    def test_a_payer_who_is_not_listed_is_allowed_and_the_screening_stored(self, sanctions_list):
+        decision = assess_payment(
+            risk_input=_payment(payer_name="Maria Rossi", payment_id="pay_clear")
+        )
         assert decision.action is RiskAction.ALLOW
-        assert _screenings().get().metadata["outcome"] == "clear"
+        assert decision.reasons == ()
+        stored = _stored_screening("pay_clear")
+        assert (stored["outcome"], stored["screened_name"]) == ("clear", "Maria Rossi")
+        assert stored["list_version"] == sanctions_list.version_label
+        # a clear result is not appended to the audit chain (one append per payment would
+        # serialise authorizations on the chain's head); the stored decision is the record
+        assert not _screenings().exists()
 
     def test_without_a_payer_name_nothing_is_screened(self, sanctions_list):
         assert assess_payment(risk_input=_payment()).action is RiskAction.ALLOW
@@ -84,7 +104,7 @@ class TestPayerScreeningAtPaymentTime:
         )
         assert decision.action is RiskAction.ALLOW
         assert decision.reasons == ("sanctions_not_screened",)
-        assert _screenings().get().metadata["outcome"] == "not_screened"
+        assert _stored_screening("pay_unscreened")["outcome"] == "not_screened"
         stored = get_payment_risk(payment_id="pay_unscreened")
         assert stored is not None
         assert stored.reasons == ("sanctions_not_screened",)
