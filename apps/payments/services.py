@@ -52,7 +52,14 @@ from apps.payments.errors import (
     PaymentNotFoundError,
 )
 from apps.payments.metadata import check_metadata as _check_metadata
-from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentEvent, Refund
+from apps.payments.models import (
+    AttemptStatus,
+    Customer,
+    Payment,
+    PaymentAttempt,
+    PaymentEvent,
+    Refund,
+)
 from apps.payments.states import PaymentStatus, check_payment_transition
 from apps.risk import facade as risk
 from apps.risk.contracts import PaymentRiskInput, RiskAction
@@ -457,6 +464,17 @@ def _requests_capture(*, capture_method: str, risk_action: str) -> bool:
     return capture_method == "automatic" and risk_action != RiskAction.REVIEW
 
 
+def _payer_name(*, payment: Payment, cardholder_name: str) -> str:
+    """The name risk screens against the sanctions list: the card holder's, else the
+    customer's (one read, only when the card carries no name)."""
+    if cardholder_name.strip() or not payment.customer_ref:
+        return cardholder_name
+    customers = Customer.objects.filter(
+        public_id=payment.customer_ref, merchant_ref=payment.merchant_ref, mode=payment.mode
+    )
+    return customers.values_list("name", flat=True).first() or ""
+
+
 def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> _AuthorizationCall:
     """Detokenize, assess risk, and authorize on the first reachable connector."""
     card = vault.detokenize_for_authorization(
@@ -476,6 +494,9 @@ def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> 
             card_last4=card.last4,
             card_brand=card.brand,
             customer_email=payment.customer_email,
+            payment_id=payment.public_id,
+            customer_id=payment.customer_ref,
+            payer_name=_payer_name(payment=payment, cardholder_name=card.cardholder_name),
         )
     )
     risk_action = decision.action.value

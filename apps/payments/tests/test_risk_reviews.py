@@ -12,7 +12,6 @@ from apps.payments.models import Payment
 from apps.payments.risk_reviews import apply_risk_review
 from apps.payments.services import confirm_payment, create_payment
 from apps.risk import facade as risk
-from apps.risk.contracts import PaymentRiskInput
 from apps.tokenization import facade as vault
 from paymenthub.celery import app as celery_app
 
@@ -43,18 +42,7 @@ def _held_for_review(merchant_id):
     )
     payment = confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
     assert payment.status == "requires_capture"
-    # the assessment with the payment's id (what the orchestrator passes) opens the review
-    risk.assess_payment(
-        risk_input=PaymentRiskInput(
-            merchant_id=merchant_id,
-            mode="test",
-            amount_minor=10_000,
-            currency="EUR",
-            card_bin="400000",
-            card_last4="9235",
-            payment_id=payment.public_id,
-        )
-    )
+    # the assessment before authorization, stored with the payment's id, opened the review
     assert risk.get_payment_risk(payment_id=payment.public_id).review_status == "pending"
     return payment
 
