@@ -493,6 +493,9 @@ def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> 
             card_bin=card.number[:6],
             card_last4=card.last4,
             card_brand=card.brand,
+            card_fingerprint=_describe_payment_method(
+                merchant_id=payment.merchant_ref, payment_method=payment.payment_method_ref
+            ).fingerprint,
             customer_email=payment.customer_email,
             payment_id=payment.public_id,
             customer_id=payment.customer_ref,

@@ -117,6 +117,20 @@ class TestRiskTestCardsThroughTheApi:
         assert client.get(f"/v1/payments/{body['id']}").json()["risk"] == body["risk"]
 
 
+class TestVelocityFromRealPayments:
+    def test_the_same_card_under_new_tokens_is_counted_by_its_fingerprint(self, merchant):
+        merchant_id, client = merchant
+        paid = [_pay(client, _token(merchant_id, "5555555555554444")) for _ in range(3)]
+        other = _pay(client, _token(merchant_id, "4242424242424242"))
+        counts = [_stored_features(body["id"])["card_count_1h"] for body in paid]
+        assert counts == [1, 2, 3]
+        assert _stored_features(other["id"])["card_count_1h"] == 1
+        decisions = apps.get_model("risk", "RiskDecisionRecord").objects
+        fingerprints = {decisions.get(payment_ref=body["id"]).card_fingerprint for body in paid}
+        assert len(fingerprints) == 1
+        assert fingerprints != {""}
+
+
 class TestPayerSanctionsScreening:
     def test_a_listed_card_holder_holds_the_payment_for_review(self, merchant, sanctions_list):
         merchant_id, client = merchant
