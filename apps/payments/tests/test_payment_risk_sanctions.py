@@ -12,9 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.common.models import AuditEvent
+from apps.common.outbox import relay_outbox_until_empty
 from apps.payments.tests.api_helpers import make_merchant_with_key, post_json
 from apps.risk import facade as risk
 from apps.tokenization import facade as vault
+from paymenthub.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +131,25 @@ class TestVelocityFromRealPayments:
         fingerprints = {decisions.get(payment_ref=body["id"]).card_fingerprint for body in paid}
         assert len(fingerprints) == 1
         assert fingerprints != {""}
+
+
+class TestRescoringAfterCapture:
+    def test_a_captured_payment_is_rescored_by_the_risk_worker(
+        self, merchant, django_capture_on_commit_callbacks
+    ):
+        merchant_id, client = merchant
+        body = _pay(client, _token(merchant_id))
+        assert body["status"] == "succeeded"
+        previous = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                relay_outbox_until_empty()
+        finally:
+            celery_app.conf.task_always_eager = previous
+        decisions = apps.get_model("risk", "RiskDecisionRecord").objects
+        sources = set(decisions.filter(payment_ref=body["id"]).values_list("source", flat=True))
+        assert sources == {"authorization", "rescoring"}
 
 
 class TestPayerSanctionsScreening:
