@@ -47,7 +47,9 @@ class ReportExport(models.Model):
                 condition=Q(mode__in=["test", "live"]), name="report_export_mode_valid"
             ),
             models.CheckConstraint(
-                condition=Q(report_type__in=["payments", "refunds", "balance_transactions"]),
+                condition=Q(
+                    report_type__in=["payments", "refunds", "balance_transactions", "payouts"]
+                ),
                 name="report_export_type_valid",
             ),
             models.CheckConstraint(

@@ -29,6 +29,7 @@ REPORT_TYPES = {
     "payments": "Payments",
     "refunds": "Refunds",
     "balance_transactions": "Balance transactions",
+    "payouts": "Payouts",
 }
 EXPORT_LIFETIME = timedelta(days=7)
 MAX_PERIOD_DAYS = 366
@@ -70,6 +71,21 @@ TRANSACTION_COLUMNS = [
     "source_id",
     "available_on",
     "description",
+]
+
+PAYOUT_COLUMNS = [
+    "id",
+    "created_at",
+    "payout_date",
+    "status",
+    "amount",
+    "currency",
+    "method",
+    "arrival_date",
+    "destination_last4",
+    "failure_code",
+    "failure_message",
+    "reconciles_balance",
 ]
 
 
@@ -220,6 +236,37 @@ def _transaction_rows(export: ReportExport, day: date) -> Iterator[list[str]]:
         cursor = page.transactions[-1].transaction_id
 
 
+def _payout_rows(export: ReportExport, day: date) -> Iterator[list[str]]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    cursor = None
+    while True:
+        payouts, cursor = ledger.page_payout_summaries(
+            merchant_id=export.merchant_ref,
+            mode=export.mode,
+            created_gte=start,
+            created_lt=start + timedelta(days=1),
+            limit=PAGE,
+            cursor=cursor,
+        )
+        for p in payouts:
+            yield [
+                p.payout_id,
+                p.created_at.isoformat(),
+                p.payout_date.isoformat(),
+                p.status,
+                _major(p.amount_minor, p.currency),
+                p.currency,
+                p.method,
+                p.arrival_date.isoformat() if p.arrival_date else "",
+                p.destination_last4,
+                p.failure_code,
+                p.failure_message,
+                "true" if p.covers_balance else "false",
+            ]
+        if not cursor:
+            return
+
+
 def _safe_cell(value: str) -> str:
     """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
     if value and value[0] in "=+-@\t\r" and not _looks_numeric(value):
@@ -239,6 +286,7 @@ SOURCES: dict[str, tuple[list[str], Callable[[ReportExport, date], Iterator[list
     "payments": (PAYMENT_COLUMNS, _payment_rows),
     "refunds": (REFUND_COLUMNS, _refund_rows),
     "balance_transactions": (TRANSACTION_COLUMNS, _transaction_rows),
+    "payouts": (PAYOUT_COLUMNS, _payout_rows),
 }
 
 
