@@ -41,6 +41,25 @@ CONSENT_STATES = {
 }
 
 
+# OBIE balance types, as people read them.
+BALANCE_TYPES = {
+    "ClosingAvailable": "Closing available",
+    "ClosingBooked": "Closing booked",
+    "Expected": "Expected",
+    "InterimAvailable": "Available now",
+    "InterimBooked": "Booked now",
+    "OpeningAvailable": "Opening available",
+    "OpeningBooked": "Opening booked",
+    "ITAV": "Available now",
+    "ITBD": "Booked now",
+    "CLAV": "Closing available",
+    "CLBD": "Closing booked",
+    "OPAV": "Opening available",
+    "OPBD": "Opening booked",
+    "XPCD": "Expected",
+}
+
+
 class ConnectBankForm(forms.Form):
     bank = forms.ChoiceField(label="Your bank")
 
@@ -228,7 +247,12 @@ def bank_connection_page(
             "accounts": accounts,
             "chosen": chosen,
             "balances": [
-                {"row": b, "amount": format_minor(b.amount_minor, b.currency)} for b in balances
+                {
+                    "row": b,
+                    "label": BALANCE_TYPES.get(b.balance_type, b.balance_type),
+                    "amount": format_minor(b.amount_minor, b.currency),
+                }
+                for b in balances
             ],
             "transactions": [
                 {"row": t, "amount": format_minor(t.amount_minor, t.currency)} for t in transactions
