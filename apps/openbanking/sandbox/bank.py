@@ -6,7 +6,11 @@ accounts are loaded at start; see ``docs/runbooks/sandbox-bank.md``.
 
 Status codes are the v4.0 ISO ones: consents ``AWAU`` (AwaitingAuthorisation), ``AUTH``,
 ``RJCT``, ``COND`` (Consumed, payments), ``CANC`` (revoked, accounts), ``EXPD``; domestic
-payments ``PDNG`` then ``ACSC`` (settled) or ``RJCT`` (insufficient funds).
+payments ``PDNG`` then ``ACSC`` (settled) or ``RJCT`` (insufficient funds). A settled payment
+credits its creditor when the creditor's account is at this bank (e.g. PaymentHub's collection
+account, held by the seeded customer ``paymenthub-ops``). A consent with ``ReadRefundAccount:
+"Yes"`` makes its domestic payment carry ``Refund.Account`` (the debtor's account); a consent
+whose initiation names a ``DebtorAccount`` can only be authorised from that account.
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ class Payment:
     status_updated_at: datetime
     initiation: dict[str, Any]
     debtor_account_id: str
+    # the debtor's account, shared when the consent asked ReadRefundAccount "Yes"
+    refund_account: dict[str, str] | None = None
 
 
 @dataclass
@@ -134,6 +140,9 @@ def seed_customers() -> tuple[list[Customer], list[Account]]:
     customers = [
         Customer("alice", "alice-pass", "Alice Smith"),
         Customer("bob", "bob-pass", "Bob Jones"),
+        # holds PaymentHub's collection account (conf.DEFAULT_COLLECTION_ACCOUNT): authorises
+        # the refunds of pay-by-bank payments paid out of it
+        Customer("paymenthub-ops", "paymenthub-ops-pass", "PaymentHub Operations"),
     ]
     accounts = [
         Account(
@@ -162,6 +171,15 @@ def seed_customers() -> tuple[list[Customer], list[Account]]:
             "Bob Jones",
             "Bob current",
             Decimal("5.00"),
+        ),
+        Account(
+            "acc-paymenthub-ops-current",
+            "paymenthub-ops",
+            "GBP",
+            "60000011110000",
+            "PaymentHub Client Account",
+            "Client money",
+            Decimal("100000.00"),
         ),
     ]
     opened = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -433,6 +451,14 @@ class SandboxBank:
                 return None
             owned = [a.account_id for a in self.customer_accounts(username=customer.username)]
             if consent.kind == "payments":
+                debtor = consent.body["Data"]["Initiation"].get("DebtorAccount")
+                if debtor is not None:
+                    named = self._account_by_identification(str(debtor["Identification"]))
+                    if named is None or named.account_id not in owned:
+                        raise BankError(400, "invalid_request", "The debtor account is not yours.")
+                    account_id = account_id or named.account_id
+                    if account_id != named.account_id:
+                        raise BankError(400, "invalid_request", "Pay from the named account.")
                 if account_id not in owned:
                     raise BankError(400, "invalid_request", "Choose one of your accounts.")
                 consent.account_ids = [account_id]
@@ -506,6 +532,14 @@ class SandboxBank:
                     "Data.Initiation",
                 )
             now = now_utc()
+            debtor = self.accounts[consent.account_ids[0]]
+            refund_account = None
+            if consent.body["Data"].get("ReadRefundAccount") == "Yes":
+                refund_account = {
+                    "SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                    "Identification": debtor.sort_code_account,
+                    "Name": debtor.holder_name,
+                }
             payment = Payment(
                 new_id("dp"),
                 consent.consent_id,
@@ -513,7 +547,8 @@ class SandboxBank:
                 now,
                 now,
                 data["Initiation"],
-                consent.account_ids[0],
+                debtor.account_id,
+                refund_account,
             )
             self.payments[payment.payment_id] = payment
             self._set_status(consent, "COND")
@@ -552,8 +587,30 @@ class SandboxBank:
                     ).get("Reference", "Payment")[:500],
                 }
             )
+            creditor = self._account_by_identification(
+                str(payment.initiation["CreditorAccount"]["Identification"])
+            )
+            if creditor is not None:
+                creditor.balance += amount
+                creditor.transactions.append(
+                    {
+                        "TransactionId": new_id("txn"),
+                        "TransactionReference": payment.initiation["EndToEndIdentification"],
+                        "Amount": str(amount),
+                        "CreditDebitIndicator": "Credit",
+                        "Status": "BOOK",
+                        "BookingDateTime": iso(now),
+                        "TransactionInformation": "Payment received",
+                    }
+                )
             payment.status = "ACSC"
         payment.status_updated_at = now
+
+    def _account_by_identification(self, identification: str) -> Account | None:
+        for account in self.accounts.values():
+            if account.sort_code_account == identification:
+                return account
+        return None
 
     # -- test hooks -----------------------------------------------------------------------
 

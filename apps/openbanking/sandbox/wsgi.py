@@ -447,7 +447,7 @@ def funds_confirmation(request: Request, bank: SandboxBank) -> Reply:
 
 
 def _payment_body(payment: Payment) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "DomesticPaymentId": payment.payment_id,
         "ConsentId": payment.consent_id,
         "CreationDateTime": iso(payment.created_at),
@@ -455,6 +455,9 @@ def _payment_body(payment: Payment) -> dict[str, Any]:
         "StatusUpdateDateTime": iso(payment.status_updated_at),
         "Initiation": payment.initiation,
     }
+    if payment.refund_account is not None:  # the consent asked ReadRefundAccount "Yes"
+        body["Refund"] = {"Account": dict(payment.refund_account)}
+    return body
 
 
 def create_payment(request: Request, bank: SandboxBank) -> Reply:

@@ -117,11 +117,11 @@ def exchange_code(sandbox: RunningSandbox, code: str, verifier: str) -> dict[str
     return {"status": answer.status_code, **answer.json()}
 
 
-def create_payment_consent(sandbox: RunningSandbox, initiation: dict[str, Any]) -> str:
+def create_payment_consent(sandbox: RunningSandbox, initiation: dict[str, Any], **data: Any) -> str:
     token = client_token(sandbox, "payments")
     created = requests.post(
         f"{sandbox.url}{PISP}/domestic-payment-consents",
-        json={"Data": {"Initiation": initiation}, "Risk": {}},
+        json={"Data": {**data, "Initiation": initiation}, "Risk": {}},
         headers=obie_headers(token, idempotency_key=str(uuid.uuid4())),
         timeout=5,
     )
@@ -131,9 +131,9 @@ def create_payment_consent(sandbox: RunningSandbox, initiation: dict[str, Any]) 
 
 
 def authorised_payment_token(
-    sandbox: RunningSandbox, initiation: dict[str, Any], username: str = "alice"
+    sandbox: RunningSandbox, initiation: dict[str, Any], username: str = "alice", **data: Any
 ) -> tuple[str, str]:
-    consent_id = create_payment_consent(sandbox, initiation)
+    consent_id = create_payment_consent(sandbox, initiation, **data)
     verifier, challenge = pkce_pair()
     redirect = authorize(
         sandbox,
@@ -358,6 +358,100 @@ class TestPaymentInitiation:
         assert answer.status_code == 400
         assert answer.json()["Errors"][0]["Path"] == "x-idempotency-key"
         sandbox.bank.requests.clear()  # the spec forbids that request: nothing to validate
+
+
+COLLECTION = {
+    "SchemeName": "UK.OBIE.SortCodeAccountNumber",
+    "Identification": "60000011110000",
+    "Name": "PaymentHub Client Account",
+}
+
+
+def pay(sandbox: RunningSandbox, consent_id: str, token: str, initiation: dict[str, Any]) -> Any:
+    created = requests.post(
+        f"{sandbox.url}{PISP}/domestic-payments",
+        json={"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}},
+        headers=obie_headers(token, idempotency_key=str(uuid.uuid4())),
+        timeout=5,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["Data"]
+
+
+class TestRefundAccounts:
+    def test_a_consent_asking_read_refund_account_returns_the_payers_account(self, sandbox):
+        to_collection = {**INITIATION, "CreditorAccount": COLLECTION}
+        consent_id, token = authorised_payment_token(
+            sandbox, to_collection, ReadRefundAccount="Yes"
+        )
+        created = pay(sandbox, consent_id, token, to_collection)
+        alice = {
+            "SchemeName": "UK.OBIE.SortCodeAccountNumber",
+            "Identification": "20000012345678",
+            "Name": "Alice Smith",
+        }
+        assert created["Refund"] == {"Account": alice}
+        read = requests.get(
+            f"{sandbox.url}{PISP}/domestic-payments/{created['DomesticPaymentId']}",
+            headers=obie_headers(client_token(sandbox, "payments")),
+            timeout=5,
+        ).json()["Data"]
+        assert read["Status"] == "ACSC"
+        assert read["Refund"] == {"Account": alice}
+        consent = requests.get(
+            f"{sandbox.url}{PISP}/domestic-payment-consents/{consent_id}",
+            headers=obie_headers(client_token(sandbox, "payments")),
+            timeout=5,
+        ).json()["Data"]
+        assert consent["ReadRefundAccount"] == "Yes"
+        # the settled payment credited the collection account, held at this bank
+        assert sandbox.bank.accounts["acc-paymenthub-ops-current"].balance == 100012.5
+        assert {"POST /domestic-payments", "GET /domestic-payments/{DomesticPaymentId}"} <= (
+            validate_recorded_exchanges(sandbox.bank.requests)
+        )
+
+    def test_without_read_refund_account_no_refund_account_is_shared(self, sandbox):
+        consent_id, token = authorised_payment_token(sandbox, INITIATION)
+        assert "Refund" not in pay(sandbox, consent_id, token, INITIATION)
+
+    def test_a_payment_from_a_named_debtor_account_is_authorised_by_its_holder_only(self, sandbox):
+        refund = {
+            **INITIATION,
+            "DebtorAccount": COLLECTION,
+            "CreditorAccount": {
+                "SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                "Identification": "20000012345678",
+                "Name": "Alice Smith",
+            },
+        }
+        consent_id = create_payment_consent(sandbox, refund)
+        params = {
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "state": "s",
+            "consent_id": consent_id,
+            "code_challenge": pkce_pair()[1],
+            "code_challenge_method": "S256",
+        }
+        refused = requests.post(
+            f"{sandbox.url}/authorize",
+            data={**params, "username": "alice", "password": "alice-pass", "decision": "approve"},
+            allow_redirects=False,
+            timeout=5,
+        )
+        assert refused.status_code == 200
+        assert "not yours" in refused.text
+        consent_id, token = authorised_payment_token(sandbox, refund, username="paymenthub-ops")
+        pay(sandbox, consent_id, token, refund)
+        requests.get(
+            f"{sandbox.url}{PISP}/domestic-payments/"
+            f"{next(iter(sandbox.bank.payments))}/payment-details",
+            headers=obie_headers(client_token(sandbox, "payments")),
+            timeout=5,
+        )
+        assert sandbox.bank.accounts["acc-paymenthub-ops-current"].balance == 99987.5
+        assert sandbox.bank.accounts["acc-alice-current"].balance == 2512.5
 
 
 @pytest.mark.django_db
