@@ -1,12 +1,14 @@
 """The merchant portal's dashboard and payments pages, through the Django test client, against
 real payments made with the simulator processor."""
 
+import re
 import time
 from datetime import date, timedelta
 
 import pytest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
 from apps.backoffice.portal.dashboard import next_payout_day
@@ -22,6 +24,22 @@ from apps.common.models import AuditEvent
 from apps.payments import facade as payments
 
 pytestmark = pytest.mark.django_db
+
+
+def _portal_paths() -> list[str]:
+    resolver = next(
+        pattern
+        for pattern in get_resolver().url_patterns
+        if isinstance(pattern, URLResolver) and pattern.namespace == "portal"
+    )
+    prefix = "/" + str(resolver.pattern)
+    return sorted(
+        prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"\1_x", str(pattern.pattern))
+        for pattern in resolver.url_patterns
+    )
+
+
+PORTAL_PATHS = _portal_paths()
 
 
 class TestEveryPortalPageNeedsASecondFactor:
@@ -40,6 +58,24 @@ class TestEveryPortalPageNeedsASecondFactor:
         response = Client().get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/portal/login/")
+
+    @pytest.mark.parametrize("path", PORTAL_PATHS)
+    def test_every_portal_route_sends_anonymous_and_password_only_visitors_away(self, path):
+        """Every route of the portal's URLconf (new ones included, found by walking it): an
+        anonymous visitor goes to sign in and a password-only session to the second factor,
+        whatever the method."""
+        merchant_id = make_merchant()
+        half_signed_in = Client()
+        half_signed_in.force_login(make_member(merchant_id=merchant_id))
+        for method in ("get", "post"):
+            anonymous = getattr(Client(), method)(path)
+            assert anonymous.status_code in {302, 405}, (method, anonymous.status_code)
+            if anonymous.status_code == 302:
+                assert anonymous["Location"].startswith("/portal/login/")
+            password_only = getattr(half_signed_in, method)(path)
+            assert password_only.status_code in {302, 405}
+            if password_only.status_code == 302:
+                assert password_only["Location"].startswith("/portal/2fa/")
 
     def test_a_password_only_session_reaches_only_the_second_factor_step(self):
         merchant_id = make_merchant()
