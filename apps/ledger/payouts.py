@@ -494,7 +494,8 @@ def create_due_payouts(*, payout_date: date, now: datetime | None = None) -> Pay
     available funds whose schedule is due that day (daily: every day; weekly: on its
     anchor weekday; manual: never). The minimum applies in the schedule's currency."""
     now = now or get_now()
-    rows = (
+    # read the candidates first: no cursor stays open across the rail calls below
+    rows = list(
         Balance.objects.filter(account__kind=AVAILABLE)
         .exclude(balance_minor=0)
         .order_by("account_id")
@@ -503,7 +504,7 @@ def create_due_payouts(*, payout_date: date, now: datetime | None = None) -> Pay
     created = 0
     skipped: list[PayoutSkipSummary] = []
     schedules: dict[str, Any] = {}
-    for merchant_id, mode, currency in rows.iterator(chunk_size=500):
+    for merchant_id, mode, currency in rows:
         if merchant_id not in schedules:
             try:
                 schedules[merchant_id] = get_payout_schedule(merchant_id=merchant_id)

@@ -18,7 +18,7 @@ from apps.ledger.errors import (
     PayoutInsufficientFundsError,
     PayoutsNotAllowedError,
 )
-from apps.ledger.models import Payout, PayoutItem, PayoutSkip
+from apps.ledger.models import Payout, PayoutItem, PayoutSkip, SimulatedPayout
 from apps.ledger.payout_rail.simulator import clear_payout_rail_fault, set_payout_rail_fault
 from apps.ledger.payouts import (
     create_due_payouts,
@@ -182,7 +182,10 @@ def test_two_runs_at_once_create_one_payout_and_move_the_money_once():
     assert Payout.objects.filter(merchant_id=merchant).count() == 1
     assert balances(merchant)[1] == 0
     assert in_transit_total() == net
-    assert events(Payout.objects.get(merchant_id=merchant).public_id) == ["payout.created"]
+    payout_id = Payout.objects.get(merchant_id=merchant).public_id
+    assert events(payout_id) == ["payout.created"]
+    # one call reached the rail, under the payout's own key
+    assert list(SimulatedPayout.objects.values_list("idempotency_key", flat=True)) == [payout_id]
     assert_books_balanced()
 
 
@@ -254,8 +257,6 @@ class TestUnknownOutcomes:
         assert_books_balanced()
 
     def test_a_payout_lost_on_the_way_is_sent_again_under_the_same_key(self, settings):
-        from apps.ledger.models import SimulatedPayout
-
         settings.PAYOUTS_UNKNOWN_GRACE_SECONDS = 0
         merchant, _net = payable_merchant()
         set_payout_rail_fault(fault="timeout_before")

@@ -102,3 +102,46 @@ class TestPayoutsApi:
         response = client_for(merchant).get("/v1/payouts/po_nope")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "resource_missing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_with_one_idempotency_key_make_one_payout_and_one_rail_call():
+    import threading
+
+    from django.db import connections
+
+    from apps.ledger.models import SimulatedPayout
+
+    merchant, net = payable_merchant(interval="manual")
+    secret = create_api_key(merchant_id=merchant, mode="test", key_type="secret").secret
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+    bodies: list[dict] = []
+
+    def post() -> None:
+        try:
+            client = Client(headers={"Authorization": f"Bearer {secret}"})
+            barrier.wait()
+            response = client.post(
+                "/v1/payouts",
+                {"amount": 700},
+                content_type="application/json",
+                headers={"Idempotency-Key": "same-key"},
+            )
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                bodies.append(response.json())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) <= {200, 409}
+    assert 200 in statuses
+    assert len({body["id"] for body in bodies}) == 1
+    assert Payout.objects.filter(merchant_id=merchant).count() == 1
+    assert SimulatedPayout.objects.count() == 1
+    assert balances(merchant)[1] == net - 700
