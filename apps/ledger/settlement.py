@@ -184,8 +184,11 @@ def _settle_chunk(
             # Sorts and hashes of a 50,000-payment chunk stay in memory, and the claim joins by
             # hashing: the planner cannot know how many due postings the item probes leave and,
             # guessing few, would loop over every account for each (this statement only).
+            # Without JIT: the nested loop that ledger_make_public_id cannot avoid then costs
+            # 1e10, past jit_above_cost, and every batch's id would be compiled (~50 ms each).
             cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute(
                 CLAIM_SQL,
                 {
@@ -201,7 +204,8 @@ def _settle_chunk(
                 },
             )
             batches = [_ClaimedBatch(*row) for row in cursor.fetchall()]
-            cursor.execute("SET LOCAL enable_nestloop = on")
+            cursor.execute("SET LOCAL enable_nestloop TO DEFAULT")
+            cursor.execute("SET LOCAL jit TO DEFAULT")
         empty = [batch.batch_id for batch in batches if batch.item_count == 0]
         booked = [batch for batch in batches if batch.item_count > 0]
         to_post = [batch for batch in booked if batch.amount_minor != 0]
