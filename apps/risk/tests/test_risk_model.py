@@ -32,7 +32,8 @@ class TestTraining:
         version = train_model(rows=synthetic_rows, data_source="synthetic")
         assert not version.is_active
         metrics = version.metrics
-        assert metrics["roc_auc"] > 0.9  # the synthetic fraud is learnable
+        # learnable, yet not separable: a fifth of the synthetic fraud looks ordinary
+        assert 0.7 < metrics["roc_auc"] < 0.99
         assert metrics["held_out_rows"] == 750
         for name in ("review", "block"):
             assert 0 <= metrics[f"precision_at_{name}"] <= 1
@@ -121,3 +122,14 @@ class TestRescoring:
         assess_payment(risk_input=make_risk_input(payment_id="pay_ok"))
         assert rescore_payment(payment_id="pay_ok") == "clear"
         assert not RiskReview.objects.filter(payment_ref="pay_ok").exists()
+
+
+class TestSyntheticData:
+    def test_the_synthetic_history_is_about_four_percent_fraud_and_not_separable(self):
+        rows = generate_synthetic_rows(count=20_000, seed=3)
+        fraud = [features for features, label in rows if label]
+        ordinary = [features for features, label in rows if not label]
+        assert 0.03 < len(fraud) / len(rows) < 0.05
+        # some fraud looks like a returning customer; some ordinary shoppers share an IP
+        assert any(f["customer_payment_count"] > 5 and f["card_count_1h"] == 1 for f in fraud)
+        assert any(f["ip_count_1h"] >= 5 for f in ordinary)
