@@ -79,10 +79,16 @@ def portal_page(
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-            portal = get_portal_context(request)
+            try:
+                portal = get_portal_context(request)
+            except Http404:
+                return not_found(request, None)
             if permission is not None and not portal.can(permission):
                 return forbidden(request, portal, "Your role does not allow this.")
-            return view(request, portal, *args, **kwargs)
+            try:
+                return view(request, portal, *args, **kwargs)
+            except Http404:
+                return not_found(request, portal)
 
         return wrapped
 
@@ -96,6 +102,12 @@ def forbidden(request: HttpRequest, portal: PortalContext, message: str) -> Http
         {"portal": portal, "message": message},
         status=403,
     )
+
+
+def not_found(request: HttpRequest, portal: PortalContext | None) -> HttpResponse:
+    """The portal's 404 page: inside the portal's layout when the merchant is known, else
+    plain. It never says whose the thing asked for is, or whether it exists elsewhere."""
+    return render(request, "portal/app/not_found.html", {"portal": portal}, status=404)
 
 
 def client_ip(request: HttpRequest) -> str | None:

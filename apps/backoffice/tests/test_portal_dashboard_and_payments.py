@@ -402,3 +402,24 @@ class TestCaptureAndCancel:
             ).status
             == "requires_capture"
         )
+
+
+class TestNotFoundPages:
+    def test_an_unknown_payment_is_the_portals_404_page(self):
+        _merchant_id, _owner, client = owner_client(trading_name="Bottega Verde")
+        response = client.get("/portal/payments/pay_doesnotexist/")
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert 'id="not-found"' in page
+        assert "Bottega Verde\u2019s test data" in page
+        assert "pay_doesnotexist" not in page  # nothing asked for is echoed
+
+    def test_a_merchant_the_user_is_not_a_member_of_is_a_plain_404(self):
+        _merchant_id, _owner, client = owner_client()
+        other = make_merchant(trading_name="Someone Else")
+        response = client.get(f"/portal/dashboard/?merchant={other}")
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert 'id="not-found"' in page
+        assert "Someone Else" not in page
+        assert other not in page
