@@ -67,7 +67,7 @@ class BankPaymentAdmin(_ReadOnlyAdmin):
         "bank_status",
         "created_at",
     )
-    list_filter = ("status", "mode")
+    list_filter = ("status", "mode", "purpose")
     search_fields = ("public_id", "merchant_ref", "bank_payment_id")
     fields = (
         "public_id",
@@ -83,6 +83,9 @@ class BankPaymentAdmin(_ReadOnlyAdmin):
         "idempotency_key",
         "last_interaction_id",
         "metadata",
+        "purpose",
+        "refund_of",
+        "refund_account_last4",
         "created_at",
         "updated_at",
     )

@@ -84,6 +84,12 @@ def get_authorization_ttl_seconds() -> int:
     return int(_setting("OPENBANKING_AUTHORIZATION_TTL_SECONDS", 3600))
 
 
+def get_refund_authorization_ttl_seconds() -> int:
+    """How long PaymentHub's operations have to authorise a refund payment from the collection
+    account at the bank before it expires (the refund then fails and can be asked again)."""
+    return int(_setting("OPENBANKING_REFUND_AUTHORIZATION_TTL_SECONDS", 3 * 24 * 3600))
+
+
 def get_token_key() -> bytes:
     """The 256-bit AES-GCM key sealing bank tokens at rest: ``OPENBANKING_TOKEN_KEY`` (base64),
     or, when unset, one derived from SECRET_KEY for this purpose only."""

@@ -33,6 +33,11 @@ class BankPaymentSummary:
     bank_status: str  # the bank's ISO status code (PDNG, ACSC, RJCT ...)
     failure_code: str
     created_at: datetime
+    purpose: str = "collection"  # or "refund": PaymentHub pays a payer back
+    # the last 4 digits of the payer's account the bank shared for refunds (collection), or
+    # of the account a refund pays into; the account itself never leaves openbanking
+    refund_account_last4: str = ""
+    refund_of: str = ""  # a refund: the collection's bank payment id
 
 
 @dataclass(frozen=True, slots=True)

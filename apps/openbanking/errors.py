@@ -33,3 +33,11 @@ class BankRequestRefusedError(InvalidRequestError):
 
     default_code = "bank_refused"
     default_message = "The bank refused the request."
+
+
+class BankRefundNotPossibleError(StateError):
+    """A refund payment cannot be started: the bank payment did not succeed, the bank shared
+    no refund account for it, or the refunds would exceed what it paid."""
+
+    default_code = "bank_refund_not_possible"
+    default_message = "This bank payment cannot be refunded through the bank."

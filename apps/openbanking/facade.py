@@ -43,6 +43,7 @@ __all__ = [
     "list_connected_accounts",
     "list_connected_transactions",
     "start_bank_payment",
+    "start_refund_payment",
     "sync_bank_payment",
 ]
 
@@ -65,6 +66,9 @@ def to_bank_payment_summary(payment: BankPayment) -> BankPaymentSummary:
         bank_status=payment.bank_status,
         failure_code=payment.failure_code,
         created_at=payment.created_at,
+        purpose=payment.purpose,
+        refund_account_last4=payment.refund_account_last4,
+        refund_of=payment.refund_of.public_id if payment.refund_of is not None else "",
     )
 
 
@@ -122,6 +126,41 @@ def start_bank_payment(
         ),
         reference=reference,
         return_url=return_url,
+        metadata=metadata,
+        read_refund_account=True,  # the payer's account, kept sealed to pay refunds into
+    )
+    return to_bank_payment_summary(payment)
+
+
+def start_refund_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    bank_payment_id: str,
+    amount: Money,
+    reference: str,
+    request_key: str,
+    metadata: dict[str, Any] | None = None,
+) -> BankPaymentSummary:
+    """Pay (part of) a succeeded pay-by-bank payment back to its payer: a domestic payment
+    from PaymentHub's collection account to the account the payer's bank shared
+    (ReadRefundAccount), with its own consent, in ``requires_action`` until the collection
+    account's holder (PaymentHub's operations) authorises it at ``authorization_url``; then
+    submitted and followed like any bank payment (``get_bank_payment``/``sync_bank_payment``,
+    ``open_banking.bank_payment.*`` events carrying ``metadata``).
+
+    Once per ``request_key`` (the caller's attempt id): asking again returns the same
+    payment, resolving a consent creation whose answer was lost with the same
+    x-idempotency-key. Raises BankRefundNotPossibleError (409: not succeeded, no refund
+    account, refunds beyond the payment), BankRequestRefusedError (400) or
+    BankUnavailableError (502, outcome unknown: ask again with the same key)."""
+    payment = services.start_refund_payment(
+        merchant_id=merchant_id,
+        mode=mode,
+        bank_payment_id=bank_payment_id,
+        amount=amount,
+        reference=reference,
+        request_key=request_key,
         metadata=metadata,
     )
     return to_bank_payment_summary(payment)

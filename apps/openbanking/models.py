@@ -8,6 +8,10 @@ from django.db.models import Q
 from apps.openbanking.states import BankPaymentStatus, ConsentStatus
 
 CONSENT_KINDS = (("account_access", "Account access"), ("domestic_payment", "Domestic payment"))
+BANK_PAYMENT_PURPOSES = (
+    ("collection", "Collection (a payer pays PaymentHub)"),
+    ("refund", "Refund (PaymentHub pays a payer back)"),
+)
 
 
 class BankConsent(models.Model):
@@ -66,7 +70,13 @@ class BankConsent(models.Model):
 
 
 class BankPayment(models.Model):
-    """A domestic payment initiated at a bank under one payment consent."""
+    """A domestic payment initiated at a bank under one payment consent.
+
+    ``collection``: a payer pays PaymentHub's collection account; its consent asks
+    ``ReadRefundAccount`` and the payer's account the bank shares is kept sealed
+    (``refund_account_sealed``, AES-GCM like the tokens; only its last 4 digits in clear).
+    ``refund``: PaymentHub pays a collection's payer back from the collection account
+    (``refund_of``), once per caller's ``request_key``."""
 
     public_id = models.CharField(max_length=40, unique=True)
     merchant_ref = models.CharField(max_length=40)
@@ -85,12 +95,34 @@ class BankPayment(models.Model):
     failure_code = models.CharField(max_length=64, blank=True, default="")
     last_interaction_id = models.CharField(max_length=64, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
+    purpose = models.CharField(max_length=12, choices=BANK_PAYMENT_PURPOSES, default="collection")
+    refund_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    # the caller's key for starting this payment (a refund: payments' attempt id): asking to
+    # start it again with the same key returns this payment, never a second one
+    request_key = models.CharField(max_length=64, blank=True, default="")
+    refund_account_sealed = models.BinaryField(null=True, blank=True)
+    refund_account_last4 = models.CharField(max_length=4, blank=True, default="")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="ob_payment_amount_pos"),
+            models.CheckConstraint(
+                condition=Q(purpose__in=["collection", "refund"]), name="ob_payment_purpose_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose="collection", refund_of__isnull=True)
+                | Q(purpose="refund", refund_of__isnull=False),
+                name="ob_payment_refund_of_refunds_only",
+            ),
+            models.UniqueConstraint(
+                fields=["request_key"],
+                condition=~Q(request_key=""),
+                name="ob_payment_request_key_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in BankPaymentStatus]),
                 name="ob_payment_status_valid",

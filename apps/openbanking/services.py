@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import secrets
 import uuid
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
@@ -28,7 +29,12 @@ from apps.common.ids import make_public_id
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
 from apps.openbanking import crypto
-from apps.openbanking.conf import get_authorization_ttl_seconds, get_redirect_uri
+from apps.openbanking.conf import (
+    get_authorization_ttl_seconds,
+    get_collection_account,
+    get_redirect_uri,
+    get_refund_authorization_ttl_seconds,
+)
 from apps.openbanking.connectors.base import (
     BankAccountInfo,
     BankBalanceInfo,
@@ -42,6 +48,7 @@ from apps.openbanking.connectors.registry import get_bank_config, get_connector
 from apps.openbanking.contracts import PayoutAccountCheck
 from apps.openbanking.errors import (
     BankPaymentNotFoundError,
+    BankRefundNotPossibleError,
     BankRequestRefusedError,
     BankUnavailableError,
     ConsentNotFoundError,
@@ -68,6 +75,8 @@ ACCOUNT_PERMISSIONS = (
     "ReadTransactionsDebits",
 )
 TOKEN_REFRESH_MARGIN = timedelta(seconds=30)
+# kept in a payment consent's ``permissions``: the consent asks ReadRefundAccount "Yes"
+REFUND_ACCOUNT_PERMISSION = "ReadRefundAccount"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +298,9 @@ def _create_at_bank(*, consent: BankConsent) -> BankConsent:
             )
         else:
             result = connector.create_payment_consent(
-                initiation=dict(consent.initiation), context=context
+                initiation=dict(consent.initiation),
+                context=context,
+                read_refund_account=REFUND_ACCOUNT_PERMISSION in consent.permissions,
             )
     except BankRefusedError as error:
         _fail_consent(consent_pk=consent.pk, code=error.code or "bank_refused", now=get_now())
@@ -350,10 +361,18 @@ def create_bank_payment(
     reference: str,
     return_url: str,
     metadata: dict[str, Any] | None = None,
+    read_refund_account: bool = False,
+    debtor: Creditor | None = None,
+    refund_of: BankPayment | None = None,
+    request_key: str = "",
     now: datetime | None = None,
 ) -> BankPayment:
     """A domestic payment awaiting the customer: its payment consent is created at the bank;
-    the customer then authorises it at ``authorization_url_for(consent)``."""
+    the customer then authorises it at ``authorization_url_for(consent)``.
+
+    ``read_refund_account``: the consent asks the bank to share the payer's account (kept
+    sealed for refunds). ``debtor``: the account it must be paid from (a refund: the
+    collection account). ``refund_of``: the collection this payment refunds."""
     get_bank_config(bank_code=bank_code)
     if amount.currency != "GBP":
         raise InvalidRequestError(
@@ -367,14 +386,18 @@ def create_bank_payment(
         )
     now = now or get_now()
     with transaction.atomic():
+        if refund_of is not None:
+            _check_refund_room(refund_of_pk=refund_of.pk, amount_minor=amount.amount_minor)
         public_id = make_public_id(prefix="obp")
-        initiation = {
+        initiation: dict[str, Any] = {
             "InstructionIdentification": public_id[:35],
             "EndToEndIdentification": public_id[:35],
             "InstructedAmount": {"Amount": _to_decimal_string(amount), "Currency": amount.currency},
             "CreditorAccount": creditor.to_obie(),
             "RemittanceInformation": {"Unstructured": [reference[:140]]},
         }
+        if debtor is not None:
+            initiation["DebtorAccount"] = debtor.to_obie()
         consent, _ = _new_consent(
             merchant_id=merchant_id,
             mode=mode,
@@ -383,6 +406,7 @@ def create_bank_payment(
             return_url=return_url,
             now=now,
             initiation=initiation,
+            permissions=[REFUND_ACCOUNT_PERMISSION] if read_refund_account else [],
         )
         payment = BankPayment.objects.create(
             public_id=public_id,
@@ -395,6 +419,11 @@ def create_bank_payment(
             status=BankPaymentStatus.REQUIRES_ACTION,
             idempotency_key=_derive_key(public_id=public_id, purpose="domestic-payment"),
             metadata=metadata or {},
+            purpose="refund" if refund_of is not None else "collection",
+            refund_of=refund_of,
+            request_key=request_key,
+            # a refund: the last digits of the payer's account it pays into
+            refund_account_last4=creditor.account_number[-4:] if refund_of is not None else "",
             created_at=now,
             updated_at=now,
         )
@@ -750,6 +779,8 @@ def _record_payment_result(*, payment_pk: int, result: BankPaymentResult) -> Ban
         if consent.status == ConsentStatus.AUTHORISED:
             _set_consent_status(consent=consent, status=ConsentStatus.CONSUMED, now=get_now())
             consent.save()
+        if result.refund_account and payment.refund_account_sealed is None:
+            _keep_refund_account(payment=payment, account=result.refund_account)
         new = bank_payment_status_from_obie(result.status)
         if payment.status == new and payment.bank_status == result.status:
             return payment
@@ -768,6 +799,31 @@ def _record_payment_result(*, payment_pk: int, result: BankPaymentResult) -> Ban
         )
         _transition_payment(payment=payment, status=new, failure_code=failure, result=result)
         return payment
+
+
+def _keep_refund_account(*, payment: BankPayment, account: dict[str, str]) -> None:
+    """Seal the payer's account the bank shared (ReadRefundAccount) on the payment (caller
+    holds its lock); only the last 4 digits stay readable. Never logged."""
+    payment.refund_account_sealed = crypto.seal_secret(
+        secret=json.dumps(account, sort_keys=True),
+        field="refund_account",
+        owner_id=payment.public_id,
+    )
+    payment.refund_account_last4 = account.get("identification", "")[-4:]
+    payment.save(update_fields=["refund_account_sealed", "refund_account_last4"])
+
+
+def _open_refund_account(payment: BankPayment) -> dict[str, str] | None:
+    if payment.refund_account_sealed is None:
+        return None
+    opened: dict[str, str] = json.loads(
+        crypto.open_secret(
+            sealed=payment.refund_account_sealed,
+            field="refund_account",
+            owner_id=payment.public_id,
+        )
+    )
+    return opened
 
 
 def submit_bank_payment(*, payment_id: str) -> BankPayment:
@@ -870,24 +926,35 @@ def sync_open_bank_payments(
     for payment_id in ids:
         sync_bank_payment(payment_id=payment_id)
     abandoned_before = get_now() - timedelta(seconds=get_authorization_ttl_seconds())
+    refunds_abandoned_before = get_now() - timedelta(seconds=get_refund_authorization_ttl_seconds())
     return (
         len(ids)
         + resolve_creating_consents(cutoff=cutoff, limit=limit)
         + expire_abandoned_consents(created_before=abandoned_before, limit=limit)
+        + expire_abandoned_consents(
+            created_before=refunds_abandoned_before, limit=limit, refunds=True
+        )
     )
 
 
-def expire_abandoned_consents(*, created_before: datetime, limit: int = 200) -> int:
+def expire_abandoned_consents(
+    *, created_before: datetime, limit: int = 200, refunds: bool = False
+) -> int:
     """Consents the customer never came back from: expired, their payment failed
-    (``authorisation_expired``). A consent whose code exchange has started is left alone."""
+    (``authorisation_expired``). A consent whose code exchange has started is left alone.
+    Refund payments' consents (authorised by PaymentHub's operations, who may take longer
+    than a shopper) are expired by their own pass (``refunds``) with their own time limit."""
     expired = 0
-    candidates = list(
-        BankConsent.objects.filter(
-            status=ConsentStatus.AWAITING_AUTHORISATION,
-            code_exchange_started_at__isnull=True,
-            created_at__lte=created_before,
-        ).values_list("pk", flat=True)[:limit]
+    waiting = BankConsent.objects.filter(
+        status=ConsentStatus.AWAITING_AUTHORISATION,
+        code_exchange_started_at__isnull=True,
+        created_at__lte=created_before,
     )
+    if refunds:
+        waiting = waiting.filter(payment__purpose="refund")
+    else:
+        waiting = waiting.exclude(payment__purpose="refund")
+    candidates = list(waiting.values_list("pk", flat=True)[:limit])
     for pk in candidates:
         with transaction.atomic():
             consent = BankConsent.objects.select_for_update().get(pk=pk)
@@ -954,6 +1021,136 @@ def refresh_consent_status(*, consent_id: str) -> BankConsent:
             _set_consent_status(consent=locked, status=new, now=get_now())
             locked.save()
         return locked
+
+
+# -- refunds: PaymentHub pays a collection's payer back ------------------------------------
+
+
+def collection_account() -> Creditor:
+    account = get_collection_account()
+    return Creditor(
+        name=account["name"],
+        sort_code=account["sort_code"],
+        account_number=account["account_number"],
+    )
+
+
+def _refund_creditor(*, original: BankPayment) -> Creditor:
+    account = _open_refund_account(original)
+    if account is None:
+        raise BankRefundNotPossibleError(
+            code="refund_account_unavailable",
+            message="The bank shared no refund account for this bank payment.",
+        )
+    identification = account.get("identification", "")
+    if account.get("scheme_name") != "UK.OBIE.SortCodeAccountNumber" or not (
+        len(identification) == 14 and identification.isdigit()
+    ):
+        raise BankRefundNotPossibleError(
+            code="refund_account_unsupported",
+            message="The payer's account is not a UK sort code and account number.",
+        )
+    return Creditor(
+        name=account.get("name", "")[:140] or "Refund",
+        sort_code=identification[:6],
+        account_number=identification[6:],
+    )
+
+
+def start_refund_payment(
+    *,
+    merchant_id: str,
+    mode: str,
+    bank_payment_id: str,
+    amount: Money,
+    reference: str,
+    request_key: str,
+    metadata: dict[str, Any] | None = None,
+    return_url: str = "",
+) -> BankPayment:
+    """A domestic payment from PaymentHub's collection account back to the payer of a
+    succeeded collection (the account its bank shared), with its own consent, which the
+    collection account's holder authorises at the bank (``authorization_url_for``).
+
+    Once per ``request_key``: asked again (a retry, the caller's janitor), it returns the
+    payment already started, finishing its consent's creation at the bank with the same
+    x-idempotency-key when that answer was lost. The refunds of one collection never exceed
+    it (checked under the collection's row lock)."""
+    existing = BankPayment.objects.filter(request_key=request_key).first() if request_key else None
+    if existing is not None:
+        return _resume_refund_start(payment=existing)
+    if amount.amount_minor <= 0:
+        raise InvalidRequestError(
+            code="amount_too_small", message="Amount must be positive.", param="amount"
+        )
+    with transaction.atomic():
+        original = (
+            BankPayment.objects.select_for_update()
+            .select_related("consent")
+            .filter(public_id=bank_payment_id, merchant_ref=merchant_id, mode=mode)
+            .first()
+        )
+        if original is None or original.purpose != "collection":
+            raise BankPaymentNotFoundError(param="bank_payment")
+        if original.status != BankPaymentStatus.SUCCEEDED:
+            raise BankRefundNotPossibleError(
+                code="bank_payment_not_succeeded",
+                message=f"The bank payment is {original.status}; only a succeeded one is refunded.",
+            )
+        if amount.currency != original.currency:
+            raise InvalidRequestError(
+                code="currency_mismatch",
+                message="Refund in the payment's currency.",
+                param="currency",
+            )
+        creditor = _refund_creditor(original=original)
+    try:
+        return create_bank_payment(
+            merchant_id=merchant_id,
+            mode=mode,
+            bank_code=original.consent.bank_code,
+            amount=amount,
+            creditor=creditor,
+            debtor=collection_account(),
+            reference=reference,
+            return_url=return_url,
+            metadata=metadata,
+            refund_of=original,
+            request_key=request_key,
+        )
+    except IntegrityError:  # the same request_key started at the same time elsewhere
+        existing = BankPayment.objects.filter(request_key=request_key).first()
+        if existing is None:
+            raise
+        return _resume_refund_start(payment=existing)
+
+
+def _check_refund_room(*, refund_of_pk: int, amount_minor: int) -> None:
+    """Under the collection's row lock (held until the refund row is committed): the refunds
+    not failed, with this one, stay within what the collection paid."""
+    original = BankPayment.objects.select_for_update().get(pk=refund_of_pk)
+    committed = sum(
+        BankPayment.objects.filter(refund_of=original)
+        .exclude(status=BankPaymentStatus.FAILED)
+        .values_list("amount_minor", flat=True)
+    )
+    if committed + amount_minor > original.amount_minor:
+        raise BankRefundNotPossibleError(
+            code="refund_exceeds_payment",
+            message="The refunds would exceed what the bank payment paid.",
+        )
+
+
+def _resume_refund_start(*, payment: BankPayment) -> BankPayment:
+    consent = BankConsent.objects.get(pk=payment.consent_id)
+    if consent.status == ConsentStatus.CREATING:
+        try:
+            _create_at_bank(consent=consent)
+        except BankRequestRefusedError:
+            _fail_payment_of_consent(consent_pk=consent.pk, code="bank_refused_consent")
+            raise
+    payment.refresh_from_db()
+    return payment
 
 
 def to_minor(*, amount: str, currency: str) -> int:

@@ -90,6 +90,9 @@ class BankPaymentResult:
     bank_consent_id: str
     status: str  # the OBIE v4.0 code: PDNG, ACSC, RJCT ...
     status_reason: str = ""
+    # Refund.Account (SchemeName, Identification, Name) when the consent asked
+    # ReadRefundAccount "Yes": the payer's account; never printed
+    refund_account: dict[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,11 @@ class BankConnector(Protocol):
     def revoke_account_consent(self, *, bank_consent_id: str, context: CallContext) -> None: ...
 
     def create_payment_consent(
-        self, *, initiation: dict[str, Any], context: CallContext
+        self,
+        *,
+        initiation: dict[str, Any],
+        context: CallContext,
+        read_refund_account: bool = False,
     ) -> BankConsentResult: ...
 
     def get_payment_consent(

@@ -222,15 +222,22 @@ class ObieV4Connector:
     # -- payment initiation ----------------------------------------------------------------
 
     def create_payment_consent(
-        self, *, initiation: dict[str, Any], context: CallContext
+        self,
+        *,
+        initiation: dict[str, Any],
+        context: CallContext,
+        read_refund_account: bool = False,
     ) -> BankConsentResult:
         token = self._client_token(scope="payments", context=context)
+        data: dict[str, Any] = {"Initiation": initiation}
+        if read_refund_account:  # the bank shares the payer's account on the payment
+            data["ReadRefundAccount"] = "Yes"
         body = self._send(
             "POST",
             f"{self.bank.base_url}{PISP}/domestic-payment-consents",
             context=context,
             token=token,
-            json_body={"Data": {"Initiation": initiation}, "Risk": {}},
+            json_body={"Data": data, "Risk": {}},
         ).json()
         return self._consent_of(body)
 
@@ -252,10 +259,18 @@ class ObieV4Connector:
         return bool(body["Data"]["FundsAvailableResult"]["FundsAvailable"])
 
     def _payment_of(self, data: dict[str, Any]) -> BankPaymentResult:
+        account = (data.get("Refund") or {}).get("Account") or None
         return BankPaymentResult(
             bank_payment_id=str(data["DomesticPaymentId"]),
             bank_consent_id=str(data["ConsentId"]),
             status=str(data["Status"]),
+            refund_account={
+                "scheme_name": str(account.get("SchemeName", "")),
+                "identification": str(account.get("Identification", "")),
+                "name": str(account.get("Name", "")),
+            }
+            if isinstance(account, dict)
+            else None,
         )
 
     def create_domestic_payment(
@@ -297,6 +312,7 @@ class ObieV4Connector:
             bank_consent_id=payment.bank_consent_id,
             status=payment.status,
             status_reason=reason,
+            refund_account=payment.refund_account,
         )
 
     # -- OAuth2 ---------------------------------------------------------------------------
