@@ -53,9 +53,18 @@ logger = logging.getLogger(__name__)
 # Without Redis (no configuration token) the in-memory configuration is re-read this often.
 FALLBACK_RELOAD_SECONDS = 5.0
 
-# Changes the decision before it is stored (e.g. the payer's sanctions screening); may add
-# what it saw to the stored features.
-DecisionAdjuster = Callable[[RiskDecision, dict[str, Any]], RiskDecision]
+
+@dataclass(frozen=True, slots=True)
+class AssessmentContext:
+    """What an adjuster may use: the features to be stored (it may add what it saw) and the
+    configuration token read from Redis for this assessment (None: Redis did not answer)."""
+
+    features: dict[str, Any]
+    config_token: str | None
+
+
+# Changes the decision before it is stored (e.g. the payer's sanctions screening).
+DecisionAdjuster = Callable[[RiskDecision, AssessmentContext], RiskDecision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +334,9 @@ def assess(
     if not signals.available:
         decision = replace(decision, reasons=(*decision.reasons, "velocity_unavailable"))
     if adjust is not None:
-        decision = adjust(decision, features)
+        decision = adjust(
+            decision, AssessmentContext(features=features, config_token=signals.config_token)
+        )
     decision = _with_level(decision)
     record_decision(
         risk_input=risk_input,

@@ -36,8 +36,11 @@ def assess_payment(*, risk_input: PaymentRiskInput) -> RiskDecision:
     ``sanctions_not_screened`` is added (docs/runbooks/sanctions.md)."""
     return assess_payment_risk(
         risk_input=risk_input,
-        adjust=lambda decision, features: apply_payer_screening(
-            risk_input=risk_input, decision=decision, features=features
+        adjust=lambda decision, context: apply_payer_screening(
+            risk_input=risk_input,
+            decision=decision,
+            features=context.features,
+            config_token=context.config_token,
         ),
     )
 

@@ -1,9 +1,11 @@
 """The in-process search index over the active sanctions list version.
 
 Built once per process from the tables (primary names and aliases, normalised), and rebuilt
-when another version becomes active: each screening asks the database which version is active
-(one indexed query) and compares it with the cached one. The full OFAC SDN list (about 9,000
-entries and 12,000 aliases) builds in about a second and takes a few MB.
+when another version becomes active: a screening asks the database which version is active
+(one indexed query) and compares it with the cached one. At payment time the question is
+skipped while the risk configuration token in Redis (changed by every load) is unchanged.
+The full OFAC SDN list (about 9,000 entries and 12,000 aliases) builds in about a second and
+takes a few MB.
 
 Candidate retrieval: each word of the screened name is looked up in an inverted index of the
 listed words, exactly and fuzzily (Jaro-Winkler over the vocabulary and over its
@@ -237,10 +239,30 @@ def version_label(version: SanctionsListVersion) -> str:
 
 _lock = threading.Lock()
 _cached: SanctionsIndex | None = None
+# source -> (the risk configuration token it was checked under, the active index or None)
+_checked: dict[str, tuple[str, SanctionsIndex | None]] = {}
 
 
-def get_active_index(*, source: str = DEFAULT_SOURCE) -> SanctionsIndex | None:
-    """The index of the active version of ``source``, or ``None`` when no list is loaded."""
+def get_active_index(
+    *, source: str = DEFAULT_SOURCE, config_token: str | None = None
+) -> SanctionsIndex | None:
+    """The index of the active version of ``source``, or ``None`` when no list is loaded.
+
+    ``config_token``: the risk configuration token the fraud engine read from Redis for this
+    assessment (loading a list changes it). While it is unchanged, the last answer holds and
+    the database is not asked again; without one (``None``: Redis did not answer, ``""``:
+    never set) the database is asked every time."""
+    if config_token:
+        checked = _checked.get(source)
+        if checked is not None and checked[0] == config_token:
+            return checked[1]
+    index = _read_active_index(source=source)
+    if config_token:
+        _checked[source] = (config_token, index)
+    return index
+
+
+def _read_active_index(*, source: str) -> SanctionsIndex | None:
     global _cached
     version = SanctionsListVersion.objects.filter(source=source, is_active=True).first()
     if version is None:

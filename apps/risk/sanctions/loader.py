@@ -28,6 +28,7 @@ from apps.common.clock import get_now
 from apps.common.errors import InvalidRequestError
 from apps.risk.models import SanctionsAlias, SanctionsEntry, SanctionsListVersion
 from apps.risk.sanctions.index import DEFAULT_SOURCE, version_label
+from apps.risk.velocity import bump_config_token
 
 SDN_FILE_NAMES = ("sdn.csv", "ofac-sdn.csv", "SDN.CSV")
 ALT_FILE_NAMES = ("alt.csv", "ofac-alt.csv", "ALT.CSV")
@@ -262,4 +263,7 @@ def load_sanctions_list(
             },
             occurred_at=now,
         )
+        # payment screenings in every process re-read the active version (apps.risk.velocity)
+        transaction.on_commit(bump_config_token)
+    bump_config_token()
     return result

@@ -47,7 +47,9 @@ def get_match_threshold(*, threshold: float | None = None) -> float:
     return value
 
 
-def match_name(*, name: str, threshold: float | None = None) -> SanctionsScreening:
+def match_name(
+    *, name: str, threshold: float | None = None, config_token: str | None = None
+) -> SanctionsScreening:
     """Match one name against the active list (a read; not audited: see :func:`screen_name`)."""
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidRequestError(
@@ -56,7 +58,7 @@ def match_name(*, name: str, threshold: float | None = None) -> SanctionsScreeni
             param="name",
         )
     threshold = get_match_threshold(threshold=threshold)
-    index = get_active_index()
+    index = get_active_index(config_token=config_token)
     if index is None:
         return SanctionsScreening(
             screened_name=name, outcome=SanctionsOutcome.NOT_SCREENED, threshold=threshold
@@ -152,6 +154,7 @@ def apply_payer_screening(
     risk_input: PaymentRiskInput,
     decision: RiskDecision,
     features: dict[str, Any] | None = None,
+    config_token: str | None = None,
 ) -> RiskDecision:
     """Screen the payer's name, when given: a potential match holds the payment for review
     (a block stays a block).
@@ -169,7 +172,7 @@ def apply_payer_screening(
     payer_name = risk_input.payer_name.strip()[:MAX_NAME_LENGTH]
     if not payer_name or decision.action is RiskAction.BLOCK:
         return decision
-    screening = match_name(name=payer_name)
+    screening = match_name(name=payer_name, config_token=config_token)
     if features is not None:
         features["sanctions_screening"] = describe_screening(screening)
     if screening.outcome is SanctionsOutcome.CLEAR:

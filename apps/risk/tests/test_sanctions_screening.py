@@ -5,14 +5,17 @@ name, beneficial owners). Every screening result is audited. The onboarding jour
 the merchants app and its admin is in tests/test_sanctions_onboarding.py."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import AuditEvent
 from apps.merchants.contracts import SanctionsScreeningSubject
 from apps.risk.contracts import PaymentRiskInput, RiskAction, SanctionsOutcome
 from apps.risk.facade import assess_payment, get_payment_risk, screen_name
 from apps.risk.models import RiskDecisionRecord
+from apps.risk.sanctions.loader import load_sanctions_list
 from apps.risk.sanctions.services import screen_merchant
-from apps.risk.tests.sanctions_helpers import load_fixture_list
+from apps.risk.tests.sanctions_helpers import FIXTURE_DIR, load_fixture_list
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +178,25 @@ class TestMerchantScreener:
         result = screen_merchant(_subject(legal_name="Banco Nacional de Cuba"))
         assert (result.outcome, result.provider) == ("not_screened", "risk.sanctions")
         assert result.details == {"reason": "no sanctions list is loaded"}
+
+
+class TestPayerScreeningAcrossListLoads:
+    def test_a_new_list_version_is_used_at_the_next_payment(self, sanctions_list, tmp_path):
+        first = assess_payment(risk_input=_payment(payer_name="Kim Jong Un"))
+        assert first.reasons == ("sanctions_potential_match",)
+        lines = (FIXTURE_DIR / "sdn.csv").read_text().splitlines(keepends=True)
+        (tmp_path / "sdn.csv").write_text("".join(x for x in lines if not x.startswith("20157,")))
+        (tmp_path / "alt.csv").write_text((FIXTURE_DIR / "alt.csv").read_text())
+        load_sanctions_list(path=tmp_path)
+        second = assess_payment(risk_input=_payment(payer_name="Kim Jong Un"))
+        assert second.action is RiskAction.ALLOW
+        assert second.reasons == ()
+
+    def test_while_the_configuration_is_unchanged_payments_do_not_ask_which_list_is_active(
+        self, sanctions_list
+    ):
+        assess_payment(risk_input=_payment(payer_name="Maria Rossi"))
+        with CaptureQueriesContext(connection) as queries:
+            decision = assess_payment(risk_input=_payment(payer_name="Osama bin Laden"))
+        assert decision.reasons == ("sanctions_potential_match",)
+        assert not [q for q in queries if "risk_sanctions_list_version" in q["sql"]]
