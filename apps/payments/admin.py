@@ -13,8 +13,9 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
-from apps.payments import disputes, services
+from apps.payments import bank_refunds, disputes, services
 from apps.payments.models import (
     Dispute,
     Payment,
@@ -150,7 +151,32 @@ class RefundAdmin(admin.ModelAdmin):
     search_fields = ("public_id", "merchant_ref", "payment__public_id")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Refund._meta.fields]
+        return [field.name for field in Refund._meta.fields] + ["bank_refund"]
+
+    @admin.display(description="Paid back by bank")
+    def bank_refund(self, obj: Refund) -> str:
+        """A refund of a pay-by-bank payment: the bank payment paying it out and, while it
+        waits, the link where the collection account's holder authorises it at the bank."""
+        found = bank_refunds.get_bank_refund_of(obj) if obj.pk else None
+        if found is None:
+            return "-"
+        if found.authorization_url:
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener noreferrer">Open at the bank</a>: '
+                "log in as the collection account's holder and approve {} to the payer's "
+                "account ending {} ({})",
+                found.authorization_url,
+                found.id,
+                found.refund_account_last4,
+                found.status,
+            )
+        return format_html(
+            "{} to the payer's account ending {}: {} {}",
+            found.id,
+            found.refund_account_last4,
+            found.status,
+            found.bank_reference or found.failure_code,
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -375,10 +375,20 @@ def handle_bank_payment_event(event: DomainEvent) -> None:
     """``open_banking.bank_payment.*``: follow the payment named in the event's metadata, in
     a Celery task enqueued on commit (handlers stay database-only)."""
     metadata: dict[str, Any] = event.payload.get("metadata") or {}
+    refund_id = str(metadata.get("refund", ""))
+    if refund_id.startswith("re_"):  # a refund paid out by bank (apps.payments.bank_refunds)
+        transaction.on_commit(partial(_enqueue_refund_sync, refund_id=refund_id), robust=True)
+        return
     payment_id = str(metadata.get("payment", ""))
     if not payment_id.startswith("pay_"):
         return  # a bank payment some other feature started
     transaction.on_commit(partial(_enqueue_sync, payment_id=payment_id), robust=True)
+
+
+def _enqueue_refund_sync(*, refund_id: str) -> None:
+    from apps.payments.bank_refunds import sync_bank_refund_task
+
+    sync_bank_refund_task.apply_async(kwargs={"refund_id": refund_id})
 
 
 def _enqueue_sync(*, payment_id: str) -> None:
@@ -404,5 +414,7 @@ def sync_bank_payment_task(*, payment_id: str) -> str:
     ignore_result=True,
 )
 def sync_bank_payments_task() -> int:
-    """Follow every payment waiting on a bank (beat, every 30 s)."""
-    return sync_open_bank_payments()
+    """Follow every payment and refund waiting on a bank (beat, every 30 s)."""
+    from apps.payments.bank_refunds import sync_open_bank_refunds
+
+    return sync_open_bank_payments() + sync_open_bank_refunds()

@@ -824,12 +824,11 @@ def create_refund(
                 "can be refunded.",
                 extra={"payment_status": payment.status},
             )
-        if payment.connector == "open_banking":
-            raise StateError(
-                code="refund_not_supported",
-                message="Refunds of pay-by-bank payments are not available yet.",
-                extra={"payment_status": payment.status},
-            )
+        by_bank = payment.connector == "open_banking"
+        if by_bank:  # paid back by a bank payment to the payer (apps.payments.bank_refunds)
+            from apps.payments import bank_refunds
+
+            bank_refunds.check_bank_refundable(payment=payment)
         refundable = payment.amount_captured_minor - payment.amount_refunded_minor
         amount_minor = refundable if amount_minor is None else amount_minor
         if refundable == 0:
@@ -869,6 +868,8 @@ def create_refund(
             amount_minor=amount_minor,
             refund=refund,
         )
+    if by_bank:
+        return bank_refunds.start_bank_refund(attempt_id=attempt.public_id)
     amount = Money(amount_minor=amount_minor, currency=payment.currency)
     result = _call_for_outcome(
         kind=OperationKind.REFUND,
@@ -965,6 +966,11 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
     attempt = PaymentAttempt.objects.select_related("payment").get(public_id=attempt_id)
     if attempt.status not in {AttemptStatus.UNKNOWN, AttemptStatus.RESERVED}:
         return attempt.status
+    if attempt.connector == "open_banking" and attempt.kind == OperationKind.REFUND.value:
+        from apps.payments import bank_refunds  # asked again under the same request key
+
+        bank_refunds.resolve_refund_start(attempt_id=attempt.public_id)
+        return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
     if attempt.connector == "open_banking":  # a bank start whose process died
         from apps.payments import bank_payments
 
