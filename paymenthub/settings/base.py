@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.request_context.RequestIdMiddleware",
+    # /v1/ only: one row per request made with a merchant's key (the portal's request log).
+    "apps.common.api.request_log.ApiRequestLogMiddleware",
     # /v1/ only: PaymentHub-Version (400 when unknown), then the per-key rate limits (429).
     "apps.common.api.versioning.ApiVersionMiddleware",
     "apps.common.api.throttling.ApiRateLimitMiddleware",
@@ -272,6 +274,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "default", "expires": 600},
     },
+    "prune-api-request-log": {
+        "task": "common.prune_api_request_log",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "default", "expires": 600},
+    },
     "resolve-unknown-payment-attempts": {
         "task": "payments.resolve_unknown_attempts",
         "schedule": timedelta(seconds=30),
@@ -352,6 +359,10 @@ RECONCILIATION_LOOKBACK_DAYS = env.get_int("RECONCILIATION_LOOKBACK_DAYS", defau
 # Idempotency-Key: completed keys are kept at least this long (never less than 24 h); an
 # in-progress claim whose request died may be taken over after IDEMPOTENCY_LOCK_SECONDS.
 IDEMPOTENCY_KEY_TTL_HOURS = env.get_int("IDEMPOTENCY_KEY_TTL_HOURS", default=24, minimum=24)
+# The portal's API request log keeps this many days (apps/common/api/request_log.py).
+API_REQUEST_LOG_RETENTION_DAYS = env.get_int(
+    "API_REQUEST_LOG_RETENTION_DAYS", default=30, minimum=1
+)
 IDEMPOTENCY_LOCK_SECONDS = env.get_int("IDEMPOTENCY_LOCK_SECONDS", default=60, minimum=5)
 
 # --- API rate limits and versions (apps.common.api.throttling / versioning) ----------------

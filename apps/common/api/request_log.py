@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
@@ -79,7 +79,7 @@ def record_api_request(
     request_id: str,
     requested_at: datetime,
 ) -> None:
-    """One INSERT; never raises a database error (logged instead)."""
+    """One INSERT; never raises (a failure is logged instead)."""
     if mode not in MODES:
         return
     entry = ApiRequestLogEntry(
@@ -102,9 +102,9 @@ def record_api_request(
                 entry.save(force_insert=True)
         else:
             entry.save(force_insert=True)
-    except DatabaseError:
-        # Inside a caller's broken transaction the INSERT cannot run; outside one a failure
-        # here must not turn a finished API response into a 500.
+    except Exception:
+        # A database that refuses the row (or cannot be reached) must not turn a finished
+        # API response into a 500: the failure is logged and the response goes out.
         logger.warning("could not record an API request in the request log", exc_info=True)
 
 
