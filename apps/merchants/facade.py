@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_otp.plugins.otp_static.models import StaticToken
 from rest_framework.request import Request
 
 from apps.common.errors import AuthenticationError
@@ -11,6 +12,8 @@ from apps.merchants.api.authentication import (
 )
 from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
+from apps.merchants.identity.origin import get_request_origin
+from apps.merchants.identity.services import generate_backup_codes, has_confirmed_totp_device
 from apps.merchants.identity.step_up import has_recent_authentication, step_up_required
 from apps.merchants.payout_accounts import (
     get_payout_bank_account,
@@ -25,6 +28,7 @@ from apps.merchants.pricing import (
     get_checkout_branding,
     get_payout_schedule,
     get_price,
+    set_checkout_branding,
 )
 from apps.merchants.selectors import get_merchant_summary as _get_merchant_summary
 from apps.merchants.selectors import list_merchant_ids_for_user
@@ -44,17 +48,21 @@ __all__ = [
     "SecretKeyAuthentication",
     "apply_price",
     "compute_fee",
+    "count_unused_backup_codes",
     "create_api_key",
     "create_webhook_endpoint",
     "event_type_matches",
+    "generate_backup_codes",
     "get_api_principal",
     "get_checkout_branding",
     "get_merchant",
     "get_payout_bank_account",
     "get_payout_schedule",
     "get_price",
+    "get_request_origin",
     "get_webhook_endpoint",
     "get_webhook_signing_secrets",
+    "has_confirmed_totp_device",
     "has_recent_authentication",
     "list_api_keys",
     "list_merchant_ids_for_user",
@@ -66,6 +74,7 @@ __all__ = [
     "revoke_api_key",
     "roll_api_key",
     "rotate_webhook_endpoint_secret",
+    "set_checkout_branding",
     "set_payout_bank_account",
     "step_up_required",
 ]
@@ -82,3 +91,8 @@ def get_api_principal(*, request: Request) -> ApiKeyPrincipal:
     if not isinstance(principal, ApiKeyPrincipal):
         raise AuthenticationError()
     return principal
+
+
+def count_unused_backup_codes(*, user_id: int) -> int:
+    """How many of the user's single-use backup codes are left (for the security page)."""
+    return StaticToken.objects.filter(device__user_id=user_id).count()

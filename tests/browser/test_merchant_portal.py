@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from apps.backoffice.models import ReportExport
 from apps.backoffice.reports import generate_report_export
@@ -28,6 +29,7 @@ from apps.backoffice.tests.helpers import (
     make_merchant,
     make_payment,
 )
+from apps.payments.tests.sandbox_bank import bank_settings, register_redirect_uri, run_sandbox_bank
 from tests.browser.test_signup_and_two_factor import totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -93,6 +95,21 @@ def reauthenticate(page, owner) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Authentication code").fill(code(owner))
     page.get_by_role("button", name="Confirm").click()
+
+
+@pytest.fixture(scope="module")
+def sandbox_bank():
+    yield from run_sandbox_bank()
+
+
+@pytest.fixture
+def bank(sandbox_bank, live_server, settings) -> str:
+    """The sandbox bank (its own process) sends the owner back to this live server."""
+    callback = f"{live_server.url}/v1/open-banking/callback"
+    register_redirect_uri(bank_url=sandbox_bank, redirect_uri=callback)
+    for name, value in bank_settings(bank_url=sandbox_bank, redirect_uri=callback).items():
+        setattr(settings, name, value)
+    return sandbox_bank
 
 
 class TestMerchantPortal:
@@ -210,6 +227,41 @@ class TestMerchantPortal:
         page.get_by_role("link", name="Settings").click()
         page.locator("#branding-preview").wait_for()
         snap(page, "settings")
+        page.get_by_role("link", name="Edit branding").click()
+        page.wait_for_url("**/portal/settings/branding/")
+        page.get_by_label("Name shown to customers").fill("Bottega dal vivo")
+        page.get_by_label("Accent colour").fill("#ffd500")
+        # the preview follows the form before anything is saved
+        expect(page.locator("#preview-name")).to_have_text("Bottega dal vivo")
+        expect(page.locator("#preview-button")).to_have_css("color", "rgb(0, 0, 0)")
+        snap(page, "branding-live-preview")
+        page.get_by_role("button", name="Save branding").click()
+        page.get_by_text("Checkout branding saved.").wait_for()
+        expect(page.locator("#preview-name")).to_have_text("Bottega dal vivo")
         page.get_by_role("link", name="Reports").click()
         page.get_by_text("No exports yet.").wait_for()
         snap(page, "reports-empty")
+
+    def test_connect_a_bank_account_and_see_its_balance_and_transactions(self, page, owner, bank):
+        sign_in(page, owner)
+        page.get_by_role("link", name="Bank accounts", exact=True).click()
+        page.get_by_text("No test bank accounts connected yet.").wait_for()
+        snap(page, "bank-accounts-empty")
+        make_the_sign_in_old(page)
+        page.get_by_role("link", name="Connect a bank account").click()
+        reauthenticate(page, owner)
+        page.get_by_label("Your bank").select_option(label="Sandbox Bank")
+        snap(page, "bank-connect")
+        page.get_by_role("button", name="Continue to your bank").click()
+        page.get_by_role("heading", name="Sandbox Bank").wait_for()  # at the bank
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("alice-pass")
+        page.get_by_role("button", name="Approve").click()
+        page.get_by_text("Connected.", exact=True).wait_for()  # back in the portal
+        assert "Alice Smith" in page.locator("#bank-accounts").inner_text()
+        assert "2,500.00 GBP" in page.locator("#bank-balances").inner_text()
+        assert "Opening balance" in page.locator("#bank-transactions").inner_text()
+        snap(page, "bank-connection")
+        page.get_by_role("link", name="Alice savings").click()
+        page.get_by_role("heading", name="Balances of Alice savings").wait_for()
+        assert "10,000.00 GBP" in page.locator("#bank-balances").inner_text()

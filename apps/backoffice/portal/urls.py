@@ -60,4 +60,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="webhook-redeliver",
     ),
     path("settings/", settings.settings_page, name="settings"),
+    path("settings/branding/", settings.branding_page, name="branding"),
+    path("settings/backup-codes/", settings.backup_codes_page, name="backup-codes"),
 ]

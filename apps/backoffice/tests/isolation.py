@@ -16,7 +16,12 @@ from apps.backoffice.tests.helpers import api_client, make_payment, owner_client
 from apps.common.ids import make_public_id
 from apps.common.models import ApiRequestLogEntry
 from apps.common.testing.isolation import isolation_case
-from apps.merchants.facade import create_api_key, create_webhook_endpoint
+from apps.merchants.facade import (
+    count_unused_backup_codes,
+    create_api_key,
+    create_webhook_endpoint,
+    get_checkout_branding,
+)
 from apps.payments import facade as payments
 
 
@@ -338,3 +343,38 @@ def another_merchants_bank_connection_is_not_found() -> None:
     response = client.get(f"/portal/bank-accounts/{consent_id}/")
     assert response.status_code == 404
     assert consent_id not in response.content.decode()
+
+
+def _branding_state(merchant_id: str) -> Any:
+    return get_checkout_branding(merchant_id=merchant_id)
+
+
+@isolation_case("portal/settings/branding/")
+def branding_of_another_merchant_can_be_neither_seen_nor_changed() -> None:
+    client, merchant_b, _theirs = _a_and_b()
+    before = _branding_state(merchant_b)
+    path = f"/portal/settings/branding/?merchant={merchant_b}"
+    assert client.get(path).status_code == 404
+    response = client.post(
+        path, {"display_name": "Hijacked", "logo_url": "", "accent_color": "#000000"}
+    )
+    assert response.status_code == 404
+    assert _branding_state(merchant_b) == before
+    own = client.get("/portal/settings/branding/").content.decode()
+    assert '<strong id="preview-name">A</strong>' in own
+
+
+@isolation_case("portal/settings/backup-codes/")
+def backup_codes_are_only_the_callers_own() -> None:
+    """The page acts on the signed-in member only; asking for another merchant is a 404 and
+    leaves B's owner's codes alone."""
+    client, merchant_b, _theirs = _a_and_b()
+    owner_b = (
+        apps.get_model("merchants", "MerchantMembership")
+        .objects.get(merchant__public_id=merchant_b)
+        .user_id
+    )
+    assert client.post(f"/portal/settings/backup-codes/?merchant={merchant_b}").status_code == 404
+    assert count_unused_backup_codes(user_id=owner_b) == 0
+    assert client.post("/portal/settings/backup-codes/").status_code == 200
+    assert count_unused_backup_codes(user_id=owner_b) == 0
