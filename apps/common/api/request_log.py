@@ -41,6 +41,23 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_RETENTION_DAYS = 30
 PRUNE_BATCH = 5_000
 MODES = ("test", "live")
+_COLUMNS = (
+    "merchant_ref",
+    "mode",
+    "key_ref",
+    "method",
+    "path",
+    "status_code",
+    "latency_ms",
+    "idempotency_key",
+    "request_id",
+    "created_at",
+)
+# A plain INSERT (no RETURNING, no model instance): the row is never read back here.
+_INSERT_SQL = (
+    f"INSERT INTO {ApiRequestLogEntry._meta.db_table} ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,26 +99,27 @@ def record_api_request(
     """One INSERT; never raises (a failure is logged instead)."""
     if mode not in MODES:
         return
-    entry = ApiRequestLogEntry(
-        merchant_ref=merchant_id[:40],
-        mode=mode,
-        key_ref=key_id[:40],
-        method=method[:8],
-        path=_truncate(path, 255),
-        status_code=min(max(status_code, 100), 599),
-        latency_ms=max(latency_ms, 0),
-        idempotency_key=_truncate(idempotency_key, 255),
-        request_id=request_id[:128],
-        created_at=requested_at,
-    )
+    values: list[str | int | datetime] = [
+        merchant_id[:40],
+        mode,
+        key_id[:40],
+        method[:8],
+        _truncate(path, 255),
+        min(max(status_code, 100), 599),
+        max(latency_ms, 0),
+        _truncate(idempotency_key, 255),
+        request_id[:128],
+        requested_at,
+    ]
     try:
         if connection.in_atomic_block:
             # Inside a caller's transaction (tests, ATOMIC_REQUESTS) a savepoint keeps a
             # failure here from breaking it; in autocommit the INSERT is the only statement.
-            with transaction.atomic():
-                entry.save(force_insert=True)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(_INSERT_SQL, values)
         else:
-            entry.save(force_insert=True)
+            with connection.cursor() as cursor:
+                cursor.execute(_INSERT_SQL, values)
     except Exception:
         # A database that refuses the row (or cannot be reached) must not turn a finished
         # API response into a 500: the failure is logged and the response goes out.
