@@ -238,9 +238,16 @@ class TestMerchantPortal:
         page.get_by_role("button", name="Save branding").click()
         page.get_by_text("Checkout branding saved.").wait_for()
         expect(page.locator("#preview-name")).to_have_text("Bottega dal vivo")
+        page.get_by_role("link", name="Generate new codes…").click()  # sign-in is recent
+        page.get_by_role("button", name="Generate new backup codes").click()
+        expect(page.locator("#backup-codes li")).to_have_count(10)
+        snap(page, "backup-codes")
         page.get_by_role("link", name="Reports").click()
         page.get_by_text("No exports yet.").wait_for()
         snap(page, "reports-empty")
+        page.get_by_role("link", name="Team", exact=True).click()
+        page.wait_for_url("**/portal/team/**")
+        snap(page, "team")
 
     def test_connect_a_bank_account_and_see_its_balance_and_transactions(self, page, owner, bank):
         sign_in(page, owner)
