@@ -348,3 +348,26 @@ def list_report_exports(*, merchant_id: str, mode: str, limit: int = 20) -> list
             "-created_at", "-id"
         )[:limit]
     )
+
+
+def delete_expired_report_files(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Delete the files of exports past their week (the download already answers 410); the
+    export rows stay, so their pages still say they expired. Safe to run twice or at once:
+    a row's file name is cleared only if it is still the one deleted. Returns how many files
+    were deleted."""
+    now = now or get_now()
+    deleted = 0
+    while True:
+        expired = list(
+            ReportExport.objects.filter(expires_at__lte=now)
+            .exclude(file_name="")
+            .order_by("id")
+            .values_list("pk", "file_name")[:batch_size]
+        )
+        if not expired:
+            return deleted
+        for pk, name in expired:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+                deleted += 1
+            ReportExport.objects.filter(pk=pk, file_name=name).update(file_name="")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.backoffice.reports import generate_report_export
+from apps.backoffice.reports import delete_expired_report_files, generate_report_export
 
 
 @shared_task(
@@ -15,3 +15,13 @@ from apps.backoffice.reports import generate_report_export
 )
 def generate_report_export_task(*, export_id: str) -> str:
     return generate_report_export(export_id=export_id)
+
+
+@shared_task(
+    name="backoffice.delete_expired_report_files",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def delete_expired_report_files_task() -> int:
+    return delete_expired_report_files()

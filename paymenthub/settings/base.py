@@ -279,6 +279,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "default", "expires": 600},
     },
+    # portal CSV exports past their week: the files go (the rows stay, the download is a 410)
+    "delete-expired-report-files": {
+        "task": "backoffice.delete_expired_report_files",
+        "schedule": timedelta(hours=6),
+        "options": {"queue": "alerts", "expires": 3600},
+    },
     "resolve-unknown-payment-attempts": {
         "task": "payments.resolve_unknown_attempts",
         "schedule": timedelta(seconds=30),

@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
 from apps.backoffice.models import ReportExport
 from apps.backoffice.reports import generate_report_export
+from apps.backoffice.tasks import delete_expired_report_files_task
 from apps.backoffice.tests.helpers import (
     log_in,
     make_member,
@@ -202,6 +204,32 @@ class TestReports:
         response = client.get(f"/portal/reports/{export.public_id}/download/")
         assert response.status_code == 410
         assert "expired" in response.content.decode()
+
+    def test_files_of_expired_exports_are_deleted_and_their_pages_still_say_expired(self):
+        merchant_id, _owner, client = owner_client()
+        today = timezone.now().date()
+        for _ in range(2):
+            client.post(
+                "/portal/reports/",
+                {"report_type": "payments", "period_start": today, "period_end": today},
+            )
+        old, fresh = ReportExport.objects.filter(merchant_ref=merchant_id).order_by("id")
+        for export in (old, fresh):
+            generate_report_export(export_id=export.public_id)
+        old.refresh_from_db()
+        fresh.refresh_from_db()
+        assert default_storage.exists(old.file_name)
+        ReportExport.objects.filter(pk=old.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        assert delete_expired_report_files_task.run() == 1  # as the beat job runs it
+        assert not default_storage.exists(old.file_name)
+        assert default_storage.exists(fresh.file_name)
+        assert ReportExport.objects.get(pk=old.pk).file_name == ""
+        assert delete_expired_report_files_task.run() == 0  # a second run changes nothing
+        assert client.get(f"/portal/reports/{old.public_id}/download/").status_code == 410
+        assert "expired" in client.get(f"/portal/reports/{old.public_id}/").content.decode()
+        assert client.get(f"/portal/reports/{fresh.public_id}/download/").status_code == 200
 
     def test_a_backwards_period_is_a_form_error(self):
         _merchant_id, _owner, client = owner_client()
