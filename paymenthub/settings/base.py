@@ -576,3 +576,34 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Payouts (apps.ledger.payouts) -------------------------------------------------------------
+# The rail for live payouts (test mode always uses the simulator); timeouts become "unknown"
+# and are resolved by asking the rail with the same idempotency key after the grace period.
+PAYOUTS_RAIL = env.get_str("PAYOUTS_RAIL", default="simulator")
+PAYOUTS_UNKNOWN_GRACE_SECONDS = env.get_int("PAYOUTS_UNKNOWN_GRACE_SECONDS", default=30, minimum=0)
+PAYOUTS_STALE_RESERVATION_SECONDS = env.get_int(
+    "PAYOUTS_STALE_RESERVATION_SECONDS", default=300, minimum=10
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # once a day, after settlement: the scheduled payouts of the day
+        "create-due-payouts": {
+            "task": "ledger.create_due_payouts",
+            "schedule": crontab(
+                hour=env.get_int("PAYOUTS_HOUR_UTC", default=6, minimum=0), minute=0
+            ),
+            "options": {"queue": "settlement", "expires": 6 * 3600},
+        },
+        "follow-in-transit-payouts": {
+            "task": "ledger.follow_in_transit_payouts",
+            "schedule": timedelta(minutes=5),
+            "options": {"queue": "settlement", "expires": 240},
+        },
+        "resolve-unknown-payouts": {
+            "task": "ledger.resolve_unknown_payouts",
+            "schedule": timedelta(seconds=60),
+            "options": {"queue": "settlement", "expires": 55},
+        },
+    }
+)

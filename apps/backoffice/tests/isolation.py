@@ -378,3 +378,6 @@ def backup_codes_are_only_the_callers_own() -> None:
     assert count_unused_backup_codes(user_id=owner_b) == 0
     assert client.post("/portal/settings/backup-codes/").status_code == 200
     assert count_unused_backup_codes(user_id=owner_b) == 0
+
+
+from apps.backoffice.tests import isolation_payouts  # noqa: E402, F401  (payout pages' cases)

@@ -301,3 +301,19 @@ class TestManualPayouts:
         settle_capture(merchant, "pay_x", 10_000)
         with pytest.raises(PayoutAccountUnverifiedError):
             create_manual_payout(merchant_id=merchant, mode="test")
+
+
+def test_beat_runs_the_payout_jobs_with_registered_tasks(settings):
+    from paymenthub.celery import app
+
+    app.loader.import_default_modules()
+    entries = {
+        name: settings.CELERY_BEAT_SCHEDULE[name]
+        for name in ("create-due-payouts", "follow-in-transit-payouts", "resolve-unknown-payouts")
+    }
+    assert {entry["task"] for entry in entries.values()} == {
+        "ledger.create_due_payouts",
+        "ledger.follow_in_transit_payouts",
+        "ledger.resolve_unknown_payouts",
+    }
+    assert {entry["task"] for entry in entries.values()} <= set(app.tasks)
