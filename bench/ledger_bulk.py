@@ -54,12 +54,10 @@ def transfer(number: int, tag: str) -> EntryToPost:
         effective_at=get_now(),
         description="Bench transfer",
         lines=(
+            # as apps.ledger.settlement books it: the debit of pending carries no available_on
+            # (only captures' credits do: they are what settlement selects)
             PostingLine(
-                owner=merchant,
-                kind="merchant_pending",
-                currency="EUR",
-                amount_minor=-amount,
-                available_on=AVAILABLE_ON,
+                owner=merchant, kind="merchant_pending", currency="EUR", amount_minor=-amount
             ),
             PostingLine(
                 owner=merchant, kind="merchant_available", currency="EUR", amount_minor=amount

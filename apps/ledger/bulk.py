@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -22,10 +23,11 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from apps.common.money import normalize_currency
 from apps.ledger.contracts import EntryToPost, PostedEntry
 from apps.ledger.errors import InvalidPostingError
-from apps.ledger.models import LedgerMode
-from apps.ledger.posting import TRANSACTION_ID_PREFIX, check_lines
+from apps.ledger.models import MERCHANT_KINDS, PLATFORM_OWNER, AccountKind, LedgerMode
+from apps.ledger.posting import TRANSACTION_ID_PREFIX
 
 # Binary parameters (%b): the arrays travel without text quoting on either side.
 POST_ENTRIES_SQL = (
@@ -34,33 +36,58 @@ POST_ENTRIES_SQL = (
 )
 MAX_BATCH_ENTRIES = 200_000
 _MODES = frozenset(LedgerMode.values)
+_KINDS = frozenset(AccountKind.values)
+_MERCHANT_KINDS = frozenset(MERCHANT_KINDS)
 _ALPHABET = (string.digits + string.ascii_letters).encode()
 # bytes 0..247 map to the 62 characters (4 times each, so no bias); 248..255 are dropped
 _BYTE_TO_CHAR = bytes(_ALPHABET[value % 62] if value < 248 else 0 for value in range(256))
 _DROPPED = bytes(range(248, 256))
 _ID_LENGTH = 24
+_TIME_LENGTH = 9  # base 36: milliseconds until the year 5188
+_TIME_ALPHABET = string.digits + string.ascii_uppercase
+_RANDOM_LENGTH = _ID_LENGTH - _TIME_LENGTH
 
 
-def make_public_ids(*, prefix: str, count: int) -> list[str]:
-    """``count`` public ids ``<prefix>_<24 base62>`` from a few ``secrets`` calls (the same
-    shape and ~142 bits as ``apps.common.ids.make_public_id``, two orders of magnitude
-    faster for thousands of ids)."""
-    wanted = count * _ID_LENGTH
+def make_public_ids(*, prefix: str, count: int, now_ms: int | None = None) -> list[str]:
+    """``count`` public ids ``<prefix>_<24 base62>`` (the shape of
+    ``apps.common.ids.make_public_id``), in ascending order: 9 characters of the time
+    (milliseconds since the epoch, digits and upper-case letters, so they sort in time order
+    under any collation) then 15 random characters (~89 bits: unguessable), made from a few
+    ``secrets`` calls, two orders of magnitude faster than one call per id.
+
+    Why ordered: a batch inserts thousands of ids into the unique public-id indexes of
+    entries and postings; random ids touch thousands of index pages spread over the whole
+    index (each first touch after a checkpoint a full-page WAL image, each a cache miss once
+    the index outgrows memory), ordered ones fill a few pages at the index's right edge.
+    """
+    millis = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    head = []
+    for _ in range(_TIME_LENGTH):
+        millis, digit = divmod(millis, 36)
+        head.append(_TIME_ALPHABET[digit])
+    time_part = "".join(reversed(head))
+    wanted = count * _RANDOM_LENGTH
     chars = b""
     while len(chars) < wanted:
         raw = secrets.token_bytes(wanted - len(chars) + 64)
         chars += raw.translate(_BYTE_TO_CHAR, _DROPPED)
     text = chars[:wanted].decode("ascii")
-    return [
-        f"{prefix}_{text[start : start + _ID_LENGTH]}" for start in range(0, wanted, _ID_LENGTH)
-    ]
+    return sorted(
+        f"{prefix}_{time_part}{text[start : start + _RANDOM_LENGTH]}"
+        for start in range(0, wanted, _RANDOM_LENGTH)
+    )
 
 
 def build_bulk_arguments(*, entries: Sequence[EntryToPost]) -> list[list[Any]]:
     """The 19 arrays ``ledger_post_entries`` takes, after checking every entry in Python:
     entries (public id, rule, cause, mode, time, description), the distinct accounts (mode,
     owner, kind, currency) and the postings (entry number, account number, line, currency,
-    amount, available_on, public id), grouped by entry in input order."""
+    amount, available_on, public id), grouped by entry in input order.
+
+    The lines are checked by the rules of ``posting.check_lines`` (same refusals, same
+    messages; a test holds the two paths to it) in one loop over every line, without
+    building a checked copy of each line: at 20,000 entries a batch, that copy cost more than
+    the rest of the Python side."""
     public_ids = make_public_ids(prefix="je", count=len(entries))
     rules: list[str] = []
     cause_types: list[str] = []
@@ -76,8 +103,10 @@ def build_bulk_arguments(*, entries: Sequence[EntryToPost]) -> list[list[Any]]:
     currencies: list[str] = []
     amounts: list[int] = []
     available_on: list[date | None] = []
+    codes: dict[str, str] = {}  # currency as given -> its ISO code (checked once per spelling)
     for number, entry in enumerate(entries, start=1):
-        if entry.mode not in _MODES:
+        mode = entry.mode
+        if mode not in _MODES:
             raise InvalidPostingError(message=f"mode must be one of {LedgerMode.values}.")
         if not (entry.rule and entry.cause_type and entry.cause_id and entry.cause_event):
             raise InvalidPostingError(message="rule and the cause (type, id, event) are required.")
@@ -85,17 +114,47 @@ def build_bulk_arguments(*, entries: Sequence[EntryToPost]) -> list[list[Any]]:
         cause_types.append(entry.cause_type)
         cause_ids.append(entry.cause_id)
         cause_events.append(entry.cause_event)
-        modes.append(entry.mode)
+        modes.append(mode)
         effective_at.append(entry.effective_at)
         descriptions.append(entry.description)
-        for line_number, line in enumerate(check_lines(lines=entry.lines), start=1):
-            key = (entry.mode, line.owner, line.kind, line.currency)
+        lines = entry.lines
+        if len(lines) < 2:
+            raise InvalidPostingError(message="An entry needs at least two postings.")
+        totals: dict[str, int] = {}
+        for line_number, line in enumerate(lines, start=1):
+            amount = line.amount_minor
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise InvalidPostingError(message="Posting amounts are integers in minor units.")
+            if amount == 0:
+                raise InvalidPostingError(message="A posting cannot be zero.")
+            kind = line.kind
+            if kind not in _KINDS:
+                raise InvalidPostingError(message=f"Unknown account kind {kind!r}.")
+            owner = line.owner
+            if (owner == PLATFORM_OWNER) == (kind in _MERCHANT_KINDS) or not owner:
+                raise InvalidPostingError(
+                    message=f"Account kind {kind!r} does not belong to owner {owner!r}."
+                )
+            currency = codes.get(line.currency) if isinstance(line.currency, str) else None
+            if currency is None:
+                currency = normalize_currency(currency=line.currency)
+                codes[line.currency] = currency
+            totals[currency] = totals.get(currency, 0) + amount
+            key = (mode, owner, kind, currency)
+            account = account_keys.get(key)
+            if account is None:
+                account = account_keys[key] = len(account_keys) + 1
             entry_index.append(number)
-            account_index.append(account_keys.setdefault(key, len(account_keys) + 1))
+            account_index.append(account)
             line_numbers.append(line_number)
-            currencies.append(line.currency)
-            amounts.append(line.amount_minor)
+            currencies.append(currency)
+            amounts.append(amount)
             available_on.append(line.available_on)
+        if any(totals.values()):
+            unbalanced = sorted(code for code, total in totals.items() if total != 0)
+            raise InvalidPostingError(
+                message=f"The postings do not sum to zero in {', '.join(unbalanced)}."
+            )
     causes = set(zip(cause_types, cause_ids, cause_events, strict=True))
     if len(causes) != len(entries):
         raise InvalidPostingError(message="A cause is named twice in one batch.")

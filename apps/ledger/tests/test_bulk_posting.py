@@ -11,12 +11,18 @@ import pytest
 from django.db import connection, connections, transaction
 
 from apps.common.ids import is_public_id
-from apps.common.money import Money
+from apps.common.money import Money, UnknownCurrencyError
 from apps.ledger import facade as ledger
-from apps.ledger.bulk import POST_ENTRIES_SQL, build_bulk_arguments, post_entries_in_bulk
+from apps.ledger.bulk import (
+    POST_ENTRIES_SQL,
+    build_bulk_arguments,
+    make_public_ids,
+    post_entries_in_bulk,
+)
 from apps.ledger.contracts import EntryToPost, PostingLine
 from apps.ledger.errors import InvalidPostingError
 from apps.ledger.models import Account, JournalEntry, Posting
+from apps.ledger.posting import post_entry
 from apps.ledger.tests.factories import make_merchant_id
 
 pytestmark = pytest.mark.usefixtures("default_prices")
@@ -175,6 +181,99 @@ def test_a_cause_named_twice_in_one_batch_is_refused():
     merchant = make_merchant_id()
     with pytest.raises(InvalidPostingError, match="named twice"):
         post_entries_in_bulk(entries=[transfer(merchant, "same", 5), transfer(merchant, "same", 6)])
+
+
+def test_bulk_public_ids_are_unguessable_and_ascending_in_time_order():
+    earlier = make_public_ids(prefix="je", count=2_000, now_ms=1_780_000_000_000)
+    later = make_public_ids(prefix="je", count=2_000, now_ms=1_780_000_000_001)
+    assert all(is_public_id(value=value, prefix="je") for value in earlier + later)
+    assert len(set(earlier + later)) == 4_000
+    # ascending within a batch and from one millisecond to the next: the index grows at its end
+    assert earlier == sorted(earlier)
+    assert later == sorted(later)
+    assert earlier[-1] < later[0]
+    # after the 9 time characters, 15 random ones: no two ids of a batch share them
+    assert len({value[-15:] for value in earlier}) == 2_000
+
+
+def bad_lines(merchant: str, case: str) -> tuple[PostingLine, ...]:
+    """An entry's lines, wrong in the way ``case`` names."""
+
+    def line(amount: object = 5, **fields: object) -> PostingLine:
+        values: dict[str, object] = {
+            "owner": merchant,
+            "kind": "merchant_pending",
+            "currency": "EUR",
+            "amount_minor": amount,
+        }
+        values.update(fields)
+        return PostingLine(**values)  # type: ignore[arg-type]
+
+    available = {"kind": "merchant_available"}
+    return {
+        "one line only": (line(),),
+        "a zero amount": (line(0), line(0, **available)),
+        "a boolean amount": (line(True), line(-1, **available)),
+        "a float amount": (line(5.0), line(-5, **available)),
+        "an unknown kind": (line(kind="merchant_treasure"), line(-5, **available)),
+        "a merchant kind of the platform": (line(owner="platform"), line(-5, **available)),
+        "a platform kind of a merchant": (line(kind="platform_fee_revenue"), line(-5, **available)),
+        "no owner": (line(owner=""), line(-5, **available)),
+        "an unknown currency": (line(currency="XXZ"), line(-5, currency="XXZ", **available)),
+        "a currency that is not text": (line(currency=None), line(-5, **available)),
+        "one of two currencies unbalanced": (
+            line(),
+            line(-5, **available),
+            line(7, currency="USD"),
+            line(-6, currency="USD", **available),
+        ),
+    }[case]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "case",
+    [
+        "one line only",
+        "a zero amount",
+        "a boolean amount",
+        "a float amount",
+        "an unknown kind",
+        "a merchant kind of the platform",
+        "a platform kind of a merchant",
+        "no owner",
+        "an unknown currency",
+        "a currency that is not text",
+        "one of two currencies unbalanced",
+    ],
+)
+def test_the_bulk_path_refuses_every_entry_the_single_path_refuses_with_the_same_error(case):
+    merchant = make_merchant_id()
+    lines = bad_lines(merchant, case)
+    with pytest.raises((InvalidPostingError, UnknownCurrencyError)) as single:
+        post_entry(
+            rule="settlement",
+            cause_type="test_batch",
+            cause_id="single",
+            cause_event="settled",
+            mode="test",
+            effective_at=NOW,
+            lines=lines,
+        )
+    bad = EntryToPost(
+        rule="settlement",
+        cause_type="test_batch",
+        cause_id="bulk",
+        cause_event="settled",
+        mode="test",
+        effective_at=NOW,
+        lines=lines,
+    )
+    with pytest.raises((InvalidPostingError, UnknownCurrencyError)) as bulk:
+        post_entries_in_bulk(entries=[transfer(merchant, "good", 5), bad])
+    assert type(bulk.value) is type(single.value)
+    assert str(bulk.value) == str(single.value)
+    assert not JournalEntry.objects.exists()
 
 
 def call_function(arguments: list[list[object]]) -> None:
