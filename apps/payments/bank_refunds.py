@@ -142,7 +142,7 @@ def record_bank_refund_start(
                 amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
                 refunded_at=now,
             )
-            services._emit_refund(
+            services.emit_refund_event(
                 refund=refund, payment=payment, event_type="refund.pending", now=now
             )
             if started.status not in WAITING:  # resumed by the janitor after it settled
@@ -161,7 +161,9 @@ def record_bank_refund_start(
         Payment.objects.filter(pk=payment.pk).update(
             amount_refunded_minor=F("amount_refunded_minor") - refund.amount_minor, updated_at=now
         )
-        services._emit_refund(refund=refund, payment=payment, event_type="refund.failed", now=now)
+        services.emit_refund_event(
+            refund=refund, payment=payment, event_type="refund.failed", now=now
+        )
         return refund
 
 
@@ -244,7 +246,7 @@ def _apply_outcome(
         attempt.save()
         refund.status = "succeeded"
         refund.save()
-        services._emit_refund(
+        services.emit_refund_event(
             refund=refund, payment=payment, event_type="refund.succeeded", now=now
         )
         return
@@ -264,7 +266,7 @@ def _apply_outcome(
         amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
         failed_at=now,
     )
-    services._emit_refund(refund=refund, payment=payment, event_type="refund.failed", now=now)
+    services.emit_refund_event(refund=refund, payment=payment, event_type="refund.failed", now=now)
 
 
 def sync_open_bank_refunds(

@@ -57,6 +57,7 @@ from apps.payments.models import (
     Refund,
     RoutingRule,
 )
+from apps.payments.services import emit_refund_event
 from apps.risk import facade as risk
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def _apply_refund_succeeded(
     PaymentAttempt.objects.filter(refund=refund, status=AttemptStatus.PENDING).update(
         status=AttemptStatus.SUCCEEDED, completed_at=now
     )
-    _emit_refund_event(refund=refund, payment=payment, event_type="refund.succeeded", now=now)
+    emit_refund_event(refund=refund, payment=payment, event_type="refund.succeeded", now=now)
 
 
 def _apply_refund_failed(
@@ -172,7 +173,7 @@ def _apply_refund_failed(
         amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
         failed_at=now,
     )
-    _emit_refund_event(refund=refund, payment=payment, event_type="refund.failed", now=now)
+    emit_refund_event(refund=refund, payment=payment, event_type="refund.failed", now=now)
 
 
 def _apply_dispute_opened(
@@ -267,25 +268,6 @@ def _close_dispute(*, dispute_pk: int, won: bool, now: datetime) -> Dispute:
         )
     )
     return dispute
-
-
-def _emit_refund_event(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:
-    enqueue_event(
-        event_type=event_type,
-        payload={
-            "id": refund.public_id,
-            "payment": payment.public_id,
-            "amount": refund.amount_minor,
-            "currency": refund.currency,
-            "status": refund.status,
-            "failure_code": refund.failure_code or None,
-            "livemode": refund.mode == "live",
-        },
-        aggregate_type="refund",
-        aggregate_id=refund.public_id,
-        merchant_ref=refund.merchant_ref,
-        now=now,
-    )
 
 
 def dispute_payload(dispute: Dispute, *, payment_id: str) -> dict[str, Any]:

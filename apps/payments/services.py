@@ -921,7 +921,7 @@ def _record_refund(
                 amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
                 refunded_at=now,
             )
-            _emit_refund(
+            emit_refund_event(
                 refund=refund, payment=payment, event_type=f"refund.{refund.status}", now=now
             )
         else:
@@ -935,11 +935,11 @@ def _record_refund(
             Payment.objects.filter(pk=payment.pk).update(
                 amount_refunded_minor=F("amount_refunded_minor") - refund.amount_minor
             )
-            _emit_refund(refund=refund, payment=payment, event_type="refund.failed", now=now)
+            emit_refund_event(refund=refund, payment=payment, event_type="refund.failed", now=now)
         return refund
 
 
-def _emit_refund(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:
+def emit_refund_event(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:
     enqueue_event(
         event_type=event_type,
         payload={

@@ -296,6 +296,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"queue": "payments", "expires": 55},
     },
+    # pay by bank: payments pulls its bank payments' and bank refunds' outcomes (a fallback
+    # to the outbox handler; apps/payments/bank_payments.py)
+    "sync-bank-payment-outcomes": {
+        "task": "payments.sync_bank_payments",
+        "schedule": timedelta(seconds=30),
+        "options": {"queue": "payments", "expires": 25},
+    },
     "retry-due-webhooks": {
         "task": "payments.retry_due_webhooks",
         "schedule": timedelta(seconds=30),
