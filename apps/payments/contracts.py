@@ -150,3 +150,26 @@ class DailyPaymentVolume:
     gross_minor: int
     refunded_minor: int
     refund_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeSummary:
+    """A cardholder's dispute of one of the merchant's payments, as the portal shows it."""
+
+    id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    reason: str
+    status: str  # needs_response | won | lost
+    created_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeTotal:
+    """Disputes opened since a moment, in one currency: how many and how much."""
+
+    currency: str
+    count: int
+    amount_minor: int

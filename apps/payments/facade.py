@@ -13,6 +13,8 @@ from apps.openbanking.contracts import BankSummary
 from apps.payments import bank_payments, merchant_operations, selectors, services, webhooks
 from apps.payments.contracts import (
     DailyPaymentVolume,
+    DisputeSummary,
+    DisputeTotal,
     PaymentOutcome,
     PaymentSummaryPage,
     PaymentTimeline,
@@ -30,7 +32,9 @@ __all__ = [
     "get_payment_outcome",
     "get_payment_timeline",
     "list_daily_payment_volume",
+    "list_dispute_totals",
     "list_pay_by_bank_banks",
+    "list_payment_disputes",
     "list_payment_outcomes_by_metadata",
     "list_recent_webhook_deliveries",
     "page_payment_summaries",
@@ -238,6 +242,20 @@ def list_daily_payment_volume(
     *, merchant_id: str, mode: str, since: datetime
 ) -> list[DailyPaymentVolume]:
     return selectors.list_daily_payment_volume(merchant_id=merchant_id, mode=mode, since=since)
+
+
+def list_dispute_totals(*, merchant_id: str, mode: str, since: datetime) -> list[DisputeTotal]:
+    """How many disputes the merchant received since ``since`` and for how much, per
+    currency (the dashboard's figures)."""
+    return selectors.list_dispute_totals(merchant_id=merchant_id, mode=mode, since=since)
+
+
+def list_payment_disputes(*, merchant_id: str, mode: str, payment_id: str) -> list[DisputeSummary]:
+    """The disputes of one of the merchant's payments with their status, oldest first
+    (PaymentNotFoundError, a 404, for anyone else's payment)."""
+    return selectors.list_payment_disputes(
+        merchant_id=merchant_id, mode=mode, payment_id=payment_id
+    )
 
 
 def list_recent_webhook_deliveries(

@@ -13,6 +13,8 @@ from apps.common.models import OutboxEvent
 from apps.common.pagination import page_by_cursor
 from apps.payments.contracts import (
     DailyPaymentVolume,
+    DisputeSummary,
+    DisputeTotal,
     PaymentAttemptRecord,
     PaymentEventRecord,
     PaymentSummary,
@@ -476,3 +478,41 @@ def list_disputes(
         cursor_not_found=PaymentNotFoundError(message="No such dispute.", param="starting_after"),
     )
     return Page(items=rows, has_more=has_more)
+
+
+def to_dispute_summary(dispute: Dispute, *, payment_id: str) -> DisputeSummary:
+    return DisputeSummary(
+        id=dispute.public_id,
+        payment_id=payment_id,
+        amount_minor=dispute.amount_minor,
+        currency=dispute.currency,
+        reason=dispute.reason,
+        status=dispute.status,
+        created_at=dispute.created_at,
+        closed_at=dispute.closed_at,
+    )
+
+
+def list_payment_disputes(*, merchant_id: str, mode: str, payment_id: str) -> list[DisputeSummary]:
+    """The disputes of one of the merchant's payments, oldest first (another merchant's
+    payment is a 404)."""
+    payment = get_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+    disputes = Dispute.objects.filter(
+        payment=payment, merchant_ref=merchant_id, mode=mode
+    ).order_by("created_at", "id")
+    return [to_dispute_summary(dispute, payment_id=payment.public_id) for dispute in disputes]
+
+
+def list_dispute_totals(*, merchant_id: str, mode: str, since: datetime) -> list[DisputeTotal]:
+    """Per currency, the merchant's disputes opened at or after ``since``: one grouped query
+    on the merchant's rows."""
+    rows = (
+        Dispute.objects.filter(merchant_ref=merchant_id, mode=mode, created_at__gte=since)
+        .values("currency")
+        .annotate(count=Count("id"), total=Sum("amount_minor"))
+        .order_by("currency")
+    )
+    return [
+        DisputeTotal(currency=row["currency"], count=row["count"], amount_minor=row["total"] or 0)
+        for row in rows
+    ]

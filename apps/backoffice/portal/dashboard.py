@@ -1,9 +1,10 @@
-"""The dashboard: volume, payments, authorization rate and refunds for today / 7 / 30 days,
+"""The dashboard: volume, payments, authorization rate, refunds and disputes for today / 7 /
+30 days,
 a chart of the last 30 days, balances; and the test/live mode switch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
@@ -20,7 +21,7 @@ from apps.common.clock import get_now
 from apps.ledger import facade as ledger
 from apps.merchants import facade as merchants
 from apps.payments import facade as payments
-from apps.payments.contracts import DailyPaymentVolume
+from apps.payments.contracts import DailyPaymentVolume, DisputeTotal
 
 PERIODS = (("today", "Today", 1), ("7d", "Last 7 days", 7), ("30d", "Last 30 days", 30))
 
@@ -36,6 +37,8 @@ class PeriodFigures:
     payments: int
     refund_count: int
     authorization_rate: str  # "97.5 %" or "—" when nothing was decided
+    disputes: str = ""
+    dispute_count: int = 0
 
 
 def summarize(
@@ -56,6 +59,18 @@ def summarize(
         payments=approved,
         refund_count=sum(day.refund_count for day in rows),
         authorization_rate=f"{100 * approved / decided:.1f} %" if decided else "—",
+    )
+
+
+def with_disputes(
+    figures: PeriodFigures, *, totals: list[DisputeTotal], currency: str
+) -> PeriodFigures:
+    """The period's figures with the disputes opened in it, in the shown currency."""
+    total = next((row for row in totals if row.currency == currency), None)
+    return replace(
+        figures,
+        disputes=format_minor(total.amount_minor if total else 0, currency),
+        dispute_count=total.count if total else 0,
     )
 
 
@@ -87,12 +102,20 @@ def dashboard_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
             else currencies[0]
         )
     figures = [
-        summarize(
-            days=days,
-            since=today - timedelta(days=span - 1),
+        with_disputes(
+            summarize(
+                days=days,
+                since=today - timedelta(days=span - 1),
+                currency=currency,
+                key=key,
+                label=label,
+            ),
+            totals=payments.list_dispute_totals(
+                merchant_id=portal.merchant_id,
+                mode=portal.mode,
+                since=today - timedelta(days=span - 1),
+            ),
             currency=currency,
-            key=key,
-            label=label,
         )
         for key, label, span in PERIODS
     ]

@@ -27,7 +27,7 @@ from apps.ledger import facade as ledger
 from apps.merchants import facade as merchants
 from apps.merchants.facade import MerchantPermission
 from apps.payments import facade as payments
-from apps.payments.contracts import PaymentSummary, PaymentTimeline
+from apps.payments.contracts import DisputeSummary, PaymentSummary, PaymentTimeline
 
 STATUSES = (
     "succeeded",
@@ -182,7 +182,11 @@ class TimelineEntry:
     detail: str
 
 
-def build_timeline(timeline: PaymentTimeline, postings: list[Any]) -> list[TimelineEntry]:
+def build_timeline(
+    timeline: PaymentTimeline,
+    postings: list[Any],
+    disputes: tuple[DisputeSummary, ...] | list[DisputeSummary] = (),
+) -> list[TimelineEntry]:
     payment = timeline.payment
     entries = [
         TimelineEntry(
@@ -239,6 +243,24 @@ def build_timeline(timeline: PaymentTimeline, postings: list[Any]) -> list[Timel
                 + (f" · {refund.failure_code}" if refund.failure_code else ""),
             )
         )
+    for dispute in disputes:
+        entries.append(
+            TimelineEntry(
+                at=dispute.created_at,
+                kind="dispute",
+                title=f"Dispute {format_minor(dispute.amount_minor, dispute.currency)} opened",
+                detail=f"{dispute.id}" + (f" · {dispute.reason}" if dispute.reason else ""),
+            )
+        )
+        if dispute.closed_at:
+            entries.append(
+                TimelineEntry(
+                    at=dispute.closed_at,
+                    kind="dispute",
+                    title=f"Dispute {dispute.status}",
+                    detail=dispute.id,
+                )
+            )
     for posting in postings:
         entries.append(
             TimelineEntry(
@@ -266,9 +288,15 @@ def build_timeline(timeline: PaymentTimeline, postings: list[Any]) -> list[Timel
     return sorted(entries, key=lambda entry: entry.at)
 
 
-def _ledger_postings(portal: PortalContext, timeline: PaymentTimeline) -> list[Any]:
+def _ledger_postings(
+    portal: PortalContext, timeline: PaymentTimeline, disputes: list[DisputeSummary]
+) -> list[Any]:
     postings: list[Any] = []
-    for source_id in [timeline.payment.id, *(refund.id for refund in timeline.refunds)]:
+    for source_id in [
+        timeline.payment.id,
+        *(refund.id for refund in timeline.refunds),
+        *(dispute.id for dispute in disputes),
+    ]:
         page = ledger.list_balance_transactions(
             merchant_id=portal.merchant_id, mode=portal.mode, source_id=source_id, limit=100
         )
@@ -292,6 +320,9 @@ def payment_detail_page(
 ) -> HttpResponse:
     timeline = _timeline_or_404(portal, payment_id)
     payment = timeline.payment
+    disputes = payments.list_payment_disputes(
+        merchant_id=portal.merchant_id, mode=portal.mode, payment_id=payment.id
+    )
     return render(
         request,
         "portal/app/payment_detail.html",
@@ -299,7 +330,20 @@ def payment_detail_page(
             "portal": portal,
             "section": "payments",
             **describe(payment),
-            "timeline": build_timeline(timeline, _ledger_postings(portal, timeline)),
+            "timeline": build_timeline(
+                timeline, _ledger_postings(portal, timeline, disputes), disputes
+            ),
+            "disputes": [
+                {
+                    "id": dispute.id,
+                    "amount": format_minor(dispute.amount_minor, dispute.currency),
+                    "reason": dispute.reason,
+                    "status": dispute.status,
+                    "created_at": dispute.created_at,
+                    "closed_at": dispute.closed_at,
+                }
+                for dispute in disputes
+            ],
             "deliveries": timeline.webhook_deliveries,
             "can_operate": portal.can(MerchantPermission.REFUND),
             "can_refund": payment.amount_refundable_minor > 0,
