@@ -42,6 +42,7 @@ __all__ = [
     "redeliver_webhook",
     "refresh_bank_payment",
     "refund_payment_for_member",
+    "send_test_webhook",
 ]
 
 
@@ -269,6 +270,30 @@ def list_recent_webhook_deliveries(
 def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
     """Send one of the merchant's webhook deliveries again now; returns its new status."""
     return webhooks.redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery_id)
+
+
+def send_test_webhook(
+    *,
+    merchant_id: str,
+    mode: str,
+    endpoint_id: str,
+    actor_id: str,
+    ip_address: str | None = None,
+) -> WebhookDeliveryRecord:
+    """A team member's signed ``test.webhook`` event to one of the merchant's endpoints in
+    this mode (no other endpoint gets it), sent now and in the delivery log; audited as
+    ``webhook.test_sent``. Another merchant's or mode's endpoint is a 404, a disabled one a
+    409 (``webhook_endpoint_disabled``)."""
+    delivery = webhooks.send_test_webhook(
+        merchant_id=merchant_id,
+        mode=mode,
+        endpoint_id=endpoint_id,
+        actor_id=actor_id,
+        ip_address=ip_address,
+    )
+    return selectors.get_webhook_delivery_record(
+        merchant_id=merchant_id, delivery_id=delivery.public_id
+    )
 
 
 def refund_payment_for_member(

@@ -294,6 +294,15 @@ def _to_delivery_record(delivery: WebhookDelivery) -> WebhookDeliveryRecord:
     )
 
 
+def get_webhook_delivery_record(*, merchant_id: str, delivery_id: str) -> WebhookDeliveryRecord:
+    delivery = WebhookDelivery.objects.filter(
+        public_id=delivery_id, merchant_ref=merchant_id
+    ).first()
+    if delivery is None:
+        raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
+    return _to_delivery_record(delivery)
+
+
 def to_refund_summary(refund: Refund, *, payment_id: str) -> RefundSummary:
     return RefundSummary(
         id=refund.public_id,

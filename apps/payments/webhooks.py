@@ -10,6 +10,9 @@
    try with exponential backoff and jitter, for up to 3 days, then gives up.
 3. Beat runs ``retry_due_webhooks`` so a lost task never loses a delivery; merchants (and
    admins) can redeliver any delivery by hand.
+4. ``send_test_webhook``: a merchant's test event (``test.webhook``) to one endpoint only,
+   whatever its event filter, signed and logged like any delivery; tried once, now (no
+   retries: a failed one is ``failed`` and may be sent again by hand).
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
+from apps.common.errors import StateError
 from apps.common.ids import make_public_id
 from apps.merchants.facade import (
     event_type_matches,
+    get_webhook_endpoint,
     get_webhook_signing_secrets,
     list_webhook_endpoints,
 )
@@ -50,6 +56,7 @@ GIVE_UP_AFTER = timedelta(days=3)
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600
 RESPONSE_EXCERPT_CHARS = 500
+TEST_EVENT_TYPE = "test.webhook"
 
 
 def _enqueue_delivery(delivery_id: str) -> None:
@@ -242,3 +249,72 @@ def describe_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
         "status": delivery.status,
         "attempts": delivery.attempts,
     }
+
+
+def send_test_webhook(
+    *,
+    merchant_id: str,
+    mode: str,
+    endpoint_id: str,
+    actor_id: str,
+    actor_type: str = "user",
+    ip_address: str | None = None,
+    now: datetime | None = None,
+) -> WebhookDelivery:
+    """Send a signed ``test.webhook`` event to one of the merchant's endpoints in this mode
+    (and to no other), audited as ``webhook.test_sent``: the delivery row and the audit entry
+    are written together, the POST is made after they commit (no transaction across the
+    network) and recorded like any attempt. A disabled endpoint is refused (409)."""
+    now = now or get_now()
+    endpoint = get_webhook_endpoint(merchant_id=merchant_id, endpoint_id=endpoint_id, mode=mode)
+    if not endpoint.enabled:
+        raise StateError(
+            message="This endpoint is disabled: enable it to send it a test event.",
+            code="webhook_endpoint_disabled",
+            param="webhook_endpoint",
+        )
+    event = DomainEvent(
+        event_id=make_public_id(prefix="evt"),
+        event_type=TEST_EVENT_TYPE,
+        aggregate_type="webhook_endpoint",
+        aggregate_id=endpoint.endpoint_id,
+        merchant_ref=merchant_id,
+        payload={
+            "object": "test_event",
+            "webhook_endpoint": endpoint.endpoint_id,
+            "message": "A test event sent from the dashboard.",
+            "livemode": mode == "live",
+        },
+        created_at=now,
+        attempt=1,
+    )
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            public_id=make_public_id(prefix="whd"),
+            event_id=event.event_id,
+            event_type=event.event_type,
+            merchant_ref=merchant_id,
+            endpoint_ref=endpoint.endpoint_id,
+            url=endpoint.url,
+            body=build_event_body(event=event),
+            next_attempt_at=None,  # never retried by the beat job
+            created_at=now,
+        )
+        record_audit_event(
+            action="webhook.test_sent",
+            actor_type=actor_type,
+            actor_id=actor_id,
+            object_type="webhook_endpoint",
+            object_id=endpoint.endpoint_id,
+            merchant_ref=merchant_id,
+            ip_address=ip_address,
+            metadata={"delivery": delivery.public_id, "event": event.event_id, "mode": mode},
+            occurred_at=now,
+        )
+    status = deliver_webhook(delivery_id=delivery.public_id, manual=True)
+    if status == WebhookDeliveryStatus.PENDING:
+        WebhookDelivery.objects.filter(
+            public_id=delivery.public_id, status=WebhookDeliveryStatus.PENDING
+        ).update(status=WebhookDeliveryStatus.FAILED)
+    delivery.refresh_from_db()
+    return delivery

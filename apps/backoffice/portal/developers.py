@@ -1,5 +1,6 @@
 """Developers: API keys (create behind a recent sign-in, shown once; roll with overlap; revoke;
-last used) and webhook endpoints (create, roll the signing secret, delivery log, redeliver).
+last used) and webhook endpoints (create, roll the signing secret, send a test event, delivery
+log, redeliver).
 
 Everything is for the portal's merchant and mode; another merchant's key, endpoint or
 delivery id is a 404. Keys and endpoints change only through the merchants facade, which
@@ -19,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.backoffice.portal.context import PortalContext, portal_page
+from apps.backoffice.portal.context import PortalContext, client_ip, portal_page
 from apps.common.errors import NotFoundError, PaymentHubError
 from apps.merchants import facade as merchants
 from apps.merchants.facade import MerchantPermission
@@ -318,4 +319,34 @@ def redeliver(
     except NotFoundError:
         raise Http404("No such delivery.") from None
     messages.success(request, f"Sent again: {status}.")
+    return HttpResponseRedirect(reverse("portal:webhook-endpoint", args=[endpoint.endpoint_id]))
+
+
+@require_POST
+@portal_page(MerchantPermission.MANAGE_KEYS)
+def send_test_event(request: HttpRequest, portal: PortalContext, endpoint_id: str) -> HttpResponse:
+    """Send a signed ``test.webhook`` event to this endpoint now; the answer is in the log."""
+    endpoint = _endpoint_or_404(portal, endpoint_id)
+    try:
+        delivery = payments.send_test_webhook(
+            merchant_id=portal.merchant_id,
+            mode=portal.mode,
+            endpoint_id=endpoint.endpoint_id,
+            actor_id=str(portal.user_id),
+            ip_address=client_ip(request),
+        )
+    except NotFoundError:
+        raise Http404("No such webhook endpoint.") from None
+    except PaymentHubError as refused:
+        messages.error(request, refused.message)
+    else:
+        answer = (
+            f"HTTP {delivery.last_response_status}"
+            if delivery.last_response_status
+            else (delivery.last_error or "no answer")
+        )
+        if delivery.status == "delivered":
+            messages.success(request, f"Test event sent: your endpoint answered {answer}.")
+        else:
+            messages.error(request, f"Test event not delivered: {answer}. See the delivery log.")
     return HttpResponseRedirect(reverse("portal:webhook-endpoint", args=[endpoint.endpoint_id]))

@@ -70,6 +70,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="webhook-endpoint",
     ),
     path(
+        "developers/webhooks/<str:endpoint_id>/test/",
+        developers.send_test_event,
+        name="webhook-endpoint-test",
+    ),
+    path(
         "developers/webhooks/<str:endpoint_id>/roll/",
         developers.roll_endpoint_secret_page,
         name="webhook-endpoint-roll",

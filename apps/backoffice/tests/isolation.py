@@ -234,6 +234,14 @@ def another_merchants_endpoint_is_not_found() -> None:
     assert "b.example/hooks" not in response.content.decode()
 
 
+@isolation_case("portal/developers/webhooks/<str:endpoint_id>/test/")
+def no_test_event_is_sent_to_another_merchants_endpoint() -> None:
+    client, _merchant_b, endpoint_b = _endpoint_of_b()
+    deliveries = apps.get_model("payments", "WebhookDelivery").objects
+    assert client.post(f"/portal/developers/webhooks/{endpoint_b}/test/").status_code == 404
+    assert not deliveries.filter(endpoint_ref=endpoint_b).exists()
+
+
 @isolation_case("portal/developers/webhooks/<str:endpoint_id>/roll/")
 def another_merchants_endpoint_secret_cannot_be_rolled() -> None:
     client, _merchant_b, endpoint_b = _endpoint_of_b()
