@@ -8,7 +8,7 @@ entry, posting and balance with one statement each. Settlement, imports and corr
 it; the per-event rules keep the single-entry path (one round trip, lowest latency).
 
 Cost: one round trip and a handful of set-based statements per batch, plus one sha256 per
-entry; see docs/architecture/0009-bulk-posting.md for the figures.
+entry; see docs/runbooks/settlement.md for the figures.
 """
 
 from __future__ import annotations

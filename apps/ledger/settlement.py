@@ -49,21 +49,29 @@ CAUSE_TYPE = "settlement_batch"
 # The partial index ledger_posting_due holds exactly the postings that carry available_on
 # (the pending side of captures); settlement debits carry none, so they are never selected.
 CLAIM_SQL = """
-WITH due AS (
-    SELECT p.id, p.amount_minor, p.available_on, a.owner, a.mode, a.currency
+WITH picked AS (
+    -- The next due postings in the order of ledger_posting_due, read in that order from
+    -- after the last one the previous chunk saw, and no further than LIMIT: a chunk costs
+    -- what it settles, whatever is left. The account check and the item check are an index
+    -- probe per posting (LIMIT 1 keeps each a probe, never a join over every account or
+    -- every item ever settled).
+    SELECT p.id, p.account_id, p.amount_minor, p.available_on
       FROM ledger_posting p
-      JOIN ledger_account a ON a.id = p.account_id
      WHERE p.available_on IS NOT NULL AND p.available_on <= %(as_of)s
-       AND (%(since)s::date IS NULL OR p.available_on >= %(since)s::date)
-       AND p.id > %(after_id)s
-       AND a.kind = %(pending)s
-       AND (%(merchant_id)s::text IS NULL OR a.owner = %(merchant_id)s::text)
-       AND (%(mode)s::text IS NULL OR a.mode = %(mode)s::text)
-       AND (%(currency)s::text IS NULL OR a.currency = %(currency)s::text)
-       -- an index probe per posting (LIMIT keeps it one), never a hash of every item ever
+       AND (p.available_on, p.id) > (%(after_day)s::date, %(after_id)s::bigint)
+       AND (SELECT 1 FROM ledger_account a
+             WHERE a.id = p.account_id AND a.kind = %(pending)s
+               AND (%(merchant_id)s::text IS NULL OR a.owner = %(merchant_id)s::text)
+               AND (%(mode)s::text IS NULL OR a.mode = %(mode)s::text)
+               AND (%(currency)s::text IS NULL OR a.currency = %(currency)s::text)
+             LIMIT 1) IS NOT NULL
        AND (SELECT 1 FROM ledger_settlement_item i WHERE i.posting_id = p.id LIMIT 1) IS NULL
-     ORDER BY p.id
+     ORDER BY p.available_on, p.id
      LIMIT %(limit)s
+), due AS (
+    SELECT p.id, p.amount_minor, p.available_on, a.owner, a.mode, a.currency
+      FROM picked p
+      JOIN ledger_account a ON a.id = p.account_id
 ), batches AS (
     INSERT INTO ledger_settlement_batch (public_id, merchant_id, mode, currency, as_of,
                                          item_count, amount_minor, created_at)
@@ -82,7 +90,9 @@ WITH due AS (
 )
 SELECT b.id, b.public_id, b.merchant_id, b.mode, b.currency,
        count(i.batch_id)::integer, coalesce(sum(i.amount_minor), 0)::bigint,
-       (SELECT count(*) FROM due)::integer, (SELECT max(id) FROM due)
+       (SELECT count(*) FROM due)::integer,
+       (SELECT d.available_on FROM due d ORDER BY d.available_on DESC, d.id DESC LIMIT 1),
+       (SELECT d.id FROM due d ORDER BY d.available_on DESC, d.id DESC LIMIT 1)
   FROM batches b LEFT JOIN items i ON i.batch_id = b.id
  GROUP BY b.id, b.public_id, b.merchant_id, b.mode, b.currency
  ORDER BY b.id
@@ -108,6 +118,7 @@ class _ClaimedBatch:
     item_count: int
     amount_minor: int
     found: int
+    last_day: date
     last_posting_id: int
 
 
@@ -131,18 +142,19 @@ def settle_funds(
 ) -> SettlementReport:
     """Settle every pending posting that matured by ``as_of`` (and, with ``since``, not
     before that day; optionally of one merchant, mode or currency) and has not been settled
-    yet. Safe to run twice or concurrently. Chunks go in posting id order, each starting after
-    the last posting the previous one saw, so a run reads each due posting once."""
+    yet. Safe to run twice or concurrently. Chunks go in (available_on, posting id) order,
+    the order of the ledger_posting_due index, each starting after the last posting the
+    previous one saw: a run reads each due posting once, and a chunk's cost does not grow with
+    what is left (time grows linearly with the number of payments)."""
     now = now or get_now()
     if currency is not None:
         currency = Money.zero(currency=currency).currency
     run = _Run()
-    after_id = 0
+    after = (since or date.min, 0)  # (day, id) > (since, 0): every posting of day since on
     while True:
-        found, after_id = _settle_chunk(
+        found, after = _settle_chunk(
             as_of=as_of,
-            since=since,
-            after_id=after_id,
+            after=after,
             now=now,
             merchant_id=merchant_id,
             mode=mode,
@@ -167,18 +179,17 @@ def settle_funds(
 def _settle_chunk(
     *,
     as_of: date,
-    since: date | None,
-    after_id: int,
+    after: tuple[date, int],
     now: datetime,
     merchant_id: str | None,
     mode: str | None,
     currency: str | None,
     limit: int,
     run: _Run,
-) -> tuple[int, int]:
+) -> tuple[int, tuple[date, int]]:
     """Claim, book and record one chunk in one transaction; returns how many due postings
     the selection found (settled here or, at the same moment, by another worker: when it
-    found a full chunk, the caller looks again) and the last one's id."""
+    found a full chunk, the caller looks again) and the last one's (available_on, id)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Sorts and hashes of a 50,000-payment chunk stay in memory, and the claim joins by
@@ -193,8 +204,8 @@ def _settle_chunk(
                 CLAIM_SQL,
                 {
                     "as_of": as_of,
-                    "since": since,
-                    "after_id": after_id,
+                    "after_day": after[0],
+                    "after_id": after[1],
                     "now": now,
                     "pending": PENDING,
                     "merchant_id": merchant_id,
@@ -235,7 +246,9 @@ def _settle_chunk(
         run.items += batch.item_count
         run.amounts[(batch.mode, batch.currency)] += batch.amount_minor
     run.entries.extend(posted)
-    return (batches[0].found, batches[0].last_posting_id) if batches else (0, after_id)
+    if not batches:
+        return 0, after
+    return batches[0].found, (batches[0].last_day, batches[0].last_posting_id)
 
 
 def _settlement_entry(*, batch: _ClaimedBatch, as_of: date, now: datetime) -> EntryToPost:

@@ -202,6 +202,22 @@ def test_small_chunks_settle_everything_in_several_transactions():
 
 
 @pytest.mark.django_db
+def test_small_chunks_settle_captures_of_several_days_whatever_order_they_arrived_in():
+    merchant = make_merchant_id()
+    # later captures mature earlier: the chunks walk (day, id), never skipping a lower id
+    total = sum(
+        capture(merchant, f"pay_days_{n}", 1_000 + n, available_on=CAPTURE_DAY - timedelta(n % 4))
+        for n in range(11)
+    )
+    report = settle_funds(as_of=CAPTURE_DAY, now=NOW, chunk_size=2)
+    assert report.payments == 11
+    assert balances(merchant) == (0, total)
+    assert settle_funds(as_of=CAPTURE_DAY, now=NOW, chunk_size=2).payments == 0
+    assert settled_once()
+    assert books_are_sound()
+
+
+@pytest.mark.django_db
 def test_one_merchant_can_be_settled_alone_through_the_rule_the_other_rules_sit_beside():
     merchant, other = make_merchant_id(), make_merchant_id()
     net = capture(merchant, "pay_alone")
