@@ -11,6 +11,7 @@ from apps.merchants.api.authentication import (
     SecretKeyAuthentication,
 )
 from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
+from apps.merchants.business_profile import update_business_profile
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
 from apps.merchants.identity.origin import get_request_origin
 from apps.merchants.identity.services import generate_backup_codes, has_confirmed_totp_device
@@ -77,6 +78,7 @@ __all__ = [
     "set_checkout_branding",
     "set_payout_bank_account",
     "step_up_required",
+    "update_business_profile",
 ]
 
 

@@ -1,6 +1,10 @@
 """Settings: the business profile, security (two-factor status, backup codes), the team link,
 and the checkout branding, edited with a live preview of the hosted page's header.
 
+Owners and admins edit the self-service part of the business profile (trading name, support
+email) after a recent sign-in, through the merchants facade, which validates, audits and
+tells the owners when the support email changes. Legal and KYB data stay read-only.
+
 Branding is changed by owners and admins (the ``manage_team`` permission) through the
 merchants facade, which validates and audits it. New backup codes need a recent sign-in and
 are shown once, in the response that made them (never stored in the session or a redirect).
@@ -19,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.backoffice.portal.context import PortalContext, portal_page
+from apps.backoffice.portal.context import PortalContext, client_ip, portal_page
 from apps.common.errors import PaymentHubError
 from apps.merchants import facade as merchants
 from apps.merchants.facade import MerchantPermission
@@ -63,6 +67,20 @@ class BrandingForm(forms.Form):
     )
 
 
+class BusinessProfileForm(forms.Form):
+    trading_name = forms.CharField(
+        max_length=200,
+        label="Trading name",
+        help_text="The name your customers know you by.",
+    )
+    support_email = forms.EmailField(
+        max_length=254,
+        label="Support email",
+        help_text="Where customers and PaymentHub support reach you. Your owners are told "
+        "when it changes.",
+    )
+
+
 def _preview(*, display_name: str, logo_url: str, accent: str) -> dict[str, str]:
     accent = accent if HEX_COLOR.fullmatch(accent or "") else DEFAULT_ACCENT
     logo = logo_url if logo_url.startswith("https://") else ""
@@ -91,6 +109,7 @@ def settings_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
                 accent=branding.accent_color,
             ),
             "can_edit_branding": portal.can(MerchantPermission.MANAGE_TEAM),
+            "can_edit_profile": portal.can(MerchantPermission.MANAGE_TEAM),
             "two_factor_on": merchants.has_confirmed_totp_device(user_id=portal.user_id),
             "backup_codes_left": merchants.count_unused_backup_codes(user_id=portal.user_id),
             "schedule": merchants.get_payout_schedule(merchant_id=portal.merchant_id),
@@ -142,6 +161,52 @@ def branding_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
                 logo_url=str(shown["logo_url"]),
                 accent=str(shown["accent_color"]),
             ),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@merchants.step_up_required
+@portal_page(MerchantPermission.MANAGE_TEAM)
+def business_profile_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
+    """Edit the trading name and support email (owners and admins, after a recent sign-in)."""
+    initial = {
+        "trading_name": portal.merchant.trading_name,
+        "support_email": portal.merchant.support_email,
+    }
+    form = BusinessProfileForm(request.POST if request.method == "POST" else None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                merchants.update_business_profile(
+                    merchant_id=portal.merchant_id,
+                    trading_name=form.cleaned_data["trading_name"],
+                    support_email=form.cleaned_data["support_email"],
+                    actor_type="user",
+                    actor_id=str(portal.user_id),
+                    ip_address=client_ip(request),
+                )
+            except PaymentHubError as refused:
+                field = refused.param if refused.param in form.fields else None
+                form.add_error(field, refused.message)
+            else:
+                messages.success(request, "Business profile saved.")
+                return HttpResponseRedirect(reverse("portal:settings"))
+    return render(
+        request,
+        "portal/app/form_page.html",
+        {
+            "portal": portal,
+            "section": "settings",
+            "heading": "Edit business profile",
+            "explanation": "Your legal name, country and verification details stay as they "
+            "were checked; to change those, write to support.",
+            "form": form,
+            "submit": "Save profile",
+            "back": reverse("portal:settings"),
         },
         status=status,
     )

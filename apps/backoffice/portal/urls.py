@@ -86,5 +86,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("settings/", settings.settings_page, name="settings"),
     path("settings/branding/", settings.branding_page, name="branding"),
+    path("settings/profile/", settings.business_profile_page, name="business-profile"),
     path("settings/backup-codes/", settings.backup_codes_page, name="backup-codes"),
 ]

@@ -234,6 +234,18 @@ def another_merchants_endpoint_is_not_found() -> None:
     assert "b.example/hooks" not in response.content.decode()
 
 
+@isolation_case("portal/settings/profile/")
+def another_merchants_business_profile_cannot_be_edited() -> None:
+    client, merchant_b, _theirs = _a_and_b()
+    merchants_b = apps.get_model("merchants", "Merchant").objects.filter(public_id=merchant_b)
+    before = list(merchants_b.values("trading_name", "support_email"))
+    path = f"/portal/settings/profile/?merchant={merchant_b}"
+    assert client.get(path).status_code == 404
+    hijack = {"trading_name": "Hijacked", "support_email": "evil@evil.example"}
+    assert client.post(path, hijack).status_code == 404
+    assert list(merchants_b.values("trading_name", "support_email")) == before
+
+
 @isolation_case("portal/developers/webhooks/<str:endpoint_id>/test/")
 def no_test_event_is_sent_to_another_merchants_endpoint() -> None:
     client, _merchant_b, endpoint_b = _endpoint_of_b()
