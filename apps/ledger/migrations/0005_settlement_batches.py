@@ -16,7 +16,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM ledger_entry WHERE cause_type = 'settlement') THEN
         RAISE EXCEPTION 'ledger: settlements of the former cumulative rule exist; their captures '
                         'have no settlement items and would be settled again. See '
-                        'docs/runbooks/settlement-and-payouts.md before migrating.';
+                        'docs/runbooks/settlement.md (upgrading) before migrating.';
     END IF;
 END;
 $$;
