@@ -126,6 +126,7 @@ class WebhookDeliveryRecord:
     last_response_status: int | None
     last_error: str
     last_response_excerpt: str
+    request_body: str = ""  # the signed JSON body sent (the event; no secrets)
 
 
 @dataclass(frozen=True, slots=True)

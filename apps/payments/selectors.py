@@ -291,6 +291,7 @@ def _to_delivery_record(delivery: WebhookDelivery) -> WebhookDeliveryRecord:
         last_response_status=last.response_status if last else None,
         last_error=last.error if last else "",
         last_response_excerpt=last.response_excerpt if last else "",
+        request_body=delivery.body,
     )
 
 

@@ -286,11 +286,14 @@ class TestWebhookDeliveryLog:
             merchant_ref=merchant_id,
             endpoint_ref=endpoint.summary.endpoint_id,
             url="http://127.0.0.1:9/refused",  # nothing listens: the attempt fails fast
-            body="{}",
+            body='{"type": "payment.succeeded", "data": {"amount": 4321}}',
             created_at=timezone.now(),
         )
         path = f"/portal/developers/webhooks/{endpoint.summary.endpoint_id}/"
-        assert "payment.succeeded" in client.get(path).content.decode()
+        page = client.get(path).content.decode()
+        assert "payment.succeeded" in page
+        assert "Request body" in page
+        assert "&quot;amount&quot;: 4321" in page
         response = client.post(f"{path}deliveries/{delivery.public_id}/redeliver/")
         assert response.status_code == 302
         delivery.refresh_from_db()
