@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -93,3 +94,80 @@ class BankConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_ref} {self.bank_code} {self.consent_ref}"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second staff member"
+    APPROVED = "approved", "Approved, being executed"
+    EXECUTED = "executed", "Approved and executed"
+    FAILED = "failed", "Approved, but the operation was refused"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired before a decision"
+
+
+class ApprovalRequest(models.Model):
+    """A sensitive operation one staff member proposes and another decides (four eyes).
+
+    ``kind`` names the executor that runs it once approved (``payments.refund``, ...) and
+    ``payload`` is that executor's input. The database refuses a decider who is the proposer
+    and a second open proposal for the same operation on the same object; the status moves
+    out of ``pending`` once, under the row's lock (apps.backoffice.approvals)."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=64)
+    object_ref = models.CharField(max_length=64, blank=True, default="")
+    merchant_ref = models.CharField(max_length=40, blank=True, default="")
+    summary = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=16, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposal_reason = models.CharField(max_length=500)
+    proposed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True, default="")
+    executed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        db_table = "backoffice_approval_request"
+        indexes = [
+            models.Index(fields=["status", "-proposed_at"], name="approval_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ApprovalStatus]),
+                name="approval_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                name="approval_decider_is_not_proposer",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "expired"]) | Q(decided_by__isnull=False),
+                name="approval_decision_has_decider",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("proposed_at")),
+                name="approval_expiry_after_proposal",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "object_ref"],
+                condition=Q(status="pending") & ~Q(object_ref=""),
+                name="approval_one_open_per_object",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.kind} {self.status}"
