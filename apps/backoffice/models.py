@@ -171,3 +171,64 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.kind} {self.status}"
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Alert(models.Model):
+    """One operational alert raised by a rule of ``apps/backoffice/alerts.py``.
+
+    ``key`` names the condition (rule and subject, e.g. ``circuit_open:simulator``): while an
+    alert with that key is not resolved, re-evaluations update it (``last_seen_at``,
+    ``count``) rather than adding one; the partial unique constraint settles races. Once
+    resolved, the same condition coming back is a new alert."""
+
+    key = models.CharField(max_length=200)
+    rule = models.CharField(max_length=40)
+    severity = models.CharField(max_length=12, choices=AlertSeverity.choices)
+    status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    owner_group = models.CharField(max_length=40, blank=True, default="")
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=150, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        db_table = "backoffice_alert"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=~Q(status="resolved"),
+                name="alert_key_unique_while_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "acknowledged", "resolved"]),
+                name="alert_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=["info", "warning", "critical"]),
+                name="alert_severity_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-last_seen_at"], name="alert_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.severity} {self.status}"
