@@ -202,3 +202,39 @@ class ApiRequestLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code} ({self.request_id})"
+
+
+class ConfigDocument(models.Model):
+    """One version of a runtime configuration document (feature flags, risk thresholds, ...).
+
+    Append-only: a change is a new row with the next version (unique per key), never an edit;
+    the database refuses UPDATE and DELETE. The version in force at a moment is the one with
+    the latest ``effective_from`` not after it (the higher version on a tie). Behaviour lives
+    in ``apps/common/config.py``.
+    """
+
+    key = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    body = models.JSONField()
+    schema_name = models.CharField(max_length=100)
+    effective_from = models.DateTimeField()
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    comment = models.TextField(blank=True, default="")
+    sensitive = models.BooleanField(default=False)
+    rolled_back_from = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "common_config_document"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "version"], name="config_key_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="config_version_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["key", "-effective_from", "-version"], name="config_key_effective_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} v{self.version}"
