@@ -174,3 +174,21 @@ class DisputeTotal:
     currency: str
     count: int
     amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRefundQuote:
+    """What a staff refund of a payment would give back, and the four-eyes threshold for it
+    (a refund above the threshold needs a second staff member's approval)."""
+
+    payment_id: str
+    merchant_id: str
+    mode: str
+    status: str
+    currency: str
+    refundable_minor: int
+    threshold_minor: int
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.refundable_minor > self.threshold_minor

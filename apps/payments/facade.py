@@ -19,6 +19,7 @@ from apps.payments.contracts import (
     PaymentSummaryPage,
     PaymentTimeline,
     RefundSummary,
+    StaffRefundQuote,
     WebhookDeliveryRecord,
 )
 from apps.payments.models import Payment
@@ -39,9 +40,11 @@ __all__ = [
     "list_recent_webhook_deliveries",
     "page_payment_summaries",
     "page_refund_summaries",
+    "quote_staff_refund",
     "redeliver_webhook",
     "refresh_bank_payment",
     "refund_payment_for_member",
+    "refund_payment_for_staff",
     "send_test_webhook",
 ]
 
@@ -335,4 +338,33 @@ def capture_or_cancel_for_member(
         payment_id=payment_id,
         actor_id=actor_id,
         ip_address=ip_address,
+    )
+
+
+def quote_staff_refund(*, payment_id: str) -> StaffRefundQuote:
+    """The amount a staff refund of the payment would give back and its four-eyes threshold
+    (back office: proposing a refund for approval). Raises NotFoundError for no such payment."""
+    return services.quote_staff_refund(payment_id=payment_id)
+
+
+def refund_payment_for_staff(
+    *,
+    payment_id: str,
+    amount_minor: int,
+    reason: str,
+    staff_user_id: str,
+    approval_id: str,
+    ip_address: str | None = None,
+) -> str | None:
+    """Refund ``amount_minor`` of a payment for an approved four-eyes proposal
+    (``approval_id``, named in the audit entry with the approver as the actor). Returns the
+    refusal's message, or None when it worked."""
+    return services.perform_staff_payment_operation(
+        payment_id=payment_id,
+        operation="refund",
+        reason=reason,
+        staff_user_id=staff_user_id,
+        ip_address=ip_address,
+        approval_id=approval_id,
+        approved_amount_minor=amount_minor,
     )

@@ -45,6 +45,7 @@ from apps.payments.connectors.registry import (
     get_connector,
 )
 from apps.payments.connectors.simulator import FOLLOW_UP_AVAILABLE_AT_ONCE
+from apps.payments.contracts import StaffRefundQuote
 from apps.payments.customers import check_payment_customer
 from apps.payments.errors import (
     AmountTooLargeError,
@@ -1009,6 +1010,47 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
 STAFF_OPERATIONS = ("capture", "cancel", "refund")
 
 
+def get_four_eyes_refund_threshold_minor(*, currency: str) -> int:
+    """The largest refund one staff member may issue alone, in minor units of ``currency``
+    (settings.BACKOFFICE_FOUR_EYES_REFUND_MINOR, "*" for currencies not listed); larger
+    refunds need a second staff member's approval (apps.backoffice.approvals)."""
+    thresholds: dict[str, int] = settings.BACKOFFICE_FOUR_EYES_REFUND_MINOR
+    return thresholds.get(currency.upper(), thresholds.get("*", 0))
+
+
+def quote_staff_refund(*, payment_id: str) -> StaffRefundQuote:
+    """What a staff refund of the payment would give back (what is left) and its threshold."""
+    payment = Payment.objects.filter(public_id=payment_id).first()
+    if payment is None:
+        raise PaymentNotFoundError(param="payment")
+    return StaffRefundQuote(
+        payment_id=payment.public_id,
+        merchant_id=payment.merchant_ref,
+        mode=payment.mode,
+        status=payment.status,
+        currency=payment.currency,
+        refundable_minor=payment.amount_captured_minor - payment.amount_refunded_minor,
+        threshold_minor=get_four_eyes_refund_threshold_minor(currency=payment.currency),
+    )
+
+
+def _check_staff_refund(*, payment: Payment, approved_amount_minor: int | None) -> int:
+    """The amount a staff refund of ``payment`` gives back: what is left, refused above the
+    four-eyes threshold, or the amount of an approved proposal."""
+    if approved_amount_minor is not None:
+        return approved_amount_minor
+    refundable = payment.amount_captured_minor - payment.amount_refunded_minor
+    threshold = get_four_eyes_refund_threshold_minor(currency=payment.currency)
+    if refundable > threshold:
+        raise StateError(
+            code="four_eyes_approval_required",
+            message=f"Refunding {Money(refundable, payment.currency)} needs a second staff "
+            f"member's approval (above {Money(threshold, payment.currency)}): propose it "
+            "under Back office -> Approvals.",
+        )
+    return refundable
+
+
 def perform_staff_payment_operation(
     *,
     payment_id: str,
@@ -1016,10 +1058,19 @@ def perform_staff_payment_operation(
     reason: str,
     staff_user_id: str,
     ip_address: str | None = None,
+    approval_id: str | None = None,
+    approved_amount_minor: int | None = None,
 ) -> str | None:
     """Capture, cancel or refund a payment on a staff member's request, through the same
     services as the API; audited with the reason and the outcome. Returns the refusal's
-    message, or None when it worked."""
+    message, or None when it worked.
+
+    A refund of what is left above the four-eyes threshold is refused; an approved proposal
+    (``approval_id``, named in the audit entry) refunds its ``approved_amount_minor``. The
+    refund is of exactly the amount checked, so a capture in between cannot slip a larger
+    one through (create_refund re-checks what is refundable under the payment's lock)."""
+    if (approval_id is None) != (approved_amount_minor is None):
+        raise ValueError("approval_id and approved_amount_minor go together")
     if operation not in STAFF_OPERATIONS:
         raise ValueError(f"operation must be one of {STAFF_OPERATIONS}")
     payment = Payment.objects.get(public_id=payment_id)
@@ -1031,15 +1082,23 @@ def perform_staff_payment_operation(
         elif operation == "cancel":
             cancel_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
         else:
+            amount_minor = _check_staff_refund(
+                payment=payment, approved_amount_minor=approved_amount_minor
+            )
             create_refund(
                 merchant_id=merchant_id,
                 mode=mode,
                 payment_id=payment_id,
+                amount_minor=amount_minor or None,
                 reason="requested_by_customer",
                 metadata={"admin_reason": reason[:500]},
             )
     except PaymentHubError as refused:
         error = f"{payment_id}: {refused.message}"
+    metadata = {"reason": reason[:500], "outcome": "refused" if error else "succeeded"}
+    if approval_id is not None:
+        metadata["approval_id"] = approval_id
+        metadata["amount_minor"] = str(approved_amount_minor)
     record_audit_event(
         action=f"payment.admin_{operation}",
         actor_type="admin",
@@ -1048,7 +1107,7 @@ def perform_staff_payment_operation(
         object_id=payment_id,
         merchant_ref=payment.merchant_ref,
         ip_address=ip_address,
-        metadata={"reason": reason[:500], "outcome": "refused" if error else "succeeded"},
+        metadata=metadata,
     )
     return error
 

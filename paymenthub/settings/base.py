@@ -584,6 +584,21 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Four-eyes approvals (apps.backoffice.approvals) -----------------------------------------
+# A staff refund above this amount (minor units, per currency; "*" for the others) is refused in
+# the payments admin and must be proposed by one staff member and approved by another. Env:
+# BACKOFFICE_FOUR_EYES_REFUND_MINOR="*=100000,JPY=1000000". Proposals expire after the TTL.
+BACKOFFICE_FOUR_EYES_REFUND_MINOR: dict[str, int] = {}
+for _item in env.get_list("BACKOFFICE_FOUR_EYES_REFUND_MINOR", default=["*=100000"]):
+    _code, _, _amount = _item.partition("=")
+    if not _amount.strip().isdigit():
+        raise env.EnvironmentConfigError(
+            variable="BACKOFFICE_FOUR_EYES_REFUND_MINOR",
+            problem="must be CURRENCY=AMOUNT_MINOR pairs separated by commas, e.g. *=100000",
+        )
+    BACKOFFICE_FOUR_EYES_REFUND_MINOR[_code.strip().upper()] = int(_amount)
+BACKOFFICE_APPROVAL_TTL_HOURS = env.get_int("BACKOFFICE_APPROVAL_TTL_HOURS", default=72, minimum=1)
+
 # --- Payouts (apps.ledger.payouts) -------------------------------------------------------------
 # The rail for live payouts (test mode always uses the simulator); timeouts become "unknown"
 # and are resolved by asking the rail with the same idempotency key after the grace period.

@@ -1,0 +1,164 @@
+"""Back office -> Approvals: staff propose a sensitive operation, another staff member approves
+or rejects it (apps.backoffice.approvals does the work; nothing is edited by hand here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from apps.backoffice import approvals
+from apps.backoffice.models import ApprovalRequest
+from apps.common.errors import PaymentHubError
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ApprovalOnlyForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ProposeRefundForm(forms.Form):
+    payment_id = forms.CharField(max_length=64, label="Payment id (pay_...)")
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _make_decision_action(approve: bool) -> Callable[..., HttpResponse | None]:
+    name = "approve_requests" if approve else "reject_requests"
+    title = "Approve and execute" if approve else "Reject with a reason"
+
+    def action(
+        modeladmin: ApprovalRequestAdmin,
+        request: HttpRequest,
+        queryset: QuerySet[ApprovalRequest],
+    ) -> HttpResponse | None:
+        form_class = ApprovalOnlyForm if approve else DecisionForm
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            user_id = int(str(request.user.pk))
+            for item in queryset:
+                try:
+                    if approve:
+                        done = approvals.approve_operation(
+                            approval_id=item.public_id,
+                            approved_by_id=user_id,
+                            reason=form.cleaned_data["reason"],
+                        )
+                        level = messages.SUCCESS if done.status == "executed" else messages.ERROR
+                        modeladmin.message_user(
+                            request, f"{done.public_id}: {done.status}: {done.outcome}", level
+                        )
+                    else:
+                        approvals.reject_operation(
+                            approval_id=item.public_id,
+                            rejected_by_id=user_id,
+                            reason=form.cleaned_data["reason"],
+                        )
+                        modeladmin.message_user(request, f"{item.public_id}: rejected.")
+                except PaymentHubError as refused:
+                    modeladmin.message_user(
+                        request, f"{item.public_id}: {refused.message}", messages.ERROR
+                    )
+            return None
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "items": list(queryset.select_related("proposed_by")),
+            "form": form,
+            "action": name,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "explanation": "Only a staff member other than the proposer can decide; "
+            "the decision is recorded in the audit trail.",
+        }
+        return TemplateResponse(request, "admin/backoffice/approval_form.html", context)
+
+    action.__name__ = name
+    return admin.action(description=title, permissions=["decide"])(action)
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "kind",
+        "summary",
+        "status",
+        "proposed_by",
+        "proposed_at",
+        "expires_at",
+        "decided_by",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("public_id", "object_ref", "merchant_ref")
+    list_select_related = ("proposed_by", "decided_by")
+    show_full_result_count = False
+    actions = [_make_decision_action(True), _make_decision_action(False)]
+    change_list_template = "admin/backoffice/approvalrequest/change_list.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in ApprovalRequest._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backoffice.change_approvalrequest")
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "propose-refund/",
+                self.admin_site.admin_view(self.propose_refund_view),
+                name="backoffice_approvalrequest_propose_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def propose_refund_view(self, request: HttpRequest) -> HttpResponse:
+        """Propose a refund above the four-eyes threshold (staff who may refund)."""
+        if not request.user.has_perm("payments.change_payment"):
+            messages.error(request, "Your role cannot propose refunds.")
+            return HttpResponseRedirect(reverse("admin:backoffice_approvalrequest_changelist"))
+        form = ProposeRefundForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                proposal = approvals.propose_payment_refund(
+                    payment_id=form.cleaned_data["payment_id"].strip(),
+                    proposed_by_id=int(str(request.user.pk)),
+                    reason=form.cleaned_data["reason"],
+                )
+            except PaymentHubError as refused:
+                form.add_error(None, refused.message)
+            else:
+                messages.success(
+                    request,
+                    f"{proposal.public_id}: {proposal.summary} waits for another staff "
+                    "member's approval.",
+                )
+                return HttpResponseRedirect(reverse("admin:backoffice_approvalrequest_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Propose a refund for four-eyes approval",
+            "opts": self.model._meta,
+            "items": [],
+            "form": form,
+            "action": "",
+            "explanation": "The refund is of what is left of the payment now; another staff "
+            "member approves exactly that amount.",
+        }
+        return TemplateResponse(request, "admin/backoffice/approval_form.html", context)
