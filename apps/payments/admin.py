@@ -70,7 +70,8 @@ def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResp
         return TemplateResponse(request, "admin/payments/operation_reason.html", context)
 
     action.__name__ = f"{operation}_payments"
-    return admin.action(description=title)(action)
+    # staff roles: money moves need the change permission (support reads, ops acts)
+    return admin.action(description=title, permissions=["change"])(action)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -128,6 +129,7 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ("status", "mode", "currency", "capture_method", "connector")
     search_fields = ("public_id", "merchant_ref", "customer_email", "processor_reference")
     inlines = [AttemptInline, RefundInline, EventInline]
+    show_full_result_count = False  # a large table: no COUNT(*) of it on every page
     actions = [
         _make_operation_action("capture", "Capture the authorized amount"),
         _make_operation_action("cancel", "Cancel (void) before capture"),
@@ -149,6 +151,7 @@ class RefundAdmin(admin.ModelAdmin):
     list_display = ("public_id", "merchant_ref", "amount_minor", "currency", "status", "created_at")
     list_filter = ("status", "mode")
     search_fields = ("public_id", "merchant_ref", "payment__public_id")
+    show_full_result_count = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Refund._meta.fields] + ["bank_refund"]

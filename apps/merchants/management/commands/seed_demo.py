@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.merchants.demo import seed_demo_data
@@ -22,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = seed_demo_data(credentials_file=Path(options["credentials_file"]))
+        call_command("setup_staff_roles", stdout=self.stdout)  # back office staff role groups
         self.stdout.write(f"Demo logins (also kept in {options['credentials_file']}):")
         self.stdout.write(
             f"  Django admin   http://127.0.0.1:8000/admin/  "

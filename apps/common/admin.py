@@ -1,0 +1,191 @@
+"""Admin of the shared kernel: the audit log (read-only, filterable, chain verification) and
+the outbox (read-only). Both tables are large: no full result count, filters that do not scan
+for distinct values (typed-in filters, served by the audit indexes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.timezone import make_aware
+
+from apps.common.audit import verify_audit_chain
+from apps.common.models import AuditEvent, OutboxEvent
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A filter typed into a box (no SELECT DISTINCT over a large table)."""
+
+    template = "admin/common/input_filter.html"
+    lookup_field = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("", "")]  # the template draws a box; Django needs a non-empty list
+
+    def choices(self, changelist: Any) -> Any:
+        # the other parameters, kept as hidden fields of the box's form
+        yield {
+            "parameter_name": self.parameter_name,
+            "value": self.value() or "",
+            "others": [
+                (key, item)
+                for key, value in changelist.get_filters_params().items()
+                if key != self.parameter_name
+                for item in (value if isinstance(value, list) else [value])
+            ],
+        }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = (self.value() or "").strip()
+        return queryset.filter(**{self.lookup_field: value}) if value else queryset
+
+
+def _input_filter(title_: str, parameter: str, lookup: str) -> type[InputFilter]:
+    return type(
+        f"{parameter.title().replace('_', '')}Filter",
+        (InputFilter,),
+        {"title": title_, "parameter_name": parameter, "lookup_field": lookup},
+    )
+
+
+def _day_start(value: str) -> datetime | None:
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = make_aware(parsed)
+    return parsed
+
+
+class DateBoundFilter(InputFilter):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = (self.value() or "").strip()
+        bound = _day_start(value) if value else None
+        return queryset.filter(**{self.lookup_field: bound}) if bound else queryset
+
+
+class OccurredFromFilter(DateBoundFilter):
+    title = "from (YYYY-MM-DD)"
+    parameter_name = "from"
+    lookup_field = "occurred_at__gte"
+
+
+class OccurredBeforeFilter(DateBoundFilter):
+    title = "before (YYYY-MM-DD)"
+    parameter_name = "before"
+    lookup_field = "occurred_at__lt"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The append-only audit trail: nothing is added, changed or deleted here (the database
+    refuses it anyway). "Verify the chain" recomputes every hash."""
+
+    list_display = (
+        "sequence",
+        "occurred_at",
+        "action",
+        "actor_type",
+        "actor_id",
+        "object_type",
+        "object_id",
+        "merchant_ref",
+        "ip_address",
+    )
+    list_filter = (
+        "actor_type",
+        _input_filter("action", "action", "action"),
+        _input_filter("actor id", "actor", "actor_id"),
+        _input_filter("object id", "object", "object_id"),
+        _input_filter("merchant", "merchant", "merchant_ref"),
+        OccurredFromFilter,
+        OccurredBeforeFilter,
+    )
+    search_fields = ("=public_id", "=object_id", "=request_id")
+    show_full_result_count = False
+    list_per_page = 50
+    change_list_template = "admin/common/auditevent/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        return super().get_queryset(request).order_by("-sequence")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "verify-chain/",
+                self.admin_site.admin_view(self.verify_chain_view),
+                name="common_auditevent_verify_chain",
+            ),
+            *super().get_urls(),
+        ]
+
+    def verify_chain_view(self, request: HttpRequest) -> HttpResponse:
+        """Recompute the chain and say whether it holds (POST only: it reads the whole log)."""
+        changelist = reverse("admin:common_auditevent_changelist")
+        if request.method != "POST" or not self.has_view_permission(request):
+            return HttpResponseRedirect(changelist)
+        report = verify_audit_chain()
+        if report.ok:
+            messages.success(
+                request, f"The audit chain verifies: {report.checked} entries checked."
+            )
+        else:
+            messages.error(
+                request,
+                f"The audit chain does NOT verify at position {report.first_bad_position}: "
+                f"{report.problem} ({report.checked} entries checked).",
+            )
+        return HttpResponseRedirect(changelist)
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Domain events as written (read-only); the relay publishes them."""
+
+    list_display = (
+        "public_id",
+        "event_type",
+        "merchant_ref",
+        "status",
+        "attempts",
+        "created_at",
+        "dispatched_at",
+    )
+    list_filter = (
+        "status",
+        _input_filter("event type", "event_type", "event_type"),
+        _input_filter("merchant", "merchant", "merchant_ref"),
+        _input_filter("aggregate id", "aggregate", "aggregate_id"),
+    )
+    search_fields = ("=public_id", "=aggregate_id")
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in OutboxEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
