@@ -1,8 +1,10 @@
 """The risk score (0-100): the active trained model when there is one, otherwise a small,
 explainable heuristic. Either way the reasons name the signals that raised it.
 
-Thresholds (settings): ``RISK_REVIEW_THRESHOLD`` (default 75) sends to review,
-``RISK_BLOCK_THRESHOLD`` (default 90) blocks, when no rule decided first.
+Thresholds: the ``risk.thresholds`` runtime configuration document when one is in force
+(``{"review": 75, "block": 90}``, changed without a restart: docs/runbooks/configuration.md),
+otherwise the settings ``RISK_REVIEW_THRESHOLD`` (default 75), which sends to review, and
+``RISK_BLOCK_THRESHOLD`` (default 90), which blocks, when no rule decided first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.common.config import get_config
 from apps.risk.models import RiskLevel
 
 # (feature test, points, reason code): the heuristic, and the reason codes of signals
@@ -30,10 +33,16 @@ BASE_SCORE = 5
 
 
 def get_review_threshold() -> int:
+    thresholds = get_config(key="risk.thresholds")
+    if thresholds is not None:
+        return int(thresholds["review"])
     return int(getattr(settings, "RISK_REVIEW_THRESHOLD", 75))
 
 
 def get_block_threshold() -> int:
+    thresholds = get_config(key="risk.thresholds")
+    if thresholds is not None:
+        return int(thresholds["block"])
     return int(getattr(settings, "RISK_BLOCK_THRESHOLD", 90))
 
 

@@ -1,0 +1,218 @@
+"""Runtime configuration documents: validated on save, versioned, scheduled, rolled back,
+diffed and audited, against the real Postgres and Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
+
+from apps.common.clock import get_now
+from apps.common.config import (
+    GENERATION_CACHE_KEY,
+    ConfigValidationError,
+    ConfigVersionNotFoundError,
+    UnknownConfigKeyError,
+    clear_config_cache,
+    diff_config_versions,
+    get_config,
+    get_config_version,
+    get_config_version_at,
+    get_feature_flag,
+    list_config_versions,
+    publish_config,
+    rollback_config,
+)
+from apps.common.models import AuditEvent, ConfigDocument
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_cache(redis_client):
+    """No cached document leaks into or out of a test (the database is rolled back)."""
+    clear_config_cache()
+    yield
+    clear_config_cache()
+
+
+def _publish(key: str, body, **kwargs):
+    return publish_config(key=key, body=body, actor_type="admin", actor_id="ops-1", **kwargs)
+
+
+class TestSchemaValidation:
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            ({"review": 80}, "block: is required"),
+            ({"review": 80, "block": 70}, "block: must be above review"),
+            ({"review": 80, "block": 101}, "block: must be between 1 and 100, got 101"),
+            ({"review": "80", "block": 90}, "review: must be a whole number"),
+            ({"review": 80, "block": 90, "allow": 1}, "allow: is not a known field"),
+            ([80, 90], "the document must be a JSON object, not list"),
+        ],
+    )
+    def test_refuses_a_bad_risk_thresholds_document_with_a_clear_error_and_stores_nothing(
+        self, body, message
+    ):
+        with pytest.raises(ConfigValidationError) as refused:
+            _publish("risk.thresholds", body)
+
+        assert message in refused.value.errors
+        assert refused.value.to_envelope()["error"]["code"] == "config_invalid"
+        assert not ConfigDocument.objects.exists()
+        assert not AuditEvent.objects.filter(action__startswith="config.").exists()
+
+    def test_refuses_feature_flags_that_are_not_booleans(self):
+        with pytest.raises(ConfigValidationError) as refused:
+            _publish("feature_flags", {"checkout.new_flow": "yes", "Bad Name": True})
+
+        assert refused.value.errors == [
+            "checkout.new_flow: must be true or false",
+            "Bad Name: flag names are lowercase letters, digits, '_' and '.'",
+        ]
+        assert not ConfigDocument.objects.exists()
+
+    def test_refuses_a_key_without_a_registered_schema(self):
+        with pytest.raises(UnknownConfigKeyError):
+            _publish("made.up", {"a": 1})
+        assert not ConfigDocument.objects.exists()
+
+    def test_refuses_an_effective_time_in_the_past(self):
+        with pytest.raises(ConfigValidationError) as refused:
+            _publish("feature_flags", {"a": True}, effective_from=get_now() - timedelta(hours=1))
+        assert "effective_from" in refused.value.message
+        assert not ConfigDocument.objects.exists()
+
+
+class TestVersions:
+    def test_each_change_is_a_new_version_and_the_latest_is_in_force(self):
+        first = _publish("risk.thresholds", {"review": 70, "block": 85}, comment="tighter")
+        second = _publish("risk.thresholds", {"review": 60, "block": 80})
+
+        assert (first.version, second.version) == (1, 2)
+        assert first.sensitive
+        assert first.schema_name == "risk.thresholds/v1"
+        assert first.created_by == "admin:ops-1"
+        assert get_config(key="risk.thresholds") == {"review": 60, "block": 80}
+        assert [v.version for v in list_config_versions(key="risk.thresholds")] == [2, 1]
+
+    def test_a_version_scheduled_for_later_is_not_in_force_until_its_time(self):
+        now = get_now()
+        _publish("alerts.thresholds", {"payments.decline_rate": 0.3}, now=now)
+        later = _publish(
+            "alerts.thresholds",
+            {"payments.decline_rate": 0.5},
+            effective_from=now + timedelta(hours=1),
+            now=now,
+        )
+
+        assert get_config(key="alerts.thresholds") == {"payments.decline_rate": 0.3}
+        # The cached candidates already hold the scheduled version: it takes over at its time.
+        at_its_time = get_config_version(key="alerts.thresholds", now=later.effective_from)
+        assert at_its_time is not None
+        assert at_its_time.version == later.version
+        before = get_config_version_at(key="alerts.thresholds", at=now + timedelta(minutes=59))
+        assert before is not None
+        assert before.version == 1
+
+    def test_returns_the_default_when_nothing_was_published(self):
+        assert get_config(key="payouts.delay_days", default={"default_days": 2}) == {
+            "default_days": 2
+        }
+        assert get_feature_flag(name="portal.beta") is False
+
+    def test_callers_cannot_change_the_cached_document(self):
+        _publish("feature_flags", {"portal.beta": True})
+        flags = get_config(key="feature_flags")
+        flags["portal.beta"] = False
+        assert get_feature_flag(name="portal.beta") is True
+
+    def test_the_database_refuses_to_edit_or_delete_a_version(self):
+        version = _publish("feature_flags", {"portal.beta": True})
+        for statement in (
+            "UPDATE common_config_document SET body = '{}' WHERE key = %s",
+            "DELETE FROM common_config_document WHERE key = %s",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+                cur.execute(statement, [version.key])
+        assert get_config_version_at(key="feature_flags", at=get_now()) == version
+
+
+class TestRollback:
+    def test_rollback_creates_a_new_version_equal_to_the_old_one_and_is_audited(self):
+        _publish("risk.thresholds", {"review": 70, "block": 85})
+        _publish("risk.thresholds", {"review": 40, "block": 50})
+
+        rolled = rollback_config(
+            key="risk.thresholds", to_version=1, actor_type="admin", actor_id="ops-2"
+        )
+
+        assert rolled.version == 3
+        assert rolled.rolled_back_from == 1
+        assert get_config(key="risk.thresholds") == {"review": 70, "block": 85}
+        assert ConfigDocument.objects.filter(key="risk.thresholds").count() == 3
+        audit = AuditEvent.objects.get(action="config.rolled_back")
+        assert audit.actor_id == "ops-2"
+        assert audit.object_id == "risk.thresholds@3"
+        assert audit.metadata["rolled_back_from"] == 1
+        assert '-  "block": 50,' in audit.metadata["diff"]
+        assert '+  "block": 85,' in audit.metadata["diff"]
+
+    def test_rollback_to_a_version_that_does_not_exist_is_refused(self):
+        _publish("feature_flags", {"a": True})
+        with pytest.raises(ConfigVersionNotFoundError):
+            rollback_config(key="feature_flags", to_version=7, actor_type="admin")
+        assert ConfigDocument.objects.count() == 1
+
+
+class TestHistoryDiff:
+    def test_the_diff_names_exactly_the_changed_fields(self):
+        _publish("feature_flags", {"a": True, "b": False, "c": True})
+        _publish("feature_flags", {"a": True, "b": True, "c": True, "d": False})
+
+        diff = diff_config_versions(key="feature_flags", from_version=1, to_version=2)
+
+        changed = [
+            line
+            for line in diff.splitlines()
+            if line[:1] in "+-" and line[:3] not in {"+++", "---"}
+        ]
+        assert sorted(changed) == sorted(
+            ['-  "b": false,', '+  "b": true,', '-  "c": true', '+  "c": true,', '+  "d": false']
+        )
+        assert diff.startswith("--- feature_flags@1\n+++ feature_flags@2")
+        assert diff_config_versions(key="feature_flags", from_version=1, to_version=1) == ""
+
+    def test_every_publish_is_audited_with_its_diff(self):
+        _publish("payouts.delay_days", {"default_days": 2})
+        _publish("payouts.delay_days", {"default_days": 5}, comment="bank holiday")
+
+        audits = list(AuditEvent.objects.filter(action="config.published").order_by("sequence"))
+        assert [a.object_id for a in audits] == ["payouts.delay_days@1", "payouts.delay_days@2"]
+        assert audits[1].metadata["comment"] == "bank holiday"
+        assert audits[1].metadata["sensitive"] is True
+        assert '+  "default_days": 5' in audits[1].metadata["diff"]
+
+
+class TestPropagation:
+    def test_a_publish_announces_a_new_generation_in_redis_on_commit_only(
+        self, django_capture_on_commit_callbacks
+    ):
+        before = cache.get(GENERATION_CACHE_KEY)
+        with (
+            django_capture_on_commit_callbacks(execute=True) as announced,
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            _publish("feature_flags", {"a": True})
+            raise RuntimeError("rolled back")
+        assert announced == []
+        assert cache.get(GENERATION_CACHE_KEY) == before
+
+        with django_capture_on_commit_callbacks(execute=True) as announced:
+            _publish("feature_flags", {"a": True})
+        assert len(announced) == 1
+        assert cache.get(GENERATION_CACHE_KEY) not in {None, before}
