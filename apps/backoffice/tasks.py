@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.backoffice.alerts import evaluate_alert_rules
 from apps.backoffice.reports import delete_expired_report_files, generate_report_export
 
 
@@ -25,3 +26,15 @@ def generate_report_export_task(*, export_id: str) -> str:
 )
 def delete_expired_report_files_task() -> int:
     return delete_expired_report_files()
+
+
+@shared_task(
+    name="backoffice.evaluate_alert_rules",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def evaluate_alert_rules_task() -> int:
+    """Beat, every minute: raise, bump and auto-resolve operational alerts."""
+    result = evaluate_alert_rules()
+    return len(result.raised) + len(result.resolved)

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 
 from apps.common.contracts import EventRecord
 from apps.common.errors import InvalidRequestError, NotFoundError
-from apps.common.models import OutboxEvent
+from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.pagination import page_by_cursor
 
 MAX_PAGE_SIZE = 100
@@ -104,3 +104,15 @@ def list_merchant_events(
         cursor_not_found=_event_not_found(param="starting_after"),
     )
     return [_to_record(row) for row in rows], has_more
+
+
+def get_outbox_lag_seconds(*, now: datetime) -> float:
+    """How long the oldest event still waiting to be published has waited (0 when none is):
+    the relay's lag, for the back office's alert rules."""
+    oldest = (
+        OutboxEvent.objects.filter(status=OutboxStatus.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0

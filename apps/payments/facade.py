@@ -10,7 +10,16 @@ from typing import Any
 
 from apps.common.money import Money
 from apps.openbanking.contracts import BankSummary
-from apps.payments import bank_payments, merchant_operations, selectors, services, webhooks
+from apps.payments import (
+    alert_metrics,
+    bank_payments,
+    merchant_operations,
+    selectors,
+    services,
+    staff_reads,
+    webhooks,
+)
+from apps.payments.connectors import simulator
 from apps.payments.contracts import (
     DailyPaymentVolume,
     DisputeSummary,
@@ -28,10 +37,16 @@ __all__ = [
     "authenticate_payment",
     "cancel_payment",
     "capture_or_cancel_for_member",
+    "clear_simulator_fault",
+    "count_authorization_attempts",
+    "count_open_reconciliation_breaks",
+    "count_webhook_deliveries",
     "create_bank_payment",
     "create_confirmed_payment",
+    "find_payment_scope",
     "get_payment_outcome",
     "get_payment_timeline",
+    "list_connector_circuit_states",
     "list_daily_payment_volume",
     "list_dispute_totals",
     "list_pay_by_bank_banks",
@@ -46,6 +61,7 @@ __all__ = [
     "refund_payment_for_member",
     "refund_payment_for_staff",
     "send_test_webhook",
+    "set_simulator_fault",
 ]
 
 
@@ -368,3 +384,39 @@ def refund_payment_for_staff(
         approval_id=approval_id,
         approved_amount_minor=amount_minor,
     )
+
+
+# --- platform health, for the back office's alert rules (across merchants) -----------------
+def count_authorization_attempts(*, since: datetime) -> dict[str, dict[str, int]]:
+    """Authorization attempts since ``since``: connector → attempt status → count."""
+    return alert_metrics.count_authorization_attempts(since=since)
+
+
+def count_webhook_deliveries(*, since: datetime) -> dict[str, tuple[int, int]]:
+    """Webhook deliveries since ``since`` tried at least once: merchant → (tried, failing)."""
+    return alert_metrics.count_webhook_deliveries(since=since)
+
+
+def list_connector_circuit_states() -> dict[str, str]:
+    """Every routable connector's circuit breaker: closed, open or half_open."""
+    return alert_metrics.list_connector_circuit_states()
+
+
+def count_open_reconciliation_breaks() -> dict[str, int]:
+    """Open reconciliation breaks per connector."""
+    return alert_metrics.count_open_reconciliation_breaks()
+
+
+def set_simulator_fault(*, mode: str, count: int = 1) -> None:
+    """Test mode's simulator: make its next ``count`` calls fail with ``mode`` (unavailable,
+    timeout_before, timeout_after, error), in every process; for drills and tests."""
+    simulator.set_simulator_fault(mode=mode, count=count)
+
+
+def clear_simulator_fault() -> None:
+    simulator.clear_simulator_fault()
+
+
+def find_payment_scope(*, payment_id: str) -> tuple[str, str] | None:
+    """Back office staff: (merchant id, mode) of any payment by its id, or None."""
+    return staff_reads.find_payment_scope(payment_id=payment_id)

@@ -629,3 +629,20 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Operational alerts (apps.backoffice.alerts; docs/runbooks/alerts.md) ----------------------
+# Rules evaluated every minute over a rolling window; thresholds override the defaults in
+# apps/backoffice/alerts.py (DEFAULT_THRESHOLDS), e.g. {"error_max_rate": 0.2}. New and resolved
+# alerts are e-mailed to the owning staff group and POSTed as JSON to ALERT_WEBHOOK_URL (chat).
+ALERT_THRESHOLDS: dict[str, float] = {}
+ALERT_WEBHOOK_URL = env.get_str("ALERT_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env.get_int("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "evaluate-alert-rules": {
+            "task": "backoffice.evaluate_alert_rules",
+            "schedule": timedelta(minutes=1),
+            "options": {"expires": 55},
+        },
+    }
+)
