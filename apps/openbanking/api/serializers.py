@@ -23,7 +23,10 @@ class ConsentCreateSerializer(serializers.Serializer):
         help_text="OBIE permissions; default: accounts, balances and transactions in detail.",
     )
     expires_at = serializers.IntegerField(
-        required=False, min_value=0, help_text="Unix time when the consent expires."
+        required=False,
+        min_value=0,
+        max_value=253402300799,  # 9999-12-31T23:59:59Z: later is no datetime, so a 400
+        help_text="Unix time when the consent expires.",
     )
 
 

@@ -148,6 +148,22 @@ class TestConsentsApi:
         assert entry.actor_type == "api_key"
         assert entry.metadata == {"reason": "consent_revoked", "attempted": "read_accounts"}
 
+    @pytest.mark.parametrize("expires_at", [10**24, 253402300800, -1])
+    def test_an_expiry_no_datetime_can_hold_is_a_structured_400_not_a_500(self, bank, expires_at):
+        _, client = make_merchant_with_key()
+        answer = post_json(
+            client,
+            "/v1/open-banking/consents",
+            {
+                "bank": "sandbox",
+                "return_url": "https://shop.example/done",
+                "expires_at": expires_at,
+            },
+        )
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["error"]["param"] == "expires_at"
+        assert bank.bank.requests == []
+
     def test_the_banks_are_listed(self, bank):
         _, client = make_merchant_with_key()
         banks = client.get("/v1/open-banking/banks").json()["data"]
