@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.backoffice.alerts import evaluate_alert_rules
+from apps.backoffice.analytics import archive_expired_hot_rows, export_daily_analytics
 from apps.backoffice.reports import delete_expired_report_files, generate_report_export
 
 
@@ -38,3 +39,24 @@ def evaluate_alert_rules_task() -> int:
     """Beat, every minute: raise, bump and auto-resolve operational alerts."""
     result = evaluate_alert_rules()
     return len(result.raised) + len(result.resolved)
+
+
+@shared_task(
+    name="backoffice.export_analytics",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def export_analytics_task() -> dict[str, dict[str, int]]:
+    return export_daily_analytics()
+
+
+@shared_task(
+    name="backoffice.archive_expired_hot_rows",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def archive_expired_hot_rows_task() -> int:
+    result = archive_expired_hot_rows()
+    return result.outbox_events + result.webhook_attempts

@@ -9,6 +9,7 @@ from __future__ import annotations
 from apps.ledger.balances import recompute_balances
 from apps.ledger.chain import verify_ledger_chain
 from apps.ledger.contracts import PayoutSummary
+from apps.ledger.export_selectors import page_payout_export_rows
 from apps.ledger.payout_selectors import (
     get_payout,
     list_payout_payments,
@@ -51,6 +52,7 @@ __all__ = [
     "list_payout_skips",
     "list_payout_transactions",
     "list_payouts",
+    "page_payout_export_rows",
     "page_payout_summaries",
     "post_capture",
     "post_dispute_lost",

@@ -13,6 +13,7 @@ from apps.merchants.api.authentication import (
 from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
 from apps.merchants.business_profile import update_business_profile
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
+from apps.merchants.export_selectors import list_merchant_segments
 from apps.merchants.identity.origin import get_request_origin
 from apps.merchants.identity.services import generate_backup_codes, has_confirmed_totp_device
 from apps.merchants.identity.step_up import has_recent_authentication, step_up_required
@@ -67,6 +68,7 @@ __all__ = [
     "has_recent_authentication",
     "list_api_keys",
     "list_merchant_ids_for_user",
+    "list_merchant_segments",
     "list_webhook_endpoints",
     "member_has_permission",
     "record_payout_bank_account_verification",

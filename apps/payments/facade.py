@@ -31,6 +31,13 @@ from apps.payments.contracts import (
     StaffRefundQuote,
     WebhookDeliveryRecord,
 )
+from apps.payments.export_selectors import (
+    delete_webhook_attempts_before,
+    page_dispute_export_rows,
+    page_payment_export_rows,
+    page_refund_export_rows,
+    page_webhook_attempts_before,
+)
 from apps.payments.models import Payment
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "count_webhook_deliveries",
     "create_bank_payment",
     "create_confirmed_payment",
+    "delete_webhook_attempts_before",
     "find_payment_scope",
     "get_payment_outcome",
     "get_payment_timeline",
@@ -53,8 +61,12 @@ __all__ = [
     "list_payment_disputes",
     "list_payment_outcomes_by_metadata",
     "list_recent_webhook_deliveries",
+    "page_dispute_export_rows",
+    "page_payment_export_rows",
     "page_payment_summaries",
+    "page_refund_export_rows",
     "page_refund_summaries",
+    "page_webhook_attempts_before",
     "quote_staff_refund",
     "redeliver_webhook",
     "refresh_bank_payment",

@@ -630,6 +630,37 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Analytics export and retention (apps.backoffice.analytics) --------------------------------
+# A daily job writes anonymised Parquet files (one per dataset and day) under the export dir;
+# merchant, customer and object ids become keyed HMAC-SHA256 pseudonyms. The key is required in
+# production: the export and re-identification refuse the development default there. Hot rows
+# past the retention (dispatched outbox events, webhook delivery attempts) are archived to
+# Parquet under the archive dir, then deleted. RESTATE_DAYS: earlier days the daily job exports
+# again, so a dispute lost or a refund made later reaches the files.
+ANALYTICS_DEV_PSEUDONYM_KEY = "dev-only-analytics-pseudonym-key-change-me"
+ANALYTICS_PSEUDONYM_KEY = env.get_str("ANALYTICS_PSEUDONYM_KEY", default=ANALYTICS_DEV_PSEUDONYM_KEY)
+ANALYTICS_EXPORT_DIR = env.get_str("ANALYTICS_EXPORT_DIR", default=str(VAR_DIR / "analytics"))
+ANALYTICS_ARCHIVE_DIR = env.get_str(
+    "ANALYTICS_ARCHIVE_DIR", default=str(VAR_DIR / "analytics-archive")
+)
+ANALYTICS_RESTATE_DAYS = env.get_int("ANALYTICS_RESTATE_DAYS", default=7, minimum=0)
+ANALYTICS_RETENTION_DAYS = env.get_int("ANALYTICS_RETENTION_DAYS", default=90, minimum=30)
+ANALYTICS_REIDENTIFY_GROUP = env.get_str("ANALYTICS_REIDENTIFY_GROUP", default="compliance")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "export-analytics": {
+            "task": "backoffice.export_analytics",
+            "schedule": crontab(hour=3, minute=30),
+            "options": {"expires": 6 * 3600},
+        },
+        "archive-expired-hot-rows": {
+            "task": "backoffice.archive_expired_hot_rows",
+            "schedule": crontab(hour=4, minute=15),
+            "options": {"expires": 6 * 3600},
+        },
+    }
+)
+
 # --- Operational alerts (apps.backoffice.alerts; docs/runbooks/alerts.md) ----------------------
 # Rules evaluated every minute over a rolling window; thresholds override the defaults in
 # apps/backoffice/alerts.py (DEFAULT_THRESHOLDS), e.g. {"error_max_rate": 0.2}. New and resolved
