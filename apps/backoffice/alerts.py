@@ -16,8 +16,9 @@ by what they are about (``circuit_open:simulator``, ``webhook_failures:mch_...``
 A rule that raises is logged and skipped: its alerts are left as they are (neither raised nor
 resolved on missing data). Staff acknowledge and resolve alerts in the admin (audited).
 
-Thresholds: :data:`DEFAULT_THRESHOLDS`, overridden by ``settings.ALERT_THRESHOLDS`` and, when
-the configuration platform is present, by its ``alerts.thresholds`` value.
+Thresholds: :data:`DEFAULT_THRESHOLDS`, overridden by ``settings.ALERT_THRESHOLDS``, overridden
+by the configuration platform's ``alerts.thresholds`` document (``apps/common/config.py``) when
+one is published; unknown names are ignored.
 
 The risk app's own alerts (AML patterns, block/review-rate spikes, high-score clusters:
 ``apps/risk/aml.py``, e-mailed to compliance) are not duplicated here.
@@ -25,7 +26,6 @@ The risk app's own alerts (AML patterns, block/review-rate spikes, high-score cl
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ from django.db import IntegrityError, transaction
 from apps.backoffice.models import Alert, AlertSeverity, AlertStatus
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
+from apps.common.config import get_config
 from apps.common.errors import NotFoundError, StateError
 from apps.common.outbox_selectors import get_outbox_lag_seconds
 from apps.payments import facade as payments
@@ -102,19 +103,8 @@ class AlertAlreadyResolvedError(StateError):
 
 # --- thresholds --------------------------------------------------------------------------------
 def _read_config_thresholds() -> dict[str, Any]:
-    """``alerts.thresholds`` from the configuration platform, when it exists."""
-    try:
-        config = importlib.import_module("apps.common.config")
-    except ImportError:
-        return {}
-    get_config = getattr(config, "get_config", None)
-    if get_config is None:
-        return {}
-    try:
-        value = get_config(key="alerts.thresholds")
-    except Exception:  # a missing or unreadable key falls back to settings
-        logger.info("alerts.thresholds not available from the config platform", exc_info=True)
-        return {}
+    """``alerts.thresholds`` from the configuration platform (``{}`` when unpublished)."""
+    value = get_config(key="alerts.thresholds", default={})
     return dict(value) if isinstance(value, dict) else {}
 
 

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from apps.backoffice.alerts import evaluate_alert_rules, get_alert_thresholds
 from apps.backoffice.models import Alert, AlertStatus
 from apps.backoffice.tests.helpers import api_client, make_merchant
+from apps.common.config import clear_config_cache, publish_config
 from apps.common.models import AuditEvent, OutboxEvent
 from apps.payments import facade as payments
 from apps.tokenization import facade as vault
@@ -224,6 +225,20 @@ class TestOtherRules:
         settings.ALERT_THRESHOLDS = {"outbox_lag_max_seconds": 42}
         assert get_alert_thresholds()["outbox_lag_max_seconds"] == 42
         assert get_alert_thresholds()["window_minutes"] == 15
+
+    def test_a_published_alerts_thresholds_document_wins_over_settings(self, settings):
+        settings.ALERT_THRESHOLDS = {"outbox_lag_max_seconds": 42}
+        publish_config(
+            key="alerts.thresholds",
+            body={"outbox_lag_max_seconds": 7, "error_max_rate": 0.3},
+            actor_type="system",
+        )
+        clear_config_cache()
+        try:
+            thresholds = get_alert_thresholds()
+        finally:
+            clear_config_cache()  # the rolled-back version must not outlive this test
+        assert (thresholds["outbox_lag_max_seconds"], thresholds["error_max_rate"]) == (7, 0.3)
 
 
 class TestAlertAdmin:
