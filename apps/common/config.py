@@ -327,6 +327,18 @@ def _append_version(
     return _to_version(row)
 
 
+def check_config_publish(
+    *, key: str, body: Any, effective_from: datetime | None, now: datetime
+) -> None:
+    """Everything ``publish_config`` refuses, without storing anything (forms call it to show
+    the errors before a publish)."""
+    validate_config_body(key=key, body=body)
+    if effective_from is not None and effective_from < now - PAST_TOLERANCE:
+        raise ConfigValidationError(
+            key=key, errors=["effective_from: must not be in the past (history is not rewritten)"]
+        )
+
+
 def publish_config(
     *,
     key: str,
@@ -342,12 +354,8 @@ def publish_config(
     ``ConfigValidationError`` (nothing stored) when the body or the time is invalid. The
     back office's approval executor calls this for sensitive keys."""
     now = now or get_now()
-    validate_config_body(key=key, body=body)
+    check_config_publish(key=key, body=body, effective_from=effective_from, now=now)
     effective_from = effective_from or now
-    if effective_from < now - PAST_TOLERANCE:
-        raise ConfigValidationError(
-            key=key, errors=["effective_from: must not be in the past (history is not rewritten)"]
-        )
     # Stored exactly as it will be read back (JSON-normalised).
     body = json.loads(json.dumps(body))
     return _append_version(
