@@ -31,11 +31,19 @@ from django.db import IntegrityError, transaction
 from apps.backoffice.models import ApprovalRequest, ApprovalStatus
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
-from apps.common.errors import ConflictError, NotFoundError, PermissionDeniedError, StateError
+from apps.common.errors import (
+    ConflictError,
+    NotFoundError,
+    PaymentHubError,
+    PermissionDeniedError,
+    StateError,
+)
 from apps.common.money import Money
+from apps.ledger import facade as ledger
 from apps.payments import facade as payments
 
 KIND_PAYMENT_REFUND = "payments.refund"
+KIND_PAYOUT_ACCOUNT_RELEASE = "payouts.release_changed_account"
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -158,6 +166,29 @@ def propose_payment_refund(
     )
 
 
+def propose_payout_account_release(
+    *, merchant_id: str, mode: str, proposed_by_id: int, reason: str, now: datetime | None = None
+) -> ApprovalRequest:
+    """Propose releasing payouts to a merchant's recently changed payout bank account (held
+    by the ledger until a second staff member approves)."""
+    account_id = ledger.get_held_payout_account(merchant_id=merchant_id, mode=mode, now=now)
+    if account_id is None:
+        raise StateError(
+            code="payout_account_not_held",
+            message=f"Payouts of {merchant_id} ({mode}) are not held for a changed account.",
+        )
+    return propose_operation(
+        kind=KIND_PAYOUT_ACCOUNT_RELEASE,
+        payload={"merchant_id": merchant_id, "mode": mode, "account_id": account_id},
+        summary=f"Release payouts of {merchant_id} ({mode}) to changed account {account_id}",
+        proposed_by_id=proposed_by_id,
+        reason=reason,
+        object_ref=account_id,
+        merchant_ref=merchant_id,
+        now=now,
+    )
+
+
 def _lock_pending(*, approval_id: str, now: datetime) -> ApprovalRequest:
     request = ApprovalRequest.objects.select_for_update().filter(public_id=approval_id).first()
     if request is None:
@@ -276,6 +307,29 @@ def _execute_payment_refund(
     return ExecutionResult(ok=True, message=f"Refunded {payload['amount_minor']} (minor units).")
 
 
+def _execute_payout_account_release(
+    payload: dict[str, Any], approval_id: str, approver: str
+) -> ExecutionResult:
+    try:
+        ledger.release_payout_account(
+            merchant_id=str(payload["merchant_id"]),
+            mode=str(payload["mode"]),
+            account_id=str(payload["account_id"]),
+            approval_id=approval_id,
+            released_by=approver,
+        )
+    except PaymentHubError as refused:
+        return ExecutionResult(ok=False, message=refused.message)
+    return ExecutionResult(
+        ok=True, message=f"Payouts to {payload['account_id']} released; the next run pays."
+    )
+
+
+register_approval_executor(
+    kind=KIND_PAYOUT_ACCOUNT_RELEASE,
+    description="Payouts to a recently changed bank account",
+    execute=_execute_payout_account_release,
+)
 register_approval_executor(
     kind=KIND_PAYMENT_REFUND,
     description="Refund above the four-eyes threshold",

@@ -29,6 +29,12 @@ class ApprovalOnlyForm(forms.Form):
     )
 
 
+class ProposePayoutReleaseForm(forms.Form):
+    merchant_id = forms.CharField(max_length=40, label="Merchant id (mch_...)")
+    mode = forms.ChoiceField(choices=[("live", "live"), ("test", "test")])
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class ProposeRefundForm(forms.Form):
     payment_id = forms.CharField(max_length=64, label="Payment id (pay_...)")
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
@@ -126,22 +132,63 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.propose_refund_view),
                 name="backoffice_approvalrequest_propose_refund",
             ),
+            path(
+                "propose-payout-release/",
+                self.admin_site.admin_view(self.propose_payout_release_view),
+                name="backoffice_approvalrequest_propose_payout_release",
+            ),
             *super().get_urls(),
         ]
 
+    def propose_payout_release_view(self, request: HttpRequest) -> HttpResponse:
+        """Propose releasing payouts held for a recently changed bank account."""
+        return self._propose(
+            request,
+            permission="ledger.change_payout",
+            form=ProposePayoutReleaseForm(request.POST if request.method == "POST" else None),
+            propose=lambda data, user_id: approvals.propose_payout_account_release(
+                merchant_id=data["merchant_id"].strip(),
+                mode=data["mode"],
+                proposed_by_id=user_id,
+                reason=data["reason"],
+            ),
+            title="Propose releasing payouts to a changed bank account",
+            explanation="Payouts to a payout bank account changed recently wait until a "
+            "second staff member approves; check the change with the merchant first.",
+        )
+
     def propose_refund_view(self, request: HttpRequest) -> HttpResponse:
         """Propose a refund above the four-eyes threshold (staff who may refund)."""
-        if not request.user.has_perm("payments.change_payment"):
-            messages.error(request, "Your role cannot propose refunds.")
+        return self._propose(
+            request,
+            permission="payments.change_payment",
+            form=ProposeRefundForm(request.POST if request.method == "POST" else None),
+            propose=lambda data, user_id: approvals.propose_payment_refund(
+                payment_id=data["payment_id"].strip(),
+                proposed_by_id=user_id,
+                reason=data["reason"],
+            ),
+            title="Propose a refund for four-eyes approval",
+            explanation="The refund is of what is left of the payment now; another staff "
+            "member approves exactly that amount.",
+        )
+
+    def _propose(
+        self,
+        request: HttpRequest,
+        *,
+        permission: str,
+        form: forms.Form,
+        propose: Callable[[dict[str, Any], int], ApprovalRequest],
+        title: str,
+        explanation: str,
+    ) -> HttpResponse:
+        if not request.user.has_perm(permission):
+            messages.error(request, "Your role cannot propose this operation.")
             return HttpResponseRedirect(reverse("admin:backoffice_approvalrequest_changelist"))
-        form = ProposeRefundForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
-                proposal = approvals.propose_payment_refund(
-                    payment_id=form.cleaned_data["payment_id"].strip(),
-                    proposed_by_id=int(str(request.user.pk)),
-                    reason=form.cleaned_data["reason"],
-                )
+                proposal = propose(form.cleaned_data, int(str(request.user.pk)))
             except PaymentHubError as refused:
                 form.add_error(None, refused.message)
             else:
@@ -153,12 +200,11 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:backoffice_approvalrequest_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Propose a refund for four-eyes approval",
+            "title": title,
             "opts": self.model._meta,
             "items": [],
             "form": form,
             "action": "",
-            "explanation": "The refund is of what is left of the payment now; another staff "
-            "member approves exactly that amount.",
+            "explanation": explanation,
         }
         return TemplateResponse(request, "admin/backoffice/approval_form.html", context)

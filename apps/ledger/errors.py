@@ -46,6 +46,17 @@ class PayoutAccountUnverifiedError(InvalidRequestError):
     default_message = "Add a payout bank account and verify it before paying out."
 
 
+class PayoutAccountHeldError(InvalidRequestError):
+    """The payout bank account changed recently: payouts to it wait for a second staff
+    member's approval (HTTP 400)."""
+
+    default_code = "payout_account_change_held"
+    default_message = (
+        "The payout bank account changed recently; payouts to it wait for a review by our "
+        "staff (usually within a business day)."
+    )
+
+
 class PayoutBelowMinimumError(InvalidRequestError):
     default_code = "amount_too_small"
     default_message = "The amount is below the payout minimum."

@@ -20,6 +20,7 @@ from apps.ledger.payout_selectors import (
     to_payout_summary,
 )
 from apps.ledger.payouts import create_manual_payout as _create_manual_payout
+from apps.ledger.payouts import get_held_payout_account, release_payout_account
 from apps.ledger.pricing import clear_pricing_cache, is_capture_priced
 from apps.ledger.reporting import get_processor_lines_view
 from apps.ledger.rules import (
@@ -42,6 +43,7 @@ from apps.ledger.settlement import settle_funds, settle_pending_funds
 __all__ = [
     "clear_pricing_cache",
     "create_manual_payout",
+    "get_held_payout_account",
     "get_merchant_balance",
     "get_payout",
     "get_processor_lines_view",
@@ -65,6 +67,7 @@ __all__ = [
     "post_refund_failed",
     "post_refund_paid",
     "recompute_balances",
+    "release_payout_account",
     "release_reserve",
     "settle_funds",
     "settle_pending_funds",

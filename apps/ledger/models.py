@@ -435,3 +435,23 @@ class SimulatedPayout(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class PayoutAccountRelease(models.Model):
+    """A recently changed payout bank account released for payouts by a four-eyes approval in
+    the back office (apps/ledger/payouts.py holds payouts to an account changed within
+    PAYOUTS_CHANGED_ACCOUNT_HOLD_DAYS until a row names it). One per account id: the account's
+    id changes whenever its details do, so a release never carries over to new details."""
+
+    merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=LedgerMode.choices)
+    account_ref = models.CharField(max_length=40, unique=True)
+    approval_ref = models.CharField(max_length=40)
+    released_by = models.CharField(max_length=64)
+    released_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ledger_payout_account_release"
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.account_ref} released by {self.approval_ref}"

@@ -41,6 +41,7 @@ from apps.common.money import Money, normalize_currency
 from apps.common.outbox import enqueue_event
 from apps.ledger.contracts import PayoutRunReport, PayoutSkipSummary
 from apps.ledger.errors import (
+    PayoutAccountHeldError,
     PayoutAccountUnverifiedError,
     PayoutBelowMinimumError,
     PayoutInsufficientFundsError,
@@ -54,6 +55,7 @@ from apps.ledger.models import (
     Balance,
     JournalEntry,
     Payout,
+    PayoutAccountRelease,
     PayoutItem,
     PayoutMethod,
     PayoutRailState,
@@ -63,6 +65,7 @@ from apps.ledger.models import (
 from apps.ledger.payout_rail.base import RailOutcome, RailPayoutResult, RailTimeoutError
 from apps.ledger.payout_rail.registry import choose_payout_rail, get_payout_rail
 from apps.ledger.rules import post_payout_created, post_payout_failed, post_payout_paid
+from apps.merchants.contracts import PayoutBankAccountSummary
 from apps.merchants.facade import (
     get_merchant,
     get_payout_bank_account,
@@ -81,6 +84,7 @@ SKIP_NEGATIVE_BALANCE = "negative_balance"
 SKIP_NO_FUNDS = "no_available_funds"
 SKIP_BELOW_MINIMUM = "below_minimum"
 SKIP_ACCOUNT_UNVERIFIED = "payout_account_unverified"
+SKIP_ACCOUNT_CHANGE_HELD = "payout_account_change_held"
 SKIP_MERCHANT_NOT_ACTIVE = "merchant_not_active"
 
 
@@ -159,6 +163,8 @@ def _reserve_payout(
     account = get_payout_bank_account(merchant_id=merchant_id, mode=mode)
     if account is None or not account.is_verified:
         raise PayoutAccountUnverifiedError(param="destination")
+    if _is_account_held(merchant_id=merchant_id, mode=mode, account=account, now=now):
+        raise PayoutAccountHeldError(param="destination")
     with transaction.atomic():
         balances = lock_account_balances(
             mode=mode,
@@ -239,6 +245,88 @@ def _reserve_payout(
         ).delete()
         _emit(payout=payout, event_type="payout.created", now=now)
     return payout
+
+
+# --- four-eyes hold of payouts to a changed bank account --------------------------------------
+def get_held_payout_account(
+    *, merchant_id: str, mode: str, now: datetime | None = None
+) -> str | None:
+    """The merchant's current payout account id when payouts to it are held, else None."""
+    account = get_payout_bank_account(merchant_id=merchant_id, mode=mode)
+    if account is None:
+        return None
+    held = _is_account_held(merchant_id=merchant_id, mode=mode, account=account, now=now)
+    return account.account_id if held else None
+
+
+def _is_account_held(
+    *, merchant_id: str, mode: str, account: PayoutBankAccountSummary, now: datetime | None
+) -> bool:
+    """Payouts to ``account`` wait for a four-eyes release when it was verified (which every
+    change of details needs) within PAYOUTS_CHANGED_ACCOUNT_HOLD_DAYS, the merchant was paid
+    out before to another account (a payout not failed: a first account, or a fix after
+    payouts that only failed, is not a change of where money went), and no release names
+    this account id."""
+    hold_days: int = settings.PAYOUTS_CHANGED_ACCOUNT_HOLD_DAYS
+    now = now or get_now()
+    if hold_days == 0 or account.verified_at is None:
+        return False
+    if account.verified_at <= now - timedelta(days=hold_days):
+        return False
+    paid_elsewhere = (
+        Payout.objects.filter(merchant_id=merchant_id, mode=mode)
+        .exclude(destination_ref=account.account_id)
+        .exclude(status=PayoutStatus.FAILED)
+        .exists()
+    )
+    return (
+        paid_elsewhere
+        and not PayoutAccountRelease.objects.filter(account_ref=account.account_id).exists()
+    )
+
+
+def release_payout_account(
+    *,
+    merchant_id: str,
+    mode: str,
+    account_id: str,
+    approval_id: str,
+    released_by: str,
+    now: datetime | None = None,
+) -> bool:
+    """Release a changed payout account for payouts (a four-eyes approval's executor); the
+    next payout run pays it. Refused when ``account_id`` is no longer the merchant's current
+    account (its details changed again). Returns whether this call released it (False when
+    it already was). Audited as ledger.payout_account.released."""
+    now = now or get_now()
+    account = get_payout_bank_account(merchant_id=merchant_id, mode=mode)
+    if account is None or account.account_id != account_id:
+        raise NotFoundError(
+            message="That is no longer the merchant's payout bank account.", param="account"
+        )
+    with transaction.atomic():
+        _, created = PayoutAccountRelease.objects.get_or_create(
+            account_ref=account_id,
+            defaults={
+                "merchant_id": merchant_id,
+                "mode": mode,
+                "approval_ref": approval_id,
+                "released_by": released_by,
+                "released_at": now,
+            },
+        )
+        if created:
+            record_audit_event(
+                action="ledger.payout_account.released",
+                actor_type="admin",
+                actor_id=released_by,
+                object_type="payout_bank_account",
+                object_id=account_id,
+                merchant_ref=merchant_id,
+                metadata={"mode": mode, "approval_id": approval_id},
+                occurred_at=now,
+            )
+    return created
 
 
 def _find_existing(
@@ -463,6 +551,8 @@ def create_scheduled_payout(
             )
         except PayoutAccountUnverifiedError:
             reason = SKIP_ACCOUNT_UNVERIFIED
+        except PayoutAccountHeldError:
+            reason = SKIP_ACCOUNT_CHANGE_HELD
         except PayoutInsufficientFundsError:
             available = _available_minor(merchant_id=merchant_id, mode=mode, currency=currency)
             reason = SKIP_NEGATIVE_BALANCE if available < 0 else SKIP_NO_FUNDS

@@ -603,6 +603,12 @@ BACKOFFICE_APPROVAL_TTL_HOURS = env.get_int("BACKOFFICE_APPROVAL_TTL_HOURS", def
 # The rail for live payouts (test mode always uses the simulator); timeouts become "unknown"
 # and are resolved by asking the rail with the same idempotency key after the grace period.
 PAYOUTS_RAIL = env.get_str("PAYOUTS_RAIL", default="simulator")
+# A payout to a payout bank account changed (verified) within this many days, for a merchant
+# paid out before to another account, is held until a four-eyes approval in the back office
+# releases it (apps.ledger.payouts; 0 turns the hold off).
+PAYOUTS_CHANGED_ACCOUNT_HOLD_DAYS = env.get_int(
+    "PAYOUTS_CHANGED_ACCOUNT_HOLD_DAYS", default=7, minimum=0
+)
 PAYOUTS_UNKNOWN_GRACE_SECONDS = env.get_int("PAYOUTS_UNKNOWN_GRACE_SECONDS", default=30, minimum=0)
 PAYOUTS_STALE_RESERVATION_SECONDS = env.get_int(
     "PAYOUTS_STALE_RESERVATION_SECONDS", default=300, minimum=10

@@ -37,6 +37,8 @@ SKIP_REASONS = {
     "no_available_funds": "there were no available funds",
     "below_minimum": "the available balance was below your payout minimum",
     "payout_account_unverified": "there is no verified payout bank account",
+    "payout_account_change_held": "the payout bank account changed recently and waits for "
+    "a review by our staff",
     "merchant_not_active": "the account is not active",
 }
 

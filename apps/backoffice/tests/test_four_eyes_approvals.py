@@ -17,8 +17,10 @@ from django.utils import timezone
 from apps.backoffice import approvals
 from apps.backoffice.models import ApprovalRequest
 from apps.backoffice.tests.helpers import log_in, make_merchant, make_payment
-from apps.common.errors import ConflictError, PermissionDeniedError, StateError
+from apps.backoffice.tests.payout_helpers import give_verified_account, set_schedule, settle
+from apps.common.errors import ConflictError, PaymentHubError, PermissionDeniedError, StateError
 from apps.common.models import AuditEvent
+from apps.ledger import facade as ledger
 from apps.payments import facade as payments
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +286,40 @@ def test_two_approvers_racing_execute_the_refund_once(payment_id, proposer):
         thread.join()
     assert sorted(outcomes) == ["approval_not_pending", "executed"]
     assert Refund().objects.count() == 1
+
+
+class TestPayoutToChangedAccount:
+    def test_held_payouts_are_released_only_by_a_second_staff_member(self, proposer, approver):
+        merchant_id = make_merchant()
+        set_schedule(merchant_id, interval="manual")
+        give_verified_account(merchant_id, account_number="12345678")
+        settle(merchant_id, "pay_first")
+        ledger.create_manual_payout(merchant_id=merchant_id, mode="test")
+        give_verified_account(merchant_id, account_number="87654321")
+        settle(merchant_id, "pay_second")
+        with pytest.raises(PaymentHubError) as held:
+            ledger.create_manual_payout(merchant_id=merchant_id, mode="test")
+        assert held.value.code == "payout_account_change_held"
+
+        proposal = approvals.propose_payout_account_release(
+            merchant_id=merchant_id, mode="test", proposed_by_id=proposer.pk, reason="called them"
+        )
+        with pytest.raises(PermissionDeniedError):
+            approvals.approve_operation(approval_id=proposal.public_id, approved_by_id=proposer.pk)
+        assert ledger.get_held_payout_account(merchant_id=merchant_id, mode="test")
+
+        done = approvals.approve_operation(
+            approval_id=proposal.public_id, approved_by_id=approver.pk
+        )
+        assert done.status == "executed"
+        assert ledger.get_held_payout_account(merchant_id=merchant_id, mode="test") is None
+        payout = ledger.create_manual_payout(merchant_id=merchant_id, mode="test")
+        assert payout.status == "in_transit"
+
+    def test_a_merchant_whose_payouts_are_not_held_has_nothing_to_release(self, proposer):
+        merchant_id = make_merchant()
+        give_verified_account(merchant_id)
+        with pytest.raises(StateError):
+            approvals.propose_payout_account_release(
+                merchant_id=merchant_id, mode="test", proposed_by_id=proposer.pk, reason="x"
+            )
