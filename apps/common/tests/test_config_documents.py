@@ -3,11 +3,12 @@ diffed and audited, against the real Postgres and Redis."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from apps.common.clock import get_now
 from apps.common.config import (
@@ -216,3 +217,20 @@ class TestPropagation:
             _publish("feature_flags", {"a": True})
         assert len(announced) == 1
         assert cache.get(GENERATION_CACHE_KEY) not in {None, before}
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentPublishes:
+    def test_parallel_publishes_of_one_key_get_distinct_consecutive_versions(self):
+        def publish(n: int) -> int:
+            try:
+                return _publish("feature_flags", {f"flag_{n}": True}).version
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            versions = sorted(pool.map(publish, range(16)))
+
+        assert versions == list(range(1, 17))
+        assert ConfigDocument.objects.filter(key="feature_flags").count() == 16
+        assert AuditEvent.objects.filter(action="config.published").count() == 16
