@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.backoffice import analytics
 from apps.backoffice.tasks import archive_expired_hot_rows_task, export_analytics_task
-from apps.backoffice.tests.helpers import api_client, make_merchant, make_payment
+from apps.backoffice.tests.helpers import api_client, make_merchant, make_payment, owner_client
 from apps.common.ids import make_public_id
 from apps.common.models import AuditEvent, OutboxEvent
 from paymenthub.celery import app as celery_app
@@ -289,6 +289,16 @@ class TestTheAdminMetrics:
 
         assert "No exported payments in the last 30 days." in html
         assert 'data-segment="IT"' not in html
+
+    def test_a_merchants_owner_is_not_platform_staff_and_is_sent_to_the_admin_login(self):
+        _a_day_of_payments()
+        analytics.export_analytics_day(day=_today())
+        _, _, owner = owner_client()
+
+        for url in (ANALYTICS_URL, REIDENTIFY_URL):
+            response = owner.get(url, {"mode": "test"})
+            assert response.status_code == 302, url
+            assert "/admin/login/" in response["Location"]
 
     def test_a_signed_out_visitor_is_sent_to_the_admin_login(self):
         response = Client().get(ANALYTICS_URL)
