@@ -6,6 +6,7 @@ from celery import shared_task
 
 from apps.backoffice.alerts import evaluate_alert_rules
 from apps.backoffice.analytics import archive_expired_hot_rows, export_daily_analytics
+from apps.backoffice.approvals import expire_stale_approvals
 from apps.backoffice.reports import delete_expired_report_files, generate_report_export
 
 
@@ -60,3 +61,13 @@ def export_analytics_task() -> dict[str, dict[str, int]]:
 def archive_expired_hot_rows_task() -> int:
     result = archive_expired_hot_rows()
     return result.outbox_events + result.webhook_attempts
+
+
+@shared_task(
+    name="backoffice.expire_stale_approvals",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def expire_stale_approvals_task() -> int:
+    return expire_stale_approvals()

@@ -285,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
         "options": {"queue": "alerts", "expires": 3600},
     },
+    # four-eyes proposals past their expiry are marked expired (deciding them is refused anyway)
+    "expire-stale-approvals": {
+        "task": "backoffice.expire_stale_approvals",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "alerts", "expires": 3000},
+    },
     "resolve-unknown-payment-attempts": {
         "task": "payments.resolve_unknown_attempts",
         "schedule": timedelta(seconds=30),
