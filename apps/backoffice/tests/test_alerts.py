@@ -24,6 +24,7 @@ from apps.backoffice.models import Alert, AlertStatus
 from apps.backoffice.tests.helpers import api_client, make_merchant
 from apps.common.config import clear_config_cache, publish_config
 from apps.common.models import AuditEvent, OutboxEvent
+from apps.merchants.facade import create_webhook_endpoint
 from apps.payments import facade as payments
 from apps.tokenization import facade as vault
 
@@ -35,13 +36,14 @@ class ChatReceiver:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.status = 200
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.bodies.append(json.loads(body))
-                self.send_response(200)
+                self.send_response(receiver.status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -206,6 +208,33 @@ class TestOtherRules:
         result = evaluate_alert_rules()
         assert sorted(result.raised) == ["auth_success_drop:simulator", "decline_spike:simulator"]
         assert Alert.objects.get(key="decline_spike:simulator").details["declined"] == 2
+
+    def test_a_merchant_whose_webhooks_fail_raises_a_support_alert_until_the_window_passes(
+        self, settings
+    ):
+        settings.ALERT_THRESHOLDS = {"webhook_min_deliveries": 2}
+        endpoint_down = ChatReceiver()
+        endpoint_down.status = 500
+        try:
+            merchant_id = make_merchant()
+            endpoint_id = create_webhook_endpoint(
+                merchant_id=merchant_id, url=endpoint_down.url, mode="test"
+            ).summary.endpoint_id
+            for _ in range(2):
+                payments.send_test_webhook(
+                    merchant_id=merchant_id, mode="test", endpoint_id=endpoint_id, actor_id="1"
+                )
+        finally:
+            endpoint_down.stop()
+        assert len(endpoint_down.bodies) == 2
+
+        result = evaluate_alert_rules()
+
+        assert result.raised == [f"webhook_failures:{merchant_id}"]
+        alert = Alert.objects.get(key=f"webhook_failures:{merchant_id}")
+        assert (alert.owner_group, alert.details["failing"]) == ("support", 2)
+        later = timezone.now() + timedelta(minutes=16)  # the failures leave the window
+        assert evaluate_alert_rules(now=later).resolved == [f"webhook_failures:{merchant_id}"]
 
     def test_an_outbox_event_waiting_too_long_raises_an_outbox_lag_alert(self):
         OutboxEvent.objects.create(
