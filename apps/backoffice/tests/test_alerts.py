@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -317,3 +318,32 @@ class TestAlertAdmin:
         self._open_alert()
         with pytest.raises(IntegrityError), transaction.atomic():
             self._open_alert()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_evaluators_racing_on_one_condition_open_one_alert():
+    _break_the_simulator(merchant_id=make_merchant())
+    racers = 4
+    barrier = threading.Barrier(racers)
+    raised: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def evaluate() -> None:
+        try:
+            barrier.wait()
+            raised.append(evaluate_alert_rules().raised)
+        except BaseException as error:  # surfaced by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(keys.count("circuit_open:simulator") for keys in raised) == 1
+    [alert] = Alert.objects.filter(key="circuit_open:simulator")
+    assert (alert.status, alert.count) == ("open", racers)
