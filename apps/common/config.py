@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -44,6 +45,9 @@ from apps.common.models import ConfigDocument
 logger = logging.getLogger(__name__)
 
 GENERATION_CACHE_KEY = "config:generation"
+# Reading the token is on request paths: a Redis that hangs must not hold a request for the
+# cache's 2 s socket timeout.
+GENERATION_REDIS_TIMEOUT_SECONDS = 0.25
 # An effective_from this far in the past is accepted as "now" (a form filled in a minute ago).
 PAST_TOLERANCE = timedelta(minutes=5)
 
@@ -407,12 +411,42 @@ def announce_config_change() -> None:
     processes notice within ``CONFIG_CACHE_CHECK_SECONDS``), and this process at once."""
     clear_config_cache()
     try:
-        cache.set(GENERATION_CACHE_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:
+        _get_generation_client().set(_generation_key(), uuid.uuid4().hex)
+    except redis.RedisError:
         logger.exception(
             "config change not announced in Redis; other processes see it within "
             "CONFIG_CACHE_MAX_AGE_SECONDS"
         )
+
+
+def get_config_generation() -> str | None:
+    """The current generation token (None before the first announcement)."""
+    value = _get_generation_client().get(_generation_key())
+    return value.decode() if isinstance(value, bytes) else None
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def _get_generation_client() -> redis.Redis:
+    url = str(
+        getattr(settings, "CONFIG_GENERATION_REDIS_URL", None)
+        or settings.CACHES["default"]["LOCATION"]
+    )
+    client = _clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=GENERATION_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=GENERATION_REDIS_TIMEOUT_SECONDS,
+        )
+        _clients[url] = client
+    return client
+
+
+def _generation_key() -> str:
+    """Under the cache's key prefix (tests and environments sharing a Redis stay apart)."""
+    return cache.make_key(GENERATION_CACHE_KEY)
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -484,8 +518,8 @@ def clear_config_cache() -> None:
 
 def _read_generation() -> object:
     try:
-        return cache.get(GENERATION_CACHE_KEY)
-    except Exception:
+        return get_config_generation()
+    except redis.RedisError:
         logger.warning("config generation unreadable in Redis; reading from the database")
         return object()  # never equal: the cache is dropped at every check
 

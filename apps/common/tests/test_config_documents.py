@@ -19,6 +19,7 @@ from apps.common.config import (
     clear_config_cache,
     diff_config_versions,
     get_config,
+    get_config_generation,
     get_config_version,
     get_config_version_at,
     get_feature_flag,
@@ -202,7 +203,7 @@ class TestPropagation:
     def test_a_publish_announces_a_new_generation_in_redis_on_commit_only(
         self, django_capture_on_commit_callbacks
     ):
-        before = cache.get(GENERATION_CACHE_KEY)
+        before = get_config_generation()
         with (
             django_capture_on_commit_callbacks(execute=True) as announced,
             pytest.raises(RuntimeError),
@@ -211,12 +212,12 @@ class TestPropagation:
             _publish("feature_flags", {"a": True})
             raise RuntimeError("rolled back")
         assert announced == []
-        assert cache.get(GENERATION_CACHE_KEY) == before
+        assert get_config_generation() == before
 
         with django_capture_on_commit_callbacks(execute=True) as announced:
             _publish("feature_flags", {"a": True})
         assert len(announced) == 1
-        assert cache.get(GENERATION_CACHE_KEY) not in {None, before}
+        assert get_config_generation() not in {None, before}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -234,3 +235,31 @@ class TestConcurrentPublishes:
         assert versions == list(range(1, 17))
         assert ConfigDocument.objects.filter(key="feature_flags").count() == 16
         assert AuditEvent.objects.filter(action="config.published").count() == 16
+
+
+class TestCacheAndRedis:
+    """In a test transaction on-commit hooks do not run: a publish here is like one made by
+    another process whose announcement has not been read yet."""
+
+    def test_reads_are_served_from_the_cache_until_the_generation_changes(
+        self, settings, redis_client
+    ):
+        settings.CONFIG_CACHE_CHECK_SECONDS = 0
+        _publish("feature_flags", {"portal.beta": False})
+        assert get_feature_flag(name="portal.beta") is False
+        _publish("feature_flags", {"portal.beta": True})
+
+        assert get_feature_flag(name="portal.beta") is False  # cached: no query per read
+
+        # What another process's publish leaves in Redis: a new generation token.
+        redis_client.set(cache.make_key(GENERATION_CACHE_KEY), "from-another-process")
+        assert get_feature_flag(name="portal.beta") is True
+
+    def test_without_redis_reads_fall_back_to_the_database(self, settings):
+        settings.CONFIG_CACHE_CHECK_SECONDS = 0
+        _publish("feature_flags", {"portal.beta": False})
+        assert get_feature_flag(name="portal.beta") is False
+        settings.CONFIG_GENERATION_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
+        _publish("feature_flags", {"portal.beta": True})
+
+        assert get_feature_flag(name="portal.beta") is True
