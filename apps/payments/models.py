@@ -251,6 +251,11 @@ class PaymentAttempt(models.Model):
                 name="attempt_refund_ref_idx",
                 condition=Q(kind="refund") & ~Q(processor_reference=""),
             ),
+            models.Index(  # the back office's alert rules: authorizations in the last minutes
+                fields=["created_at"],
+                name="attempt_authorize_recent_idx",
+                condition=Q(kind="authorize"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -406,6 +411,8 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["merchant_ref", "-created_at"], name="webhook_merchant_idx"),
+            # the back office's alert rules: deliveries of the last minutes, every merchant
+            models.Index(fields=["created_at"], name="webhook_recent_idx"),
         ]
 
     def __str__(self) -> str:
