@@ -53,6 +53,10 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 
 _HEX_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
+# Unix time in milliseconds (2001-2286: 13 digits starting with 1), as the risk velocity keys in
+# Redis and JSON payloads hold it. No card scheme issues a 13-digit number starting with 1
+# (13-digit PANs are Visa's, starting with 4), and one in ten such timestamps passes Luhn.
+_EPOCH_MILLISECONDS = re.compile(r"(?<![0-9])1[0-9]{12}(?![0-9])")
 
 
 def _set_aside_digest(match: re.Match[str]) -> str:
@@ -60,13 +64,23 @@ def _set_aside_digest(match: re.Match[str]) -> str:
     return "<digest>" if any(char.isalpha() for char in value) else value
 
 
+# Request ids (``req_`` and 24 hex characters, in logs, idempotency rows and event payloads):
+# their digits alone can make a Luhn-valid run. Set aside only when the hex has letters.
+_REQUEST_ID = re.compile(r"(?<![0-9A-Za-z])req_([0-9a-f]{16,})(?![0-9A-Za-z])")
+
+
+def _set_aside_request_id(match: re.Match[str]) -> str:
+    return "<request-id>" if any(char.isalpha() for char in match.group(1)) else match.group(0)
+
+
 def find_card_data(*, text: str) -> list[str]:
     """Luhn-valid 13-19 digit runs (spaces or dashes between digits allowed) and CVC
-    sentinels found in ``text``. UUIDs (record ids, in keys and rows) and hex digests (hash
-    chains, request fingerprints) are set aside first: their digit groups can make a
-    Luhn-valid run by chance. A digest is 32+ hex characters with letters among them, so a
-    bare card number is never taken for one."""
+    sentinels found in ``text``. UUIDs (record ids, in keys and rows), hex digests (hash
+    chains, request fingerprints), request ids and millisecond timestamps are set aside
+    first: their digit groups can make a Luhn-valid run by chance. A digest is 32+ hex
+    characters with letters among them, so a bare card number is never taken for one."""
     text = _HEX_DIGEST.sub(_set_aside_digest, _UUID.sub("<uuid>", text))
+    text = _REQUEST_ID.sub(_set_aside_request_id, _EPOCH_MILLISECONDS.sub("<epoch-ms>", text))
     found = []
     for match in _DIGIT_RUN.finditer(text):
         digits = re.sub(r"[ -]", "", match.group(0))
@@ -328,3 +342,7 @@ def test_the_scan_itself_finds_a_card_number_and_a_cvc():
     assert find_card_data(text="2afebb010f" + "4242424242424242" + "e8aa98e13aa39c878d69") == []
     assert len(find_card_data(text="\t" + number + "0" * 16 + "\t")) == 0  # 32 digits: no PAN
     assert len(find_card_data(text=f"\t{number}\t")) == 1
+    assert find_card_data(text="risk:first:card:test:abc\n1795553837372\n") == []  # Luhn-valid ms
+    assert len(find_card_data(text="4222222222222")) == 1  # a 13-digit Visa still counts
+    assert find_card_data(text="\treq_5a23a1aa" + "4242424242424242\t") == []  # a request id
+    assert len(find_card_data(text="req_4242424242424242")) == 1  # all digits: not an id
