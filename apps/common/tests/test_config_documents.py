@@ -120,6 +120,19 @@ class TestVersions:
         assert before is not None
         assert before.version == 1
 
+    def test_a_past_moment_reads_the_version_then_in_force_not_the_cached_one(self):
+        now = get_now()
+        _publish("payouts.delay_days", {"default_days": 2}, now=now)
+        _publish("payouts.delay_days", {"default_days": 4}, now=now + timedelta(minutes=1))
+
+        current = get_config_version(key="payouts.delay_days", now=now + timedelta(minutes=2))
+        earlier = get_config_version(key="payouts.delay_days", now=now + timedelta(seconds=30))
+
+        assert current is not None
+        assert current.body == {"default_days": 4}
+        assert earlier is not None
+        assert earlier.body == {"default_days": 2}
+
     def test_returns_the_default_when_nothing_was_published(self):
         assert get_config(key="payouts.delay_days", default={"default_days": 2}) == {
             "default_days": 2
