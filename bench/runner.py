@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -120,6 +121,30 @@ def run_in_subprocess(*, name: str) -> tuple[int, list[dict[str, str]]]:
     return child.returncode, rows
 
 
+def describe_machine() -> str:
+    """CPU model and count, memory, OS and Python: what the figures were measured on."""
+    model, memory_gib = platform.processor() or platform.machine(), ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                model,
+            )
+        with open("/proc/meminfo", encoding="utf-8") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+            memory_gib = f", {kib / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"machine: {model}, {os.cpu_count()} cores{memory_gib}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
 def print_summary_table(*, rows: list[dict[str, str]]) -> None:
     widths = {
         column: max([len(column), *(len(row[column]) for row in rows)]) for column in TABLE_COLUMNS
@@ -129,6 +154,7 @@ def print_summary_table(*, rows: list[dict[str, str]]) -> None:
     print("  ".join("-" * widths[column] for column in TABLE_COLUMNS))
     for row in rows:
         print("  ".join(row[column].ljust(widths[column]) for column in TABLE_COLUMNS))
+    print(describe_machine())
 
 
 def run_all() -> int:
