@@ -36,14 +36,14 @@ def _run_on_each(
     messages.success(request, f"{done} alert(s) {verb}.")
 
 
-@admin.action(description="Acknowledge the selected alerts")
+@admin.action(description="Acknowledge the selected alerts", permissions=["change"])
 def acknowledge_alerts(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Alert]
 ) -> None:
     _run_on_each(request, queryset, verb="acknowledged", service=alerts.acknowledge_alert)
 
 
-@admin.action(description="Resolve the selected alerts")
+@admin.action(description="Resolve the selected alerts", permissions=["change"])
 def resolve_alerts(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Alert]
 ) -> None:

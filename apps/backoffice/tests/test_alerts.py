@@ -347,3 +347,34 @@ def test_evaluators_racing_on_one_condition_open_one_alert():
     assert sum(keys.count("circuit_open:simulator") for keys in raised) == 1
     [alert] = Alert.objects.filter(key="circuit_open:simulator")
     assert (alert.status, alert.count) == ("open", racers)
+
+
+def test_staff_who_may_only_view_alerts_cannot_acknowledge_or_resolve_them():
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(
+        username="reader@paymenthub.example", password="x" * 16, is_staff=True
+    )
+    user.user_permissions.add(Permission.objects.get(codename="view_alert"))
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    now = timezone.now()
+    alert = Alert.objects.create(
+        key="outbox_lag",
+        rule="outbox_lag",
+        severity="critical",
+        summary="Outbox relay lagging",
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    assert client.get("/admin/backoffice/alert/").status_code == 200
+    client.post(
+        "/admin/backoffice/alert/", {"action": "resolve_alerts", "_selected_action": [alert.pk]}
+    )
+    alert.refresh_from_db()
+    assert alert.status == "open"
+    assert not AuditEvent.objects.filter(object_type="alert").exists()
