@@ -1,12 +1,18 @@
 """Staff roles of the Django admin as groups with the permissions to match.
 
-- support: reads payments, refunds, disputes, webhook deliveries, merchants, payouts and
-  approvals; changes nothing (so no refund, capture or cancel).
+- support: reads payments, refunds, disputes, webhook deliveries, merchants, payouts,
+  approvals and runtime configuration; changes nothing there (so no refund, capture or
+  cancel), but owns alerts (acknowledges and resolves them: webhook-failure alerts are
+  theirs).
 - ops: runs operations: payments admin actions (capture, cancel, refund), routing rules,
-  webhook redelivery, payouts, reconciliation; proposes and decides four-eyes approvals.
+  webhook redelivery, payouts, reconciliation; proposes and decides four-eyes approvals
+  (including sensitive configuration changes); acknowledges and resolves alerts; publishes
+  non-sensitive runtime configuration (the config admin refuses sensitive keys: those go
+  through Back office -> Approvals -> "Propose a configuration change").
 - risk: the risk app (block lists, reviews, rules) in full; reads payments and merchants.
 - compliance: merchants and onboarding (KYB) review, AML/sanctions in the risk app, and the
-  audit log; reads payments, ledger and back office.
+  audit log; reads payments, ledger and back office (alerts included) and the runtime
+  configuration.
 - superuser: every permission.
 
 ``setup_staff_roles`` is idempotent (``manage.py setup_staff_roles``; seed_demo runs it): each
@@ -40,6 +46,8 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("merchants", ("merchant",), READ),
         Grant("ledger", ALL_MODELS, READ),
         Grant("backoffice", ("approvalrequest",), READ),
+        Grant("backoffice", ("alert",), READ_WRITE),
+        Grant("common", ("configdocument",), READ),
     ),
     "ops": (
         Grant("payments", ALL_MODELS, READ_WRITE),
@@ -48,6 +56,7 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("openbanking", ALL_MODELS, READ),
         Grant("backoffice", ALL_MODELS, READ_WRITE),
         Grant("common", ("outboxevent",), READ),
+        Grant("common", ("configdocument",), ("view", "add")),
     ),
     "risk": (
         Grant("risk", ALL_MODELS, FULL),
@@ -57,7 +66,7 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "compliance": (
         Grant("merchants", ALL_MODELS, READ_WRITE),
         Grant("risk", ALL_MODELS, READ_WRITE),
-        Grant("common", ("auditevent", "outboxevent"), READ),
+        Grant("common", ("auditevent", "outboxevent", "configdocument"), READ),
         Grant("payments", ALL_MODELS, READ),
         Grant("ledger", ALL_MODELS, READ),
         Grant("backoffice", ALL_MODELS, READ),

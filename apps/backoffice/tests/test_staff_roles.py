@@ -82,3 +82,29 @@ class TestStaffRoles:
         assert risk.has_perm("risk.change_blocklistentry")
         assert risk.has_perm("payments.view_payment")
         assert not risk.has_perm("payments.change_payment")
+
+    def test_support_owns_alerts_and_reads_the_configuration(self):
+        support = _staff_with_role("support")
+        assert support.has_perm("backoffice.view_alert")
+        assert support.has_perm("backoffice.change_alert")
+        assert support.has_perm("common.view_configdocument")
+        assert not support.has_perm("common.add_configdocument")
+        client = log_in(Client(), support)
+        assert client.get("/admin/backoffice/alert/").status_code == 200
+        assert client.get("/admin/common/configdocument/").status_code == 200
+
+    def test_ops_handles_alerts_and_publishes_configuration(self):
+        ops = _staff_with_role("ops")
+        assert ops.has_perm("backoffice.change_alert")
+        assert ops.has_perm("common.add_configdocument")
+        assert ops.has_perm("common.view_configdocument")
+
+    def test_compliance_reads_alerts_and_configuration_but_changes_neither(self):
+        compliance = _staff_with_role("compliance")
+        assert compliance.has_perm("backoffice.view_alert")
+        assert not compliance.has_perm("backoffice.change_alert")
+        assert compliance.has_perm("common.view_configdocument")
+        assert not compliance.has_perm("common.add_configdocument")
+
+    def test_the_superuser_role_publishes_configuration(self):
+        assert _staff_with_role("superuser").has_perm("common.add_configdocument")
