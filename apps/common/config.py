@@ -39,7 +39,7 @@ from django.db import connection, transaction
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
-from apps.common.errors import InvalidRequestError
+from apps.common.errors import InvalidRequestError, PermissionDeniedError
 from apps.common.models import ConfigDocument
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,28 @@ class ConfigValidationError(InvalidRequestError):
 class UnknownConfigKeyError(InvalidRequestError):
     default_code = "config_key_unknown"
     default_message = "No configuration schema is registered under this key."
+
+
+class ConfigApprovalRequiredError(PermissionDeniedError):
+    """A sensitive key is published only by an approved four-eyes proposal (the back office's
+    ``config.change`` executor passes its approval id); nothing was stored."""
+
+    default_code = "config_approval_required"
+    default_message = (
+        "This configuration key is sensitive: propose the change for four-eyes approval "
+        '(Back office -> Approvals -> "Propose a configuration change").'
+    )
+
+
+def require_config_approval(*, key: str, approval_id: str | None) -> None:
+    """Raise ``ConfigApprovalRequiredError`` when ``key`` is sensitive and no approval id is
+    given (forms call it to explain the refusal before a publish)."""
+    if get_config_schema(key=key).sensitive and not approval_id:
+        raise ConfigApprovalRequiredError(
+            message=f"{key} is sensitive: it is published only through a four-eyes approval "
+            '(Back office -> Approvals -> "Propose a configuration change").',
+            param="key",
+        )
 
 
 class ConfigVersionNotFoundError(InvalidRequestError):
@@ -285,6 +307,7 @@ def _append_version(
     now: datetime,
     action: str,
     rolled_back_from: int | None = None,
+    approval_id: str | None = None,
 ) -> ConfigVersion:
     schema = get_config_schema(key=key)
     with transaction.atomic():
@@ -318,6 +341,7 @@ def _append_version(
                 "rolled_back_from": rolled_back_from,
                 "effective_from": effective_from.isoformat(),
                 "sensitive": schema.sensitive,
+                "approval_id": approval_id,
                 "comment": comment,
                 "diff": diff_config_bodies(
                     old=previous.body if previous else None,
@@ -352,12 +376,16 @@ def publish_config(
     effective_from: datetime | None = None,
     comment: str = "",
     now: datetime | None = None,
+    approval_id: str | None = None,
 ) -> ConfigVersion:
     """Validate ``body`` against the key's schema and store it as the next version, in force
-    from ``effective_from`` (default: now); audited as ``config.published``. Raises
-    ``ConfigValidationError`` (nothing stored) when the body or the time is invalid. The
-    back office's approval executor calls this for sensitive keys."""
+    from ``effective_from`` (default: now); audited as ``config.published`` (with
+    ``approval_id``). Raises ``ConfigValidationError`` (nothing stored) when the body or the
+    time is invalid, and ``ConfigApprovalRequiredError`` for a sensitive key without
+    ``approval_id``: the back office's ``config.change`` approval executor publishes those,
+    once a second staff member approved."""
     now = now or get_now()
+    require_config_approval(key=key, approval_id=approval_id)
     check_config_publish(key=key, body=body, effective_from=effective_from, now=now)
     effective_from = effective_from or now
     # Stored exactly as it will be read back (JSON-normalised).
@@ -371,6 +399,7 @@ def publish_config(
         comment=comment,
         now=now,
         action="config.published",
+        approval_id=approval_id,
     )
 
 
@@ -385,7 +414,9 @@ def rollback_config(
 ) -> ConfigVersion:
     """A new version, in force now, whose body equals version ``to_version``'s (re-validated
     against today's schema); audited as ``config.rolled_back``. History is never rewritten.
-    A version scheduled for later still takes effect at its time: publish over it to cancel."""
+    A version scheduled for later still takes effect at its time: publish over it to cancel.
+    A rollback needs no approval, even for a sensitive key: it returns to a version that was
+    itself published (approved, for a sensitive key), and is the emergency way back."""
     now = now or get_now()
     target = ConfigDocument.objects.filter(key=key, version=to_version).first()
     if target is None:

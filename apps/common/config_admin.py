@@ -1,7 +1,9 @@
 """Django admin for runtime configuration (registered from ``CommonConfig.ready``).
 
 Versions are read-only. "Add" publishes a new version through ``publish_config`` (the form
-shows schema errors and stores nothing until the document is valid); the "Roll back" action
+shows schema errors and stores nothing until the document is valid). A sensitive key is
+refused here: its change goes through four-eyes approval in the back office (Back office ->
+Approvals -> "Propose a configuration change"); the "Roll back" action
 calls ``rollback_config``. Each version's page shows the whole history of its key with the
 diff of every version against the one before. Both writes are audited by the service.
 """
@@ -18,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.common.clock import get_now
 from apps.common.config import (
+    ConfigApprovalRequiredError,
     ConfigValidationError,
     canonicalize_config_body,
     check_config_publish,
@@ -26,6 +29,7 @@ from apps.common.config import (
     list_config_schemas,
     list_config_versions,
     publish_config,
+    require_config_approval,
     rollback_config,
 )
 from apps.common.errors import PaymentHubError
@@ -61,19 +65,23 @@ class PublishConfigForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
-        try:
-            check_config_publish(
-                key=cleaned["key"],
-                body=cleaned["body"],
-                effective_from=cleaned.get("effective_from"),
-                now=get_now(),
-            )
-        except ConfigValidationError as refused:
-            for error in refused.errors:
-                field = "effective_from" if error.startswith("effective_from") else "body"
-                self.add_error(field, error)
+        if not self.errors:
+            try:
+                check_config_publish(
+                    key=cleaned["key"],
+                    body=cleaned["body"],
+                    effective_from=cleaned.get("effective_from"),
+                    now=get_now(),
+                )
+            except ConfigValidationError as refused:
+                for error in refused.errors:
+                    field = "effective_from" if error.startswith("effective_from") else "body"
+                    self.add_error(field, error)
+        if "key" in cleaned:
+            try:
+                require_config_approval(key=cleaned["key"], approval_id=None)
+            except ConfigApprovalRequiredError as refused:
+                self.add_error("key", refused.message)
         return cleaned
 
 

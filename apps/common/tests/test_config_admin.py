@@ -41,7 +41,12 @@ def staff():
 
 def _publish(body, **kwargs):
     return publish_config(
-        key="risk.thresholds", body=body, actor_type="admin", actor_id="seed", **kwargs
+        key="risk.thresholds",
+        body=body,
+        actor_type="admin",
+        actor_id="seed",
+        approval_id="apr_seed",  # sensitive: as the back office's approval executor does
+        **kwargs,
     )
 
 
@@ -68,20 +73,33 @@ class TestConfigAdmin:
 
     def test_a_valid_document_is_published_as_the_next_version_and_audited(self, staff):
         user, client = staff
-        _publish({"review": 75, "block": 90})
+        publish_config(key="feature_flags", body={"portal.x": False}, actor_type="system")
 
         response = client.post(
             ADD,
-            {"key": "risk.thresholds", "body": '{"review": 65, "block": 85}', "comment": "Q4"},
+            {"key": "feature_flags", "body": '{"portal.x": true}', "comment": "Q4"},
         )
 
         assert response.status_code == 302
-        latest = ConfigDocument.objects.get(key="risk.thresholds", version=2)
-        assert latest.body == {"review": 65, "block": 85}
+        latest = ConfigDocument.objects.get(key="feature_flags", version=2)
+        assert latest.body == {"portal.x": True}
         assert latest.created_by == f"admin:{user.pk}"
-        audit = AuditEvent.objects.get(action="config.published", object_id="risk.thresholds@2")
+        audit = AuditEvent.objects.get(action="config.published", object_id="feature_flags@2")
         assert audit.actor_id == str(user.pk)
         assert audit.metadata["comment"] == "Q4"
+        assert audit.metadata["approval_id"] is None
+
+    def test_a_sensitive_key_is_refused_and_points_to_the_four_eyes_proposal(self, staff):
+        _, client = staff
+        _publish({"review": 75, "block": 90})
+
+        response = client.post(
+            ADD, {"key": "risk.thresholds", "body": '{"review": 65, "block": 85}'}
+        )
+
+        assert response.status_code == 200
+        assert b"Propose a configuration change" in response.content
+        assert ConfigDocument.objects.filter(key="risk.thresholds").count() == 1
 
     def test_the_add_form_starts_from_the_version_in_force(self, staff):
         _, client = staff

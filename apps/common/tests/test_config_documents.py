@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from apps.common.clock import get_now
 from apps.common.config import (
     GENERATION_CACHE_KEY,
+    ConfigApprovalRequiredError,
     ConfigValidationError,
     ConfigVersionNotFoundError,
     UnknownConfigKeyError,
@@ -20,6 +21,7 @@ from apps.common.config import (
     diff_config_versions,
     get_config,
     get_config_generation,
+    get_config_schema,
     get_config_version,
     get_config_version_at,
     get_feature_flag,
@@ -41,6 +43,10 @@ def _fresh_config_cache(redis_client):
 
 
 def _publish(key: str, body, **kwargs):
+    # Sensitive keys are published by an approved four-eyes proposal (the back office's
+    # executor passes its id); these tests stand in for it.
+    if get_config_schema(key=key).sensitive:
+        kwargs.setdefault("approval_id", "apr_test")
     return publish_config(key=key, body=body, actor_type="admin", actor_id="ops-1", **kwargs)
 
 
@@ -276,3 +282,25 @@ class TestCacheAndRedis:
         _publish("feature_flags", {"portal.beta": True})
 
         assert get_feature_flag(name="portal.beta") is True
+
+
+class TestSensitiveKeysNeedAnApproval:
+    @pytest.mark.parametrize("key", ["risk.thresholds", "payouts.delay_days"])
+    def test_a_sensitive_key_without_an_approval_id_is_refused_and_nothing_is_stored(self, key):
+        with pytest.raises(ConfigApprovalRequiredError) as refused:
+            publish_config(key=key, body=get_config_schema(key=key).example, actor_type="admin")
+        assert refused.value.code == "config_approval_required"
+        assert "Propose a configuration change" in refused.value.message
+        assert not ConfigDocument.objects.filter(key=key).exists()
+
+    def test_a_non_sensitive_key_publishes_without_an_approval(self):
+        published = publish_config(
+            key="feature_flags", body={"portal.new_dashboard": True}, actor_type="admin"
+        )
+        assert published.version == 1
+        assert get_feature_flag(name="portal.new_dashboard") is True
+
+    def test_the_approval_id_is_kept_in_the_audit_trail(self):
+        _publish("risk.thresholds", {"review": 70, "block": 85}, approval_id="apr_abc")
+        audit = AuditEvent.objects.get(action="config.published")
+        assert audit.metadata["approval_id"] == "apr_abc"

@@ -98,14 +98,24 @@ class TestConfigReachesARunningWorker:
         from paymenthub.celery import app
 
         assert not app.conf.task_always_eager
-        publish_config(key="risk.thresholds", body={"review": 70, "block": 85}, actor_type="system")
+        publish_config(
+            key="risk.thresholds",
+            body={"review": 70, "block": 85},
+            actor_type="system",
+            approval_id="apr_test",
+        )
         first = _probe(redis_client, key="risk.thresholds", timeout=90)  # includes worker boot
         assert first["value"] == {"review": 70, "block": 85}
         assert first["pid"] == config_worker.pid != os.getpid()
         warm = _probe(redis_client, key="risk.thresholds", timeout=10)
         assert warm["cached_before"] is True  # served from the worker's in-process cache
 
-        publish_config(key="risk.thresholds", body={"review": 60, "block": 80}, actor_type="system")
+        publish_config(
+            key="risk.thresholds",
+            body={"review": 60, "block": 80},
+            actor_type="system",
+            approval_id="apr_test",
+        )
         published_at = time.monotonic()
         seen = warm
         while seen["value"] != {"review": 60, "block": 80}:

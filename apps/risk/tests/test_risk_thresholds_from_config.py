@@ -33,6 +33,7 @@ class TestRiskThresholdsFromConfig:
                 body={"review": 85, "block": 95},
                 actor_type="admin",
                 actor_id="risk-lead",
+                approval_id="apr_test",  # sensitive: published by an approved proposal
             )
 
         # The publishing process sees its change at once; others within seconds.
