@@ -3,8 +3,9 @@ another; both steps are audited.
 
 A proposal names an operation ``kind`` and carries the executor's JSON ``payload``. Executors
 are registered per kind (``register_approval_executor``): refunds above the threshold
-(``payments.refund``) are registered here; the configuration platform registers its sensitive
-changes the same way (``config.change``, see docs/runbooks/back-office.md).
+(``payments.refund``), payouts to a changed account and runtime configuration changes
+(``config.change``: the only way to publish a sensitive key such as ``risk.thresholds``; see
+docs/runbooks/back-office.md) are registered here.
 
 Guarantees, settled by the database:
 - the decider is never the proposer (checked here, and a check constraint refuses it anyway);
@@ -31,6 +32,14 @@ from django.db import IntegrityError, transaction
 from apps.backoffice.models import ApprovalRequest, ApprovalStatus
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
+from apps.common.config import (
+    canonicalize_config_body,
+    check_config_publish,
+    diff_config_bodies,
+    get_config_schema,
+    get_config_version,
+    publish_config,
+)
 from apps.common.errors import (
     ConflictError,
     NotFoundError,
@@ -44,6 +53,7 @@ from apps.payments import facade as payments
 
 KIND_PAYMENT_REFUND = "payments.refund"
 KIND_PAYOUT_ACCOUNT_RELEASE = "payouts.release_changed_account"
+KIND_CONFIG_CHANGE = "config.change"
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -189,6 +199,53 @@ def propose_payout_account_release(
     )
 
 
+def propose_config_change(
+    *,
+    key: str,
+    body: Any,
+    proposed_by_id: int,
+    reason: str,
+    comment: str = "",
+    effective_from: datetime | None = None,
+    now: datetime | None = None,
+) -> ApprovalRequest:
+    """Propose publishing a new version of a runtime configuration document (the way to
+    change a sensitive key: the config admin refuses those). The document is validated now, so
+    an invalid one is refused before anyone approves (and again when the approval executes);
+    the payload carries the diff against the version in force, for the approver to read.
+    One open proposal per key."""
+    now = now or get_now()
+    check_config_publish(key=key, body=body, effective_from=effective_from, now=now)
+    schema = get_config_schema(key=key)
+    current = get_config_version(key=key)
+    diff = diff_config_bodies(
+        old=current.body if current else None,
+        new=body,
+        old_label=f"{key}@{current.version}" if current else "(none)",
+        new_label=f"{key}@next",
+    )
+    when = f" from {effective_from:%Y-%m-%d %H:%M} UTC" if effective_from else ""
+    return propose_operation(
+        kind=KIND_CONFIG_CHANGE,
+        payload={
+            "key": key,
+            "body": body,
+            "effective_from": effective_from.isoformat() if effective_from else None,
+            "comment": comment,
+            "sensitive": schema.sensitive,
+            "based_on_version": current.version if current else None,
+            "diff": diff,
+            "document": canonicalize_config_body(body=body),
+        },
+        summary=f"Publish a new version of {key}{when}"
+        + (f" (now v{current.version})" if current else ""),
+        proposed_by_id=proposed_by_id,
+        reason=reason,
+        object_ref=f"config:{key}"[:64],
+        now=now,
+    )
+
+
 def _lock_pending(*, approval_id: str, now: datetime) -> ApprovalRequest:
     request = ApprovalRequest.objects.select_for_update().filter(public_id=approval_id).first()
     if request is None:
@@ -325,6 +382,35 @@ def _execute_payout_account_release(
     )
 
 
+def _execute_config_change(
+    payload: dict[str, Any], approval_id: str, approver: str
+) -> ExecutionResult:
+    effective_from = payload.get("effective_from")
+    comment = str(payload.get("comment") or "")
+    try:
+        published = publish_config(
+            key=str(payload["key"]),
+            body=payload["body"],
+            actor_type="admin",
+            actor_id=approver,
+            effective_from=datetime.fromisoformat(effective_from) if effective_from else None,
+            comment=(f"{comment} " if comment else "") + f"(four-eyes approval {approval_id})",
+            approval_id=approval_id,
+        )
+    except PaymentHubError as refused:
+        return ExecutionResult(ok=False, message=refused.message)
+    return ExecutionResult(
+        ok=True,
+        message=f"{published.key}: version {published.version} published, in force from "
+        f"{published.effective_from:%Y-%m-%d %H:%M:%S} UTC.",
+    )
+
+
+register_approval_executor(
+    kind=KIND_CONFIG_CHANGE,
+    description="A runtime configuration change (required for sensitive keys)",
+    execute=_execute_config_change,
+)
 register_approval_executor(
     kind=KIND_PAYOUT_ACCOUNT_RELEASE,
     description="Payouts to a recently changed bank account",

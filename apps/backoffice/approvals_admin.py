@@ -16,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 
 from apps.backoffice import approvals
 from apps.backoffice.models import ApprovalRequest
+from apps.common.config import list_config_schemas
 from apps.common.errors import PaymentHubError
 
 
@@ -38,6 +39,31 @@ class ProposePayoutReleaseForm(forms.Form):
 class ProposeRefundForm(forms.Form):
     payment_id = forms.CharField(max_length=64, label="Payment id (pay_...)")
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ProposeConfigChangeForm(forms.Form):
+    key = forms.ChoiceField(choices=())
+    body = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80}),
+        help_text="The whole document as JSON (it replaces the current version).",
+    )
+    effective_from = forms.DateTimeField(
+        required=False, help_text="Empty: when approved. A later time schedules the version."
+    )
+    comment = forms.CharField(max_length=500, required=False)
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        key_field = self.fields["key"]
+        assert isinstance(key_field, forms.ChoiceField)
+        key_field.choices = [
+            (
+                schema.key,
+                f"{schema.key}{' (sensitive)' if schema.sensitive else ''}: {schema.description}",
+            )
+            for schema in list_config_schemas()
+        ]
 
 
 def _make_decision_action(approve: bool) -> Callable[..., HttpResponse | None]:
@@ -133,6 +159,11 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 name="backoffice_approvalrequest_propose_refund",
             ),
             path(
+                "propose-config-change/",
+                self.admin_site.admin_view(self.propose_config_change_view),
+                name="backoffice_approvalrequest_propose_config_change",
+            ),
+            path(
                 "propose-payout-release/",
                 self.admin_site.admin_view(self.propose_payout_release_view),
                 name="backoffice_approvalrequest_propose_payout_release",
@@ -155,6 +186,26 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             title="Propose releasing payouts to a changed bank account",
             explanation="Payouts to a payout bank account changed recently wait until a "
             "second staff member approves; check the change with the merchant first.",
+        )
+
+    def propose_config_change_view(self, request: HttpRequest) -> HttpResponse:
+        """Propose a runtime configuration change (how a sensitive key is changed)."""
+        return self._propose(
+            request,
+            permission="common.add_configdocument",
+            form=ProposeConfigChangeForm(request.POST if request.method == "POST" else None),
+            propose=lambda data, user_id: approvals.propose_config_change(
+                key=data["key"],
+                body=data["body"],
+                effective_from=data.get("effective_from"),
+                comment=data.get("comment", ""),
+                proposed_by_id=user_id,
+                reason=data["reason"],
+            ),
+            title="Propose a configuration change",
+            explanation="The document is checked against its schema now and published only "
+            "when another staff member approves; the approval and the new version are "
+            "audited.",
         )
 
     def propose_refund_view(self, request: HttpRequest) -> HttpResponse:
