@@ -44,6 +44,7 @@ from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.config import get_config
 from apps.common.errors import NotFoundError, StateError
+from apps.common.jobs import list_latest_job_runs
 from apps.common.outbox_selectors import get_outbox_lag_seconds
 from apps.payments import facade as payments
 
@@ -64,6 +65,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "webhook_failure_max_rate": 0.50,
     "reconciliation_max_open_breaks": 0,
     "outbox_lag_max_seconds": 300,
+    # a job run still running this long after its start is stuck (longest time limit: 32 min)
+    "job_stuck_minutes": 60,
 }
 
 
@@ -239,6 +242,45 @@ def find_outbox_lag(context: AlertRuleContext) -> list[Finding]:
     ]
 
 
+def find_failed_jobs(context: AlertRuleContext) -> list[Finding]:
+    """Per recorded job (settlement, payouts, reconciliation): its latest finished run failed,
+    or its latest run started more than ``job_stuck_minutes`` ago and never finished. Clears
+    when a later run succeeds (a run in progress keeps the last outcome until it ends)."""
+    stuck_before = context.now - timedelta(minutes=context.thresholds["job_stuck_minutes"])
+    findings = []
+    for job in list_latest_job_runs():
+        stuck = job.latest_status == "running" and job.latest_started_at < stuck_before
+        failed = job.last_finished_status == "failed"
+        if not (stuck or failed):
+            continue
+        if stuck:
+            summary = (
+                f"{job.name}: run started {job.latest_started_at:%Y-%m-%d %H:%M} UTC never finished"
+            )
+        else:
+            summary = f"{job.name}: last run failed: {job.last_error}"
+        findings.append(
+            Finding(
+                key=f"job_failed:{job.name}",
+                severity=AlertSeverity.CRITICAL,
+                summary=summary,
+                owner_group=OPS_GROUP,
+                details={
+                    "job": job.name,
+                    "stuck": stuck,
+                    "latest_status": job.latest_status,
+                    "latest_started_at": job.latest_started_at.isoformat(),
+                    "last_finished_status": job.last_finished_status,
+                    "last_finished_at": (
+                        job.last_finished_at.isoformat() if job.last_finished_at else None
+                    ),
+                    "error": job.last_error,
+                },
+            )
+        )
+    return findings
+
+
 AlertRule = Callable[[AlertRuleContext], list[Finding]]
 
 # rule name → evaluator; the name prefixes every key the rule produces
@@ -251,6 +293,7 @@ ALERT_RULES: dict[str, tuple[tuple[str, ...], AlertRule]] = {
     "webhook_failures": (("webhook_failures",), find_failing_webhooks),
     "reconciliation_breaks": (("reconciliation_breaks",), find_reconciliation_breaks),
     "outbox_lag": (("outbox_lag",), find_outbox_lag),
+    "job_failed": (("job_failed",), find_failed_jobs),
 }
 
 

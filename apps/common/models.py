@@ -238,3 +238,41 @@ class ConfigDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} v{self.version}"
+
+
+class JobRunStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job (settlement, payouts, reconciliation...): written when it
+    starts and again when it ends, each in its own short transaction, so a failed or stuck
+    run is visible to the alert rules (``apps/common/jobs.py``)."""
+
+    name = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=JobRunStatus.choices, default=JobRunStatus.RUNNING
+    )
+    error = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        db_table = "common_job_run"
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_started_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in JobRunStatus]),
+                name="job_run_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=JobRunStatus.RUNNING, finished_at__isnull=True)
+                | (~Q(status=JobRunStatus.RUNNING) & Q(finished_at__isnull=False)),
+                name="job_run_finished_iff_not_running",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.status} ({self.started_at:%Y-%m-%d %H:%M})"

@@ -1,5 +1,6 @@
 """Thin Celery tasks for the ledger: one service call each, safe to run twice (the database
-decides: a unique item per settled posting, a unique payout per merchant and day)."""
+decides: a unique item per settled posting, a unique payout per merchant and day). Each run is
+recorded (``record_job_run``): a failed or stuck one raises a ``job_failed`` alert."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 from celery import shared_task
 
 from apps.common.clock import get_now
+from apps.common.jobs import record_job_run
 from apps.ledger.payouts import (
     create_due_payouts,
     follow_in_transit_payouts,
@@ -28,8 +30,9 @@ from apps.ledger.settlement import DEFAULT_CHUNK_SIZE, settle_funds
 def settle_funds_task(*, as_of: str | None = None, chunk_size: int | None = None) -> int:
     """Settle every capture that matured by ``as_of`` (ISO date; default: today, UTC), in
     transactions of ``chunk_size`` payments (default 50,000)."""
-    day = date.fromisoformat(as_of) if as_of else get_now().date()
-    return settle_funds(as_of=day, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE).payments
+    with record_job_run(name="ledger.settle_funds"):
+        day = date.fromisoformat(as_of) if as_of else get_now().date()
+        return settle_funds(as_of=day, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE).payments
 
 
 @shared_task(
@@ -44,8 +47,9 @@ def settle_funds_task(*, as_of: str | None = None, chunk_size: int | None = None
 def create_due_payouts_task(*, payout_date: str | None = None) -> int:
     """The scheduled payouts of ``payout_date`` (ISO date; default: today, UTC). Safe to run
     twice or at once: one automatic payout per merchant, mode, currency and day."""
-    day = date.fromisoformat(payout_date) if payout_date else get_now().date()
-    return create_due_payouts(payout_date=day).created
+    with record_job_run(name="ledger.create_due_payouts"):
+        day = date.fromisoformat(payout_date) if payout_date else get_now().date()
+        return create_due_payouts(payout_date=day).created
 
 
 @shared_task(
@@ -56,7 +60,8 @@ def create_due_payouts_task(*, payout_date: str | None = None) -> int:
     ignore_result=True,
 )
 def follow_in_transit_payouts_task() -> int:
-    return follow_in_transit_payouts()
+    with record_job_run(name="ledger.follow_in_transit_payouts"):
+        return follow_in_transit_payouts()
 
 
 @shared_task(
@@ -67,4 +72,5 @@ def follow_in_transit_payouts_task() -> int:
     ignore_result=True,
 )
 def resolve_unknown_payouts_task() -> int:
-    return resolve_unknown_payouts()
+    with record_job_run(name="ledger.resolve_unknown_payouts"):
+        return resolve_unknown_payouts()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.common.jobs import record_job_run
 from apps.payments.reconciliation.services import reconcile_recent_days
 
 
@@ -19,5 +20,7 @@ from apps.payments.reconciliation.services import reconcile_recent_days
 )
 def reconcile_recent_days_task() -> list[str]:
     """Safe to run twice: imports of unchanged reports are no-ops, runs of one connector are
-    serialised by an advisory lock, and a break found again is updated, not duplicated."""
-    return reconcile_recent_days()
+    serialised by an advisory lock, and a break found again is updated, not duplicated. Each
+    run is recorded: a failed or stuck one raises a ``job_failed`` alert."""
+    with record_job_run(name="reconciliation.reconcile_recent_days"):
+        return reconcile_recent_days()
