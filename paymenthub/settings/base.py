@@ -650,7 +650,9 @@ CELERY_BEAT_SCHEDULE.update(
 # Parquet under the archive dir, then deleted. RESTATE_DAYS: earlier days the daily job exports
 # again, so a dispute lost or a refund made later reaches the files.
 ANALYTICS_DEV_PSEUDONYM_KEY = "dev-only-analytics-pseudonym-key-change-me"
-ANALYTICS_PSEUDONYM_KEY = env.get_str("ANALYTICS_PSEUDONYM_KEY", default=ANALYTICS_DEV_PSEUDONYM_KEY)
+ANALYTICS_PSEUDONYM_KEY = env.get_str(
+    "ANALYTICS_PSEUDONYM_KEY", default=ANALYTICS_DEV_PSEUDONYM_KEY
+)
 ANALYTICS_EXPORT_DIR = env.get_str("ANALYTICS_EXPORT_DIR", default=str(VAR_DIR / "analytics"))
 ANALYTICS_ARCHIVE_DIR = env.get_str(
     "ANALYTICS_ARCHIVE_DIR", default=str(VAR_DIR / "analytics-archive")
