@@ -48,6 +48,8 @@ class CheckoutSessionCreateSerializer(serializers.Serializer[Any]):
     def validate_metadata(self, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 50 or any(len(key) > 40 for key in value):
             raise serializers.ValidationError("At most 50 keys of at most 40 characters.")
+        if any("\x00" in key for key in value):  # jsonb cannot hold it: a 400, not a 500
+            raise serializers.ValidationError("Metadata keys may not contain null characters.")
         return value
 
 

@@ -90,6 +90,13 @@ class TestCreateCheckoutSession:
         body = {**SESSION_BODY, "line_items": [{"name": "x", "quantity": "a", "unit_amount": 1}]}
         assert post_json(api, "/v1/checkout/sessions", body).status_code == 400
 
+    def test_a_metadata_key_with_a_null_character_is_a_400_not_a_500(self, api):
+        body = {**SESSION_BODY, "metadata": {"a\u0000b": "x"}}
+        response = post_json(api, "/v1/checkout/sessions", body)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["param"] == "metadata"
+        assert not CheckoutSession.objects.exists()
+
     def test_the_same_idempotency_key_replays_one_session(self, api):
         first = post_json(api, "/v1/checkout/sessions", SESSION_BODY, **{"Idempotency-Key": "k1"})
         again = post_json(api, "/v1/checkout/sessions", SESSION_BODY, **{"Idempotency-Key": "k1"})

@@ -45,6 +45,11 @@ class BankPaymentCreateSerializer(serializers.Serializer):
     return_url = serializers.URLField(max_length=2000)
     metadata = serializers.DictField(child=serializers.CharField(max_length=500), required=False)
 
+    def validate_metadata(self, value: dict[str, str]) -> dict[str, str]:
+        if any("\x00" in key for key in value):  # jsonb cannot hold it: a 400, not a 500
+            raise serializers.ValidationError("Metadata keys may not contain null characters.")
+        return value
+
 
 class ConsentSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="obc_...")

@@ -95,6 +95,14 @@ class TestBankPaymentsApi:
         assert (answer.json()["error"]["param"] or "").startswith(param)
         assert bank.bank.requests == []
 
+    def test_a_metadata_key_with_a_null_character_is_a_400_not_a_500(self, bank):
+        _, client = make_merchant_with_key()
+        body = {**PAYMENT, "metadata": {"a\u0000b": "x"}}
+        answer = post_json(client, "/v1/open-banking/payments", body)
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["error"]["param"] == "metadata"
+        assert bank.bank.requests == []
+
     def test_an_unknown_callback_state_is_a_400_not_a_500(self, bank):
         _, client = make_merchant_with_key()
         answer = client.get("/v1/open-banking/callback?state=nope&code=x")

@@ -22,6 +22,13 @@ def unix_time_field() -> serializers.IntegerField:
 class MetadataField(serializers.DictField):
     child = serializers.CharField(max_length=500, allow_blank=True)
 
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value: dict[str, str] = super().to_internal_value(data)
+        # The values' CharField refuses NUL; a key with one would reach jsonb and fail there.
+        if any("\x00" in str(key) for key in value):
+            raise serializers.ValidationError("Metadata keys may not contain null characters.")
+        return value
+
 
 class PayByBankDataSerializer(serializers.Serializer[Any]):
     bank = serializers.CharField(
