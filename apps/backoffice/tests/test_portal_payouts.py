@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,12 +26,12 @@ from apps.backoffice.tests.payout_helpers import (
     settle,
 )
 from apps.common.models import AuditEvent
+from apps.common.testing.sandbox_bank import run_sandbox_bank_process
 from apps.ledger import facade as ledger
 from apps.merchants.facade import get_payout_bank_account
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[3]
 CLIENT_ID = "paymenthub-payouts-test"
 CLIENT_SECRET = "payouts-test-secret"
 REDIRECT_URI = "http://testserver/v1/open-banking/callback"
@@ -44,46 +40,9 @@ REDIRECT_URI = "http://testserver/v1/open-banking/callback"
 @pytest.fixture(scope="module")
 def sandbox_bank() -> Iterator[str]:
     """``manage.py run_sandbox_bank`` on a free port: the bank outside the platform."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run_sandbox_bank",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--redirect-uri",
-            REDIRECT_URI,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    yield from run_sandbox_bank_process(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT_URI
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{url}/authorize", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the sandbox bank did not start") from None
-            time.sleep(0.2)  # polling a starting process
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture

@@ -5,25 +5,19 @@ redirect into PaymentHub's callback → the payment followed to succeeded or fai
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import requests
 from django.test import Client
 
 from apps.common.money import Money
+from apps.common.testing.sandbox_bank import run_sandbox_bank_process
 from apps.openbanking import facade
 from apps.openbanking.contracts import BankCreditor
 from apps.openbanking.tasks import sync_bank_payments_task
 from apps.openbanking.tests.conftest import approve_at_bank
 
-ROOT = Path(__file__).resolve().parents[3]
 CLIENT_ID = "paymenthub-process-test"
 CLIENT_SECRET = "process-test-secret"  # the throwaway sandbox's client
 REDIRECT_URI = "http://testserver/v1/open-banking/callback"
@@ -32,46 +26,9 @@ MERCHANT = "mch_paybybank000000000000000"
 
 @pytest.fixture(scope="module")
 def sandbox_process() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run_sandbox_bank",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--redirect-uri",
-            REDIRECT_URI,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    yield from run_sandbox_bank_process(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT_URI
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{url}/authorize", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the sandbox bank did not start") from None
-            time.sleep(0.2)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture

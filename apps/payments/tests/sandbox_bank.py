@@ -4,17 +4,13 @@ imported, so payments tests stay within the import contracts."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
+from apps.common.testing.sandbox_bank import run_sandbox_bank_process
+
 CLIENT_ID = "paymenthub-pay-by-bank"
 CLIENT_SECRET = "pay-by-bank-secret"
 TEST_REDIRECT_URI = "http://testserver/v1/open-banking/callback"
@@ -22,46 +18,9 @@ TEST_REDIRECT_URI = "http://testserver/v1/open-banking/callback"
 
 def run_sandbox_bank(*, redirect_uri: str = TEST_REDIRECT_URI) -> Iterator[str]:
     """Start the sandbox bank on a free loopback port; yields its URL; stops it after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run_sandbox_bank",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--redirect-uri",
-            redirect_uri,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    yield from run_sandbox_bank_process(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=redirect_uri
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{url}/authorize", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the sandbox bank did not start") from None
-            time.sleep(0.2)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def register_redirect_uri(*, bank_url: str, redirect_uri: str) -> None:
