@@ -316,7 +316,11 @@ def _record(*, session: CheckoutSession, outcome: PaymentOutcome, now: datetime)
 
 
 def pay_checkout_session(
-    *, url_token: str, card_token: str, now: datetime | None = None
+    *,
+    url_token: str,
+    card_token: str,
+    client_ip: str | None = None,
+    now: datetime | None = None,
 ) -> PaymentOutcome:
     """Pay the session with a card token made in the browser: claim, create and confirm the
     payment, record. A refused token or a decline releases the claim (another card may be
@@ -335,6 +339,7 @@ def pay_checkout_session(
             customer_email=session.customer_email,
             description=f"Checkout {session.public_id}",
             metadata={"checkout_session": session.public_id},
+            client_ip=client_ip,
         )
     except PaymentHubError:
         _release(session_pk=session.pk, now=get_now())

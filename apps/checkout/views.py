@@ -205,7 +205,9 @@ def pay(request: HttpRequest, url_token: str) -> HttpResponse:
     session = _get_session(url_token)
     try:
         outcome = services.pay_checkout_session(
-            url_token=url_token, card_token=request.POST.get("token", "")
+            url_token=url_token,
+            card_token=request.POST.get("token", ""),
+            client_ip=request.META.get("REMOTE_ADDR") or None,  # the shopper's (risk input)
         )
     except CheckoutSessionNotOpenError:
         session.refresh_from_db()

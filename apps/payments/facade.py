@@ -117,9 +117,11 @@ def create_confirmed_payment(
     customer_email: str = "",
     description: str = "",
     metadata: dict[str, Any] | None = None,
+    client_ip: str | None = None,
 ) -> PaymentOutcome:
     """Create a payment with this token (or saved method) and confirm it at once (automatic
-    capture): succeeded, failed (declined) or requires_action (a challenge)."""
+    capture): succeeded, failed (declined) or requires_action (a challenge). ``client_ip``:
+    the shopper's address, a risk input."""
     payment = services.create_payment(
         merchant_id=merchant_id,
         mode=mode,
@@ -129,6 +131,7 @@ def create_confirmed_payment(
         description=description,
         metadata=metadata,
         confirm=True,
+        client_ip=client_ip,
     )
     return _outcome(payment)
 

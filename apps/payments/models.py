@@ -144,6 +144,9 @@ class Payment(models.Model):
     decline_code = models.CharField(max_length=40, blank=True, default="")
     failure_code = models.CharField(max_length=40, blank=True, default="")
     risk_action = models.CharField(max_length=16, blank=True, default="")
+    # the shopper's IP address when known (hosted checkout, or the integrator's client_ip):
+    # a risk input (IP velocity, block lists), never shown to other merchants
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

@@ -269,6 +269,7 @@ def create_payment(
     bank: str = "",
     return_url: str = "",
     payment_method_types: list[str] | None = None,
+    client_ip: str | None = None,
     now: datetime | None = None,
 ) -> Payment:
     """Create a payment; with ``confirm`` it is also authorized (and captured, with automatic
@@ -333,6 +334,7 @@ def create_payment(
             description=description[:1000],
             statement_descriptor=_check_descriptor(statement_descriptor),
             metadata=_check_metadata(metadata),
+            client_ip=client_ip or None,
             created_at=now,
             updated_at=now,
         )
@@ -498,6 +500,7 @@ def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> 
                 merchant_id=payment.merchant_ref, payment_method=payment.payment_method_ref
             ).fingerprint,
             customer_email=payment.customer_email,
+            ip_address=payment.client_ip or "",
             payment_id=payment.public_id,
             customer_id=payment.customer_ref,
             payer_name=_payer_name(payment=payment, cardholder_name=card.cardholder_name),

@@ -14,13 +14,14 @@ from apps.risk.contracts import (
     SanctionsScreening,
 )
 from apps.risk.reviews import decide_review_of_payment, record_label
-from apps.risk.rules import assess_payment_risk
+from apps.risk.rules import add_block_list_entry, assess_payment_risk
 from apps.risk.sanctions.services import apply_payer_screening
 from apps.risk.sanctions.services import screen_name as _screen_name
 from apps.risk.selectors import get_latest_payment_risk, list_latest_payment_risks
 
 __all__ = [
     "assess_payment",
+    "block_value",
     "decide_payment_review",
     "get_payment_risk",
     "list_payment_risks",
@@ -80,4 +81,13 @@ def screen_name(
         merchant_id=merchant_id,
         actor_type="user" if actor_id else "system",
         actor_id=actor_id,
+    )
+
+
+def block_value(*, merchant_id: str, kind: str, value: str, reason: str, actor_id: str) -> None:
+    """Put a value (``card_fingerprint``, ``email``, ``ip_address``, ``card_bin``,
+    ``country``) on a merchant's block list (platform-wide with ``merchant_id=""``); audited,
+    in force for every process at once."""
+    add_block_list_entry(
+        merchant_id=merchant_id, kind=kind, value=value, reason=reason, actor_id=actor_id
     )

@@ -299,3 +299,23 @@ def test_two_tabs_paying_at_the_same_moment_make_exactly_one_payment(merchant_id
     made = [t for t in tokens if vault.get_token(merchant_id=merchant_id, token_id=t).used]
     assert len(made) == 1
     assert events_of(session) == ["checkout.session.completed"]
+
+
+@pytest.mark.django_db
+def test_the_shoppers_ip_reaches_risk_and_a_blocked_one_is_declined(merchant_id):
+    from apps.risk import facade as risk
+
+    risk.block_value(
+        merchant_id=merchant_id, kind="ip_address", value="203.0.113.9", reason="t", actor_id="t"
+    )
+    session = new_session(merchant_id)
+    blocked = Client(REMOTE_ADDR="203.0.113.9")
+    assert pay(blocked, session, card_token(merchant_id, SUCCEEDS)).status_code == 402
+    session.refresh_from_db()
+    assert session.status == "open"
+    assert (
+        pay(
+            Client(REMOTE_ADDR="198.51.100.9"), session, card_token(merchant_id, SUCCEEDS)
+        ).status_code
+        == 303
+    )

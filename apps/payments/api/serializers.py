@@ -86,6 +86,13 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
         required=False, allow_blank=True, default="", max_length=22
     )
     metadata = MetadataField(required=False, default=dict)
+    client_ip = serializers.IPAddressField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The shopper's IP address, when your server knows it: used by risk "
+        "(velocity and block lists per IP).",
+    )
     payment_method_types = serializers.ListField(
         child=serializers.ChoiceField(choices=PAYMENT_METHOD_TYPES),
         required=False,

@@ -246,6 +246,7 @@ class PaymentCollectionView(IdempotentAPIView):
             bank=_bank_of(values),
             return_url=values["return_url"],
             payment_method_types=values.get("payment_method_types"),
+            client_ip=values["client_ip"],
         )
         return _payment_response(payment)
 
