@@ -319,3 +319,34 @@ def test_the_shoppers_ip_reaches_risk_and_a_blocked_one_is_declined(merchant_id)
         ).status_code
         == 303
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tabs_opening_a_merchants_first_page_at_once_share_one_publishable_key(merchant_id):
+    from django.apps import apps
+
+    from apps.checkout.models import CheckoutPublishableKey
+
+    session = new_session(merchant_id)
+    start = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def tab() -> None:
+        try:
+            start.wait(timeout=30)
+            statuses.append(Client().get(f"/pay/{session.url_token}").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=tab) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [200] * 6
+    assert CheckoutPublishableKey.objects.filter(merchant_ref=merchant_id).count() == 1
+    keys = apps.get_model("merchants", "ApiKey").objects.filter(
+        merchant__public_id=merchant_id, key_type="publishable", name="Hosted checkout"
+    )
+    assert keys.count() == 1
