@@ -16,6 +16,7 @@ from django.db import transaction
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
+from apps.common.config import get_config
 from apps.common.money import Money, normalize_currency
 from apps.merchants.contracts import (
     CheckoutBrandingSummary,
@@ -39,6 +40,7 @@ from apps.merchants.models import (
 _HEX_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_PERCENTAGE = Decimal(100)
 MAX_DELAY_DAYS = 30
+DEFAULT_PAYOUT_DELAY_DAYS = 2
 
 
 def _get_merchant(*, merchant_id: str, lock: bool = False) -> Merchant:
@@ -199,13 +201,27 @@ def _to_schedule_summary(schedule: PayoutSchedule, *, merchant_id: str) -> Payou
 
 
 def get_payout_schedule(*, merchant_id: str) -> PayoutScheduleSummary:
-    """The merchant's schedule; merchants that never set one pay out daily, 2 days' delay,
-    no minimum, in their settlement currency."""
+    """The merchant's schedule; merchants that never set one pay out daily, with the
+    platform's default delay (the ``payouts.delay_days`` configuration document, else 2
+    days), no minimum, in their settlement currency."""
     merchant = _get_merchant(merchant_id=merchant_id)
     schedule = PayoutSchedule.objects.filter(merchant=merchant).first()
     if schedule is None:
-        schedule = PayoutSchedule(merchant=merchant, currency=merchant.settlement_currency)
+        schedule = PayoutSchedule(
+            merchant=merchant,
+            currency=merchant.settlement_currency,
+            delay_days=get_default_payout_delay_days(),
+        )
     return _to_schedule_summary(schedule, merchant_id=merchant_id)
+
+
+def get_default_payout_delay_days() -> int:
+    """The platform's default payout delay: the ``payouts.delay_days`` document in force
+    (a sensitive runtime setting, changed with four eyes), else 2 days."""
+    document = get_config(key="payouts.delay_days", default=None)
+    if not isinstance(document, dict):
+        return DEFAULT_PAYOUT_DELAY_DAYS
+    return int(document.get("default_days", DEFAULT_PAYOUT_DELAY_DAYS))
 
 
 def set_payout_schedule(
