@@ -92,3 +92,13 @@ register_benchmark(
     module="bench.settlement",
     summary="Settle 10k/100k/1M captured payments (wall time, linearity vs 10k per payment)",
 )
+register_benchmark(
+    name="webhooks",
+    module="bench.webhooks",
+    summary="Webhook deliveries/s through deliver_webhook to a loopback receiver vs plain POSTs",
+)
+register_benchmark(
+    name="payments_list",
+    module="bench.payments_list",
+    summary="GET /v1/payments p50/p99 (first and filtered page) at 10k vs 1M merchant payments",
+)
