@@ -23,6 +23,7 @@ from django.urls import URLPattern, path
 
 from apps.backoffice import analytics
 from apps.backoffice.models import ReportExport
+from apps.common.admin_base import ReadOnlyModelAdmin
 from apps.common.money import get_currency_exponent
 
 BAR_WIDTH = 320
@@ -95,21 +96,12 @@ class ReidentifyForm(forms.Form):
 
 
 @admin.register(ReportExport)
-class ReportExportAdmin(admin.ModelAdmin):
+class ReportExportAdmin(ReadOnlyModelAdmin):
     change_list_template = "admin/backoffice/analytics_exports_change_list.html"
     list_display = ("public_id", "merchant_ref", "mode", "report_type", "status", "created_at")
     list_filter = ("status", "report_type", "mode")
     search_fields = ("=public_id", "=merchant_ref")
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -14,6 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 
+from apps.common.admin_base import ReadOnlyModelAdmin
 from apps.common.audit import verify_audit_chain
 from apps.common.models import AuditEvent, OutboxEvent
 
@@ -83,7 +84,7 @@ class OccurredBeforeFilter(DateBoundFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     """The append-only audit trail: nothing is added, changed or deleted here (the database
     refuses it anyway). "Verify the chain" recomputes every hash."""
 
@@ -118,15 +119,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in AuditEvent._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_urls(self) -> list[URLPattern]:
         return [
             path(
@@ -157,7 +149,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(ReadOnlyModelAdmin):
     """Domain events as written (read-only); the relay publishes them."""
 
     list_display = (
@@ -180,12 +172,3 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in OutboxEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

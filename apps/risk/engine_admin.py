@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from apps.common.admin_base import ReadOnlyModelAdmin
 from apps.common.errors import PaymentHubError
 from apps.risk.backtest import backtest_rule
 from apps.risk.features import FEATURES
@@ -154,19 +155,8 @@ class RiskRuleAdmin(admin.ModelAdmin):
             )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(RiskDecisionRecord)
-class RiskDecisionRecordAdmin(ReadOnlyAdmin):
+class RiskDecisionRecordAdmin(ReadOnlyModelAdmin):
     list_display = ("payment_ref", "merchant_ref", "action", "level", "score", "created_at")
     list_filter = ("action", "level", "mode", "source")
     search_fields = ("payment_ref", "merchant_ref", "customer_email", "card_fingerprint")
@@ -271,13 +261,13 @@ class RiskReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(RiskLabel)
-class RiskLabelAdmin(ReadOnlyAdmin):
+class RiskLabelAdmin(ReadOnlyModelAdmin):
     list_display = ("payment_ref", "is_fraud", "source", "created_at")
     list_filter = ("is_fraud", "source")
 
 
 @admin.register(RiskModelVersion)
-class RiskModelVersionAdmin(ReadOnlyAdmin):
+class RiskModelVersionAdmin(ReadOnlyModelAdmin):
     list_display = ("version", "is_active", "roc_auc", "data_source", "training_rows", "created_at")
     exclude = ("artifact",)
     actions = ("activate_selected",)
@@ -344,6 +334,6 @@ class AmlCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(RiskAlert)
-class RiskAlertAdmin(ReadOnlyAdmin):
+class RiskAlertAdmin(ReadOnlyModelAdmin):
     list_display = ("kind", "summary", "created_at", "emailed_at")
     list_filter = ("kind",)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.common.admin_base import ReadOnlyModelAdmin
 from apps.common.errors import PaymentHubError
 from apps.tokenization.models import (
     AllowedOrigin,
@@ -20,25 +21,14 @@ from apps.tokenization.origins import normalize_origin
 from apps.tokenization.services import add_allowed_origin, remove_allowed_origin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(VaultKeyVersion)
-class VaultKeyVersionAdmin(ReadOnlyAdmin):
+class VaultKeyVersionAdmin(ReadOnlyModelAdmin):
     list_display = ("version", "state", "created_at", "activated_at", "retired_at")
     fields = list_display
 
 
 @admin.register(VaultRecord)
-class VaultRecordAdmin(ReadOnlyAdmin):
+class VaultRecordAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "merchant_id", "brand", "last4", "exp_month", "exp_year", "created_at")
     list_filter = ("brand", "funding")
     search_fields = ("merchant_id", "fingerprint")
@@ -58,14 +48,14 @@ class VaultRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CardToken)
-class CardTokenAdmin(ReadOnlyAdmin):
+class CardTokenAdmin(ReadOnlyModelAdmin):
     list_display = ("public_id", "merchant_id", "created_at", "expires_at", "used_at", "used_for")
     search_fields = ("public_id", "merchant_id")
     fields = list_display
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(ReadOnlyAdmin):
+class PaymentMethodAdmin(ReadOnlyModelAdmin):
     list_display = ("public_id", "merchant_id", "customer_ref", "created_at", "deleted_at")
     search_fields = ("public_id", "merchant_id", "customer_ref")
     fields = list_display
