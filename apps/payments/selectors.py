@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from apps.common.models import OutboxEvent
@@ -31,6 +31,7 @@ from apps.payments.models import (
     PaymentEvent,
     Refund,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
 )
 from apps.tokenization import facade as vault
 from apps.tokenization.contracts import PaymentMethodSummary
@@ -276,8 +277,18 @@ def page_payment_summaries(
     )
 
 
+def _with_last_attempts(deliveries: QuerySet[WebhookDelivery]) -> list[WebhookDelivery]:
+    """The deliveries with their attempt logs in one more query (not one per delivery)."""
+    return list(
+        deliveries.prefetch_related(
+            Prefetch("attempt_log", queryset=WebhookDeliveryAttempt.objects.order_by("-id"))
+        )
+    )
+
+
 def _to_delivery_record(delivery: WebhookDelivery) -> WebhookDeliveryRecord:
-    last = delivery.attempt_log.order_by("-id").first()
+    attempts = delivery.attempt_log.all()  # prefetched newest first (_with_last_attempts)
+    last = attempts[0] if attempts else None
     return WebhookDeliveryRecord(
         id=delivery.public_id,
         event_id=delivery.event_id,
@@ -296,12 +307,12 @@ def _to_delivery_record(delivery: WebhookDelivery) -> WebhookDeliveryRecord:
 
 
 def get_webhook_delivery_record(*, merchant_id: str, delivery_id: str) -> WebhookDeliveryRecord:
-    delivery = WebhookDelivery.objects.filter(
-        public_id=delivery_id, merchant_ref=merchant_id
-    ).first()
-    if delivery is None:
+    found = _with_last_attempts(
+        WebhookDelivery.objects.filter(public_id=delivery_id, merchant_ref=merchant_id)
+    )
+    if not found:
         raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
-    return _to_delivery_record(delivery)
+    return _to_delivery_record(found[0])
 
 
 def to_refund_summary(refund: Refund, *, payment_id: str) -> RefundSummary:
@@ -361,7 +372,9 @@ def get_payment_timeline(*, merchant_id: str, mode: str, payment_id: str) -> Pay
         refunds=tuple(
             to_refund_summary(refund, payment_id=payment.public_id) for refund in refunds
         ),
-        webhook_deliveries=tuple(_to_delivery_record(delivery) for delivery in deliveries),
+        webhook_deliveries=tuple(
+            _to_delivery_record(delivery) for delivery in _with_last_attempts(deliveries)
+        ),
     )
 
 
@@ -417,7 +430,7 @@ def list_recent_webhook_deliveries(
     deliveries = WebhookDelivery.objects.filter(
         merchant_ref=merchant_id, endpoint_ref=endpoint_id
     ).order_by("-created_at", "-id")[: max(1, min(limit, MAX_PAGE_SIZE))]
-    return [_to_delivery_record(delivery) for delivery in deliveries]
+    return [_to_delivery_record(delivery) for delivery in _with_last_attempts(deliveries)]
 
 
 def page_refund_summaries(
