@@ -44,6 +44,7 @@ from django.core.exceptions import ImproperlyConfigured
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.errors import InvalidRequestError
+from apps.common.jobs import delete_finished_job_runs, page_finished_job_runs
 from apps.common.outbox_retention import (
     delete_dispatched_outbox_events,
     page_dispatched_outbox_events,
@@ -546,13 +547,15 @@ def _archive_schema(rows: list[dict[str, Any]]) -> pa.Schema:
 class RetentionResult:
     outbox_events: int
     webhook_attempts: int
+    job_runs: int
 
 
 def archive_expired_hot_rows(
     *, now: datetime | None = None, batch_size: int = 1000
 ) -> RetentionResult:
-    """The retention job: archive, then delete, dispatched outbox events and webhook delivery
-    attempts older than ``ANALYTICS_RETENTION_DAYS``."""
+    """The retention job: archive, then delete, dispatched outbox events, webhook delivery
+    attempts and finished job runs (each job's newest kept) older than
+    ``ANALYTICS_RETENTION_DAYS``."""
     now = now or get_now()
     cutoff = now - timedelta(days=int(settings.ANALYTICS_RETENTION_DAYS))
     events = _archive_and_delete(
@@ -577,4 +580,14 @@ def archive_expired_hot_rows(
         now=now,
         batch_size=batch_size,
     )
-    return RetentionResult(outbox_events=events, webhook_attempts=attempts)
+    job_runs = _archive_and_delete(
+        table="job_runs",
+        reader=lambda *, after_id, limit: page_finished_job_runs(
+            finished_before=cutoff, after_id=after_id, limit=limit
+        ),
+        deleter=lambda ids: delete_finished_job_runs(ids=ids, finished_before=cutoff),
+        cutoff=cutoff,
+        now=now,
+        batch_size=batch_size,
+    )
+    return RetentionResult(outbox_events=events, webhook_attempts=attempts, job_runs=job_runs)

@@ -47,7 +47,7 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("ledger", ALL_MODELS, READ),
         Grant("backoffice", ("approvalrequest",), READ),
         Grant("backoffice", ("alert",), READ_WRITE),
-        Grant("common", ("configdocument",), READ),
+        Grant("common", ("configdocument", "jobrun"), READ),
     ),
     "ops": (
         Grant("payments", ALL_MODELS, READ_WRITE),
@@ -55,7 +55,7 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("ledger", ALL_MODELS, READ_WRITE),
         Grant("openbanking", ALL_MODELS, READ),
         Grant("backoffice", ALL_MODELS, READ_WRITE),
-        Grant("common", ("outboxevent",), READ),
+        Grant("common", ("outboxevent", "jobrun"), READ),
         Grant("common", ("configdocument",), ("view", "add")),
     ),
     "risk": (

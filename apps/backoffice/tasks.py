@@ -60,7 +60,7 @@ def export_analytics_task() -> dict[str, dict[str, int]]:
 )
 def archive_expired_hot_rows_task() -> int:
     result = archive_expired_hot_rows()
-    return result.outbox_events + result.webhook_attempts
+    return result.outbox_events + result.webhook_attempts + result.job_runs
 
 
 @shared_task(

@@ -1,6 +1,6 @@
-"""Admin of the shared kernel: the audit log (read-only, filterable, chain verification) and
-the outbox (read-only). Both tables are large: no full result count, filters that do not scan
-for distinct values (typed-in filters, served by the audit indexes)."""
+"""Admin of the shared kernel: the audit log (read-only, filterable, chain verification), the
+outbox (read-only) and the job runs (read-only). The tables are large: no full result count,
+filters that do not scan for distinct values (typed-in filters, served by the indexes)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils.timezone import make_aware
 
 from apps.common.admin_base import ReadOnlyModelAdmin
 from apps.common.audit import verify_audit_chain
-from apps.common.models import AuditEvent, OutboxEvent
+from apps.common.models import AuditEvent, JobRun, OutboxEvent
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -172,3 +172,31 @@ class OutboxEventAdmin(ReadOnlyModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in OutboxEvent._meta.fields]
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyModelAdmin):
+    """Every recorded run of a scheduled job (settlement, payouts, reconciliation, retention):
+    what failed, when, with the start of its error. Read-only; the retention job prunes old
+    runs and keeps each job's newest."""
+
+    list_display = ("name", "status", "started_at", "finished_at", "duration", "error_excerpt")
+    list_filter = ("status", _input_filter("job name", "job", "name"))
+    search_fields = ("=name",)
+    date_hierarchy = "started_at"
+    ordering = ("-started_at", "-id")
+    show_full_result_count = False
+
+    @admin.display(description="duration")
+    def duration(self, obj: JobRun) -> str:
+        if obj.finished_at is None:
+            return "-"
+        seconds = (obj.finished_at - obj.started_at).total_seconds()
+        return f"{seconds:.1f} s"
+
+    @admin.display(description="error")
+    def error_excerpt(self, obj: JobRun) -> str:
+        return obj.error[:120]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in JobRun._meta.fields]

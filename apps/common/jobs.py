@@ -9,6 +9,10 @@ re-raised untouched; a failure to write the record is logged, never raised over 
 
 A run still ``running`` long after its start (the worker was killed, a hang) is found by
 ``list_latest_job_runs``'s caller through ``started_at``.
+
+Retention: the back office's retention job archives and deletes finished runs older than
+``ANALYTICS_RETENTION_DAYS`` (``page_finished_job_runs`` / ``delete_finished_job_runs``),
+always keeping each job's newest run.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from contextlib import ContextDecorator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 
 from apps.common.clock import get_now
 from apps.common.models import JobRun, JobRunStatus
@@ -104,3 +110,45 @@ def list_latest_job_runs() -> list[JobRunState]:
             )
         )
     return states
+
+
+# --- retention ------------------------------------------------------------------------------
+
+ARCHIVED_JOB_RUN_FIELDS = ("id", "name", "status", "started_at", "finished_at", "error")
+
+
+def _latest_run_ids() -> QuerySet[JobRun, int]:
+    """Each job's newest run: kept whatever its age, so a job that runs rarely still shows
+    its last outcome to the alert rules and the admin."""
+    return (
+        JobRun.objects.order_by("name", "-started_at", "-id")
+        .distinct("name")
+        .values_list("id", flat=True)
+    )
+
+
+def _expired_runs(*, finished_before: datetime) -> QuerySet[JobRun]:
+    return (
+        JobRun.objects.exclude(status=JobRunStatus.RUNNING)
+        .filter(finished_at__lt=finished_before)
+        .exclude(id__in=_latest_run_ids())
+    )
+
+
+def page_finished_job_runs(
+    *, finished_before: datetime, after_id: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Finished runs older than ``finished_before`` (never a job's newest run, never one
+    still running), by id, for the retention job to archive."""
+    return list(
+        _expired_runs(finished_before=finished_before)
+        .filter(id__gt=after_id)
+        .order_by("id")
+        .values(*ARCHIVED_JOB_RUN_FIELDS)[:limit]
+    )
+
+
+def delete_finished_job_runs(*, ids: list[int], finished_before: datetime) -> int:
+    """Delete these runs if they are still expired by the same rule; returns how many."""
+    deleted, _ = _expired_runs(finished_before=finished_before).filter(id__in=ids).delete()
+    return deleted

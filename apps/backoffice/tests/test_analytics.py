@@ -25,7 +25,7 @@ from apps.backoffice import analytics
 from apps.backoffice.tasks import archive_expired_hot_rows_task, export_analytics_task
 from apps.backoffice.tests.helpers import api_client, make_merchant, make_payment, owner_client
 from apps.common.ids import make_public_id
-from apps.common.models import AuditEvent, OutboxEvent
+from apps.common.models import AuditEvent, JobRun, OutboxEvent
 from paymenthub.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
@@ -421,6 +421,40 @@ class TestRetention:
             sorted((analytics_dirs / "archive" / "webhook_delivery_attempts").rglob("*.parquet"))
         ).read()
         assert attempts_archive.column("id").to_pylist() == [old_attempt.pk]
+
+    def test_old_job_runs_are_archived_and_removed_but_each_jobs_newest_run_is_kept(
+        self, settings, analytics_dirs
+    ):
+        settings.ANALYTICS_RETENTION_DAYS = 90
+        now = timezone.now()
+
+        def run(name: str, *, days_ago: int, status: str = "succeeded") -> JobRun:
+            started = now - timedelta(days=days_ago)
+            finished = None if status == "running" else started + timedelta(minutes=1)
+            return JobRun.objects.create(
+                name=name, started_at=started, finished_at=finished, status=status
+            )
+
+        old_settlements = [run("ledger.settle_funds", days_ago=d) for d in (200, 150, 100)]
+        recent_settlement = run("ledger.settle_funds", days_ago=1)
+        rare_job_only_run = run("payments.reconcile_monthly", days_ago=300, status="failed")
+        stuck = run("payouts.create_due_payouts", days_ago=120, status="running")
+        newer_payout = run("payouts.create_due_payouts", days_ago=2)
+
+        result = analytics.archive_expired_hot_rows(batch_size=2)
+
+        assert result.job_runs == 3
+        assert set(JobRun.objects.values_list("pk", flat=True)) == {
+            recent_settlement.pk,
+            rare_job_only_run.pk,
+            stuck.pk,
+            newer_payout.pk,
+        }
+        archived = pq.ParquetDataset(
+            sorted((analytics_dirs / "archive" / "job_runs").rglob("*.parquet"))
+        ).read()
+        assert sorted(archived.column("id").to_pylist()) == sorted(r.pk for r in old_settlements)
+        assert set(archived.column("name").to_pylist()) == {"ledger.settle_funds"}
 
     def test_nothing_is_deleted_when_the_archive_cannot_be_written(self, settings, analytics_dirs):
         blocker = analytics_dirs / "not-a-directory"
