@@ -3,8 +3,11 @@
 ``compute_fee`` and ``get_payout_schedule`` (merchants facade) cost about 1.5 ms each through
 the ORM, three times the cost of posting the entry itself; prices and payout delays change a
 few times a year. The capture rule therefore reads them through this cache, for at most
-``LEDGER_PRICING_CACHE_SECONDS`` (default 30 s; 0 disables it). The fee itself comes from the
-merchants app's one formula, ``apply_price`` (tests hold the result equal to ``compute_fee``).
+``LEDGER_PRICING_CACHE_SECONDS`` (default 30 s; 0 disables it). A price's cache key names the
+``fees.schedule`` configuration version in force, so a newly published schedule prices the
+next capture as soon as this process sees it (within about a second), not after the TTL. The
+fee itself comes from the merchants app's one formula, ``apply_price`` (tests hold the result
+equal to ``compute_fee``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ from django.conf import settings
 from apps.common.errors import StateError
 from apps.common.money import Money
 from apps.merchants.contracts import PriceSummary
-from apps.merchants.facade import apply_price, get_payout_schedule, get_price
+from apps.merchants.facade import (
+    apply_price,
+    get_fee_schedule_revision,
+    get_payout_schedule,
+    get_price,
+)
 
 DEFAULT_TTL_SECONDS = 30.0
 
-_prices: dict[tuple[str, str, str], tuple[float, PriceSummary]] = {}
+_prices: dict[tuple[str, str, str, str], tuple[float, PriceSummary]] = {}
 _delays: dict[str, tuple[float, int]] = {}
 
 
@@ -34,7 +42,7 @@ def clear_pricing_cache() -> None:
 
 
 def _get_cached_price(*, merchant_id: str, currency: str, payment_method: str) -> PriceSummary:
-    key = (merchant_id, currency, payment_method)
+    key = (merchant_id, currency, payment_method, get_fee_schedule_revision())
     now = time.monotonic()
     cached = _prices.get(key)
     if cached is not None and cached[0] > now:

@@ -14,6 +14,7 @@ from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_ke
 from apps.merchants.business_profile import update_business_profile
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
 from apps.merchants.export_selectors import list_merchant_segments
+from apps.merchants.fee_schedule import get_fee_schedule_revision
 from apps.merchants.identity.origin import get_request_origin
 from apps.merchants.identity.services import generate_backup_codes, has_confirmed_totp_device
 from apps.merchants.identity.step_up import has_recent_authentication, step_up_required
@@ -57,6 +58,7 @@ __all__ = [
     "generate_backup_codes",
     "get_api_principal",
     "get_checkout_branding",
+    "get_fee_schedule_revision",
     "get_merchant",
     "get_payout_bank_account",
     "get_payout_schedule",

@@ -2,8 +2,10 @@
 
 A price is ``percentage`` % of the amount plus ``fixed_fee_minor``, per currency and payment
 method. The percentage part is rounded half-even to the minor unit once, by
-:meth:`Money.percentage`; the fixed part is added exactly. A merchant without its own price
-for a currency/method pays the default price list (rows without a merchant).
+:meth:`Money.percentage`; the fixed part is added exactly. Which price applies, first found:
+the merchant's own negotiated price (``set_price``), the ``fees.schedule`` configuration
+document's entry for the merchant, then its default entry (``apps.merchants.fee_schedule``),
+then the default price list (rows without a merchant).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from apps.merchants.errors import (
     MerchantNotFoundError,
     PriceNotConfiguredError,
 )
+from apps.merchants.fee_schedule import get_fee_schedule
 from apps.merchants.models import (
     CheckoutBranding,
     Merchant,
@@ -148,8 +151,10 @@ def set_price(
 
 
 def get_price(*, merchant_id: str, currency: str, payment_method: str) -> PriceSummary:
-    """The merchant's own price, else the default price list's; PriceNotConfiguredError if
-    neither exists."""
+    """The merchant's own price, else the ``fees.schedule`` document's price for the merchant,
+    else the document's default price, else the default price list's;
+    PriceNotConfiguredError if none exists. (The document comes from the in-process
+    configuration cache: no query of its own.)"""
     currency = normalize_currency(currency=currency)
     merchant = _get_merchant(merchant_id=merchant_id)
     entries = {
@@ -164,6 +169,13 @@ def get_price(*, merchant_id: str, currency: str, payment_method: str) -> PriceS
     own = entries.get(merchant.pk)
     if own is not None:
         return _to_price_summary(own, merchant_id=merchant_id)
+    schedule = get_fee_schedule()
+    if schedule is not None:
+        scheduled = schedule.find_price(
+            merchant_id=merchant_id, currency=currency, payment_method=payment_method
+        )
+        if scheduled is not None:
+            return scheduled
     default = entries.get(None)
     if default is not None:
         return _to_price_summary(default, merchant_id=None)

@@ -7,6 +7,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
+        from apps.common.config import register_config_schema
         from apps.common.outbox import ALL_EVENTS, register_outbox_handler
         from apps.payments import tasks  # noqa: F401  (registers the Celery tasks)
         from apps.payments.webhooks import fan_out_webhook_event
@@ -28,3 +29,8 @@ class PaymentsConfig(AppConfig):
 
         for event_type in BANK_PAYMENT_EVENTS:
             register_outbox_handler(event_type=event_type, handler=handle_bank_payment_event)
+
+        # routing rules and connector priorities as a runtime configuration document
+        from apps.payments.routing_config import ROUTING_RULES_SCHEMA
+
+        register_config_schema(schema=ROUTING_RULES_SCHEMA)

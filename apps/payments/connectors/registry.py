@@ -1,4 +1,9 @@
-"""Connector names → connector instances, and routing with failover."""
+"""Connector names → connector instances, and routing with failover.
+
+Routing: the ``routing.rules`` configuration document when a version is in force
+(``apps.payments.routing_config``), else the enabled ``RoutingRule`` rows, else the
+``PAYMENTS_TEST_CONNECTORS`` / ``PAYMENTS_LIVE_CONNECTORS`` settings.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,12 @@ from apps.payments.connectors.circuit import (
 from apps.payments.connectors.simulator import SimulatorConnector
 from apps.payments.connectors.stripe_connector import StripeConnector
 from apps.payments.models import RoutingRule
+from apps.payments.routing_config import get_routing_table
 
 T = TypeVar("T", bound=OperationResult)
+
+# Every name get_connector knows: what routing (rules, documents, settings) may name.
+CONNECTOR_NAMES = ("simulator", "stripe")
 
 
 class NoConnectorAvailableError(ProcessorError):
@@ -52,7 +61,12 @@ def _default_connectors(*, mode: str) -> list[str]:
 
 
 def choose_connectors(*, merchant_id: str, mode: str, amount: Money, brand: str = "") -> list[str]:
-    """The connectors for this payment, in the order to try them."""
+    """The connectors for this payment, in the order to try them: from the ``routing.rules``
+    document in force (served from the in-process configuration cache, no query), else the
+    first matching enabled ``RoutingRule`` row, else the mode's default setting."""
+    table = get_routing_table()
+    if table is not None:
+        return table.choose(merchant_id=merchant_id, mode=mode, amount=amount, brand=brand)
     rules = RoutingRule.objects.filter(
         Q(merchant_ref="") | Q(merchant_ref=merchant_id),
         Q(currency="") | Q(currency=amount.currency),
