@@ -39,7 +39,7 @@ MAX_NAME_LENGTH = 64
 
 _DOCUMENT_FIELDS = {"connector_priorities", "rules"}
 _RULE_REQUIRED = {"name", "mode", "connectors"}
-_RULE_CONDITIONS = {"merchant", "currency", "brand", "min_amount_minor", "max_amount_minor"}
+_RULE_CONDITIONS = ("merchant", "currency", "brand", "min_amount_minor", "max_amount_minor")
 _BRAND = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
 
 
@@ -99,7 +99,7 @@ def _check_rule(rule: Any, *, path: str, names: dict[str, int], index: int) -> l
     if not isinstance(rule, dict):
         return [f"{path}: must be a JSON object, not {type(rule).__name__}"]
     errors = _check_fields(
-        rule, path=path, required=_RULE_REQUIRED, allowed=_RULE_REQUIRED | _RULE_CONDITIONS
+        rule, path=path, required=_RULE_REQUIRED, allowed=_RULE_REQUIRED | set(_RULE_CONDITIONS)
     )
     name = rule.get("name")
     if "name" in rule:
