@@ -27,6 +27,7 @@ from apps.payments.models import (
     WebhookDeliveryAttempt,
 )
 from apps.payments.reconciliation import admin as reconciliation_admin  # noqa: F401
+from apps.payments.routing_config import get_routing_table
 from apps.payments.webhooks import redeliver_webhook
 
 
@@ -300,8 +301,39 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             self.message_user(request, f"{delivery.public_id}: {status}")
 
 
+ROUTING_RULES_HELP = (
+    "Used only while no routing.rules configuration document is in force: once a version of "
+    'that document is published (a sensitive key: Back office -> Approvals -> "Propose a '
+    'configuration change"), it alone decides routing and these rows are ignored; a '
+    "rollback to an earlier version does not bring them back. See "
+    "docs/runbooks/configuration.md."
+)
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
+    """Routing rule rows: the fallback while no ``routing.rules`` document is in force."""
+
+    fieldsets = (
+        (
+            None,
+            {
+                "description": ROUTING_RULES_HELP,
+                "fields": (
+                    "priority",
+                    "mode",
+                    "merchant_ref",
+                    "currency",
+                    "brand",
+                    "min_amount_minor",
+                    "max_amount_minor",
+                    "connectors",
+                    "enabled",
+                ),
+            },
+        ),
+    )
+
     list_display = (
         "priority",
         "mode",
@@ -314,3 +346,17 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         "enabled",
     )
     list_filter = ("mode", "enabled")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        document = get_routing_table()
+        if document is not None:
+            self.message_user(
+                request,
+                f"The routing.rules configuration document (version {document.version}) is in "
+                "force: it alone decides routing and these rows are ignored "
+                "(docs/runbooks/configuration.md).",
+                level=messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)

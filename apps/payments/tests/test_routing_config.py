@@ -9,7 +9,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.clock import get_now
 from apps.common.config import (
@@ -296,3 +300,34 @@ class TestNewPaymentsFollowTheDocument:
         assert payment.status == "succeeded"
         assert payment.connector == "simulator"
         assert [attempt.connector for attempt in payment.attempts.all()] == ["simulator"]
+
+
+class TestRoutingRuleAdmin:
+    @pytest.fixture
+    def staff_client(self):
+        """Platform staff signed in with a verified second factor, as the OTP admin requires."""
+        user = get_user_model().objects.create_superuser(
+            username="ops@paymenthub.example", email="ops@paymenthub.example", password="x" * 16
+        )
+        device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
+        client = Client()
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    def test_the_rows_page_says_when_a_document_makes_them_unused(self, staff_client, publish):
+        page = staff_client.get("/admin/payments/routingrule/")
+        assert page.status_code == 200
+        assert "is in force" not in page.content.decode()
+        form = staff_client.get("/admin/payments/routingrule/add/").content.decode()
+        assert "Used only while no routing.rules configuration document is in force" in form
+
+        version = publish(_document())
+
+        page = staff_client.get("/admin/payments/routingrule/").content.decode()
+        assert (
+            f"The routing.rules configuration document (version {version.version}) is in force"
+            in page
+        )
