@@ -3,7 +3,10 @@
 ``{"error": {"type": ..., "code": ..., "message": ..., "param": ...}}`` for domain errors,
 DRF's own exceptions (validation, 401/403/404/405/415/429) and anything unexpected. An
 unexpected exception is logged with the request id and answered with a generic 500 body
-that carries that id, never internals.
+that carries that id, never internals. The database unreachable or its connection lost
+(``OperationalError``/``InterfaceError``: a restart, a failover, a killed connection) is a
+503 ``api_error``/``service_unavailable`` with ``Retry-After``: the client may retry (with
+the same ``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -119,8 +123,37 @@ def handle_api_exception(exc: Exception, context: dict[str, Any]) -> Response:
     return render_unexpected_error(exc=exc)
 
 
+SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+
+
+def is_service_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached or dropped the connection: retrying may succeed."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def build_service_unavailable_body() -> dict[str, dict[str, Any]]:
+    return build_error_body(
+        error_type="api_error",
+        code="service_unavailable",
+        message="A service the API depends on is briefly unavailable. Retry the request "
+        "(with the same Idempotency-Key).",
+        request_id=get_request_id(),
+    )
+
+
 def render_unexpected_error(*, exc: BaseException) -> Response:
     request_id = get_request_id()
+    if is_service_unavailable(exc):
+        logger.error(
+            "database unavailable while handling API request",
+            exc_info=(type(exc), exc, exc.__traceback__),
+            extra={"correlation_id": request_id},
+        )
+        return Response(
+            build_service_unavailable_body(),
+            status=503,
+            headers={"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS)},
+        )
     logger.error(
         "unexpected error while handling API request",
         exc_info=(type(exc), exc, exc.__traceback__),

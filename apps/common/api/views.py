@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
-from apps.common.api.exceptions import build_error_body
+from apps.common.api.exceptions import (
+    SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+    build_error_body,
+    build_service_unavailable_body,
+    is_service_unavailable,
+)
 from apps.common.request_context import get_request_id
 
 logger = logging.getLogger("paymenthub.api")
@@ -32,6 +38,11 @@ def handle_not_found(request: HttpRequest, exception: Exception) -> HttpResponse
 
 def handle_server_error(request: HttpRequest) -> HttpResponse:
     if _is_api_request(request):
+        # Django calls this inside its ``except`` block: the exception is the current one
+        if is_service_unavailable(sys.exc_info()[1]):
+            response = JsonResponse(build_service_unavailable_body(), status=503)
+            response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS)
+            return response
         return JsonResponse(
             build_error_body(
                 error_type="api_error",
