@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import shutil
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys

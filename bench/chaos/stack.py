@@ -422,7 +422,7 @@ def _read_outcome(*, key: str, amount: int, status: int, raw: bytes) -> ApiOutco
         http_status=status,
         payment_id=str(body.get("id", "")),
         payment_status=str(body.get("status", "")),
-        failure_code=str(body.get("failure_code") or ""),
+        failure_code=str((body.get("last_payment_error") or {}).get("code") or ""),
     )
 
 
