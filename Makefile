@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck importlint migrations-check check bench services-start services-stop clean
+.PHONY: chaos
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ check: lint typecheck importlint migrations-check
 
 bench: $(STAMP)  ## run every benchmark, or one with NAME=<name>
 	$(PY) -m bench $(NAME)
+
+chaos: $(STAMP)  ## chaos runs on loopback: kills, outages, processor faults (ARGS="worker_kill_webhooks --seeds 4 --short")
+	$(PY) -m bench.chaos $(ARGS)
 
 services-start: $(STAMP)
 	$(PY) -m paymenthub.cli services start
