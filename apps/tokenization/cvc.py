@@ -2,19 +2,24 @@
 
 ``store_cvc`` writes with a TTL (``VAULT_CVC_TTL_SECONDS``, at most 600); ``take_cvc`` reads
 and deletes in one command (``GETDEL``), so a CVC is used for one authorization at most.
-Nothing here ever reaches PostgreSQL or a log line.
+Nothing here ever reaches PostgreSQL or a log line. Redis unreachable when a CVC is taken:
+the authorization goes on without one, as when it has expired (a payment must not fail, or be
+left unknown, because the CVC store is down); the outage is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from django_redis import get_redis_connection
-from redis import Redis
+from redis import Redis, RedisError
 
 from apps.tokenization.crypto import open_cvc, seal_cvc
+
+logger = logging.getLogger(__name__)
 
 MAX_CVC_TTL_SECONDS = 600
 
@@ -41,8 +46,15 @@ def store_cvc(*, record_id: UUID, data_key: bytes, cvc: str) -> None:
 
 @sensitive_variables("data_key", "sealed")
 def take_cvc(*, record_id: UUID, data_key: bytes) -> str | None:
-    """The CVC if it is still there (then it is gone), else ``None``."""
-    sealed = get_cvc_redis().getdel(cvc_key(record_id=record_id))
+    """The CVC if it is still there (then it is gone), else ``None`` (also when Redis cannot
+    be reached: the authorization goes on without a CVC)."""
+    try:
+        sealed = get_cvc_redis().getdel(cvc_key(record_id=record_id))
+    except RedisError as error:
+        logger.warning(
+            "CVC store unreachable (%s); authorizing without a CVC", type(error).__name__
+        )
+        return None
     if sealed is None:
         return None
     assert isinstance(sealed, bytes)  # the connection never decodes responses

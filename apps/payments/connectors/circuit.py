@@ -8,15 +8,22 @@ open it. open: calls fail fast (the router tries the next connector) for
 Only failures that say nothing happened at the processor count (connection refused,
 retriable processing errors): a decline is a healthy answer, and a timeout's outcome is
 unknown, so it is resolved by the janitor and never retried elsewhere.
+
+Redis unreachable: the breaker cannot count, so it stays closed (calls go through, as
+without a breaker) and failures are not counted; a warning is logged. An outage of the
+breaker's store must not fail payments that the processor would take.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 class CircuitState(StrEnum):
@@ -45,7 +52,11 @@ def _keys(connector: str) -> tuple[str, str, str]:
 
 def get_circuit_state(*, connector: str) -> CircuitState:
     failures_key, open_key, _ = _keys(connector)
-    found = cache.get_many([open_key, failures_key])  # one round trip
+    try:
+        found = cache.get_many([open_key, failures_key])  # one round trip
+    except Exception as error:  # Redis down: no breaker, calls go through
+        _warn_unreachable(error=error)
+        return CircuitState.CLOSED
     if found.get(open_key):
         return CircuitState.OPEN
     failures = int(found.get(failures_key) or 0)
@@ -63,21 +74,36 @@ def allow_connector_call(*, connector: str) -> bool:
         return False
     _, _, probe_key = _keys(connector)
     # one probe at a time; the claim lapses if the prober dies
-    return bool(cache.add(probe_key, 1, timeout=get_circuit_settings().open_seconds))
+    try:
+        return bool(cache.add(probe_key, 1, timeout=get_circuit_settings().open_seconds))
+    except Exception as error:
+        _warn_unreachable(error=error)
+        return True
 
 
 def record_connector_success(*, connector: str) -> None:
-    cache.delete_many(list(_keys(connector)))
+    try:
+        cache.delete_many(list(_keys(connector)))
+    except Exception as error:
+        _warn_unreachable(error=error)
 
 
 def record_connector_failure(*, connector: str) -> CircuitState:
     """Count an unavailability failure; returns the state after it."""
     failures_key, open_key, probe_key = _keys(connector)
     circuit = get_circuit_settings()
-    cache.add(failures_key, 0, timeout=None)
-    failures = cache.incr(failures_key)
+    try:
+        cache.add(failures_key, 0, timeout=None)
+        failures = cache.incr(failures_key)
+    except Exception as error:
+        _warn_unreachable(error=error)
+        return CircuitState.CLOSED
     if failures >= circuit.failure_threshold:
         cache.set(open_key, 1, timeout=circuit.open_seconds)
         cache.delete(probe_key)
         return CircuitState.OPEN
     return CircuitState.CLOSED
+
+
+def _warn_unreachable(*, error: Exception) -> None:
+    logger.warning("circuit breaker store unreachable (%s); breaker closed", type(error).__name__)

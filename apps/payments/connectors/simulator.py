@@ -99,7 +99,10 @@ def clear_simulator_fault() -> None:
 
 
 def _take_fault() -> SimulatorFault | None:
-    fault = django_cache.get(FAULT_CACHE_KEY)
+    try:
+        fault = django_cache.get(FAULT_CACHE_KEY)
+    except Exception:  # the cache (Redis) is down: no fault can have been set in it
+        return None
     if not fault:
         return None
     remaining = int(fault.get("remaining", 0)) - 1
