@@ -12,6 +12,7 @@ from django.db.models import Count
 from apps.payments.connectors.circuit import get_circuit_state
 from apps.payments.models import PaymentAttempt, RoutingRule, WebhookDelivery
 from apps.payments.reconciliation.models import BreakStatus, ReconciliationBreak
+from apps.payments.routing_config import get_routing_table
 
 NO_CONNECTOR = "none"  # attempts refused before any connector was called (all circuits open)
 
@@ -50,13 +51,17 @@ def count_webhook_deliveries(*, since: datetime) -> dict[str, tuple[int, int]]:
 
 
 def list_known_connectors() -> list[str]:
-    """Every connector payments may be routed to: the default lists and enabled rules."""
+    """Every connector payments may be routed to: the default lists, enabled rules and the
+    ``routing.rules`` document in force."""
     names = {
         *getattr(settings, "PAYMENTS_TEST_CONNECTORS", ["simulator"]),
         *getattr(settings, "PAYMENTS_LIVE_CONNECTORS", ["stripe"]),
     }
     for connectors in RoutingRule.objects.filter(enabled=True).values_list("connectors", flat=True):
         names.update(connectors or [])
+    table = get_routing_table()
+    if table is not None:
+        names.update(table.list_connectors())
     return sorted(str(name) for name in names)
 
 

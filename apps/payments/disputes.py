@@ -57,6 +57,7 @@ from apps.payments.models import (
     Refund,
     RoutingRule,
 )
+from apps.payments.routing_config import get_routing_table
 from apps.payments.services import emit_refund_event
 from apps.risk import facade as risk
 
@@ -306,14 +307,17 @@ def _emit_dispute_event(
 
 # --- fetching -------------------------------------------------------------------------------
 def list_notifying_connectors() -> list[str]:
-    """The connectors to ask: those routed to by default or by a routing rule (Stripe only
-    when it has an API key)."""
+    """The connectors to ask: those routed to by default, by a routing rule or by the
+    ``routing.rules`` document in force (Stripe only when it has an API key)."""
     names = [
         *getattr(settings, "PAYMENTS_TEST_CONNECTORS", ["simulator"]),
         *getattr(settings, "PAYMENTS_LIVE_CONNECTORS", ["stripe"]),
     ]
     for connectors in RoutingRule.objects.values_list("connectors", flat=True):
         names.extend(connectors or [])
+    table = get_routing_table()
+    if table is not None:
+        names.extend(table.list_connectors())
     unique = list(dict.fromkeys(str(name) for name in names if name))
     if not getattr(settings, "STRIPE_API_KEY", ""):
         unique = [name for name in unique if name != "stripe"]

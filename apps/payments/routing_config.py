@@ -232,6 +232,15 @@ class RoutingTable:
                 return list(rule.connectors)
         return list(self.priorities.get(mode, ()))
 
+    def list_connectors(self) -> list[str]:
+        """Every connector the table may route to, in any mode (for monitoring and
+        notification polling)."""
+        names = [name for mode in MODES for name in self.priorities.get(mode, ())]
+        names += [
+            name for mode in MODES for rule in self.rules.get(mode, ()) for name in rule.connectors
+        ]
+        return list(dict.fromkeys(names))
+
 
 def compile_routing_table(*, body: Mapping[str, Any], version: int) -> RoutingTable:
     """``body`` was validated when published (and again when rolled back to)."""

@@ -331,3 +331,21 @@ class TestRoutingRuleAdmin:
             f"The routing.rules configuration document (version {version.version}) is in force"
             in page
         )
+
+
+class TestMonitoringFollowsTheDocument:
+    def test_a_connector_named_only_by_the_document_is_watched_and_polled(self, publish, settings):
+        from apps.payments.alert_metrics import list_known_connectors
+        from apps.payments.disputes import list_notifying_connectors
+
+        settings.PAYMENTS_TEST_CONNECTORS = ["simulator"]
+        settings.PAYMENTS_LIVE_CONNECTORS = ["simulator"]
+        settings.STRIPE_API_KEY = "sk_test_monitoring"
+        assert "stripe" not in list_known_connectors()
+        assert "stripe" not in list_notifying_connectors()
+
+        publish(_document(_rule("big", ["stripe", "simulator"], min_amount_minor=100_000),
+                          priorities={"test": ["simulator"], "live": ["simulator"]}))  # fmt: skip
+
+        assert "stripe" in list_known_connectors()
+        assert "stripe" in list_notifying_connectors()
