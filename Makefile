@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck importlint migrations-check check bench services-start services-stop clean
+.PHONY: loadtest
 .PHONY: chaos
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -40,6 +41,9 @@ check: lint typecheck importlint migrations-check
 
 bench: $(STAMP)  ## run every benchmark, or one with NAME=<name>
 	$(PY) -m bench $(NAME)
+
+loadtest: $(STAMP)  ## locust plays the API mix on loopback (ARGS="--users 16 --duration 60", or "--short")
+	$(PY) -m bench.load $(ARGS)
 
 chaos: $(STAMP)  ## chaos runs on loopback: kills, outages, processor faults (ARGS="worker_kill_webhooks --seeds 4 --short")
 	$(PY) -m bench.chaos $(ARGS)

@@ -44,6 +44,7 @@ CURRENCY = "EUR"
 AMOUNT_RANGE = (900, 4_900)  # narrow: the risk score's "amount unusual" signal stays quiet
 RECENT = 50  # payments/refunds/events a user remembers for the reads
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+PUBLISHABLE_KEY = re.compile(r'data-publishable-key="([^"]+)"')
 PAID_LINK = re.compile(r'id="continue" href="([^"]+)"')
 PAGE_STATE = re.compile(r"<h1[^>]*>[^<]{1,120}")
 
@@ -103,6 +104,7 @@ class MerchantIntegration(HttpUser):
         self.payments: deque[str] = deque(maxlen=RECENT)
         self.refunds: deque[str] = deque(maxlen=RECENT)
         self.csrf_cookie = ""
+        self.page_key = ""
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -189,6 +191,8 @@ class MerchantIntegration(HttpUser):
             # context), the requests cookie jar does not, so it is carried here by hand
             self.csrf_cookie = response.cookies.get("csrftoken") or self.csrf_cookie
             html = response.text or ""
+            if key := PUBLISHABLE_KEY.search(html):
+                self.page_key = key.group(1)  # the platform's "Hosted checkout" key
             found = PAID_LINK.search(html) if paid else CSRF_INPUT.search(html)
             if response.status_code == 200 and found:
                 response.success()
@@ -220,7 +224,7 @@ class MerchantIntegration(HttpUser):
         csrf = self.open_page(page)
         if not csrf:
             return False
-        token = self.tokenize(card)
+        token = self.tokenize(card, key=self.page_key or None)
         if token is None:
             return False
         declined = card.outcome == "declined"

@@ -30,6 +30,7 @@ from bench.load import mix
 from bench.runner import close_django_connections, describe_machine, install_signal_handlers
 
 SETTINGS_MODULE = "bench.load.settings"
+MAX_FAILURES_SHOWN = 20
 SHORT = {"users": 4, "spawn_rate": 4.0, "duration": 15}
 
 
@@ -190,8 +191,10 @@ def run_load(*, arguments: argparse.Namespace, directory: Path, database_url: st
         f"{webhook_rate:.1f}/s over the run (drained {drain.seconds:.1f} s after the load)"
     )
     print("mix: " + ", ".join(f"{name} {count}" for name, count in categories.items()))
-    for failure in failures:
-        print(f"UNEXPECTED {failure.occurrences}x {failure.name}: {failure.error}")
+    for failure in failures[:MAX_FAILURES_SHOWN]:
+        print(f"UNEXPECTED {failure.occurrences}x {failure.name}: {failure.error[:200]}")
+    if len(failures) > MAX_FAILURES_SHOWN:
+        print(f"UNEXPECTED ... and {len(failures) - MAX_FAILURES_SHOWN} more distinct failures")
     if total is None:
         invariants.problems.append(f"locust wrote no statistics (exit {locust_status})")
     elif locust_status != 0 and not errors:
