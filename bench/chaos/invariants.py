@@ -292,13 +292,16 @@ def check_webhook_deliveries(
     if fanned_twice := per_endpoint.count():
         failures.append(f"{fanned_twice} events fanned out twice to one endpoint")
     duplicates = sum(n - 1 for n in received.values() if n > 1)
-    unrecorded: list[Receipt] = []
-    seen: Counter[str] = Counter()
+    # the delivery is delivered after the send it logged, so its logged 2xx is the last
+    # receipt of the event: the earlier extra ones are the sends a kill cut off
+    by_event: dict[str, list[Receipt]] = {}
     for receipt in sorted(receipts, key=lambda r: r.received_at):
-        seen[receipt.event_id] += 1
-        if seen[receipt.event_id] > recorded_ok.get(receipt.event_id, 0):
-            unrecorded.append(receipt)
-    # the last receipt of an event is normally the recorded one; the unrecorded are earlier
+        by_event.setdefault(receipt.event_id, []).append(receipt)
+    unrecorded = [
+        receipt
+        for event_id, event_receipts in by_event.items()
+        for receipt in event_receipts[: max(0, len(event_receipts) - recorded_ok.get(event_id, 0))]
+    ]
     explained = [
         r
         for r in unrecorded

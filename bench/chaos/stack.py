@@ -268,6 +268,7 @@ class Receipt:
 @dataclass(slots=True)
 class WebhookReceiver:
     url: str = ""
+    answer_after_seconds: float = 0.0  # a receiver's own work before it answers
     receipts: list[Receipt] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -304,7 +305,8 @@ def _make_receiver_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHan
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            receiver.record(receipt)
+            receiver.record(receipt)  # received: whatever happens to the sender from now on
+            time.sleep(receiver.answer_after_seconds)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", "2")
@@ -317,11 +319,19 @@ def _make_receiver_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHan
     return RecordingHandler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A sender killed mid-request resets its connection: expected here, not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
-def serve_webhook_receiver() -> Iterator[WebhookReceiver]:
-    """A threaded receiver on a free loopback port that records every event it is sent."""
-    receiver = WebhookReceiver()
-    server = ThreadingHTTPServer((HOST, 0), _make_receiver_handler(receiver))
+def serve_webhook_receiver(*, answer_after_seconds: float = 0.0) -> Iterator[WebhookReceiver]:
+    """A threaded receiver on a free loopback port that records every event it is sent (as
+    soon as it has read it) and answers 200 ``answer_after_seconds`` later."""
+    receiver = WebhookReceiver(answer_after_seconds=answer_after_seconds)
+    server = _QuietServer((HOST, 0), _make_receiver_handler(receiver))
     server.daemon_threads = True
     receiver.url = f"http://{HOST}:{server.server_address[1]}/hooks/chaos"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -220,7 +220,7 @@ def run_worker_kill_webhooks(*, seed: int, short: bool) -> ScenarioReport:
     report = ScenarioReport(scenario="worker_kill_webhooks", seed=seed)
     payments, kills_wanted = (100, 3) if short else (400, 6)
     kills: list[invariants.Kill] = []
-    with serve_webhook_receiver() as receiver, celery_fleet() as fleet:
+    with serve_webhook_receiver(answer_after_seconds=0.05) as receiver, celery_fleet() as fleet:
         merchant = seed_card_merchant(name="webhooks", webhook_url=receiver.url)
         senders = start_webhook_stack(fleet)
         created: list[str] = []
