@@ -1,7 +1,8 @@
 """Read locust's CSV results and print the load test's table and ``BENCH`` lines.
 
-Locust writes ``<prefix>_stats.csv`` (one row per request name plus ``Aggregated``) and
-``<prefix>_failures.csv`` (one row per distinct failure message). Its percentiles are
+Locust writes ``<prefix>_stats.csv`` (one row per request name plus ``Aggregated``),
+``<prefix>_failures.csv`` (one row per distinct failure message) and
+``<prefix>_exceptions.csv`` (exceptions raised by the locustfile's own code). Its percentiles are
 rounded the way locust buckets response times (two significant digits above 100 ms).
 """
 
@@ -80,6 +81,20 @@ def read_failures(*, csv_prefix: Path) -> list[Failure]:
                 name=row["Name"],
                 error=row["Error"],
                 occurrences=int(row["Occurrences"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def read_exceptions(*, csv_prefix: Path) -> list[Failure]:
+    """Exceptions raised in the locustfile itself (a flow cut short): never expected."""
+    path = Path(f"{csv_prefix}_exceptions.csv")
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [
+            Failure(
+                method="-", name="locustfile", error=row["Message"], occurrences=int(row["Count"])
             )
             for row in csv.DictReader(handle)
         ]

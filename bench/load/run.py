@@ -179,9 +179,11 @@ def run_load(*, arguments: argparse.Namespace, directory: Path, database_url: st
 
     rows, total = report.read_stats(csv_prefix=csv_prefix)
     failures = report.read_failures(csv_prefix=csv_prefix)
+    exceptions = report.read_exceptions(csv_prefix=csv_prefix)
+    # unexpected responses, and flows the locustfile's own code cut short
+    errors = (total.failures if total else 0) + sum(item.occurrences for item in exceptions)
     categories = report.count_by_category(rows=rows)
     categories[mix.WEBHOOKS_CATEGORY] = drain.received
-    errors = total.failures if total else 0
     print()
     report.print_table(rows=rows, total=total)
     print()
@@ -195,6 +197,8 @@ def run_load(*, arguments: argparse.Namespace, directory: Path, database_url: st
         print(f"UNEXPECTED {failure.occurrences}x {failure.name}: {failure.error[:200]}")
     if len(failures) > MAX_FAILURES_SHOWN:
         print(f"UNEXPECTED ... and {len(failures) - MAX_FAILURES_SHOWN} more distinct failures")
+    for exception in exceptions:
+        print(f"EXCEPTION {exception.occurrences}x in the locustfile: {exception.error[:200]}")
     if total is None:
         invariants.problems.append(f"locust wrote no statistics (exit {locust_status})")
     elif locust_status != 0 and not errors:
@@ -225,6 +229,7 @@ def run_load(*, arguments: argparse.Namespace, directory: Path, database_url: st
                     "categories": categories,
                     "errors": errors,
                     "failures": [asdict(failure) for failure in failures],
+                    "exceptions": [asdict(exception) for exception in exceptions],
                     "problems": invariants.problems,
                     "webhooks": asdict(drain),
                 },
