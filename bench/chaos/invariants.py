@@ -188,8 +188,8 @@ def check_nothing_in_flight() -> list[str]:
         failures.append(f"{count} outbox events never dispatched")
     pending = WebhookDelivery.objects.filter(status="pending")
     if count := pending.count():
-        examples = list(pending.values_list("public_id", "event_id", "attempts")[:5])
-        failures.append(f"{count} webhook deliveries still pending: {examples}")
+        pending_ids = list(pending.values_list("public_id", flat=True)[:5])
+        failures.append(f"{count} webhook deliveries still pending: {pending_ids}")
     return failures
 
 

@@ -16,6 +16,7 @@ timeouts and circuit thresholds are the product's environment variables, set by
 
 import os
 from datetime import timedelta
+from typing import Any, cast
 
 from bench.settings import *  # noqa: F403
 from bench.settings import (
@@ -31,7 +32,7 @@ CHAOS_RUN = os.environ.get(CHAOS_RUN_VARIABLE) or f"chaos-{os.getpid()}"
 CACHES = {alias: {**cache, "KEY_PREFIX": CHAOS_RUN} for alias, cache in CACHES.items()}
 API_RATE_LIMIT_KEY_PREFIX = f"{CHAOS_RUN}:ratelimit"
 VAULT_CVC_KEY_PREFIX = f"{CHAOS_RUN}:vault:cvc:"
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {  # type: ignore[no-redef]
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": f"{CHAOS_RUN}:broker:",
 }
@@ -42,7 +43,7 @@ CELERY_BEAT_SCHEDULE = {
         {
             **entry,
             "schedule": timedelta(seconds=_RECOVERY_SECONDS),
-            "options": {**entry["options"], "expires": 10},
+            "options": {**cast(dict[str, Any], entry["options"]), "expires": 10},
         }
         if name in {"resolve-unknown-attempts", "retry-due-webhooks"}
         else entry
@@ -52,4 +53,5 @@ CELERY_BEAT_SCHEDULE = {
 
 # Workers log "ready." and what they received at INFO (to their log files under var/chaos/):
 # the stack waits for "ready." and a run's kill points are read against those logs.
-LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "celery": {"level": "INFO"}}}
+_logging = cast(dict[str, Any], LOGGING)
+LOGGING = {**_logging, "loggers": {**_logging["loggers"], "celery": {"level": "INFO"}}}

@@ -26,11 +26,13 @@ import random
 import threading
 import time
 from datetime import UTC, date, datetime
+from functools import partial
 
 from bench.chaos import invariants
 from bench.chaos.base import ScenarioReport, register_scenario
 from bench.chaos.stack import (
     CeleryFleet,
+    WebhookReceiver,
     celery_fleet,
     seed_card_merchant,
     serve_webhook_receiver,
@@ -102,6 +104,10 @@ def count_settled() -> int:
     ).count()
 
 
+def reached_settled(point: int) -> bool:
+    return count_settled() >= point
+
+
 def send_settlement(*, chunk_size: int) -> None:
     from paymenthub.celery import app
 
@@ -135,7 +141,7 @@ def run_worker_kill_settlement(*, seed: int, short: bool) -> ScenarioReport:
         points = sorted(rng.sample(range(payments // 20, payments * 3 // 4), kills))
         settled_at_kill = []
         for point in points:
-            if not wait_for(lambda p=point: count_settled() >= p, timeout=120, interval=0.05):
+            if not wait_for(partial(reached_settled, point), timeout=120, interval=0.05):
                 report.failures.append(f"settlement stalled below {point} payments")
                 break
             victim = rng.choice(names)
@@ -190,6 +196,10 @@ def create_payments(*, merchant_id: str, payment_method: str, count: int) -> lis
     return created
 
 
+def reached_receipts(receiver: WebhookReceiver, point: int) -> bool:
+    return len(receiver.receipts) >= point
+
+
 def count_pending() -> tuple[int, int]:
     from apps.common.models import OutboxEvent
     from apps.payments.models import WebhookDelivery
@@ -240,7 +250,7 @@ def run_worker_kill_webhooks(*, seed: int, short: bool) -> ScenarioReport:
         points = sorted(rng.sample(range(expected // 10, expected * 3 // 4), kills_wanted))
         log(f"{payments} payments being created; kills at receipts {points}")
         for point in points:
-            if not wait_for(lambda p=point: len(receiver.receipts) >= p, timeout=120):
+            if not wait_for(partial(reached_receipts, receiver, point), timeout=120):
                 report.failures.append(f"deliveries stalled below {point} receipts")
                 break
             victim = rng.choice(senders)
