@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 
+from apps.common.transactions import call_on_commit
 from apps.merchants.models import MemberRole, Merchant
 
 logger = logging.getLogger(__name__)
@@ -35,9 +34,7 @@ def send_email_on_commit(*, recipients: list[str], subject: str, body: str) -> N
     failing mail server is logged, not raised: the change itself has already happened."""
     if not recipients:
         return
-    transaction.on_commit(
-        partial(send_mail, subject, body, None, recipients, fail_silently=False), robust=True
-    )
+    call_on_commit(send_mail, subject, body, None, recipients, fail_silently=False)
 
 
 def render_merchant_email(*, name: str, context: dict[str, Any]) -> tuple[str, str]:

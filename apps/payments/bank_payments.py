@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -35,6 +34,7 @@ from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
 from apps.common.errors import PaymentHubError, StateError
 from apps.common.money import Money
+from apps.common.transactions import call_on_commit
 from apps.ledger import facade as ledger
 from apps.openbanking import facade as openbanking
 from apps.openbanking.contracts import BankPaymentSummary, BankSummary
@@ -377,12 +377,12 @@ def handle_bank_payment_event(event: DomainEvent) -> None:
     metadata: dict[str, Any] = event.payload.get("metadata") or {}
     refund_id = str(metadata.get("refund", ""))
     if refund_id.startswith("re_"):  # a refund paid out by bank (apps.payments.bank_refunds)
-        transaction.on_commit(partial(_enqueue_refund_sync, refund_id=refund_id), robust=True)
+        call_on_commit(_enqueue_refund_sync, refund_id=refund_id)
         return
     payment_id = str(metadata.get("payment", ""))
     if not payment_id.startswith("pay_"):
         return  # a bank payment some other feature started
-    transaction.on_commit(partial(_enqueue_sync, payment_id=payment_id), robust=True)
+    call_on_commit(_enqueue_sync, payment_id=payment_id)
 
 
 def _enqueue_refund_sync(*, refund_id: str) -> None:

@@ -11,14 +11,13 @@ no longer in the state the outcome applies to is left alone.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from celery import shared_task
-from django.db import transaction
 
 from apps.common.audit import record_audit_event
 from apps.common.contracts import DomainEvent
 from apps.common.errors import PaymentHubError
+from apps.common.transactions import call_on_commit
 from apps.payments.models import Payment
 from apps.payments.services import cancel_payment, capture_payment, create_refund
 from apps.payments.states import PaymentStatus
@@ -32,15 +31,12 @@ REVIEW_REJECTED = "risk.review_rejected"
 def handle_risk_review_event(event: DomainEvent) -> None:
     """Outbox handler for both review events."""
     payload = event.payload
-    transaction.on_commit(
-        partial(
-            _enqueue,
-            payment_id=str(payload.get("payment_id", "")),
-            merchant_id=str(payload.get("merchant_id", "")),
-            mode=str(payload.get("mode", "")),
-            approve=event.event_type == REVIEW_APPROVED,
-        ),
-        robust=True,
+    call_on_commit(
+        _enqueue,
+        payment_id=str(payload.get("payment_id", "")),
+        merchant_id=str(payload.get("merchant_id", "")),
+        mode=str(payload.get("mode", "")),
+        approve=event.event_type == REVIEW_APPROVED,
     )
 
 

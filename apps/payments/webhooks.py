@@ -21,7 +21,6 @@ import json
 import random
 import time
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import requests
@@ -34,6 +33,7 @@ from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
 from apps.common.errors import StateError
 from apps.common.ids import make_public_id
+from apps.common.transactions import call_on_commit
 from apps.merchants.facade import (
     event_type_matches,
     get_webhook_endpoint,
@@ -108,7 +108,7 @@ def fan_out_webhook_event(event: DomainEvent) -> None:
                 )
         except IntegrityError:
             continue  # already fanned out (the relay retried this event)
-        transaction.on_commit(partial(_enqueue_delivery, delivery.public_id), robust=True)
+        call_on_commit(_enqueue_delivery, delivery.public_id)
 
 
 def compute_webhook_backoff(*, attempts: int, rng: random.Random | None = None) -> timedelta:

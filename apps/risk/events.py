@@ -4,11 +4,8 @@ every captured payment (enqueued on commit)."""
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
-
 from apps.common.contracts import DomainEvent
+from apps.common.transactions import call_on_commit
 from apps.risk.aml import record_payment_activity
 
 PAYMENT_SUCCEEDED = "payment.succeeded"
@@ -43,4 +40,4 @@ def handle_payment_event(event: DomainEvent) -> None:
         occurred_at=event.created_at,
     )
     if event.event_type == PAYMENT_SUCCEEDED:
-        transaction.on_commit(partial(_enqueue_rescoring, payment_id), robust=True)
+        call_on_commit(_enqueue_rescoring, payment_id)
