@@ -203,12 +203,14 @@ def tokenize_card(
             ciphertext=sealed.ciphertext,
             created_at=now,
         )
+        if card.cvc is not None:
+            # Before the record exists: a CVC store that cannot be reached refuses the whole
+            # request (a 503, nothing stored) instead of leaving a token without its CVC.
+            store_cvc(record_id=record_id, data_key=sealed.data_key, cvc=card.cvc)
         if _insert_record_with_token(record=record, token=token):
             break
     else:
         raise VaultKeyError(message="The vault's active key version kept changing; try again.")
-    if card.cvc is not None:
-        store_cvc(record_id=record_id, data_key=sealed.data_key, cvc=card.cvc)
     return to_token_summary(token=token, record=record)
 
 

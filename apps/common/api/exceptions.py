@@ -4,9 +4,10 @@
 DRF's own exceptions (validation, 401/403/404/405/415/429) and anything unexpected. An
 unexpected exception is logged with the request id and answered with a generic 500 body
 that carries that id, never internals. The database unreachable or its connection lost
-(``OperationalError``/``InterfaceError``: a restart, a failover, a killed connection) is a
-503 ``api_error``/``service_unavailable`` with ``Retry-After``: the client may retry (with
-the same ``Idempotency-Key``).
+(``OperationalError``/``InterfaceError``: a restart, a failover, a killed connection), or
+Redis unreachable where a request cannot go on without it (storing a card's CVC), is a 503
+``api_error``/``service_unavailable`` with ``Retry-After``: the client may retry (with the
+same ``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -127,8 +130,11 @@ SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1
 
 
 def is_service_unavailable(exc: BaseException | None) -> bool:
-    """The database could not be reached or dropped the connection: retrying may succeed."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    """The database or Redis could not be reached or dropped the connection: retrying may
+    succeed."""
+    return isinstance(
+        exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError
+    )
 
 
 def build_service_unavailable_body() -> dict[str, dict[str, Any]]:
@@ -145,7 +151,7 @@ def render_unexpected_error(*, exc: BaseException) -> Response:
     request_id = get_request_id()
     if is_service_unavailable(exc):
         logger.error(
-            "database unavailable while handling API request",
+            "a backing service (database or Redis) unavailable while handling API request",
             exc_info=(type(exc), exc, exc.__traceback__),
             extra={"correlation_id": request_id},
         )

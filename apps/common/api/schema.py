@@ -6,7 +6,8 @@ way without doing anything:
 
 - the error envelope (one ``ErrorEnvelope`` component) on every error response: 400, 401 and
   403 when a key is needed, 404 for routes naming an object (and for cursors), 409 for POSTs
-  that take an ``Idempotency-Key``, 429 with ``Retry-After``, 500 with the request id;
+  that take an ``Idempotency-Key``, 429 with ``Retry-After``, 500 with the request id, 503
+  when the database or Redis is briefly unreachable;
 - the ``Idempotency-Key`` request header on every POST and ``Idempotent-Replayed`` on its
   responses; ``PaymentHub-Version`` and ``X-Request-Id`` on every request and response;
 - the precise error codes of each error response, as ``x-error-codes`` and in its
@@ -284,6 +285,12 @@ class PaymentHubAutoSchema(AutoSchema):
         errors["500"] = ErrorResponse(
             "internal_error",
             description="`api_error`: an unexpected failure; the body carries `request_id`.",
+        )
+        errors["503"] = ErrorResponse(
+            "service_unavailable",
+            description="`api_error`: the database or Redis is briefly unreachable (a restart, "
+            "a failover). Retry after `Retry-After` seconds with the same `Idempotency-Key`: "
+            "the retry either does the work or returns what the first request did.",
         )
         return errors
 

@@ -248,3 +248,28 @@ class TestOpenApi:
         create = schema["paths"]["/v1/tokens"]["post"]
         assert create["security"] == [{"PublishableKey": []}]
         assert {"201", "402", "403"} <= set(create["responses"])
+
+
+class TestCvcStoreUnreachable:
+    def test_a_token_with_a_cvc_is_refused_with_a_503_and_nothing_is_stored(
+        self, merchant, settings
+    ):
+        import socket
+
+        from django.test import override_settings
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            stopped = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+        caches = {alias: {**cache, "LOCATION": stopped} for alias, cache in settings.CACHES.items()}
+        key = key_for(merchant)
+
+        with override_settings(CACHES=caches, API_RATE_LIMIT_REDIS_URL=stopped):
+            response = post_token(key, card())
+
+        assert response.status_code == 503, response.content
+        assert response.json()["error"]["code"] == "service_unavailable"
+        assert response["Retry-After"] == "1"
+        assert not CardToken.objects.exists()
+        assert not VaultRecord.objects.exists()
+        assert_no_card_data(response, VISA, CVC_SENTINEL[:3])
