@@ -11,6 +11,7 @@ docs/runbooks/chaos.md.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,17 +44,37 @@ def chaos_environment() -> dict[str, str]:
     return environment
 
 
-@pytest.mark.parametrize("scenario", [scenario.name for scenario in list_scenarios()])
-def test_a_short_chaos_run_keeps_every_money_invariant(scenario: str) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.chaos", scenario, "--seeds", str(CI_SEED), "--short"],
+def run_bounded(command: list[str]) -> tuple[int, str, str]:
+    """Run ``command`` in its own process group; past the timeout, SIGTERM it (the runner stops
+    what it started and drops its database), then SIGKILL the whole group, so no worker,
+    gunicorn or private server outlives the test."""
+    with subprocess.Popen(
+        command,
         cwd=ROOT,
         env=chaos_environment(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-        check=False,
+        start_new_session=True,
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=RUN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGTERM)
+            try:
+                stdout, stderr = child.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                stdout, stderr = child.communicate()
+            pytest.fail(f"timed out after {RUN_TIMEOUT_SECONDS} s:\n{(stdout + stderr)[-6000:]}")
+        return child.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("scenario", [scenario.name for scenario in list_scenarios()])
+def test_a_short_chaos_run_keeps_every_money_invariant(scenario: str) -> None:
+    returncode, stdout, stderr = run_bounded(
+        [sys.executable, "-m", "bench.chaos", scenario, "--seeds", str(CI_SEED), "--short"]
     )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output[-6000:]
-    assert f"CHAOS {scenario} seed={CI_SEED} result=pass" in completed.stdout, output[-6000:]
+    output = stdout + stderr
+    assert returncode == 0, output[-6000:]
+    assert f"CHAOS {scenario} seed={CI_SEED} result=pass" in stdout, output[-6000:]
