@@ -52,46 +52,16 @@ def log(message: str) -> None:
 def seed_captures(*, count: int, merchants: int) -> dict[str, int]:
     """``count`` captured payments due on AS_OF, through the bulk path; the net per merchant."""
     from apps.ledger.bulk import post_entries_in_bulk
-    from apps.ledger.contracts import EntryToPost, PostingLine
+    from apps.ledger.testing import build_due_capture_entries
 
-    nets: dict[str, int] = {}
-    entries = []
-    for number in range(count):
-        merchant = f"{OWNER_PREFIX}{number % merchants}"
-        gross = 1_000 + number % 7_919
-        fee = gross * 29 // 1_000 + 30
-        nets[merchant] = nets.get(merchant, 0) + gross - fee
-        entries.append(
-            EntryToPost(
-                rule="capture",
-                cause_type="payment",
-                cause_id=f"pay_chaos_{number}",
-                cause_event="captured",
-                mode="test",
-                effective_at=CAPTURED_AT,
-                lines=(
-                    PostingLine(
-                        owner="platform",
-                        kind="processor_receivable",
-                        currency="EUR",
-                        amount_minor=-gross,
-                    ),
-                    PostingLine(
-                        owner=merchant,
-                        kind="merchant_pending",
-                        currency="EUR",
-                        amount_minor=gross - fee,
-                        available_on=AS_OF,
-                    ),
-                    PostingLine(
-                        owner="platform",
-                        kind="platform_fee_revenue",
-                        currency="EUR",
-                        amount_minor=fee,
-                    ),
-                ),
-            )
-        )
+    entries, nets = build_due_capture_entries(
+        count=count,
+        merchants=merchants,
+        owner_prefix=OWNER_PREFIX,
+        cause_prefix="pay_chaos_",
+        effective_at=CAPTURED_AT,
+        available_on=AS_OF,
+    )
     post_entries_in_bulk(entries=entries)
     return nets
 

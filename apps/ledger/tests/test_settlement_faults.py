@@ -33,8 +33,8 @@ from kombu import Connection
 from apps.common.testing.processes import get_subprocess_environment
 from apps.ledger import facade as ledger
 from apps.ledger.bulk import post_entries_in_bulk
-from apps.ledger.contracts import EntryToPost, PostingLine
 from apps.ledger.models import Posting, SettlementBatch, SettlementBatchItem
+from apps.ledger.testing import build_due_capture_entries
 from apps.ledger.tests.settlement_probe import (
     BROKER_KEY_PREFIX_VARIABLE,
     SLOW_SETTLE_TASK,
@@ -183,44 +183,14 @@ def workers(redis_client: redis.Redis) -> Iterator[SettlementWorkers]:
 
 def seed_captures(*, count: int, merchants: int, tag: str) -> dict[str, int]:
     """``count`` captured payments due on AS_OF, through the bulk path; the net per merchant."""
-    nets: dict[str, int] = {}
-    entries = []
-    for number in range(count):
-        merchant = f"mch_fault_{tag}_{number % merchants}"
-        gross = 1_000 + number % 7_919
-        fee = gross * 29 // 1_000 + 30
-        nets[merchant] = nets.get(merchant, 0) + gross - fee
-        entries.append(
-            EntryToPost(
-                rule="capture",
-                cause_type="payment",
-                cause_id=f"pay_fault_{tag}_{number}",
-                cause_event="captured",
-                mode="test",
-                effective_at=NOW,
-                lines=(
-                    PostingLine(
-                        owner="platform",
-                        kind="processor_receivable",
-                        currency="EUR",
-                        amount_minor=-gross,
-                    ),
-                    PostingLine(
-                        owner=merchant,
-                        kind="merchant_pending",
-                        currency="EUR",
-                        amount_minor=gross - fee,
-                        available_on=AS_OF,
-                    ),
-                    PostingLine(
-                        owner="platform",
-                        kind="platform_fee_revenue",
-                        currency="EUR",
-                        amount_minor=fee,
-                    ),
-                ),
-            )
-        )
+    entries, nets = build_due_capture_entries(
+        count=count,
+        merchants=merchants,
+        owner_prefix=f"mch_fault_{tag}_",
+        cause_prefix=f"pay_fault_{tag}_",
+        effective_at=NOW,
+        available_on=AS_OF,
+    )
     post_entries_in_bulk(entries=entries)
     return nets
 
