@@ -25,6 +25,7 @@ from apps.backoffice.models import Alert, AlertStatus
 from apps.backoffice.tests.helpers import api_client, make_merchant
 from apps.common.config import clear_config_cache, publish_config
 from apps.common.models import AuditEvent, OutboxEvent
+from apps.common.testing.staff import make_superuser_client
 from apps.merchants.facade import create_webhook_endpoint
 from apps.payments import facade as payments
 from apps.tokenization import facade as vault
@@ -82,15 +83,7 @@ def ops_engineer():
 
 @pytest.fixture
 def staff_client():
-    user = get_user_model().objects.create_superuser(
-        username="lead@paymenthub.example", email="lead@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, user = make_superuser_client(username="lead@paymenthub.example")
     return client, user
 
 

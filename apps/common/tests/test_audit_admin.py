@@ -4,28 +4,18 @@ a button that verifies the hash chain and says where it breaks."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.audit import record_audit_event
 from apps.common.models import AuditChainHead, AuditEvent
+from apps.common.testing.staff import make_superuser_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client() -> Client:
-    user = get_user_model().objects.create_superuser(
-        username="audit@paymenthub.example", email="audit@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, _ = make_superuser_client(username="audit@paymenthub.example")
     return client
 
 

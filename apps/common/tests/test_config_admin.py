@@ -4,13 +4,10 @@ rollback; versions are never edited or deleted."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.config import clear_config_cache, publish_config
 from apps.common.models import AuditEvent, ConfigDocument
+from apps.common.testing.staff import make_superuser_client
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +24,7 @@ def _fresh_config_cache(redis_client):
 
 @pytest.fixture
 def staff():
-    user = get_user_model().objects.create_superuser(
-        username="ops@paymenthub.example", email="ops@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, user = make_superuser_client(username="ops@paymenthub.example")
     return user, client
 
 

@@ -6,29 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.jobs import record_job_run
 from apps.common.models import JobRun
+from apps.common.testing.staff import make_superuser_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client() -> Client:
-    user = get_user_model().objects.create_superuser(
-        username="jobs@paymenthub.example", email="jobs@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, _ = make_superuser_client(username="jobs@paymenthub.example")
     return client
 
 

@@ -14,13 +14,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.models import OutboxEvent
 from apps.common.outbox import relay_outbox_until_empty
+from apps.common.testing.staff import make_superuser_client
 from apps.ledger import facade as ledger
 from apps.openbanking import facade as openbanking
 from apps.payments.bank_payments import sync_open_bank_payments
@@ -44,15 +42,7 @@ OPERATIONS = "paymenthub-ops"  # holds the collection account at the sandbox ban
 
 @pytest.fixture
 def staff_client() -> Client:
-    user = get_user_model().objects.create_superuser(
-        username="ops@paymenthub.example", email="ops@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, _ = make_superuser_client(username="ops@paymenthub.example")
     return client
 
 

@@ -1,10 +1,7 @@
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.models import AuditEvent
+from apps.common.testing.staff import make_superuser_client
 from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import Payment, Refund
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
@@ -15,15 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client():
     """Platform staff signed in with a verified second factor, as the OTP admin requires."""
-    user = get_user_model().objects.create_superuser(
-        username="ops@paymenthub.example", email="ops@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, _ = make_superuser_client(username="ops@paymenthub.example")
     return client
 
 

@@ -4,13 +4,10 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.models import AuditEvent
+from apps.common.testing.staff import make_superuser_client
 from apps.payments.connectors.simulator import export_settlement_report
 from apps.payments.reconciliation.importers import import_settlement_file
 from apps.payments.reconciliation.models import ReconciliationBreak
@@ -22,15 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client():
-    user = get_user_model().objects.create_superuser(
-        username="recon@paymenthub.example", email="recon@paymenthub.example", password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, user = make_superuser_client(username="recon@paymenthub.example")
     client.user = user
     return client
 

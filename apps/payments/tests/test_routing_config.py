@@ -9,11 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.clock import get_now
 from apps.common.config import (
@@ -26,6 +22,7 @@ from apps.common.config import (
 )
 from apps.common.models import AuditEvent, ConfigDocument
 from apps.common.money import Money
+from apps.common.testing.staff import make_superuser_client
 from apps.payments.connectors.circuit import record_connector_success
 from apps.payments.connectors.registry import choose_connectors
 from apps.payments.connectors.simulator import clear_simulator_fault
@@ -306,15 +303,7 @@ class TestRoutingRuleAdmin:
     @pytest.fixture
     def staff_client(self):
         """Platform staff signed in with a verified second factor, as the OTP admin requires."""
-        user = get_user_model().objects.create_superuser(
-            username="ops@paymenthub.example", email="ops@paymenthub.example", password="x" * 16
-        )
-        device = TOTPDevice.objects.create(user=user, name="ops phone", confirmed=True)
-        client = Client()
-        client.force_login(user)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
+        client, _ = make_superuser_client(username="ops@paymenthub.example")
         return client
 
     def test_the_rows_page_says_when_a_document_makes_them_unused(self, staff_client, publish):

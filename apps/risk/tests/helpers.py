@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.common.testing.staff import make_superuser_client
 from apps.risk.contracts import PaymentRiskInput
 
 
@@ -28,13 +26,5 @@ def make_risk_input(**overrides: object) -> PaymentRiskInput:
 
 def make_staff_client(*, username: str = "risk@paymenthub.example") -> Client:
     """Platform staff signed in with a verified second factor, as the OTP admin requires."""
-    user = get_user_model().objects.create_superuser(
-        username=username, email=username, password="x" * 16
-    )
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client, _ = make_superuser_client(username=username)
     return client
