@@ -1,3 +1,4 @@
+import re
 import sys
 
 import pytest
@@ -129,7 +130,9 @@ class TestErrorReports:
         shown = {name: str(value) for frame in frames for name, value in frame["vars"]}
         assert shown["merchant_id"] == repr(merchant.public_id)
         assert shown["number"] == shown["cvc"] == "'********************'"
-        text = " ".join(shown.values())
+        # Object reprs carry memory addresses (``at 0x7f95a3739190``) whose hex digits can
+        # spell the CVC by chance: they are not card data.
+        text = re.sub(r"0x[0-9a-f]+", "0x?", " ".join(shown.values()))
         assert AMEX not in text
         assert CVC_SENTINEL not in text
         assert "Grace Hopper" not in text
