@@ -635,43 +635,10 @@ class _Load:
 def _seed_merchant(*, webhook_url: str) -> tuple[str, str, str]:
     """An active merchant with a card price, a test secret key, a saved card and a test
     webhook endpoint (every event) at the receiver. Returns (merchant, secret, card)."""
-    from decimal import Decimal
+    from bench.chaos.stack import seed_card_merchant
 
-    from django.utils import timezone
-
-    from apps.merchants.api_keys import create_api_key
-    from apps.merchants.facade import create_webhook_endpoint
-    from apps.merchants.models import PriceListEntry
-    from apps.merchants.services import create_merchant
-    from apps.tokenization import facade as vault
-
-    merchant_id = create_merchant(
-        legal_name="Chaos Outages S.r.l.",
-        trading_name="Chaos Shop",
-        country="IT",
-        settlement_currency=CURRENCY,
-        support_email="chaos@shop.example",
-        status="active",
-    ).public_id
-    PriceListEntry.objects.update_or_create(
-        merchant=None,
-        currency=CURRENCY,
-        payment_method="card",
-        defaults={
-            "percentage": Decimal("2.9"),
-            "fixed_fee_minor": 30,
-            "updated_at": timezone.now(),
-        },
-    )
-    secret = create_api_key(merchant_id=merchant_id, mode="test", key_type="secret").secret
-    token = vault.tokenize_card(
-        merchant_id=merchant_id, number="4242424242424242", exp_month=12, exp_year=2035
-    )
-    method = vault.create_payment_method_from_token(
-        merchant_id=merchant_id, token_id=token.id, customer_ref="cus_chaos"
-    )
-    create_webhook_endpoint(merchant_id=merchant_id, url=webhook_url, mode="test")
-    return merchant_id, secret, method.id
+    seeded = seed_card_merchant(name="Outages", webhook_url=webhook_url)
+    return seeded.merchant_id, seeded.secret_key, seeded.payment_method
 
 
 def _set_up_django(*, database_url: str, redis_url: str, keyring: Path) -> None:
