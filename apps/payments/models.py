@@ -397,6 +397,9 @@ class WebhookDelivery(models.Model):
     # held by the worker sending it (claimed before the HTTP call, released after), so two
     # workers never send it at once and no transaction is open across the network
     leased_until = models.DateTimeField(null=True, blank=True)
+    # handed to the task queue and not to be handed again before this time (the retry job
+    # would otherwise queue a due delivery once per tick while its task waits in a backlog)
+    enqueued_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -104,6 +104,7 @@ def fan_out_webhook_event(event: DomainEvent) -> None:
                     url=endpoint.url,
                     body=body,
                     next_attempt_at=now,
+                    enqueued_until=now + get_requeue_window(),
                     created_at=now,
                 )
         except IntegrityError:
@@ -171,6 +172,7 @@ def _record_delivery_attempt(
         )
         delivery.attempts += 1
         delivery.leased_until = None
+        delivery.enqueued_until = None
         if status is not None and 200 <= status < 300:
             delivery.status = WebhookDeliveryStatus.DELIVERED
             delivery.delivered_at = now
@@ -216,17 +218,29 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
     )
 
 
+def get_requeue_window() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "WEBHOOK_REQUEUE_AFTER_SECONDS", 120)))
+
+
 def retry_due_webhooks(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Enqueue every pending delivery that is due (beat; a lost task loses nothing)."""
+    """Enqueue every pending delivery that is due and not already queued (beat; a lost task
+    loses nothing: its delivery is queued again once ``WEBHOOK_REQUEUE_AFTER_SECONDS`` pass).
+
+    The due rows are marked ``enqueued_until`` in the same statement that picks them (rows
+    another retry run holds are skipped), so overlapping runs never queue one twice."""
     now = now or get_now()
-    due = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now
+    with transaction.atomic():
+        due = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("id", "public_id")[:limit]
         )
-        .order_by("next_attempt_at")
-        .values_list("public_id", flat=True)[:limit]
-    )
-    for delivery_id in due:
+        WebhookDelivery.objects.filter(id__in=[row_id for row_id, _ in due]).update(
+            enqueued_until=now + get_requeue_window()
+        )
+    for _, delivery_id in due:
         _enqueue_delivery(delivery_id)
     return len(due)
 

@@ -69,6 +69,8 @@ CHAOS_ENVIRONMENT = {
     "PAYMENTS_STALE_RESERVATION_SECONDS": "10",
     # a delivery's lease is 2 x timeout + 5 s: a killed sender's delivery is free after 9 s
     "WEBHOOK_TIMEOUT_SECONDS": "2",
+    # a delivery whose queued task was lost (Redis came back empty) is queued again after 5 s
+    "WEBHOOK_REQUEUE_AFTER_SECONDS": "5",
     "CIRCUIT_FAILURE_THRESHOLD": "3",
     "CIRCUIT_OPEN_SECONDS": "2",
     "CHAOS_RECOVERY_INTERVAL_SECONDS": "3",

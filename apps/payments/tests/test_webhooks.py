@@ -259,15 +259,43 @@ class TestWebhookDelivery:
                 merchant_id="mch_other0000000000000000", delivery_id=delivery.public_id
             )
 
-    def test_due_deliveries_are_enqueued_by_the_beat_sweeper(self, shop, monkeypatch):
+    def test_due_deliveries_are_enqueued_by_the_beat_sweeper_once_per_requeue_window(
+        self, shop, monkeypatch, settings
+    ):
+        settings.WEBHOOK_REQUEUE_AFTER_SECONDS = 120
         merchant_id, client, _ = shop
         sent = []
         monkeypatch.setattr("apps.payments.webhooks._enqueue_delivery", sent.append)
         _pay(client, merchant_id)
         relay_outbox_until_empty()
+        # the fan-out queues each delivery when it commits, and marks it queued
+        assert WebhookDelivery.objects.filter(enqueued_until__isnull=False).count() == 2
         sent.clear()
-        assert retry_due_webhooks() == 2
-        assert len(sent) == 2
+        now = timezone.now()
+
+        # their tasks are still waiting in the queue: the sweeper does not queue them again
+        assert retry_due_webhooks(now=now + timedelta(seconds=60)) == 0
+        # a task lost with the broker: queued again once the window has passed, once per tick
+        assert retry_due_webhooks(now=now + timedelta(seconds=121)) == 2
+        assert retry_due_webhooks(now=now + timedelta(seconds=125)) == 0
+        assert retry_due_webhooks(now=now + timedelta(seconds=242)) == 2
+        assert len(sent) == 4
+
+    def test_a_failed_send_is_swept_again_at_its_backoff_time_not_after_the_window(
+        self, shop, monkeypatch, receiver, settings
+    ):
+        settings.WEBHOOK_REQUEUE_AFTER_SECONDS = 3600
+        merchant_id, client, _ = shop
+        monkeypatch.setattr("apps.payments.webhooks._enqueue_delivery", lambda _id: None)
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        now = timezone.now()
+        assert set(_deliver_all(now=now)) == {"pending"}
+
+        retry_at = max(WebhookDelivery.objects.values_list("next_attempt_at", flat=True))
+        assert retry_at < now + timedelta(minutes=2)
+        assert retry_due_webhooks(now=retry_at) == 2
 
 
 class TestSignatureHelper:
