@@ -304,7 +304,7 @@ def create_payment(
             merchant_id=merchant_id, mode=mode, customer_id=customer, payment_method=payment_method
         )
         customer_ref, customer_email = found.public_id, customer_email or found.email
-    brand = last4 = ""
+    brand = last4 = fingerprint = ""
     if bank:
         if capture_method != "automatic":
             raise InvalidPaymentRequestError(
@@ -316,7 +316,7 @@ def create_payment(
         )
     elif payment_method:
         card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
-        brand, last4 = card.brand, card.last4
+        brand, last4, fingerprint = card.brand, card.last4, card.fingerprint
     with transaction.atomic():
         payment = Payment.objects.create(
             public_id=make_public_id(prefix="pay"),
@@ -346,7 +346,7 @@ def create_payment(
         return bank_payments.confirm_bank_payment(
             merchant_id=merchant_id, mode=mode, payment_id=payment.public_id, return_url=return_url
         )
-    return _authorize_reserved(payment=payment, reserved=reserved)
+    return _authorize_reserved(payment=payment, reserved=reserved, card_fingerprint=fingerprint)
 
 
 def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
@@ -426,10 +426,15 @@ def _reserve_authorization(*, payment: Payment, now: datetime, fresh: bool = Fal
     )
 
 
-def _authorize_reserved(*, payment: Payment, reserved: _Reserved) -> Payment:
-    """Call, outside any transaction and lock, then record."""
+def _authorize_reserved(
+    *, payment: Payment, reserved: _Reserved, card_fingerprint: str | None = None
+) -> Payment:
+    """Call, outside any transaction and lock, then record. ``card_fingerprint``: the
+    payment method's, when the caller has just read it (else read here, for risk)."""
     try:
-        called = _authorize_outside_transaction(payment=payment, reserved=reserved)
+        called = _authorize_outside_transaction(
+            payment=payment, reserved=reserved, card_fingerprint=card_fingerprint
+        )
     except PaymentHubError as refused:  # the vault or risk refused: nothing reached a processor
         unusable = OperationResult(
             kind=OperationKind.AUTHORIZE, outcome=OperationOutcome.FAILED, error_code=refused.code
@@ -478,7 +483,9 @@ def _payer_name(*, payment: Payment, cardholder_name: str) -> str:
     return customers.values_list("name", flat=True).first() or ""
 
 
-def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> _AuthorizationCall:
+def _authorize_outside_transaction(
+    *, payment: Payment, reserved: _Reserved, card_fingerprint: str | None = None
+) -> _AuthorizationCall:
     """Detokenize, assess risk, and authorize on the first reachable connector."""
     card = vault.detokenize_for_authorization(
         token_or_payment_method_id=payment.payment_method_ref,
@@ -496,7 +503,9 @@ def _authorize_outside_transaction(*, payment: Payment, reserved: _Reserved) -> 
             card_bin=card.number[:6],
             card_last4=card.last4,
             card_brand=card.brand,
-            card_fingerprint=_describe_payment_method(
+            card_fingerprint=card_fingerprint
+            if card_fingerprint is not None
+            else _describe_payment_method(
                 merchant_id=payment.merchant_ref, payment_method=payment.payment_method_ref
             ).fingerprint,
             customer_email=payment.customer_email,
