@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Subquery
+
 from apps.risk.contracts import PaymentRiskView
 from apps.risk.models import RiskDecisionRecord, RiskReview
 
@@ -9,24 +11,26 @@ from apps.risk.models import RiskDecisionRecord, RiskReview
 def get_latest_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
     if not payment_id:
         return None
+    # the review's status read in the same statement (a subquery): one round trip
+    review_status = (
+        RiskReview.objects.filter(payment_ref=payment_id).order_by("id").values("status")[:1]
+    )
     record = (
         RiskDecisionRecord.objects.filter(payment_ref=payment_id)
         .order_by("-created_at", "-id")
         .only("action", "level", "score", "reasons", "created_at")
+        .annotate(review_status=Subquery(review_status))
         .first()
     )
     if record is None:
         return None
-    review_status = (
-        RiskReview.objects.filter(payment_ref=payment_id).values_list("status", flat=True).first()
-    )
     return PaymentRiskView(
         action=record.action,
         level=record.level,
         score=record.score,
         reasons=tuple(record.reasons),
         assessed_at=record.created_at,
-        review_status=review_status or "",
+        review_status=record.review_status or "",
     )
 
 
