@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django.core.cache import cache as django_cache
 from django.db import IntegrityError, connection, transaction
@@ -98,11 +99,17 @@ def clear_simulator_fault() -> None:
     django_cache.delete(FAULT_CACHE_KEY)
 
 
-def _take_fault() -> SimulatorFault | None:
+def _peek_fault() -> dict[str, Any] | None:
+    """The armed fault, if any, without using it up."""
     try:
-        fault = django_cache.get(FAULT_CACHE_KEY)
+        fault: dict[str, Any] | None = django_cache.get(FAULT_CACHE_KEY)
     except Exception:  # the cache (Redis) is down: no fault can have been set in it
         return None
+    return fault or None
+
+
+def _take_fault(fault: dict[str, Any] | None) -> SimulatorFault | None:
+    """Use up one call of the armed ``fault`` (as :func:`_peek_fault` read it)."""
     if not fault:
         return None
     remaining = int(fault.get("remaining", 0)) - 1
@@ -167,10 +174,20 @@ class SimulatorConnector:
         kind: OperationKind,
         decide: _Decision,
     ) -> OperationResult:
+        armed = _peek_fault()
+        if armed is None and not decide.parent_reference and not connection.in_atomic_block:
+            # No fault armed, nothing to check against: insert at once (one statement); an
+            # earlier call under the same key makes it fail on the unique key, and
+            # _save_operation returns that call's answer, as the read below would.
+            operation = _save_operation(
+                operation=decide.build(kind=kind, idempotency_key=idempotency_key, now=get_now()),
+                decide=decide,
+            )
+            return _to_result(operation)
         existing = SimulatedOperation.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _to_result(existing)
-        fault = _take_fault()
+        fault = _take_fault(armed)
         if fault is SimulatorFault.UNAVAILABLE:
             raise ConnectorUnavailableError("simulator: connection refused")
         if fault is SimulatorFault.TIMEOUT_BEFORE:
@@ -281,7 +298,7 @@ class SimulatorConnector:
         SimulatedOperation.objects.filter(reference=reference).update(notification_pending=False)
 
     def accept_dispute(self, *, dispute_reference: str) -> None:
-        fault = _take_fault()
+        fault = _take_fault(_peek_fault())
         if fault is SimulatorFault.UNAVAILABLE:
             raise ConnectorUnavailableError("simulator: connection refused")
         if fault in {SimulatorFault.TIMEOUT_BEFORE, SimulatorFault.ERROR}:
