@@ -63,24 +63,26 @@ _RECORD_METADATA = (
 
 
 def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
-    token = (
+    # public_id is unique: no ORDER BY (cheaper to build, same row)
+    tokens = (
         CardToken.objects.select_related("record")
         .only("public_id", "merchant_id", "created_at", "expires_at", "used_at", *_RECORD_METADATA)
-        .filter(public_id=token_id, merchant_id=merchant_id)
-        .first()
+        .filter(public_id=token_id, merchant_id=merchant_id)[:1]
     )
+    token = next(iter(tokens), None)
     if token is None:
         raise TokenNotFoundError(param="token")
     return to_token_summary(token=token, record=token.record)
 
 
 def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
-    payment_method = (
+    # public_id is unique: no ORDER BY (cheaper to build, same row)
+    payment_methods = (
         PaymentMethod.objects.select_related("record")
         .only("public_id", "merchant_id", "customer_ref", "created_at", *_RECORD_METADATA)
-        .filter(public_id=payment_method_id, merchant_id=merchant_id, deleted_at__isnull=True)
-        .first()
+        .filter(public_id=payment_method_id, merchant_id=merchant_id, deleted_at__isnull=True)[:1]
     )
+    payment_method = next(iter(payment_methods), None)
     if payment_method is None:
         raise PaymentMethodNotFoundError(param="payment_method")
     return to_payment_method_summary(payment_method=payment_method, record=payment_method.record)
