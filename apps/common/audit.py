@@ -104,18 +104,27 @@ WHERE head.id = 1
 """
 
 
-def _lock_chain_head() -> AuditChainHead:
-    """Lock the chain head, creating it (race-free) if the table was emptied."""
-    try:
-        return AuditChainHead.objects.select_for_update().get(pk=1)
-    except AuditChainHead.DoesNotExist:
-        with connection.cursor() as cursor:
+# Every audited write runs this: plain SQL, nothing to build per call.
+_LOCK_HEAD_SQL = (
+    "SELECT last_sequence, last_hash FROM common_audit_chain_head WHERE id = 1 FOR UPDATE"
+)
+
+
+def _lock_chain_head() -> tuple[int, str]:
+    """Lock the chain head, creating it (race-free) if the table was emptied; returns its
+    last sequence and hash."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HEAD_SQL)
+        row = cursor.fetchone()
+        if row is None:
             cursor.execute(
                 "INSERT INTO common_audit_chain_head (id, last_sequence, last_hash) "
                 "VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING",
                 [GENESIS_HASH],
             )
-        return AuditChainHead.objects.select_for_update().get(pk=1)
+            cursor.execute(_LOCK_HEAD_SQL)
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])
 
 
 def record_audit_event(
@@ -146,8 +155,8 @@ def record_audit_event(
     # No savepoint inside a caller's transaction (a failed append fails the caller anyway):
     # an append is three round trips, lock the head, insert + move the head, commit.
     with transaction.atomic(savepoint=False):
-        head = _lock_chain_head()
-        sequence = head.last_sequence + 1
+        last_sequence, last_hash = _lock_chain_head()
+        sequence = last_sequence + 1
         public_id = make_public_id(prefix="aud")
         fields: dict[str, Any] = {
             "sequence": sequence,
@@ -164,7 +173,7 @@ def record_audit_event(
             "metadata": safe_metadata,
         }
         entry_hash = compute_audit_hash(
-            prev_hash=head.last_hash, canonical=canonicalize_audit_entry(**fields)
+            prev_hash=last_hash, canonical=canonicalize_audit_entry(**fields)
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -182,7 +191,7 @@ def record_audit_event(
                     ip_address,
                     request_id,
                     json.dumps(safe_metadata),
-                    head.last_hash,
+                    last_hash,
                     entry_hash,
                 ],
             )
