@@ -1,0 +1,51 @@
+"""The statements one create+confirm costs (the payments_api benchmark's request), so a change
+that adds round trips to the hot path is noticed.
+
+Transactional, like production: each step commits on its own (no test transaction turning
+the commits into savepoints). What the bound covers, by step: the key lookup; the payment
+method read; create+reserve (payment, payment.created, routing, processing, attempt);
+detokenize (vault record, audit-chain head, audit entry); the risk decision; the simulator's
+operation; record (locks, attempt, payment, payment.succeeded); the response's risk read;
+the request log. Each transaction adds its BEGIN and COMMIT.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.payments.connectors.simulator import clear_simulator_fault
+from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
+from apps.tokenization import facade as vault
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# 23 statements and 4 transactions (BEGIN + COMMIT each) today.
+MAX_STATEMENTS = 31
+
+
+@pytest.fixture(autouse=True)
+def _no_faults():
+    clear_simulator_fault()
+    yield
+    clear_simulator_fault()
+
+
+def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(
+    django_assert_max_num_queries,
+):
+    merchant_id, client = make_merchant_with_key()
+    method = vault.create_payment_method_from_token(
+        merchant_id=merchant_id,
+        token_id=make_token(merchant_id=merchant_id),
+        customer_ref="cus_hot_path",
+    )
+    body = {"amount": 1999, "currency": "EUR", "payment_method": method.id, "confirm": True}
+    # the first request warms what is cached per process and per minute (the key's last use)
+    assert post_json(client, "/v1/payments", body).json()["status"] == "succeeded"
+
+    with django_assert_max_num_queries(MAX_STATEMENTS):
+        response = post_json(client, "/v1/payments", body)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+    assert response.json()["risk"]["action"] == "allow"
