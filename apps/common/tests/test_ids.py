@@ -1,6 +1,14 @@
 import pytest
 
-from apps.common.ids import ID_PREFIXES, RANDOM_PART_LENGTH, is_public_id, make_public_id
+from collections import Counter
+
+from apps.common.ids import (
+    ID_PREFIXES,
+    RANDOM_PART_LENGTH,
+    is_public_id,
+    make_public_id,
+    make_random_base62,
+)
 
 
 class TestPublicIds:
@@ -24,6 +32,13 @@ class TestPublicIds:
         )
         assert 800 < later_greater < 1200
         assert first != second
+
+    def test_every_character_is_equally_likely(self):
+        # 124,000 characters: 2,000 of each expected (sd ~44). Mapping raw bytes with % 62
+        # would give the first 8 symbols ~2,420 each: outside the band.
+        counts = Counter("".join(make_random_base62(length=1000) for _ in range(124)))
+        assert len(counts) == 62
+        assert all(1700 < count < 2300 for count in counts.values()), counts.most_common(3)
 
     def test_refuse_unregistered_prefixes(self):
         with pytest.raises(ValueError, match="unknown public id prefix"):
