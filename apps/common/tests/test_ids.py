@@ -1,6 +1,6 @@
-import pytest
-
 from collections import Counter
+
+import pytest
 
 from apps.common.ids import (
     ID_PREFIXES,
