@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.checkout.models import SessionStatus
+from apps.common.api.schema import CurrencyCodeField, JSONBodySerializer, QueryParametersSerializer
 
 
 class LineItemSerializer(serializers.Serializer[Any]):
@@ -17,12 +18,25 @@ class LineItemSerializer(serializers.Serializer[Any]):
     )
 
 
-class CheckoutSessionCreateSerializer(serializers.Serializer[Any]):
+class CheckoutSessionCreateSerializer(JSONBodySerializer):
+    # Checked by the service, with its own codes: exactly one of line_items and amount, and
+    # line_items holds at least one item.
+    openapi_schema_extra = {
+        "properties": {
+            "line_items": {"minItems": 1},
+            "metadata": {
+                "maxProperties": 50,
+                "description": "At most 50 keys of at most 40 characters.",
+            },
+        },
+        "oneOf": [{"required": ["line_items"]}, {"required": ["amount"]}],
+    }
+
     line_items = LineItemSerializer(many=True, required=False, max_length=100)  # type: ignore[call-arg]
     amount = serializers.IntegerField(
         min_value=1, required=False, help_text="A single amount, instead of line items."
     )
-    currency = serializers.CharField(min_length=3, max_length=3)
+    currency = CurrencyCodeField(min_length=3, max_length=3)
     success_url = serializers.URLField(max_length=2000)
     cancel_url = serializers.URLField(max_length=2000)
     customer_email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -53,7 +67,7 @@ class CheckoutSessionCreateSerializer(serializers.Serializer[Any]):
         return value
 
 
-class CheckoutSessionListQuerySerializer(serializers.Serializer[Any]):
+class CheckoutSessionListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False)
     status = serializers.ChoiceField(choices=[s.value for s in SessionStatus], required=False)

@@ -24,14 +24,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ComponentIdentity, ResolvedComponent, get_doc
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from apps.common.api.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, IdempotentAPIView
 from apps.common.api.throttling import LIMIT_HEADER, REMAINING_HEADER, RETRY_AFTER_HEADER
 from apps.common.api.versioning import KNOWN_API_VERSIONS, VERSION_HEADER, current_api_version
+from apps.common.money import CURRENCY_EXPONENTS
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Statuses answered before an Idempotency-Key is claimed (authentication, permission, rate
@@ -48,6 +51,151 @@ ERROR_TYPES = (
     "permission_error",
     "rate_limit_error",
 )
+
+
+# A URL Django's URLValidator accepts (a subset: domain names of at most three labels, no IP
+# hosts), so that every URL the schema allows is accepted.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+URL_PATTERN = (
+    rf"(?:https?|ftps?)://{_LABEL}(?:\.{_LABEL}){{0,2}}\.[A-Za-z]{{2,24}}"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s\x00]*)?"
+)
+
+# The currencies the API supports (apps.common.money), in either case: what clients may send.
+CURRENCY_CODE_SCHEMA = {
+    "type": "string",
+    "enum": [*sorted(CURRENCY_EXPONENTS), *sorted(code.lower() for code in CURRENCY_EXPONENTS)],
+}
+API_VERSION_SCHEMA = {"type": "string", "enum": list(KNOWN_API_VERSIONS)}
+
+
+@extend_schema_field(CURRENCY_CODE_SCHEMA, component_name="CurrencyCode")
+class CurrencyCodeField(serializers.CharField):
+    """An ISO 4217 code, documented as the enum of the supported ones. Only the arguments
+    given (lengths, a pattern) are checked here: the money layer refuses an unsupported code
+    with its precise 400 `invalid_currency` (`param` `currency`)."""
+
+
+@extend_schema_field(API_VERSION_SCHEMA, component_name="ApiVersion")
+class ApiVersionField(serializers.CharField):
+    """A dated API version, documented as the enum of the known ones; the versioning layer
+    refuses another with its precise 400 `invalid_api_version` (listing the known ones)."""
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
+class IPAddressField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address, documented as such (drf-spectacular documents a plain
+    string when both are accepted)."""
+
+
+def _json_type_errors(field: serializers.Field[Any, Any, Any, Any], value: Any) -> Any:
+    """The error detail for ``value`` when its JSON type is not the one ``field`` documents
+    (nested like DRF's own, so the envelope's ``param`` names the exact place), else None."""
+    if value is None:
+        return None  # null is the field's own business (allow_null)
+    if isinstance(field, serializers.Serializer):
+        if not isinstance(value, dict):
+            return None  # the serializer refuses a non-object itself
+        errors = {
+            name: error
+            for name, child in field.fields.items()
+            if name in value and (error := _json_type_errors(child, value[name])) is not None
+        }
+        return errors or None
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        child = field.child
+        if not isinstance(value, list) or child is None:
+            return None
+        items = {
+            index: error
+            for index, item in enumerate(value)
+            if (error := _json_type_errors(child, item)) is not None
+        }
+        return items or None
+    if isinstance(field, serializers.DictField):
+        if not isinstance(value, dict) or field.child is None:
+            return None
+        value_types = getattr(field, "json_value_types", None)
+        if value_types is not None:
+            message = str(field.child.error_messages["invalid"])
+            entries = {
+                key: [ErrorDetail(message, code="invalid")]
+                for key, item in value.items()
+                if item is not None
+                and (isinstance(item, bool) or not isinstance(item, value_types))
+            }
+            return entries or None
+        entries = {
+            key: error
+            for key, item in value.items()
+            if (error := _json_type_errors(field.child, item)) is not None
+        }
+        return entries or None
+    expected: type | tuple[type, ...] | None = None
+    if isinstance(field, serializers.BooleanField):
+        expected = bool
+    elif isinstance(field, serializers.IntegerField):
+        expected = int
+    elif isinstance(field, serializers.CharField):
+        expected = str
+    if expected is None:
+        return None
+    wrong = not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    if not wrong:
+        return None
+    return [ErrorDetail(str(field.error_messages["invalid"]), code="invalid")]
+
+
+class JSONBodySerializer(serializers.Serializer[Any]):
+    """A request body. A JSON body is typed as the schema documents it: a number where a
+    string is expected (`"description": 0`), a string for an integer (`"amount": "100"`) or
+    anything but true/false for a boolean is 400 `parameter_invalid` naming the parameter,
+    instead of DRF's coercion. A form-encoded body (parsed too, undocumented) is text and
+    keeps DRF's parsing."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            errors = _json_type_errors(self, data)
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class QueryParametersSerializer(serializers.Serializer[Any]):
+    """The query parameters of a list endpoint, read strictly on every list endpoint alike
+    (like the big processors): a parameter the endpoint does not know (a typo, `?stauts=`) is
+    400 `parameter_unknown`, and an empty value (`?status=`) 400 `parameter_missing`, both
+    naming the parameter. DRF would otherwise ignore the one and read the other as absent,
+    i.e. "no filter": a client's bug turned into a silently wider answer. The schema
+    documents each parameter as non-empty (`minLength: 1`, an enum, an integer).
+    ``open_parameter_prefixes``: families of parameters read by the view itself
+    (`metadata[key]`)."""
+
+    open_parameter_prefixes: tuple[str, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            for name in data:
+                if name not in self.fields and not name.startswith(self.open_parameter_prefixes):
+                    raise serializers.ValidationError(
+                        {
+                            name: [
+                                ErrorDetail(
+                                    f"Received unknown parameter: {name}.",
+                                    code="parameter_unknown",
+                                )
+                            ]
+                        }
+                    )
+            for name, field in self.fields.items():
+                if field.read_only or getattr(field, "allow_blank", False):
+                    continue
+                if "" in data.getlist(name):
+                    message = serializers.CharField.default_error_messages["blank"]
+                    raise serializers.ValidationError(
+                        {name: [ErrorDetail(str(message), code="blank")]}
+                    )
+        return super().to_internal_value(data)
 
 
 class ErrorSerializer(serializers.Serializer[Any]):
@@ -107,7 +255,7 @@ class PaymentHubAutoSchema(AutoSchema):
         return self.method == "POST" and isinstance(self.view, IdempotentAPIView)
 
     def _shared_headers(self) -> list[OpenApiParameter]:
-        version_schema = {"type": "string", "enum": list(KNOWN_API_VERSIONS)}
+        version_schema = API_VERSION_SCHEMA
         headers = [
             OpenApiParameter(
                 VERSION_HEADER,
@@ -126,10 +274,13 @@ class PaymentHubAutoSchema(AutoSchema):
             ),
             OpenApiParameter(
                 REQUEST_ID_HEADER,
-                {"type": "string", "minLength": 8, "maxLength": 128},
+                # Any value is accepted: the server keeps a well-formed one and replaces
+                # anything else, so no value is ever refused (and none is documented as).
+                {"type": "string"},
                 OpenApiParameter.HEADER,
-                description="Your own id for this request (8 to 128 characters of "
-                "`A-Z a-z 0-9 . _ : -`); anything else is replaced by a generated one.",
+                description="Your own id for this request. 8 to 128 characters of "
+                "`A-Z a-z 0-9 . _ : -` are kept; anything else is replaced by a generated one "
+                "(never refused).",
             ),
             OpenApiParameter(
                 REQUEST_ID_HEADER,
@@ -179,7 +330,7 @@ class PaymentHubAutoSchema(AutoSchema):
             return [
                 OpenApiParameter(
                     IDEMPOTENCY_HEADER,
-                    key_schema,
+                    {"type": "string"},  # never read, so never refused
                     OpenApiParameter.HEADER,
                     description="Accepted but ignored here: this response carries a secret, "
                     "which is never stored for replay. A retry runs again.",
@@ -213,6 +364,12 @@ class PaymentHubAutoSchema(AutoSchema):
             ),
         ]
 
+    def map_parsers(self) -> list[Any]:
+        """Request bodies are documented as JSON (docs/api/README.md); form-encoded bodies are
+        parsed too, as a convenience, but they carry no types for a schema to describe."""
+        media_types: list[Any] = super().map_parsers()
+        return ["application/json"] if "application/json" in media_types else media_types
+
     def get_override_parameters(self) -> list[Any]:
         return [*self._shared_headers(), *super().get_override_parameters()]
 
@@ -239,6 +396,11 @@ class PaymentHubAutoSchema(AutoSchema):
     def get_shared_error_responses(self) -> dict[str, ErrorResponse]:
         """The errors this operation can return whatever its view does."""
         bad_request = ["parameter_missing", "parameter_invalid", "invalid_request"]
+        if any(
+            location == OpenApiParameter.QUERY
+            for _name, location in self._process_override_parameters()
+        ):
+            bad_request.append("parameter_unknown")
         description = (
             "`invalid_request_error`: the request is malformed, a parameter is missing or "
             "invalid (`param` names it), or the `PaymentHub-Version` is unknown."
@@ -366,6 +528,56 @@ class PaymentHubAutoSchema(AutoSchema):
         return dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
 
     # --- fields ----------------------------------------------------------------------------
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        """A serializer's ``openapi_schema_extra`` (a rule between its fields, or one a
+        service checks with its own precise error code) is merged into its schema."""
+        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        extra = getattr(serializer, "openapi_schema_extra", None)
+        if extra and direction == "request":
+            extra = dict(extra)
+            for name, constraints in extra.pop("properties", {}).items():
+                schema["properties"][name] = {**schema["properties"][name], **constraints}
+            schema.update(extra)
+        return schema
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        # what _insert_field_validators, called next for the same field, documents
+        self._field_direction = direction
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        # `allow_empty=False` (a list that may not be empty) is `minItems: 1`; drf-spectacular
+        # states only `min_length`. The field still refuses `[]` with its own code (`empty`).
+        if (
+            isinstance(schema, dict)
+            and schema.get("type") == "array"
+            and getattr(field, "allow_empty", True) is False
+            and "minItems" not in schema
+        ):
+            schema["minItems"] = 1
+        return schema
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        if getattr(self, "_field_direction", "request") != "request":
+            return  # what the API returns is described by its type, not by input rules
+        if isinstance(field, serializers.URLField):
+            # What Django's URLValidator accepts, stated as a pattern instead of `format: uri`
+            # (it accepts any non-space characters in the path, which `uri` does not).
+            schema.pop("format", None)
+            schema["pattern"] = f"^(?:{URL_PATTERN})?$" if field.allow_blank else f"^{URL_PATTERN}$"
+        elif (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & schema.keys()
+        ):
+            # DRF refuses NUL in any string, and trims before it checks for blank: a value
+            # of whitespace only is blank (400) unless blank is allowed.
+            blank_allowed = field.allow_blank or not field.trim_whitespace
+            schema["pattern"] = (
+                r"^[^\u0000]*$" if blank_allowed else r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+            )
+
     def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:
         meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)
         # A blank default (`EmailField(allow_blank=True, default="")`, a choice field whose

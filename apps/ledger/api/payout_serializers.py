@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MinValueValidator, RegexValidator
 from rest_framework import serializers
 
+from apps.common.api.schema import CurrencyCodeField, JSONBodySerializer, QueryParametersSerializer
 from apps.ledger.api.serializers import MAX_UNIX_TIME
 from apps.ledger.models import PayoutStatus
 from apps.ledger.payout_selectors import MAX_PAGE_SIZE
+
+
+class AmountTooSmallValidator(MinValueValidator):
+    """`minimum` in the schema, 400 `amount_too_small` for the client."""
+
+    message = "amount must be at least %(limit_value)s."
+    code = "amount_too_small"
 
 
 class PayoutDestinationSerializer(serializers.Serializer[Any]):
@@ -54,7 +63,7 @@ class PayoutListSerializer(serializers.Serializer[Any]):
     data = PayoutSerializer(many=True)  # type: ignore[assignment]
 
 
-class PayoutListQuerySerializer(serializers.Serializer[Any]):
+class PayoutListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
     starting_after = serializers.CharField(
         required=False, max_length=40, help_text="Id of the last payout of the prior page."
@@ -68,23 +77,19 @@ class PayoutListQuerySerializer(serializers.Serializer[Any]):
     )
 
 
-class PayoutCreateSerializer(serializers.Serializer[Any]):
+class PayoutCreateSerializer(JSONBodySerializer):
     amount = serializers.IntegerField(
         max_value=10**15,
+        validators=[AmountTooSmallValidator(1)],
         required=False,
         help_text="Minor units, at least 1 (else 400 `amount_too_small`); default: the whole "
         "available balance.",
     )
-    currency = serializers.RegexField(
-        r"^[A-Za-z]{3}$",
+    currency = CurrencyCodeField(
+        validators=[RegexValidator(r"^[A-Za-z]{3}$")],
         required=False,
         help_text="ISO 4217; default: the payout schedule's currency.",
     )
     description = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=200
     )
-
-    def validate_amount(self, value: int) -> int:
-        if value < 1:
-            raise serializers.ValidationError("amount must be at least 1.", code="amount_too_small")
-        return value

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from apps.common.api.schema import CurrencyCodeField, QueryParametersSerializer
 from apps.ledger.selectors import MAX_PAGE_SIZE
 
 # The last second of 9999-12-31: later times cannot be dates (a 400, not a 500).
@@ -69,13 +71,15 @@ class BalanceTransactionListSerializer(serializers.Serializer):
     data = BalanceTransactionSerializer(many=True)  # type: ignore[assignment]
 
 
-class BalanceTransactionQuerySerializer(serializers.Serializer):
+class BalanceTransactionQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
     starting_after = serializers.CharField(
         required=False, max_length=40, help_text="Id of the last transaction of the prior page."
     )
-    currency = serializers.RegexField(
-        r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217 currency code."
+    currency = CurrencyCodeField(
+        validators=[RegexValidator(r"^[A-Za-z]{3}$")],
+        required=False,
+        help_text="ISO 4217 currency code.",
     )
     type = serializers.ChoiceField(choices=TRANSACTION_TYPES, required=False)
     balance_type = serializers.ChoiceField(choices=BALANCE_TYPES, required=False)

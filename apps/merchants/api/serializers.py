@@ -1,6 +1,35 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from apps.common.api.schema import ApiVersionField, JSONBodySerializer, QueryParametersSerializer
+
+# What apps.merchants.webhook_endpoints.validate_webhook_url accepts (it refuses anything else
+# with its own code): an http(s) URL with a host and no credentials; http only in test mode.
+WEBHOOK_URL_PATTERN = r"^\s*https?://[^\s/?#@:\u0000]+[^\u0000]*$"
+
+
+@extend_schema_field({"type": "string", "pattern": WEBHOOK_URL_PATTERN})
+class WebhookURLField(serializers.CharField):
+    pass
+
+
+# What apps.merchants.webhook_endpoints.normalize_event_types accepts (it refuses anything else
+# with its own code): at least one event type, each `*`, an exact name or a `prefix.*` family.
+EVENT_TYPE_PATTERN = r"^(?:\*|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*(?:\.\*)?)$"
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 100, "pattern": EVENT_TYPE_PATTERN},
+        "minItems": 1,
+        "maxItems": 100,
+    }
+)
+class EventTypesField(serializers.ListField):
+    pass
 
 
 class AccountCapabilitiesSerializer(serializers.Serializer):
@@ -30,8 +59,8 @@ class AccountSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="Unix time the merchant was created.")
 
 
-class UpgradeApiVersionSerializer(serializers.Serializer):
-    api_version = serializers.CharField(
+class UpgradeApiVersionSerializer(JSONBodySerializer):
+    api_version = ApiVersionField(
         max_length=10,
         help_text="A known version (`YYYY-MM-DD`) not older than the account's pin.",
     )
@@ -77,14 +106,14 @@ class WebhookEndpointListSerializer(serializers.Serializer):
     )
 
 
-class ListWebhookEndpointsQuerySerializer(serializers.Serializer):
+class ListWebhookEndpointsQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
     cursor = serializers.CharField(required=False, max_length=40)
 
 
-class CreateWebhookEndpointSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=2000, help_text="https:// (http allowed in test mode).")
-    event_types = serializers.ListField(
+class CreateWebhookEndpointSerializer(JSONBodySerializer):
+    url = WebhookURLField(max_length=2000, help_text="https:// (http allowed in test mode).")
+    event_types = EventTypesField(
         child=serializers.CharField(max_length=100),
         max_length=100,
         default=["*"],
@@ -94,16 +123,16 @@ class CreateWebhookEndpointSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
-class UpdateWebhookEndpointSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=2000, required=False)
-    event_types = serializers.ListField(
+class UpdateWebhookEndpointSerializer(JSONBodySerializer):
+    url = WebhookURLField(max_length=2000, required=False)
+    event_types = EventTypesField(
         child=serializers.CharField(max_length=100), max_length=100, required=False
     )
     description = serializers.CharField(max_length=200, allow_blank=True, required=False)
     enabled = serializers.BooleanField(required=False)
 
 
-class RotateWebhookSecretSerializer(serializers.Serializer):
+class RotateWebhookSecretSerializer(JSONBodySerializer):
     expires_previous_in = serializers.IntegerField(
         min_value=0,
         max_value=7 * 24 * 3600,

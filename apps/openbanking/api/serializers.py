@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.common.api.schema import JSONBodySerializer
 from apps.openbanking.services import ACCOUNT_PERMISSIONS
 
 PERMISSIONS = (*ACCOUNT_PERMISSIONS, "ReadAccountsBasic", "ReadTransactionsBasic")
 
 
-class ConsentCreateSerializer(serializers.Serializer):
+class ConsentCreateSerializer(JSONBodySerializer):
     bank = serializers.CharField(
         max_length=40, help_text="A bank code from /v1/open-banking/banks."
     )
@@ -36,7 +37,7 @@ class CreditorSerializer(serializers.Serializer):
     account_number = serializers.RegexField(r"^\d{8}$", help_text="8 digits.")
 
 
-class BankPaymentCreateSerializer(serializers.Serializer):
+class BankPaymentCreateSerializer(JSONBodySerializer):
     bank = serializers.CharField(max_length=40)
     amount = serializers.IntegerField(min_value=1, help_text="In minor units (pence).")
     currency = serializers.ChoiceField(choices=["gbp", "GBP"])

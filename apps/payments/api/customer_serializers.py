@@ -7,10 +7,11 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
 from rest_framework import serializers
 
+from apps.common.api.schema import JSONBodySerializer, QueryParametersSerializer
 from apps.payments.api.serializers import MetadataField, unix_time_field
 
 
-class CustomerCreateSerializer(serializers.Serializer[Any]):
+class CustomerCreateSerializer(JSONBodySerializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=256)
     phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
@@ -20,7 +21,7 @@ class CustomerCreateSerializer(serializers.Serializer[Any]):
     metadata = MetadataField(required=False, default=dict)
 
 
-class CustomerUpdateSerializer(serializers.Serializer[Any]):
+class CustomerUpdateSerializer(JSONBodySerializer):
     """Only the fields sent change; `""` clears one."""
 
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
@@ -33,7 +34,7 @@ class CustomerUpdateSerializer(serializers.Serializer[Any]):
     )
 
 
-class CustomerListQuerySerializer(serializers.Serializer[Any]):
+class CustomerListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False)
     email = serializers.CharField(
@@ -43,7 +44,7 @@ class CustomerListQuerySerializer(serializers.Serializer[Any]):
     created_lt = unix_time_field()
 
 
-class PaymentMethodAttachSerializer(serializers.Serializer[Any]):
+class PaymentMethodAttachSerializer(JSONBodySerializer):
     token = serializers.CharField(max_length=64, help_text="A single-use card token (`tok_...`).")
 
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
-from apps.common.api.schema import ErrorResponse
+from apps.common.api.schema import ErrorResponse, QueryParametersSerializer
 from apps.merchants.facade import get_api_principal
 from apps.payments import disputes, selectors
 from apps.payments.models import Dispute, DisputeStatus
@@ -20,7 +20,7 @@ from apps.payments.models import Dispute, DisputeStatus
 TAGS = ["Disputes"]
 
 
-class DisputeListQuerySerializer(serializers.Serializer[Any]):
+class DisputeListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False, max_length=40)
     payment = serializers.CharField(required=False, max_length=40)

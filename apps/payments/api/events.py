@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.api.schema import ErrorResponse
+from apps.common.api.schema import ErrorResponse, QueryParametersSerializer
 from apps.common.contracts import EventRecord
 from apps.common.outbox_selectors import get_merchant_event, list_merchant_events
 from apps.merchants.facade import get_api_principal
@@ -21,12 +22,14 @@ from apps.payments.api.serializers import unix_time_field
 TAGS = ["Events"]
 
 
-class EventListQuerySerializer(serializers.Serializer[Any]):
+class EventListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False, max_length=40)
     type = serializers.CharField(
         required=False,
         max_length=100,
+        trim_whitespace=False,
+        validators=[RegexValidator(r"^[^ \x00]+$", message="type is an event type or a pattern.")],
         help_text="An event type (`payment.succeeded`), a family (`payment.*`) or `*`.",
     )
     created_gte = unix_time_field()

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from apps.common.api.schema import (
+    CurrencyCodeField,
+    IPAddressField,
+    JSONBodySerializer,
+    QueryParametersSerializer,
+)
 from apps.payments.states import PaymentStatus
 
 # The Unix times list filters accept: 1970-01-01 to 9999-12-31 (beyond, no datetime exists).
@@ -19,8 +25,23 @@ def unix_time_field() -> serializers.IntegerField:
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$"},
+                {"type": "integer"},
+            ]
+        },
+        "maxProperties": 50,
+        "description": "At most 50 keys of 1 to 40 characters; values are strings of at most "
+        "500 characters (integers are accepted and stored as strings).",
+    }
+)
 class MetadataField(serializers.DictField):
     child = serializers.CharField(max_length=500, allow_blank=True)
+    json_value_types = (str, int)  # apps.payments.metadata: integers stored as strings
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         value: dict[str, str] = super().to_internal_value(data)
@@ -62,9 +83,9 @@ def check_payment_method_types(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-class PaymentCreateSerializer(serializers.Serializer[Any]):
+class PaymentCreateSerializer(JSONBodySerializer):
     amount = serializers.IntegerField(min_value=1, help_text="In the currency's minor unit.")
-    currency = serializers.CharField(min_length=3, max_length=3)
+    currency = CurrencyCodeField(min_length=3, max_length=3)
     payment_method = serializers.CharField(required=False, allow_blank=True, default="")
     capture_method = serializers.ChoiceField(
         choices=["automatic", "manual"], required=False, default="automatic"
@@ -86,7 +107,7 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
         required=False, allow_blank=True, default="", max_length=22
     )
     metadata = MetadataField(required=False, default=dict)
-    client_ip = serializers.IPAddressField(
+    client_ip = IPAddressField(
         required=False,
         allow_null=True,
         default=None,
@@ -118,7 +139,7 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
         return check_payment_method_types(attrs)
 
 
-class PaymentConfirmSerializer(serializers.Serializer[Any]):
+class PaymentConfirmSerializer(JSONBodySerializer):
     payment_method_data = PaymentMethodDataSerializer(required=False)
     return_url = serializers.URLField(
         required=False,
@@ -129,11 +150,11 @@ class PaymentConfirmSerializer(serializers.Serializer[Any]):
     )
 
 
-class PaymentCaptureSerializer(serializers.Serializer[Any]):
+class PaymentCaptureSerializer(JSONBodySerializer):
     amount_to_capture = serializers.IntegerField(min_value=1, required=False)
 
 
-class RefundCreateSerializer(serializers.Serializer[Any]):
+class RefundCreateSerializer(JSONBodySerializer):
     payment = serializers.CharField()
     amount = serializers.IntegerField(min_value=1, required=False)
     reason = serializers.ChoiceField(
@@ -142,11 +163,12 @@ class RefundCreateSerializer(serializers.Serializer[Any]):
     metadata = MetadataField(required=False, default=dict)
 
 
-class PaymentListQuerySerializer(serializers.Serializer[Any]):
+class PaymentListQuerySerializer(QueryParametersSerializer):
+    open_parameter_prefixes = ("metadata[",)  # `metadata[key]=value`, read by the view
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False)
     status = serializers.ChoiceField(choices=[s.value for s in PaymentStatus], required=False)
-    currency = serializers.CharField(min_length=3, max_length=3, required=False)
+    currency = CurrencyCodeField(min_length=3, max_length=3, required=False)
     customer_email = serializers.CharField(required=False)
     customer = serializers.CharField(required=False, help_text="A customer (`cus_...`).")
     amount = serializers.IntegerField(min_value=1, required=False)
@@ -154,7 +176,7 @@ class PaymentListQuerySerializer(serializers.Serializer[Any]):
     created_lt = unix_time_field()
 
 
-class RefundListQuerySerializer(serializers.Serializer[Any]):
+class RefundListQuerySerializer(QueryParametersSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
     starting_after = serializers.CharField(required=False)
     payment = serializers.CharField(required=False)

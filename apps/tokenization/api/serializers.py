@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.common.api.schema import QueryParametersSerializer
+
 
 class CardInputSerializer(serializers.Serializer):
     number = serializers.CharField(max_length=40, trim_whitespace=True)
@@ -47,8 +49,8 @@ class CreatePaymentMethodSerializer(serializers.Serializer):
     )
 
 
-class ListPaymentMethodsQuerySerializer(serializers.Serializer):
-    customer = serializers.CharField(max_length=200)
+class ListPaymentMethodsQuerySerializer(QueryParametersSerializer):
+    customer = serializers.CharField(max_length=200, help_text="Your customer reference.")
 
 
 class PaymentMethodSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -249,9 +249,7 @@ class PaymentMethodCollectionView(IdempotentAPIView):
     @extend_schema(
         operation_id="list_payment_methods",
         summary="List a customer's saved cards",
-        parameters=[
-            OpenApiParameter("customer", str, required=True, description="Your customer reference.")
-        ],
+        parameters=[ListPaymentMethodsQuerySerializer],
         responses={200: PaymentMethodListSerializer},
         tags=["Payment methods"],
     )
