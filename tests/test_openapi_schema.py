@@ -295,3 +295,84 @@ class TestAnEndpointAddedLaterIsDocumentedWithoutAnnotations:
         listing = schema["paths"]["/v1/widgets"]["get"]
         assert {"400", "401", "403", "429", "500"} <= set(listing["responses"])
         assert not {"404", "409"} & set(listing["responses"])
+
+
+def _request_body(schema: dict[str, Any], route: str, method: str = "post") -> dict[str, Any]:
+    content = schema["paths"][route][method]["requestBody"]["content"]
+    return _resolve(schema, content["application/json"]["schema"])
+
+
+def _query(schema: dict[str, Any], route: str, name: str) -> dict[str, Any]:
+    parameters = schema["paths"][route]["get"]["parameters"]
+    return _resolve(schema, next(p for p in parameters if p["name"] == name)["schema"])
+
+
+class TestTheSchemaStatesWhatTheApiAccepts:
+    """What Schemathesis' acceptance checks hold the API to (tests/test_api_fuzzing.py)."""
+
+    def test_request_bodies_are_documented_as_json_only(self, schema):
+        for route, method, operation in _operations(schema):
+            if "requestBody" in operation:
+                assert set(operation["requestBody"]["content"]) == {"application/json"}, route
+
+    def test_currencies_are_the_supported_ones_in_either_case(self, schema):
+        currency = _request_body(schema, "/v1/payments")["properties"]["currency"]
+        enum = _resolve(schema, currency["allOf"][0])["enum"]
+        assert {"EUR", "eur", "JPY", "jpy"} <= set(enum)
+        assert "AAA" not in enum
+        assert (
+            _resolve(schema, _query(schema, "/v1/balance_transactions", "currency")["allOf"][0])[
+                "enum"
+            ]
+            == enum
+        )
+
+    def test_an_api_version_to_pin_is_one_of_the_known_ones(self, schema):
+        field = _request_body(schema, "/v1/account/api_version")["properties"]["api_version"]
+        assert _resolve(schema, field["allOf"][0])["enum"] == list(KNOWN_API_VERSIONS)
+
+    def test_lists_that_may_not_be_empty_say_so(self, schema):
+        consent = _request_body(schema, "/v1/open-banking/consents")["properties"]
+        assert consent["permissions"]["minItems"] == 1
+        payment = _request_body(schema, "/v1/payments")["properties"]
+        assert payment["payment_method_types"]["minItems"] == 1
+        endpoint = _request_body(schema, "/v1/webhook_endpoints")["properties"]
+        assert endpoint["event_types"]["minItems"] == 1
+
+    def test_a_payout_is_at_least_one_minor_unit(self, schema):
+        assert _request_body(schema, "/v1/payouts")["properties"]["amount"]["minimum"] == 1
+
+    def test_a_checkout_session_takes_line_items_or_an_amount(self, schema):
+        body = _request_body(schema, "/v1/checkout/sessions")
+        assert body["oneOf"] == [{"required": ["line_items"]}, {"required": ["amount"]}]
+        assert body["properties"]["line_items"]["minItems"] == 1
+
+    def test_urls_are_patterns_django_accepts_not_any_uri(self, schema):
+        success_url = _request_body(schema, "/v1/checkout/sessions")["properties"]["success_url"]
+        assert "format" not in success_url
+        pattern = re.compile(success_url["pattern"])
+        assert pattern.search("https://shop.example/ok?x=1")
+        assert not pattern.search("https://0.a")  # no top-level domain of letters
+        assert not pattern.search("mailto:ada@example.com")
+
+    def test_strings_say_they_hold_no_nul_and_are_not_only_whitespace(self, schema):
+        name = _request_body(schema, "/v1/customers")["properties"]["name"]  # may be blank
+        assert re.search(name["pattern"], "") and not re.search(name["pattern"], "a\x00")
+        payment = _request_body(schema, "/v1/refunds")["properties"]["payment"]
+        assert not re.search(payment["pattern"], "  ")
+        assert re.search(payment["pattern"], " pay_1 ")
+
+    def test_responses_carry_no_input_rules(self, schema):
+        customer = _resolve(schema, {"$ref": "#/components/schemas/Customer"})
+        assert "pattern" not in customer["properties"]["name"]
+
+    def test_x_request_id_is_any_string_since_the_server_replaces_a_bad_one(self, schema):
+        for route, _method, operation in _operations(schema):
+            header = next(p for p in operation["parameters"] if p["name"] == "X-Request-Id")
+            assert header["schema"] == {"type": "string"}, route
+
+    def test_list_endpoints_document_unknown_parameters_as_a_400(self, schema):
+        listing = schema["paths"]["/v1/payments"]["get"]["responses"]["400"]
+        assert "parameter_unknown" in listing["x-error-codes"]
+        create = schema["paths"]["/v1/payments"]["post"]["responses"]["400"]
+        assert "parameter_unknown" not in create["x-error-codes"]
