@@ -109,3 +109,10 @@ class TestRefusalsMovedIntoTheSerializerKeepTheirCodes:
     def test_an_unsupported_currency_is_still_invalid_currency(self, api):
         error = _error(api.get("/v1/balance_transactions?currency=AAA"))
         assert (error["code"], error["param"]) == ("invalid_currency", "currency")
+
+    def test_a_bad_event_type_next_to_star_is_refused_like_a_bad_one_alone(self, api):
+        for event_types in (["Not An Event"], ["*", "Not An Event"]):
+            body = {"url": "https://hooks.shop.example/ph", "event_types": event_types}
+            error = _error(post_json(api, "/v1/webhook_endpoints", body))
+            assert (error["code"], error["param"]) == ("invalid_webhook_endpoint", "event_types")
+            assert error["message"] == "Unknown event type format: Not An Event."

@@ -377,3 +377,8 @@ class TestTheSchemaStatesWhatTheApiAccepts:
         assert "parameter_unknown" in listing["x-error-codes"]
         create = schema["paths"]["/v1/payments"]["post"]["responses"]["400"]
         assert "parameter_unknown" not in create["x-error-codes"]
+
+    def test_a_payment_documents_its_card_at_every_api_version(self, schema):
+        payment = _resolve(schema, {"$ref": "#/components/schemas/Payment"})
+        assert {"card", "card_brand", "card_last4"} <= set(payment["properties"])
+        assert not {"card", "card_brand", "card_last4"} & set(payment["required"])

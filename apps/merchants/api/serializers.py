@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -29,7 +32,17 @@ EVENT_TYPE_PATTERN = r"^(?:\*|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*(?:\.\*)?)$"
     }
 )
 class EventTypesField(serializers.ListField):
-    pass
+    def to_internal_value(self, data: Any) -> list[str]:
+        """Every item is checked, `*` among them or not (the service stops looking once it
+        sees `*`): the same code, message and param the service gives."""
+        values: list[str] = super().to_internal_value(data)
+        bad = [item for item in values if not re.match(EVENT_TYPE_PATTERN, item.strip())]
+        if bad:
+            raise serializers.ValidationError(
+                f"Unknown event type format: {', '.join(bad[:5])}.",
+                code="invalid_webhook_endpoint",
+            )
+        return values
 
 
 class AccountCapabilitiesSerializer(serializers.Serializer):

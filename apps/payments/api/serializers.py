@@ -213,6 +213,12 @@ class NextActionSerializer(serializers.Serializer[Any]):
     url = serializers.CharField(help_text="Send the shopper here (the bank's authorization).")
 
 
+@extend_schema_field({"type": "string", "nullable": True})
+class LegacyCardDetailField(serializers.CharField):
+    """A field only responses rendered at an older API version carry (the version layer,
+    apps.common.api.versioning, adds it): documented, never rendered here."""
+
+
 class PaymentSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     object = serializers.CharField()
@@ -224,7 +230,18 @@ class PaymentSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=[s.value for s in PaymentStatus])
     capture_method = serializers.CharField()
     payment_method = serializers.CharField(allow_null=True)
-    card = CardSerializer(allow_null=True)
+    card = CardSerializer(
+        allow_null=True,
+        required=False,
+        help_text="Since API version 2026-11-01 (before it: `card_brand` and `card_last4`); "
+        "null for a payment without a card.",
+    )
+    card_brand = LegacyCardDetailField(
+        required=False, help_text="API versions before 2026-11-01 only (now `card.brand`)."
+    )
+    card_last4 = LegacyCardDetailField(
+        required=False, help_text="API versions before 2026-11-01 only (now `card.last4`)."
+    )
     payment_method_type = serializers.CharField(allow_null=True)
     pay_by_bank = PayByBankSerializer(allow_null=True)
     next_action = NextActionSerializer(allow_null=True)
