@@ -11,7 +11,14 @@ way without doing anything:
 - the ``Idempotency-Key`` request header on every POST and ``Idempotent-Replayed`` on its
   responses; ``PaymentHub-Version`` and ``X-Request-Id`` on every request and response;
 - the precise error codes of each error response, as ``x-error-codes`` and in its
-  description.
+  description;
+- request bodies as what the API accepts, so that Schemathesis' acceptance checks hold
+  (tests/test_api_fuzzing.py): JSON only, non-empty lists ``minItems: 1``, URLs as the pattern
+  Django accepts, strings without NUL (and, unless blank is allowed, not only whitespace), a
+  request serializer's ``openapi_schema_extra`` (rules between fields); and the field types
+  and base serializers that make the API refuse what the schema forbids
+  (``QueryParametersSerializer``, ``JSONBodySerializer``) or document a rule a service checks
+  with its own code (``CurrencyCodeField``, ``ApiVersionField``).
 
 A view refines an error with ``extend_schema(responses={402: ErrorResponse("card_declined",
 description=...)})``: its codes are added to the shared ones of the same status, and its
