@@ -116,3 +116,10 @@ class TestRefusalsMovedIntoTheSerializerKeepTheirCodes:
             error = _error(post_json(api, "/v1/webhook_endpoints", body))
             assert (error["code"], error["param"]) == ("invalid_webhook_endpoint", "event_types")
             assert error["message"] == "Unknown event type format: Not An Event."
+
+    @pytest.mark.parametrize("url", ["https://[abc/hooks", "https://shop\ufe6bexample/hooks"])
+    def test_a_url_that_cannot_be_parsed_is_a_400_not_a_500(self, api, url):
+        body = {"url": url}
+        error = _error(post_json(api, "/v1/webhook_endpoints", body))
+        assert (error["code"], error["param"]) == ("invalid_webhook_endpoint", "url")
+        assert error["message"] == "Enter a full https:// URL."

@@ -63,10 +63,15 @@ ERROR_TYPES = (
 # A URL Django's URLValidator accepts (a subset: domain names of at most three labels, no IP
 # hosts), so that every URL the schema allows is accepted.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-URL_PATTERN = (
-    rf"(?:https?|ftps?)://{_LABEL}(?:\.{_LABEL}){{0,2}}\.[A-Za-z]{{2,24}}"
-    r"(?::[0-9]{1,5})?(?:[/?#][^\s\x00]*)?"
+# Python's whitespace (str.isspace, what DRF trims and `\s` matches) and NUL, spelled out:
+# generators do not all read `\s` the way Python does (U+001C to U+001F, U+0085 ...).
+_SPACE_OR_NUL = (
+    r"\u0000\t\n\u000b\u000c\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a"
+    r"\u2028\u2029\u202f\u205f\u3000"
 )
+_URL_AFTER_SCHEME = rf"://{_LABEL}(?:\.{_LABEL}){{0,2}}\.[A-Za-z]{{2,24}}(?::[0-9]{{1,5}})?(?:[/?#][^{_SPACE_OR_NUL}]*)?"
+URL_PATTERN = rf"(?:https?|ftps?){_URL_AFTER_SCHEME}"
+HTTP_URL_PATTERN = rf"https?{_URL_AFTER_SCHEME}"  # URLValidator(schemes=["http", "https"])
 
 # The currencies the API supports (apps.common.money), in either case: what clients may send.
 CURRENCY_CODE_SCHEMA = {
@@ -582,7 +587,7 @@ class PaymentHubAutoSchema(AutoSchema):
             # of whitespace only is blank (400) unless blank is allowed.
             blank_allowed = field.allow_blank or not field.trim_whitespace
             schema["pattern"] = (
-                r"^[^\u0000]*$" if blank_allowed else r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+                r"^[^\u0000]*$" if blank_allowed else rf"^[^\u0000]*[^{_SPACE_OR_NUL}][^\u0000]*$"
             )
 
     def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:
