@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def get_test_database_url() -> str:
@@ -28,3 +37,37 @@ def get_subprocess_environment() -> dict[str, str]:
         "DATABASE_URL": get_test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
+
+
+@contextmanager
+def run_probe_worker(
+    *, include: str, hostname_prefix: str, environment: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``celery worker --pool solo`` on the ``default`` queue that also imports the
+    probe module ``include``; stopped (SIGTERM, then SIGKILL after 20 s) on the way out, when
+    the tail of its log is printed for a failing test's report."""
+    log_path = ROOT / "var" / f"test-{hostname_prefix}-{uuid.uuid4().hex[:8]}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    command = [
+        sys.executable, "-m", "celery", "-A", "paymenthub", "worker",
+        "--pool", "solo", "--queues", "default", "--include", include,
+        "--without-heartbeat", "--without-gossip", "--without-mingle",
+        "--hostname", f"{hostname_prefix}-{uuid.uuid4().hex[:8]}@localhost",
+        "--loglevel", "INFO",
+    ]  # fmt: skip
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own Celery app, fixed arguments)
+            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_text = log_path.read_text()
+        log_path.unlink(missing_ok=True)
+        print(log_text[-4000:])  # noqa: T201 (pytest shows it for a failing test)

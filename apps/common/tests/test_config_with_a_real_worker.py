@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +13,7 @@ from typing import Any
 import pytest
 
 from apps.common.config import clear_config_cache, publish_config
-from apps.common.testing.processes import get_subprocess_environment
+from apps.common.testing.processes import get_subprocess_environment, run_probe_worker
 from apps.common.tests.config_worker_probe import get_config_probe_key, read_config_probe
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,49 +30,13 @@ def config_worker(redis_client):
 
     clear_config_cache()
     app.control.purge()  # no stale messages from an earlier run
-    log_path = ROOT / "var" / f"test-config-worker-{uuid.uuid4().hex[:8]}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "paymenthub",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                "default",
-                "--include",
-                "apps.common.tests.config_worker_probe",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"config-probe-{uuid.uuid4().hex[:8]}@localhost",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=get_subprocess_environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with run_probe_worker(
+        include="apps.common.tests.config_worker_probe",
+        hostname_prefix="config-probe",
+        environment=get_subprocess_environment(),
+    ) as process:
         yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_text = log_path.read_text()
-        log_path.unlink(missing_ok=True)
-        print(log_text[-4000:])
-        clear_config_cache()
+    clear_config_cache()
 
 
 def _probe(redis_client, *, key: str, timeout: float) -> dict[str, Any]:

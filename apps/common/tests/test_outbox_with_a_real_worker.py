@@ -2,34 +2,21 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.outbox import enqueue_event
 from apps.common.request_context import set_request_id
+from apps.common.testing.processes import get_test_database_url, run_probe_worker
 from apps.common.tests.worker_probe import PROBE_EVENT_TYPE, get_probe_key
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    host = db["HOST"] or ""
-    host_part = quote(host, safe="") if host.startswith("/") else host
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    return f"postgresql://{quote(db['USER'], safe='')}{password}@{host_part}{port}/{db['NAME']}"
 
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -72,52 +59,14 @@ def celery_worker_process(redis_client, broker_url):
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="paymenthub.settings.test",
-        DATABASE_URL=_test_database_url(),
+        DATABASE_URL=get_test_database_url(),
         REDIS_URL=settings.REDIS_URL,
         CELERY_BROKER_URL=broker_url,
     )
-    log_path = ROOT / "var" / f"test-worker-{uuid.uuid4().hex[:8]}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "paymenthub",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                "default",
-                "--include",
-                "apps.common.tests.worker_probe",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"probe-{uuid.uuid4().hex[:8]}@localhost",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with run_probe_worker(
+        include="apps.common.tests.worker_probe", hostname_prefix="probe", environment=env
+    ) as process:
         yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_text = log_path.read_text()
-        log_path.unlink(missing_ok=True)
-        print(log_text[-4000:])
 
 
 def _wait_until_dispatched(event_id: str, *, timeout: float = 60) -> OutboxEvent:
