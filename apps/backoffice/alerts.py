@@ -139,37 +139,42 @@ def find_authorization_problems(context: AlertRuleContext) -> list[Finding]:
         errors = by_status.get("failed", 0) + by_status.get("unknown", 0)
         details = {"connector": connector, "attempts": total, **by_status}
         window = f"{int(limits['window_minutes'])} min"
-        if _rate(succeeded, total) < limits["auth_success_min_rate"]:
-            findings.append(
-                Finding(
-                    key=f"auth_success_drop:{connector}",
-                    severity=AlertSeverity.CRITICAL,
-                    summary=f"{connector}: authorization success {_rate(succeeded, total):.0%}"
-                    f" over {window}",
-                    owner_group=OPS_GROUP,
-                    details=details,
-                )
+        success, decline, error = (
+            _rate(succeeded, total),
+            _rate(declined, total),
+            _rate(errors, total),
+        )
+        breaches = (
+            (
+                success < limits["auth_success_min_rate"],
+                "auth_success_drop",
+                AlertSeverity.CRITICAL,
+                f"authorization success {success:.0%}",
+            ),
+            (
+                decline > limits["decline_max_rate"],
+                "decline_spike",
+                AlertSeverity.WARNING,
+                f"{decline:.0%} declined",
+            ),
+            (
+                error > limits["error_max_rate"],
+                "error_spike",
+                AlertSeverity.CRITICAL,
+                f"{error:.0%} errors",
+            ),
+        )
+        findings += [
+            Finding(
+                key=f"{kind}:{connector}",
+                severity=severity,
+                summary=f"{connector}: {what} over {window}",
+                owner_group=OPS_GROUP,
+                details=details,
             )
-        if _rate(declined, total) > limits["decline_max_rate"]:
-            findings.append(
-                Finding(
-                    key=f"decline_spike:{connector}",
-                    severity=AlertSeverity.WARNING,
-                    summary=f"{connector}: {_rate(declined, total):.0%} declined over {window}",
-                    owner_group=OPS_GROUP,
-                    details=details,
-                )
-            )
-        if _rate(errors, total) > limits["error_max_rate"]:
-            findings.append(
-                Finding(
-                    key=f"error_spike:{connector}",
-                    severity=AlertSeverity.CRITICAL,
-                    summary=f"{connector}: {_rate(errors, total):.0%} errors over {window}",
-                    owner_group=OPS_GROUP,
-                    details=details,
-                )
-            )
+            for breached, kind, severity, what in breaches
+            if breached
+        ]
     return findings
 
 
