@@ -19,22 +19,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.test import override_settings
-from django.utils import timezone
 
-from apps.merchants.api_keys import create_api_key
-from apps.merchants.models import PriceListEntry
-from apps.merchants.services import create_merchant
 from apps.payments.models import Payment
-from apps.tokenization import facade as vault
 from apps.tokenization.crypto import reset_key_provider
 from bench.harness.figures import Figure
 from bench.harness.gunicorn import ServerAddress, serve_with_gunicorn
 from bench.harness.http_load import LoadPlan, LoadResult, drive_load
+from bench.harness.seeding import seed_card_merchant
 
 INSERT_PATH = "/v1/_bench/probes"
 PAYMENTS_PATH = "/v1/payments"
@@ -43,32 +38,10 @@ CONCURRENCY_LEVELS = (1, 8, 32)
 
 def seed_merchant() -> tuple[str, str]:
     """An active merchant with the default card price, a test secret key and a saved card."""
-    merchant_id = create_merchant(
-        legal_name="Bench Payments S.r.l.",
-        trading_name="Bench Shop",
-        country="IT",
-        settlement_currency="EUR",
-        support_email="bench@shop.example",
-        status="active",
-    ).public_id
-    PriceListEntry.objects.update_or_create(
-        merchant=None,
-        currency="EUR",
-        payment_method="card",
-        defaults={
-            "percentage": Decimal("2.9"),
-            "fixed_fee_minor": 30,
-            "updated_at": timezone.now(),
-        },
+    merchant = seed_card_merchant(
+        name="Bench Payments", customer_ref="cus_bench", support_email="bench@shop.example"
     )
-    secret = create_api_key(merchant_id=merchant_id, mode="test", key_type="secret").secret
-    token = vault.tokenize_card(
-        merchant_id=merchant_id, number="4242424242424242", exp_month=12, exp_year=2035
-    )
-    method = vault.create_payment_method_from_token(
-        merchant_id=merchant_id, token_id=token.id, customer_ref="cus_bench"
-    )
-    return secret, method.id
+    return merchant.secret_key, merchant.payment_method
 
 
 def drive(

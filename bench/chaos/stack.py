@@ -40,15 +40,15 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 
 from bench.harness.gunicorn import ServerAddress, serve_with_gunicorn
+from bench.harness.seeding import SeededCardMerchant
+from bench.harness.seeding import seed_card_merchant as seed_harness_merchant
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -347,50 +347,18 @@ def serve_webhook_receiver(*, answer_after_seconds: float = 0.0) -> Iterator[Web
 
 
 # --- seeding -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SeededMerchant:
-    merchant_id: str
-    secret_key: str
-    payment_method: str
+SeededMerchant = SeededCardMerchant
 
 
 def seed_card_merchant(*, name: str, webhook_url: str = "") -> SeededMerchant:
     """An active EUR merchant with the default card price (2.9 % + 30), a secret test key and
     a saved 4242 card; with ``webhook_url``, a test endpoint receiving every event."""
-    from apps.merchants.api_keys import create_api_key
-    from apps.merchants.facade import create_webhook_endpoint
-    from apps.merchants.models import PriceListEntry
-    from apps.merchants.services import create_merchant
-    from apps.tokenization import facade as vault
-
-    merchant_id = create_merchant(
-        legal_name=f"Chaos {name} S.r.l.",
-        trading_name=f"Chaos {name}",
-        country="IT",
-        settlement_currency="EUR",
+    return seed_harness_merchant(
+        name=f"Chaos {name}",
+        customer_ref="cus_chaos",
         support_email="chaos@shop.example",
-        status="active",
-    ).public_id
-    PriceListEntry.objects.update_or_create(
-        merchant=None,
-        currency="EUR",
-        payment_method="card",
-        defaults={
-            "percentage": Decimal("2.9"),
-            "fixed_fee_minor": 30,
-            "updated_at": timezone.now(),
-        },
+        webhook_url=webhook_url,
     )
-    secret = create_api_key(merchant_id=merchant_id, mode="test", key_type="secret").secret
-    token = vault.tokenize_card(
-        merchant_id=merchant_id, number="4242424242424242", exp_month=12, exp_year=2035
-    )
-    method = vault.create_payment_method_from_token(
-        merchant_id=merchant_id, token_id=token.id, customer_ref="cus_chaos"
-    )
-    if webhook_url:
-        create_webhook_endpoint(merchant_id=merchant_id, url=webhook_url, mode="test")
-    return SeededMerchant(merchant_id=merchant_id, secret_key=secret, payment_method=method.id)
 
 
 # --- API load ----------------------------------------------------------------------------------

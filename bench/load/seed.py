@@ -9,14 +9,10 @@ the loopback receiver's ``/hooks/<merchant id>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
-
-from django.utils import timezone
 
 from apps.merchants.api_keys import create_api_key
 from apps.merchants.facade import create_webhook_endpoint
-from apps.merchants.models import PriceListEntry
-from apps.merchants.services import create_merchant
+from bench.harness.seeding import create_active_merchant, seed_default_card_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,32 +23,15 @@ class SeededMerchant:
     webhook_secret: str
 
 
-def seed_card_price() -> None:
-    """The platform's default card price in EUR (what a fresh installation is given)."""
-    PriceListEntry.objects.update_or_create(
-        merchant=None,
-        currency="EUR",
-        payment_method="card",
-        defaults={
-            "percentage": Decimal("2.9"),
-            "fixed_fee_minor": 30,
-            "updated_at": timezone.now(),
-        },
-    )
-
-
 def seed_merchants(*, count: int, hooks_url: str) -> list[SeededMerchant]:
-    seed_card_price()
+    seed_default_card_price()
     merchants = []
     for number in range(1, count + 1):
-        merchant_id = create_merchant(
+        merchant_id = create_active_merchant(
             legal_name=f"Load Shop {number} S.r.l.",
             trading_name=f"Load Shop {number}",
-            country="IT",
-            settlement_currency="EUR",
             support_email=f"shop{number}@load.example",
-            status="active",
-        ).public_id
+        )
         endpoint = create_webhook_endpoint(
             merchant_id=merchant_id, url=f"{hooks_url}{merchant_id}", mode="test"
         )
