@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
@@ -49,6 +51,8 @@ DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 MAX_ROTATION_OVERLAP = timedelta(days=7)
 MAX_EVENT_TYPES = 100
 ALL_EVENT_TYPES = "*"
+MALFORMED_URL = "Enter a full https:// URL."
+_HTTP_URL = URLValidator(schemes=["http", "https"])
 _EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
 _HKDF_INFO = b"paymenthub/merchants/webhook-signing-secret/v1"
 _CIPHERTEXT_VERSION = "v1"
@@ -97,11 +101,16 @@ def _new_secret() -> str:
 
 
 def validate_webhook_url(*, url: str, mode: str) -> str:
-    """https is required for live endpoints; http is allowed only in test mode."""
+    """A full URL as Django's URLValidator reads it (the portal form's check too); https is
+    required for live endpoints, http is allowed only in test mode."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in {"https", "http"} or not parts.hostname or len(url) > 2000:
-        raise InvalidWebhookEndpointError(message="Enter a full https:// URL.", param="url")
+    try:
+        _HTTP_URL(url)
+        parts = urlsplit(url)  # raises ValueError on e.g. "https://[abc"
+    except (DjangoValidationError, ValueError):
+        raise InvalidWebhookEndpointError(message=MALFORMED_URL, param="url") from None
+    if not parts.hostname or len(url) > 2000:
+        raise InvalidWebhookEndpointError(message=MALFORMED_URL, param="url")
     if parts.username or parts.password:
         raise InvalidWebhookEndpointError(
             message="The URL must not contain credentials.", param="url"
@@ -124,13 +133,13 @@ def normalize_event_types(*, event_types: Sequence[str]) -> list[str]:
         raise InvalidWebhookEndpointError(
             message="Choose at least one event type (or * for all).", param="event_types"
         )
-    if ALL_EVENT_TYPES in cleaned:
-        return [ALL_EVENT_TYPES]
-    bad = [item for item in cleaned if not _EVENT_TYPE_RE.match(item)]
-    if bad:
+    bad = [item for item in cleaned if item != ALL_EVENT_TYPES and not _EVENT_TYPE_RE.match(item)]
+    if bad:  # checked whether or not `*` is among them
         raise InvalidWebhookEndpointError(
             message=f"Unknown event type format: {', '.join(bad[:5])}.", param="event_types"
         )
+    if ALL_EVENT_TYPES in cleaned:
+        return [ALL_EVENT_TYPES]
     return cleaned
 
 

@@ -71,7 +71,15 @@ class TestCreateWebhookEndpoint:
         assert created.summary.url == "http://localhost:8080/hooks"
 
     @pytest.mark.parametrize(
-        "url", ["ftp://x.example", "https://", "https://user:pw@x.example/", "not a url"]
+        "url",
+        [
+            "ftp://x.example",
+            "https://",
+            "https://user:pw@x.example/",
+            "not a url",
+            "https://[abc/hooks",  # urlsplit raises ValueError: it was a 500
+            "http://a b/hooks",  # the portal's form refuses it; the service did not
+        ],
     )
     def test_refuses_unusable_urls(self, merchant, url):
         with pytest.raises(InvalidWebhookEndpointError):
@@ -85,7 +93,10 @@ class TestCreateWebhookEndpoint:
         assert created.summary.event_types == ("payment.succeeded", "refund.*")
         assert _create(merchant, event_types=["*", "payment.failed"]).summary.event_types == ("*",)
 
-    @pytest.mark.parametrize("event_types", [[], ["Payment Succeeded"], "payment.succeeded"])
+    @pytest.mark.parametrize(
+        "event_types",
+        [[], ["Payment Succeeded"], "payment.succeeded", ["*", "Payment Succeeded"]],
+    )
     def test_refuses_an_empty_or_malformed_filter(self, merchant, event_types):
         with pytest.raises(InvalidWebhookEndpointError) as excinfo:
             _create(merchant, event_types=event_types)
