@@ -7,9 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck importlint migrations-check check bench services-start services-stop clean
-.PHONY: loadtest
-.PHONY: chaos
+.PHONY: run test lint typecheck importlint migrations-check check bench loadtest chaos services-start services-stop clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
