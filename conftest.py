@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -42,3 +43,19 @@ def _clean_cache_database(request: pytest.FixtureRequest) -> None:
         _delete_this_runs_keys(client)
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _risk_features_at_midday(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The risk engine reads the hour of day (``hour_utc``: the ``night_time`` signal and the
+    model). Tests assert exact reasons and scores, so they see midday whatever the wall clock
+    says; the night rule itself is tested on features directly."""
+    import apps.risk.engine as engine
+
+    build_features = engine.build_features
+
+    def build_features_at_midday(**kwargs: Any) -> dict[str, Any]:
+        kwargs["now"] = kwargs["now"].replace(hour=12)
+        return build_features(**kwargs)
+
+    monkeypatch.setattr(engine, "build_features", build_features_at_midday)

@@ -64,7 +64,8 @@ def _signal_present(name: str, features: Mapping[str, Any]) -> bool:
     if name in {"amount_to_customer_avg", "amount_to_merchant_avg"}:
         return float(features.get(name) or 0) > 5
     if name == "night_time":
-        return int(features.get("hour_utc") or 12) < 5
+        hour = features.get("hour_utc")
+        return hour is not None and int(hour) < 5
     return bool(features.get(name))
 
 
