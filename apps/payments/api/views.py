@@ -157,7 +157,7 @@ def _payment_response(payment: Payment, *, status: int = 200) -> Response:
             param="payment_method",
             extra={"decline_code": payment.decline_code, "payment": to_payment_body(payment)},
         )
-    return Response(PaymentSerializer(to_payment_body(payment)).data, status=status)
+    return Response(to_payment_body(payment), status=status)
 
 
 def _from_unix(value: int | None) -> datetime | None:
@@ -209,7 +209,7 @@ class PaymentCollectionView(IdempotentAPIView):
             "has_more": page.has_more,
             "data": [to_payment_body(p, risks=risks) for p in page.items],
         }
-        return Response(PaymentListSerializer(body).data)
+        return Response(body)
 
     @extend_schema(
         operation_id="create_payment",
@@ -268,7 +268,7 @@ class PaymentDetailView(APIView):
         payment = selectors.get_payment(
             merchant_id=principal.merchant_id, mode=principal.mode, payment_id=payment_id
         )
-        return Response(PaymentSerializer(to_payment_body(payment)).data)
+        return Response(to_payment_body(payment))
 
 
 class PaymentConfirmView(IdempotentAPIView):
@@ -398,7 +398,7 @@ class RefundCollectionView(IdempotentAPIView):
             "has_more": page.has_more,
             "data": [to_refund_body(r) for r in page.items],
         }
-        return Response(RefundListSerializer(body).data)
+        return Response(body)
 
     @extend_schema(
         operation_id="create_refund",
@@ -433,7 +433,7 @@ class RefundCollectionView(IdempotentAPIView):
             reason=values["reason"],
             metadata=values["metadata"],
         )
-        return Response(RefundSerializer(to_refund_body(refund)).data)
+        return Response(to_refund_body(refund))
 
 
 class RefundDetailView(APIView):
@@ -448,4 +448,4 @@ class RefundDetailView(APIView):
         refund = selectors.get_refund(
             merchant_id=principal.merchant_id, mode=principal.mode, refund_id=refund_id
         )
-        return Response(RefundSerializer(to_refund_body(refund)).data)
+        return Response(to_refund_body(refund))

@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.common.models import OutboxEvent
 from apps.common.outbox import relay_outbox_until_empty
 from apps.ledger.facade import clear_pricing_cache
+from apps.payments.api.serializers import PaymentSerializer
 from apps.payments.bank_payments import sync_open_bank_payments
 from apps.payments.models import Payment, PaymentAttempt
 from apps.payments.services import resolve_unknown_attempt
@@ -107,6 +108,7 @@ class TestPayByBankOverTheApi:
         assert body["next_action"]["type"] == "redirect_to_url"
         assert body["next_action"]["url"].startswith(bank + "/authorize?")
         assert body["pay_by_bank"]["bank"] == "sandbox"
+        assert PaymentSerializer(body).data == body  # the body is exactly the documented shape
 
         back = shopper_comes_back(decide_at_bank(body["next_action"]["url"]))
         assert back["bank_payment"] == body["pay_by_bank"]["bank_payment"]
@@ -120,6 +122,7 @@ class TestPayByBankOverTheApi:
         assert done["next_action"] is None
         reference = done["pay_by_bank"]["bank_reference"]
         assert reference.startswith("dp-")
+        assert PaymentSerializer(done).data == done
 
         payment = Payment.objects.get(public_id=body["id"])
         assert payment.processor_reference == reference

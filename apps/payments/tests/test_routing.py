@@ -64,6 +64,15 @@ class TestChoosingConnectors:
         big = Money(amount_minor=250_000, currency="EUR")
         assert choose_connectors(merchant_id="mch_b", mode="live", amount=big) == ["simulator"]
 
+    def test_a_rule_with_a_maximum_amount_matches_up_to_it_and_not_above(self):
+        _rule(1, ["stripe"], max_amount_minor=1000, min_amount_minor=500)
+        _rule(2, ["simulator"])
+        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == ["stripe"]
+        above = Money(amount_minor=1001, currency="EUR")
+        below = Money(amount_minor=499, currency="EUR")
+        assert choose_connectors(merchant_id="mch_a", mode="live", amount=above) == ["simulator"]
+        assert choose_connectors(merchant_id="mch_a", mode="live", amount=below) == ["simulator"]
+
     def test_disabled_rules_and_the_other_modes_rules_are_ignored(self):
         _rule(1, ["stripe"], mode="test", enabled=False)
         _rule(2, ["stripe"], mode="live")
