@@ -75,17 +75,38 @@ def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
     return to_token_summary(token=token, record=token.record)
 
 
+PAYMENT_METHOD_SUMMARY_SQL = f"""
+    SELECT method.id, method.public_id, method.merchant_id, method.customer_ref,
+           method.created_at, record.brand AS card_brand, record.last4 AS card_last4,
+           record.exp_month AS card_exp_month, record.exp_year AS card_exp_year,
+           record.funding AS card_funding, record.fingerprint AS card_fingerprint
+    FROM {PaymentMethod._meta.db_table} AS method
+    JOIN {VaultRecord._meta.db_table} AS record ON record.id = method.record_id
+    WHERE method.public_id = %s AND method.merchant_id = %s AND method.deleted_at IS NULL
+"""  # noqa: S608 - the table names are the models' own, the values parameters
+
+
 def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
-    # public_id is unique: no ORDER BY (cheaper to build, same row)
-    payment_methods = (
-        PaymentMethod.objects.select_related("record")
-        .only("public_id", "merchant_id", "customer_ref", "created_at", *_RECORD_METADATA)
-        .filter(public_id=payment_method_id, merchant_id=merchant_id, deleted_at__isnull=True)[:1]
-    )
-    payment_method = next(iter(payment_methods), None)
+    # Every payment with a saved card reads this: written out once (public_id is unique, so
+    # no ORDER BY or LIMIT) rather than compiled by the ORM on each call.
+    found = PaymentMethod.objects.raw(PAYMENT_METHOD_SUMMARY_SQL, [payment_method_id, merchant_id])
+    payment_method = next(iter(found), None)
     if payment_method is None:
         raise PaymentMethodNotFoundError(param="payment_method")
-    return to_payment_method_summary(payment_method=payment_method, record=payment_method.record)
+    return PaymentMethodSummary(
+        id=payment_method.public_id,
+        merchant_id=payment_method.merchant_id,
+        customer_ref=payment_method.customer_ref,
+        card=CardDetails(
+            brand=payment_method.card_brand,
+            last4=payment_method.card_last4,
+            exp_month=payment_method.card_exp_month,
+            exp_year=payment_method.card_exp_year,
+            funding=payment_method.card_funding,
+            fingerprint=payment_method.card_fingerprint,
+        ),
+        created_at=payment_method.created_at,
+    )
 
 
 def list_payment_methods_for_customer(
