@@ -14,7 +14,7 @@ import string
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from apps.common.audit import record_audit_event
@@ -211,8 +211,7 @@ def _merchant_may_use(*, status: str, mode: str) -> bool:
 
 PRINCIPAL_SQL = f"""
     SELECT api_key.id, api_key.public_id, api_key.mode, api_key.key_type, api_key.expires_at,
-           api_key.revoked_at, merchant.public_id AS merchant_public_id,
-           merchant.status AS merchant_status, merchant.api_version AS merchant_api_version
+           api_key.revoked_at, merchant.public_id, merchant.status, merchant.api_version
     FROM {ApiKey._meta.db_table} AS api_key
     JOIN {Merchant._meta.db_table} AS merchant ON merchant.id = api_key.merchant_id
     WHERE api_key.secret_hash = %s
@@ -227,34 +226,38 @@ def authenticate_api_key(*, raw_key: str, now: datetime | None = None) -> ApiKey
         raise InvalidApiKeyError()
     # Every request runs this: only the columns used here, written out once (the hash is
     # unique, so no ORDER BY) rather than compiled by the ORM on each call.
-    key = next(iter(ApiKey.objects.raw(PRINCIPAL_SQL, [hash_api_key(raw_key=raw_key)])), None)
+    with connection.cursor() as cursor:
+        cursor.execute(PRINCIPAL_SQL, [hash_api_key(raw_key=raw_key)])
+        row = cursor.fetchone()
+    if row is None:
+        raise InvalidApiKeyError()
+    pk, key_id, mode, key_type, expires_at, revoked_at, merchant_id, status, api_version = row
     if (
-        key is None
-        or key.revoked_at is not None
-        or (key.expires_at is not None and key.expires_at <= now)
-        or not _merchant_may_use(status=key.merchant_status, mode=key.mode)
+        revoked_at is not None
+        or (expires_at is not None and expires_at <= now)
+        or not _merchant_may_use(status=status, mode=mode)
     ):
         raise InvalidApiKeyError()
-    _touch_last_used(key=key, now=now)
+    _touch_last_used(key_pk=pk, key_id=key_id, now=now)
     return ApiKeyPrincipal(
-        key_id=key.public_id,
-        merchant_id=key.merchant_public_id,
-        mode=key.mode,
-        key_type=key.key_type,
-        api_version=key.merchant_api_version,
+        key_id=key_id,
+        merchant_id=merchant_id,
+        mode=mode,
+        key_type=key_type,
+        api_version=api_version,
     )
 
 
-def _touch_last_used(*, key: ApiKey, now: datetime) -> None:
+def _touch_last_used(*, key_pk: int, key_id: str, now: datetime) -> None:
     """Record last use at most once a minute per key, so reads do not write every request."""
     try:
         first_this_minute = cache.add(
-            f"api-key-used:{key.public_id}", 1, timeout=LAST_USED_RESOLUTION_SECONDS
+            f"api-key-used:{key_id}", 1, timeout=LAST_USED_RESOLUTION_SECONDS
         )
     except Exception:  # Redis down: still record, just without the throttle
         first_this_minute = True
     if first_this_minute:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        ApiKey.objects.filter(pk=key_pk).update(last_used_at=now)
 
 
 def list_api_keys(*, merchant_id: str) -> list[ApiKeySummary]:

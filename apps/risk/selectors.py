@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+from django.db import connection
+
 from apps.risk.contracts import PaymentRiskView
 from apps.risk.models import RiskDecisionRecord, RiskReview
 
 LATEST_DECISION_SQL = f"""
-    SELECT decision.id, decision.action, decision.level, decision.score, decision.reasons,
+    SELECT decision.action, decision.level, decision.score, decision.reasons,
            decision.created_at,
            (SELECT review.status FROM {RiskReview._meta.db_table} AS review
              WHERE review.payment_ref = decision.payment_ref) AS review_status
@@ -22,16 +26,19 @@ def get_latest_payment_risk(*, payment_id: str) -> PaymentRiskView | None:
         return None
     # Every payment response reads this: one statement (the review's status as a subquery),
     # written out once rather than compiled by the ORM on each call.
-    record = next(iter(RiskDecisionRecord.objects.raw(LATEST_DECISION_SQL, [payment_id])), None)
-    if record is None:
+    with connection.cursor() as cursor:
+        cursor.execute(LATEST_DECISION_SQL, [payment_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    action, level, score, reasons, assessed_at, review_status = row
     return PaymentRiskView(
-        action=record.action,
-        level=record.level,
-        score=record.score,
-        reasons=tuple(record.reasons),
-        assessed_at=record.created_at,
-        review_status=record.review_status or "",
+        action=action,
+        level=level,
+        score=score,
+        reasons=tuple(json.loads(reasons)),  # jsonb reaches a cursor as its text
+        assessed_at=assessed_at,
+        review_status=review_status or "",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 
 from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
@@ -76,10 +77,9 @@ def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
 
 
 PAYMENT_METHOD_SUMMARY_SQL = f"""
-    SELECT method.id, method.public_id, method.merchant_id, method.customer_ref,
-           method.created_at, record.brand AS card_brand, record.last4 AS card_last4,
-           record.exp_month AS card_exp_month, record.exp_year AS card_exp_year,
-           record.funding AS card_funding, record.fingerprint AS card_fingerprint
+    SELECT method.public_id, method.merchant_id, method.customer_ref, method.created_at,
+           record.brand, record.last4, record.exp_month, record.exp_year, record.funding,
+           record.fingerprint
     FROM {PaymentMethod._meta.db_table} AS method
     JOIN {VaultRecord._meta.db_table} AS record ON record.id = method.record_id
     WHERE method.public_id = %s AND method.merchant_id = %s AND method.deleted_at IS NULL
@@ -89,23 +89,26 @@ PAYMENT_METHOD_SUMMARY_SQL = f"""
 def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
     # Every payment with a saved card reads this: written out once (public_id is unique, so
     # no ORDER BY or LIMIT) rather than compiled by the ORM on each call.
-    found = PaymentMethod.objects.raw(PAYMENT_METHOD_SUMMARY_SQL, [payment_method_id, merchant_id])
-    payment_method = next(iter(found), None)
-    if payment_method is None:
+    with connection.cursor() as cursor:
+        cursor.execute(PAYMENT_METHOD_SUMMARY_SQL, [payment_method_id, merchant_id])
+        row = cursor.fetchone()
+    if row is None:
         raise PaymentMethodNotFoundError(param="payment_method")
+    public_id, owner, customer_ref, created_at, *card = row
+    brand, last4, exp_month, exp_year, funding, fingerprint = card
     return PaymentMethodSummary(
-        id=payment_method.public_id,
-        merchant_id=payment_method.merchant_id,
-        customer_ref=payment_method.customer_ref,
+        id=public_id,
+        merchant_id=owner,
+        customer_ref=customer_ref,
         card=CardDetails(
-            brand=payment_method.card_brand,
-            last4=payment_method.card_last4,
-            exp_month=payment_method.card_exp_month,
-            exp_year=payment_method.card_exp_year,
-            funding=payment_method.card_funding,
-            fingerprint=payment_method.card_fingerprint,
+            brand=brand,
+            last4=last4,
+            exp_month=exp_month,
+            exp_year=exp_year,
+            funding=funding,
+            fingerprint=fingerprint,
         ),
-        created_at=payment_method.created_at,
+        created_at=created_at,
     )
 
 
