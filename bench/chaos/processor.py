@@ -57,12 +57,9 @@ def log(message: str) -> None:
 
 
 def fault_remaining() -> int:
-    from django.core.cache import cache
+    from apps.payments.connectors.simulator import count_simulator_faults_remaining
 
-    from apps.payments.connectors.simulator import FAULT_CACHE_KEY
-
-    fault = cache.get(FAULT_CACHE_KEY)
-    return int(fault.get("remaining", 0)) if fault else 0
+    return count_simulator_faults_remaining()
 
 
 def inject_fault(*, mode: str, count: int) -> None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
+from apps.common import fault_switch
 from apps.common.clock import get_now
 from apps.common.money import Money
 from apps.ledger.models import SimulatedPayout
@@ -43,23 +43,16 @@ def set_payout_rail_fault(*, fault: str, count: int = 1) -> None:
     happens at the rail) or ``timeout_after`` (the rail does it, the answer is lost)."""
     if fault not in {"timeout_before", "timeout_after"}:
         raise ValueError(f"unknown payout rail fault {fault!r}")
-    cache.set(FAULT_KEY, {"fault": fault, "count": count}, timeout=3600)
+    fault_switch.arm_fault(name=FAULT_KEY, mode=fault, count=count, timeout_seconds=3600)
 
 
 def clear_payout_rail_fault() -> None:
-    cache.delete(FAULT_KEY)
+    fault_switch.clear_fault(name=FAULT_KEY)
 
 
 def _take_fault() -> str:
-    spec = cache.get(FAULT_KEY)
-    if not spec or spec.get("count", 0) <= 0:
-        return ""
-    remaining = spec["count"] - 1
-    if remaining > 0:
-        cache.set(FAULT_KEY, {**spec, "count": remaining}, timeout=3600)
-    else:
-        cache.delete(FAULT_KEY)
-    return str(spec["fault"])
+    """One armed call used up, atomically across processes (apps.common.fault_switch)."""
+    return fault_switch.take_fault(name=FAULT_KEY) or ""
 
 
 def _to_result(row: SimulatedPayout) -> RailPayoutResult:

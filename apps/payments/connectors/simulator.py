@@ -23,12 +23,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from django.core.cache import cache as django_cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
+from apps.common import fault_switch
 from apps.common.clock import get_now
 from apps.common.errors import PaymentHubError
 from apps.common.money import Money
@@ -92,32 +91,31 @@ def get_card_behaviour(*, number: str) -> CardBehaviour:
 def set_simulator_fault(*, mode: str, count: int = 1, timeout_seconds: int = 600) -> None:
     """Make the next ``count`` simulator calls fail with ``mode`` (in every process)."""
     SimulatorFault(mode)
-    django_cache.set(FAULT_CACHE_KEY, {"mode": mode, "remaining": count}, timeout=timeout_seconds)
+    fault_switch.arm_fault(
+        name=FAULT_CACHE_KEY, mode=mode, count=count, timeout_seconds=timeout_seconds
+    )
 
 
 def clear_simulator_fault() -> None:
-    django_cache.delete(FAULT_CACHE_KEY)
+    fault_switch.clear_fault(name=FAULT_CACHE_KEY)
 
 
-def _peek_fault() -> dict[str, Any] | None:
-    """The armed fault, if any, without using it up."""
-    try:
-        fault: dict[str, Any] | None = django_cache.get(FAULT_CACHE_KEY)
-    except Exception:  # the cache (Redis) is down: no fault can have been set in it
+def count_simulator_faults_remaining() -> int:
+    return fault_switch.count_faults_remaining(name=FAULT_CACHE_KEY)
+
+
+def _peek_fault() -> str | None:
+    """The armed fault's mode, if any, without using it up (one cache read)."""
+    return fault_switch.peek_fault(name=FAULT_CACHE_KEY)
+
+
+def _take_fault(armed: str | None) -> SimulatorFault | None:
+    """Use up one armed call, atomically across processes (apps.common.fault_switch);
+    ``armed``: what :func:`_peek_fault` read (nothing armed: nothing to take)."""
+    if armed is None:
         return None
-    return fault or None
-
-
-def _take_fault(fault: dict[str, Any] | None) -> SimulatorFault | None:
-    """Use up one call of the armed ``fault`` (as :func:`_peek_fault` read it)."""
-    if not fault:
-        return None
-    remaining = int(fault.get("remaining", 0)) - 1
-    if remaining <= 0:
-        django_cache.delete(FAULT_CACHE_KEY)
-    else:
-        django_cache.set(FAULT_CACHE_KEY, {**fault, "remaining": remaining}, timeout=600)
-    return SimulatorFault(fault["mode"])
+    mode = fault_switch.take_fault(name=FAULT_CACHE_KEY)
+    return SimulatorFault(mode) if mode else None
 
 
 def _to_result(operation: SimulatedOperation) -> OperationResult:
