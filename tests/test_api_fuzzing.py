@@ -69,8 +69,6 @@ BUSINESS_RULES_NO_SCHEMA_CAN_STATE = {
     "account and the funds (400 payouts_not_allowed / payout_account_unverified / "
     "insufficient_funds: depends on the account)",
     "POST /v1/tokens": "a card number must pass the Luhn check (402 card_error invalid_number)",
-    "GET /v1/webhook_endpoints": "a cursor must name one of the merchant's endpoints "
-    "(400 invalid_webhook_endpoint: depends on the data)",
 }
 
 

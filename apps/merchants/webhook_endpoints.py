@@ -438,7 +438,8 @@ def page_webhook_endpoints(
     *, merchant_id: str, mode: str, limit: int = 10, cursor: str | None = None
 ) -> WebhookEndpointPage:
     """Oldest first, ``limit`` at a time; ``cursor`` is the last endpoint id of the previous
-    page. A cursor that is not one of this merchant's endpoints (in this mode) is refused."""
+    page. A cursor that is not one of this merchant's endpoints (in this mode) is a 404
+    ``resource_missing``, as an unknown ``starting_after`` is on the other lists."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidWebhookEndpointError(
             message=f"limit must be between 1 and {MAX_PAGE_SIZE}.", param="limit"
@@ -450,7 +451,9 @@ def page_webhook_endpoints(
         queryset=queryset,
         limit=limit,
         cursor=cursor,
-        cursor_not_found=InvalidWebhookEndpointError(message="Unknown cursor.", param="cursor"),
+        cursor_not_found=WebhookEndpointNotFoundError(
+            message=f"No such webhook endpoint: {cursor!r} (cursor).", param="cursor"
+        ),
         newest_first=False,
     )
     return WebhookEndpointPage(

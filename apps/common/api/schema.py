@@ -59,6 +59,9 @@ ERROR_TYPES = (
     "rate_limit_error",
 )
 
+# The list parameters that name an object to page from: unknown, they are a 404.
+CURSOR_PARAMETERS = frozenset({"starting_after", "cursor"})
+
 
 # A URL Django's URLValidator accepts (a subset: domain names of at most three labels, no IP
 # hosts), so that every URL the schema allows is accepted.
@@ -391,10 +394,11 @@ class PaymentHubAutoSchema(AutoSchema):
         return bool(auths) and {} not in auths
 
     def _names_an_object(self) -> bool:
+        """A route with an object id in its path, or a list whose cursor names an object."""
         if "{" in self.path:
             return True
         return any(
-            name == "starting_after"
+            name in CURSOR_PARAMETERS
             for name, location in self._process_override_parameters()
             if location == OpenApiParameter.QUERY
         )

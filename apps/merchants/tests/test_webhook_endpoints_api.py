@@ -116,10 +116,21 @@ class TestList:
         assert [e["id"] for e in second["data"]] == ids[2:]
         assert (second["has_more"], second["next_cursor"]) == (False, None)
 
-    @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "cursor=we_nope"])
+    @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc"])
     def test_bad_paging_is_a_400(self, client, merchant, query):
         response = _call(client, "get", f"/v1/webhook_endpoints?{query}", _key(merchant).secret)
         assert response.status_code == 400
+
+    def test_a_cursor_naming_no_endpoint_of_this_merchant_and_mode_is_a_404_like_other_lists(
+        self, client, merchant
+    ):
+        live_endpoint = _create(client, _key(merchant, "live").secret).json()["id"]
+        test_key = _key(merchant).secret
+        for cursor in ("we_nope", live_endpoint):
+            response = _call(client, "get", f"/v1/webhook_endpoints?cursor={cursor}", test_key)
+            assert response.status_code == 404
+            error = response.json()["error"]
+            assert (error["code"], error["param"]) == ("resource_missing", "cursor")
 
 
 class TestUpdateDeleteRotate:
