@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+from apps.common.changed_fields import RemembersLoadedValues
+
 
 class SimulatedOperation(models.Model):
     """What the built-in simulator processor did for one idempotency key: the processor's own
@@ -118,7 +120,7 @@ class Customer(models.Model):
         return f"{self.public_id}{' (deleted)' if self.deleted else ''}"
 
 
-class Payment(models.Model):
+class Payment(RemembersLoadedValues):
     """A payment (what the big processors call a PaymentIntent). Amounts in minor units;
     refunded ≤ captured ≤ amount is enforced by the database."""
 

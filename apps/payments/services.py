@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from apps.common.audit import record_audit_event
+from apps.common.changed_fields import remember_saved_values, save_changed_fields
 from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
@@ -162,7 +163,7 @@ def _transition(
     previous = payment.status
     payment.status = check_payment_transition(current=previous, target=target).value
     payment.updated_at = now
-    payment.save()
+    save_changed_fields(payment)  # the status, and whatever the caller changed with it
     if event_type:
         _emit(payment=payment, event_type=event_type, now=now, from_status=previous)
     else:
@@ -338,6 +339,7 @@ def create_payment(
             created_at=now,
             updated_at=now,
         )
+        remember_saved_values(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
         if not confirm:
             return payment

@@ -1,0 +1,115 @@
+"""Saving only the columns a service changed (apps.common.changed_fields), on the payment
+model that uses it: what was changed is written, what was not is left as the row holds it,
+and nothing a caller changed is ever dropped."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.common.changed_fields import (
+    list_changed_fields,
+    remember_saved_values,
+    save_changed_fields,
+)
+from apps.common.ids import make_public_id
+from apps.payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+def make_payment(**overrides) -> Payment:
+    now = timezone.now()
+    return Payment.objects.create(
+        public_id=make_public_id(prefix="pay"),
+        merchant_ref="mch_changed",
+        mode="test",
+        amount_minor=1500,
+        currency="EUR",
+        status="requires_confirmation",
+        capture_method="automatic",
+        metadata={"order": "A-1"},
+        created_at=now,
+        updated_at=now,
+        **overrides,
+    )
+
+
+def updated_columns(queries) -> list[set[str]]:
+    """The columns each UPDATE sets (``UPDATE t SET "a" = %s, "b" = %s WHERE ...``)."""
+    updates = [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
+    return [
+        set(re.findall(r'"(\w+)" =', sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]))
+        for sql in updates
+    ]
+
+
+def test_a_loaded_payment_writes_back_only_the_columns_that_changed():
+    payment = Payment.objects.get(pk=make_payment().pk)
+    payment.status = "processing"
+    payment.connector = "simulator"
+
+    with CaptureQueriesContext(connection) as queries:
+        save_changed_fields(payment)
+
+    assert updated_columns(queries.captured_queries) == [{"status", "connector"}]
+    stored = Payment.objects.get(pk=payment.pk)
+    assert (stored.status, stored.connector) == ("processing", "simulator")
+
+
+def test_a_column_changed_elsewhere_is_not_overwritten_with_a_stale_value():
+    payment = Payment.objects.get(pk=make_payment().pk)
+    Payment.objects.filter(pk=payment.pk).update(description="set by someone else")
+    payment.status = "processing"
+
+    save_changed_fields(payment)
+
+    assert Payment.objects.get(pk=payment.pk).description == "set by someone else"
+
+
+def test_a_json_value_changed_in_place_is_seen_and_saved():
+    payment = Payment.objects.get(pk=make_payment().pk)
+    payment.metadata["gift"] = "yes"
+
+    assert list_changed_fields(payment) == ["metadata"]
+    save_changed_fields(payment)
+
+    assert Payment.objects.get(pk=payment.pk).metadata == {"order": "A-1", "gift": "yes"}
+
+
+def test_a_column_deferred_at_load_and_set_since_is_saved():
+    payment = Payment.objects.only("id", "status").get(pk=make_payment().pk)
+    payment.description = "set on a deferred column"
+
+    save_changed_fields(payment)
+
+    assert Payment.objects.get(pk=payment.pk).description == "set on a deferred column"
+
+
+def test_nothing_changed_sends_no_update_and_a_second_save_sends_only_the_new_change():
+    payment = Payment.objects.get(pk=make_payment().pk)
+    with CaptureQueriesContext(connection) as queries:
+        save_changed_fields(payment)
+        payment.status = "processing"
+        save_changed_fields(payment)
+        payment.decline_code = "generic_decline"
+        save_changed_fields(payment)
+
+    assert updated_columns(queries.captured_queries) == [{"status"}, {"decline_code"}]
+
+
+def test_an_instance_never_loaded_is_saved_whole_and_a_created_one_once_remembered_is_not():
+    unremembered = make_payment()
+    unremembered.status = "processing"
+    assert list_changed_fields(unremembered) is None
+    save_changed_fields(unremembered)
+    assert Payment.objects.get(pk=unremembered.pk).status == "processing"
+
+    created = make_payment()
+    remember_saved_values(created)
+    created.status = "canceled"
+    assert list_changed_fields(created) == ["status"]
