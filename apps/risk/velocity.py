@@ -2,9 +2,11 @@
 
 One Lua script call (``EVALSHA``) per assessment:
 
-* sliding windows per card fingerprint, e-mail and IP: a sorted set of attempts (score =
-  time in ms, member = ``<nonce>:<amount>``), trimmed to 24 hours, giving the count and
-  amount over the last hour and the last 24 hours, this attempt included;
+* sliding windows per card fingerprint, e-mail and IP, over the last hour and the last 24
+  hours, this attempt included: per window a sorted set of the attempts inside it (score =
+  time in ms, member = ``<nonce>:<amount>``) and the running sum of their amounts, trimmed as
+  attempts leave it, so the count is ``ZCARD`` and the amount is kept, not summed: the cost
+  of a call does not grow with the number of attempts in the window;
 * per merchant: one hash per minute (count, amount), the last 60 summed: a sliding hour at
   minute resolution whose cost does not grow with the merchant's volume;
 * history: the card's first-seen time (``SET NX``), the e-mail's and the merchant's running
@@ -45,22 +47,33 @@ local minute = math.floor(now / 60000)
 local out = {}
 out[1] = redis.call('GET', KEYS[1]) or ''
 
+-- One sliding window: a sorted set of the attempts inside it (score = time in ms, member =
+-- <nonce>:<amount>) and, beside it, the running sum of their amounts. Trimming removes the
+-- attempts that left the window and subtracts their amounts: each attempt is added once and
+-- removed once, so a call costs O(log n) however many attempts the window holds (a card
+-- tester's, or one IP behind a carrier's NAT), never a walk over all of them.
+local function slide(zkey, horizon)
+  local sumkey = zkey .. ':sum'
+  local sum = tonumber(redis.call('GET', sumkey) or '0') or 0
+  if redis.call('EXISTS', zkey) == 0 then sum = 0 end
+  local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now - horizon)
+  if #expired > 0 then
+    for i = 1, #expired do
+      sum = sum - (tonumber(string.match(expired[i], ':(%d+)$')) or 0)
+    end
+    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - horizon)
+  end
+  redis.call('ZADD', zkey, now, nonce .. ':' .. amount)
+  sum = sum + amount
+  redis.call('SET', sumkey, sum, 'PX', horizon)
+  redis.call('PEXPIRE', zkey, horizon)
+  return redis.call('ZCARD', zkey), sum
+end
+
 local function window(key)
   if key == '' then return {0, 0, 0, 0} end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - long)
-  redis.call('ZADD', key, now, nonce .. ':' .. amount)
-  redis.call('PEXPIRE', key, long)
-  local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  local c1, s1, c2, s2 = 0, 0, 0, 0
-  for i = 1, #entries, 2 do
-    local value = tonumber(string.match(entries[i], ':(%d+)$')) or 0
-    c2 = c2 + 1
-    s2 = s2 + value
-    if tonumber(entries[i + 1]) > now - short then
-      c1 = c1 + 1
-      s1 = s1 + value
-    end
-  end
+  local c1, s1 = slide(key .. ':1h', short)
+  local c2, s2 = slide(key .. ':24h', long)
   return {c1, s1, c2, s2}
 end
 
