@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from apps.payments.connectors.simulator import clear_simulator_fault
+
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _no_simulator_faults() -> Iterator[None]:
+    """No simulator fault is armed when a payments test starts, nor left armed after it."""
+    clear_simulator_fault()
+    yield
+    clear_simulator_fault()
 
 
 def _free_port() -> int:

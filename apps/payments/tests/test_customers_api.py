@@ -4,19 +4,11 @@ from django.test import Client
 from apps.common.errors import NotFoundError
 from apps.common.models import AuditEvent, OutboxEvent
 from apps.merchants.facade import create_api_key
-from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import Customer, Payment
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 @pytest.fixture

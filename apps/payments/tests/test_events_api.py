@@ -7,18 +7,10 @@ from django.test import Client
 from apps.common.models import OutboxEvent
 from apps.common.outbox import enqueue_event, relay_outbox_until_empty
 from apps.merchants.facade import create_api_key
-from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import WebhookDelivery
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pytest
 
-from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 from apps.tokenization import facade as vault
 
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # 23 statements and 4 transactions (BEGIN + COMMIT each) today.
 MAX_STATEMENTS = 31
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(

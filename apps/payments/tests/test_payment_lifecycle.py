@@ -7,7 +7,7 @@ from apps.common.errors import ConflictError, StateError
 from apps.common.models import OutboxEvent
 from apps.common.money import Money
 from apps.ledger import facade as ledger
-from apps.payments.connectors.simulator import clear_simulator_fault, set_simulator_fault
+from apps.payments.connectors.simulator import set_simulator_fault
 from apps.payments.errors import AmountTooLargeError, InvalidPaymentRequestError
 from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, Refund
 from apps.payments.services import (
@@ -22,13 +22,6 @@ from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db
 EUR_100 = Money(amount_minor=10_000, currency="EUR")
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 def _token(merchant_id, number="4242424242424242"):

@@ -1,18 +1,10 @@
 import pytest
 
 from apps.common.models import OutboxEvent
-from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import Payment, PaymentAttempt
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 @pytest.fixture

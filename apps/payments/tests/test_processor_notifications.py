@@ -14,7 +14,6 @@ from apps.payments import disputes
 from apps.payments.connectors.base import NotificationKind, ProcessorNotification
 from apps.payments.connectors.simulator import (
     SimulatorConnector,
-    clear_simulator_fault,
     set_simulator_fault,
 )
 from apps.payments.connectors.stripe_connector import notification_from_event
@@ -25,13 +24,6 @@ pytestmark = pytest.mark.django_db
 
 REFUND_FAILS = "4000000000005126"
 DISPUTED = "4000000000000259"
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 @pytest.fixture

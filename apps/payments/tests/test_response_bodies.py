@@ -15,17 +15,9 @@ from apps.payments.api.serializers import (
     RefundListSerializer,
     RefundSerializer,
 )
-from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_faults():
-    clear_simulator_fault()
-    yield
-    clear_simulator_fault()
 
 
 def assert_rendered_as_documented(body: dict[str, Any], serializer: Any) -> None:
