@@ -218,7 +218,7 @@ class AttemptStatus(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown"
 
 
-class PaymentAttempt(models.Model):
+class PaymentAttempt(RemembersLoadedValues):
     """One call to a processor for a payment: reserved (committed) before the call, recorded
     after it. Its public id is the processor idempotency key, so a retry of the same attempt
     can never do the work twice. At most one attempt per payment is in flight."""

@@ -590,7 +590,7 @@ def _record_authorization(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            attempt.save()
+            save_changed_fields(attempt)
             payment.connector = connector_name
             _transition(payment=payment, target=S.UNKNOWN, now=now)
             return payment
@@ -601,7 +601,7 @@ def _record_authorization(
         payment.processor_reference = result.processor_reference or payment.processor_reference
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
-            attempt.save()
+            save_changed_fields(attempt)
             if _requests_capture(
                 capture_method=payment.capture_method, risk_action=payment.risk_action
             ):
@@ -623,7 +623,7 @@ def _record_authorization(
                 )
         elif result.outcome == OperationOutcome.REQUIRES_ACTION:
             attempt.status = AttemptStatus.REQUIRES_ACTION
-            attempt.save()
+            save_changed_fields(attempt)
             _transition(
                 payment=payment,
                 target=S.REQUIRES_ACTION,
@@ -636,7 +636,7 @@ def _record_authorization(
                 if result.outcome == OperationOutcome.DECLINED
                 else AttemptStatus.FAILED
             )
-            attempt.save()
+            save_changed_fields(attempt)
             payment.decline_code = result.decline_code
             payment.failure_code = result.error_code or (
                 "card_declined" if result.decline_code else "processing_error"
@@ -717,13 +717,13 @@ def _record_capture(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            attempt.save()
+            save_changed_fields(attempt)
             _transition(payment=payment, target=S.UNKNOWN, now=now)
             return payment
         attempt.error_code = result.error_code
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
-            attempt.save()
+            save_changed_fields(attempt)
             assert attempt.amount_minor is not None
             _book_capture(
                 payment=payment,
@@ -735,7 +735,7 @@ def _record_capture(
             _emit(payment=payment, event_type="payment.succeeded", now=now)
         else:
             attempt.status = AttemptStatus.FAILED
-            attempt.save()
+            save_changed_fields(attempt)
             payment.failure_code = result.error_code or "capture_failed"
             _transition(
                 payment=payment,
@@ -801,17 +801,17 @@ def _record_void(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            attempt.save()
+            save_changed_fields(attempt)
             _transition(payment=payment, target=S.UNKNOWN, now=now)
             return payment
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
-            attempt.save()
+            save_changed_fields(attempt)
             _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
             return payment
         attempt.status = AttemptStatus.FAILED
         attempt.error_code = result.error_code or "void_failed"
-        attempt.save()
+        save_changed_fields(attempt)
         if payment.status == S.UNKNOWN:  # the janitor learnt the void never happened
             before = (
                 PaymentEvent.objects.filter(payment=payment, to_status=S.UNKNOWN)
@@ -927,7 +927,7 @@ def _record_refund(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            attempt.save()
+            save_changed_fields(attempt)
             return refund
         attempt.processor_reference = result.processor_reference
         if result.outcome in {OperationOutcome.SUCCEEDED, OperationOutcome.PENDING}:
@@ -936,7 +936,7 @@ def _record_refund(
                 if result.outcome == OperationOutcome.SUCCEEDED
                 else AttemptStatus.PENDING
             )
-            attempt.save()
+            save_changed_fields(attempt)
             # pending: the processor accepted it and tells its final outcome later (a
             # notification); the amount leaves the merchant's balance now either way
             refund.status = (
@@ -958,7 +958,7 @@ def _record_refund(
         else:
             attempt.status = AttemptStatus.FAILED
             attempt.error_code = result.error_code
-            attempt.save()
+            save_changed_fields(attempt)
             refund.status = "failed"
             refund.failure_code = result.error_code or "refund_failed"
             refund.updated_at = now

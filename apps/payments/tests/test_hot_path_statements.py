@@ -11,7 +11,11 @@ the request log. Each transaction adds its BEGIN and COMMIT.
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 from apps.tokenization import facade as vault
@@ -41,3 +45,32 @@ def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budge
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
     assert response.json()["risk"]["action"] == "allow"
+
+
+def test_recording_the_answer_writes_only_the_payment_and_attempt_columns_that_changed():
+    merchant_id, client = make_merchant_with_key()
+    body = {
+        "amount": 1999,
+        "currency": "EUR",
+        "payment_method": make_token(merchant_id=merchant_id),
+    }
+    body["confirm"] = True
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post_json(client, "/v1/payments", body).json()["status"] == "succeeded"
+
+    updates = {
+        table: set(re.findall(r'"(\w+)" =', sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]))
+        for sql in (query["sql"] for query in queries.captured_queries)
+        if sql.startswith("UPDATE")
+        for table in re.findall(r'^UPDATE "(\w+)"', sql)
+        if table in {"payments_attempt", "payments_payment"}
+    }
+    assert updates["payments_attempt"] == {
+        "status",
+        "connector",
+        "completed_at",
+        "processor_reference",
+    }
+    assert {"status", "amount_captured_minor", "processor_reference"} <= updates["payments_payment"]
+    assert {"public_id", "amount_minor", "metadata"}.isdisjoint(updates["payments_payment"])
