@@ -14,6 +14,12 @@ What counts as changed, conservatively:
 * a column that was not loaded (deferred) but has been set on the instance;
 * everything, when the instance was never loaded nor remembered (a plain ``save()``).
 
+The snapshot follows every ``save()`` and ``refresh_from_db()`` of the instance. What it cannot
+see is a change made to the row by another statement (a queryset ``update()``, another
+process): a caller that sets a column back to the value it was loaded with, after someone else
+changed the row, is not writing a change as far as this instance knows (Django's own
+``update_fields`` has the same blind spot); such a caller reloads (``refresh_from_db``) first.
+
 This is persistence plumbing, not business logic: callers decide what changes and when.
 """
 
@@ -33,12 +39,22 @@ def _snapshot(value: Any) -> Any:
 
 
 class RemembersLoadedValues(models.Model):
-    """Mixin: remember each loaded column's value (``_loaded_values``, by attname)."""
+    """Mixin: remember each column's value as the database has it (``_loaded_values``, by
+    attname): when loaded (``from_db``), saved (``save``, any way it is called, ``create``
+    included) and refreshed (``refresh_from_db``)."""
+
+    _loaded_values: dict[str, Any]
 
     class Meta:
         abstract = True
 
-    _loaded_values: dict[str, Any]
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None:
+            _remember(self, names=None)
+        else:
+            _remember(self, names=[_attname(self, name) for name in update_fields])
 
     @classmethod
     def from_db(
@@ -52,13 +68,39 @@ class RemembersLoadedValues(models.Model):
         }
         return instance
 
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        fields = kwargs.get("fields")
+        if fields is None and len(args) > 1:
+            fields = args[1]
+        names = None if fields is None else [_attname(self, name) for name in fields]
+        _remember(self, names=names, loaded_only=True)
+
+
+def _attname(instance: models.Model, name: str) -> str:
+    """A field's column attribute (``payment`` → ``payment_id``)."""
+    return str(getattr(instance._meta.get_field(name), "attname", name))
+
+
+def _remember(
+    instance: models.Model, *, names: list[str] | None, loaded_only: bool = False
+) -> None:
+    """Remember the current values of ``names`` (None: every concrete column the instance
+    holds) as what the database has."""
+    snapshot: dict[str, Any] = instance.__dict__.setdefault("_loaded_values", {})
+    if names is None:
+        names = [
+            field.attname
+            for field in instance._meta.concrete_fields
+            if not loaded_only or field.attname in instance.__dict__
+        ]
+    for name in names:
+        snapshot[name] = _snapshot(getattr(instance, name))
+
 
 def remember_saved_values(instance: models.Model) -> None:
-    """After ``create()``: what is in the row now is what the instance holds."""
-    instance._loaded_values = {  # type: ignore[attr-defined]
-        field.attname: _snapshot(getattr(instance, field.attname))
-        for field in instance._meta.concrete_fields
-    }
+    """What is in the row now is what the instance holds (for a model without the mixin)."""
+    _remember(instance, names=None)
 
 
 def list_changed_fields(instance: models.Model) -> list[str] | None:
@@ -82,14 +124,12 @@ def list_changed_fields(instance: models.Model) -> list[str] | None:
 
 def save_changed_fields(instance: models.Model) -> None:
     """Save the columns that changed since the instance was loaded or last saved (all of
-    them when it was never loaded), and remember the saved values."""
+    them when it was never loaded); the mixin remembers what was saved."""
     changed = list_changed_fields(instance)
     if changed is None:
         instance.save()
         remember_saved_values(instance)
         return
-    if not changed:
-        return
-    instance.save(update_fields=changed)
-    loaded: dict[str, Any] = instance._loaded_values  # type: ignore[attr-defined]
-    loaded.update({name: _snapshot(getattr(instance, name)) for name in changed})
+    if changed:
+        instance.save(update_fields=changed)
+        _remember(instance, names=changed)

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from apps.common.audit import record_audit_event
-from apps.common.changed_fields import remember_saved_values, save_changed_fields
+from apps.common.changed_fields import save_changed_fields
 from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
@@ -355,7 +355,6 @@ def create_payment(
             created_at=now,
             updated_at=now,
         )
-        remember_saved_values(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
         if not confirm:
             return payment

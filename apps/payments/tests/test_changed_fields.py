@@ -11,11 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.common.changed_fields import (
-    list_changed_fields,
-    remember_saved_values,
-    save_changed_fields,
-)
+from apps.common.changed_fields import list_changed_fields, save_changed_fields
 from apps.common.ids import make_public_id
 from apps.payments.models import Payment
 
@@ -102,14 +98,43 @@ def test_nothing_changed_sends_no_update_and_a_second_save_sends_only_the_new_ch
     assert updated_columns(queries.captured_queries) == [{"status"}, {"decline_code"}]
 
 
-def test_an_instance_never_loaded_is_saved_whole_and_a_created_one_once_remembered_is_not():
-    unremembered = make_payment()
-    unremembered.status = "processing"
-    assert list_changed_fields(unremembered) is None
-    save_changed_fields(unremembered)
-    assert Payment.objects.get(pk=unremembered.pk).status == "processing"
-
+def test_a_created_payment_remembers_what_it_was_created_with():
     created = make_payment()
-    remember_saved_values(created)
     created.status = "canceled"
     assert list_changed_fields(created) == ["status"]
+
+
+def test_an_instance_never_loaded_nor_saved_is_saved_whole():
+    now = timezone.now()
+    built = Payment(
+        public_id=make_public_id(prefix="pay"),
+        merchant_ref="mch_changed",
+        mode="test",
+        amount_minor=900,
+        currency="EUR",
+        status="requires_payment_method",
+        capture_method="manual",
+        created_at=now,
+        updated_at=now,
+    )
+    assert list_changed_fields(built) is None
+    save_changed_fields(built)
+    assert Payment.objects.get(pk=built.pk).amount_minor == 900
+    assert list_changed_fields(built) == []
+
+
+def test_a_plain_save_and_a_refresh_move_what_is_remembered():
+    payment = Payment.objects.get(pk=make_payment().pk)
+    payment.status = "processing"
+    payment.save()  # a whole-row save elsewhere: the row now holds processing
+    payment.status = "requires_confirmation"  # and back: a change to write
+    assert list_changed_fields(payment) == ["status"]
+    save_changed_fields(payment)
+    assert Payment.objects.get(pk=payment.pk).status == "requires_confirmation"
+
+    Payment.objects.filter(pk=payment.pk).update(status="canceled")
+    payment.refresh_from_db()
+    payment.status = "requires_confirmation"  # back to what it was before the refresh
+    assert list_changed_fields(payment) == ["status"]
+    save_changed_fields(payment)
+    assert Payment.objects.get(pk=payment.pk).status == "requires_confirmation"
