@@ -48,13 +48,18 @@ def _call(method: str, path: str, key: str, body: dict[str, Any] | None = None) 
 
 @isolation_case("v1/webhook_endpoints")
 def webhook_endpoint_list_shows_only_the_callers_endpoints() -> None:
-    """The list holds A's endpoints only; B's id as a cursor is refused; create makes A's."""
+    """The list holds A's endpoints only; B's id as a cursor is a 404, as an id that names
+    nothing; create makes A's."""
     key_a, own, theirs = _two_merchants_with_endpoints()
     listed = _call("get", "/v1/webhook_endpoints", key_a)
     assert listed.status_code == 200
     assert [e["id"] for e in listed.json()["data"]] == [own]
     before = _webhook_state()
-    assert _call("get", f"/v1/webhook_endpoints?cursor={theirs}", key_a).status_code == 400
+    for cursor in (theirs, "we_nothing"):  # the same answer as for an id that names nothing
+        refused = _call("get", f"/v1/webhook_endpoints?cursor={cursor}", key_a)
+        assert refused.status_code == 404
+        error = refused.json()["error"]
+        assert (error["code"], error["param"]) == ("resource_missing", "cursor")
     assert _webhook_state() == before
 
 
