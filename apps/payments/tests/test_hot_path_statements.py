@@ -6,7 +6,9 @@ the commits into savepoints). What the bound covers, by step: the key lookup; th
 method read; create+reserve (payment, payment.created, routing, processing, attempt);
 detokenize (vault record, audit-chain head, audit entry); the risk decision; the simulator's
 operation; record (locks, attempt, payment, payment.succeeded); the response's risk read;
-the request log. Each transaction adds its BEGIN and COMMIT.
+the request log. Each transaction adds its BEGIN and COMMIT. The ledger's posting (one
+prepared statement in the record transaction) runs on a psycopg cursor of its own, so Django
+does not count it here.
 """
 
 from __future__ import annotations
