@@ -85,6 +85,17 @@ class TestStartupRefusesABadEnvironment:
             _run({"REDIS_URL": GOOD["REDIS_URL"]}, "-c", "import paymenthub.wsgi"), "DATABASE_URL"
         )
 
+    def test_the_wsgi_entry_point_loads_every_view_and_freezes_what_it_loaded(self):
+        probe = (
+            "import gc, sys, paymenthub.wsgi; "
+            "print(gc.get_freeze_count(), 'apps.payments.api.views' in sys.modules)"
+        )
+        result = _run(GOOD, "-c", probe)
+        assert result.returncode == 0, result.stderr
+        frozen, views_loaded = result.stdout.split()[-2:]
+        assert int(frozen) > 50_000  # the application's long-lived objects, out of gc's sight
+        assert views_loaded == "True"
+
     @pytest.mark.parametrize("process", ["worker", "beat"])
     def test_celery_processes_refuse_the_same_way(self, process):
         result = _run({"REDIS_URL": GOOD["REDIS_URL"]}, "-m", "celery", "-A", "paymenthub", process)
