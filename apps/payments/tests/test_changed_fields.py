@@ -18,21 +18,28 @@ from apps.payments.models import Payment
 pytestmark = pytest.mark.django_db
 
 
-def make_payment(**overrides) -> Payment:
+def build_payment(**overrides) -> Payment:
+    """A payment in memory, not saved."""
     now = timezone.now()
-    return Payment.objects.create(
-        public_id=make_public_id(prefix="pay"),
-        merchant_ref="mch_changed",
-        mode="test",
-        amount_minor=1500,
-        currency="EUR",
-        status="requires_confirmation",
-        capture_method="automatic",
-        metadata={"order": "A-1"},
-        created_at=now,
-        updated_at=now,
-        **overrides,
-    )
+    fields = {
+        "public_id": make_public_id(prefix="pay"),
+        "merchant_ref": "mch_changed",
+        "mode": "test",
+        "amount_minor": 1500,
+        "currency": "EUR",
+        "status": "requires_confirmation",
+        "capture_method": "automatic",
+        "metadata": {"order": "A-1"},
+        "created_at": now,
+        "updated_at": now,
+    }
+    return Payment(**{**fields, **overrides})
+
+
+def make_payment(**overrides) -> Payment:
+    payment = build_payment(**overrides)
+    payment.save(force_insert=True)
+    return payment
 
 
 def updated_columns(queries) -> list[set[str]]:
@@ -105,18 +112,7 @@ def test_a_created_payment_remembers_what_it_was_created_with():
 
 
 def test_an_instance_never_loaded_nor_saved_is_saved_whole():
-    now = timezone.now()
-    built = Payment(
-        public_id=make_public_id(prefix="pay"),
-        merchant_ref="mch_changed",
-        mode="test",
-        amount_minor=900,
-        currency="EUR",
-        status="requires_payment_method",
-        capture_method="manual",
-        created_at=now,
-        updated_at=now,
-    )
+    built = build_payment(amount_minor=900, capture_method="manual")
     assert list_changed_fields(built) is None
     save_changed_fields(built)
     assert Payment.objects.get(pk=built.pk).amount_minor == 900
