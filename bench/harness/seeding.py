@@ -5,7 +5,6 @@ callers run them only after Django is set up against their throwaway database.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,20 +16,15 @@ class SeededCardMerchant:
 
 def seed_default_card_price() -> None:
     """The platform's default card price in EUR, 2.9 % + 30 (what a fresh installation is
-    given)."""
-    from django.utils import timezone
+    given), set through the merchants' pricing service as an operator would."""
+    from apps.merchants.pricing import set_price
 
-    from apps.merchants.models import PriceListEntry
-
-    PriceListEntry.objects.update_or_create(
-        merchant=None,
+    set_price(
+        merchant_id=None,
         currency="EUR",
         payment_method="card",
-        defaults={
-            "percentage": Decimal("2.9"),
-            "fixed_fee_minor": 30,
-            "updated_at": timezone.now(),
-        },
+        percentage="2.9",
+        fixed_fee_minor=30,
     )
 
 
