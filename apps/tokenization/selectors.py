@@ -76,10 +76,12 @@ def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
     return to_token_summary(token=token, record=token.record)
 
 
+# The card columns a summary shows, in the order both the statement reads and CardDetails
+# takes them (one list, so the two cannot drift apart).
+_CARD_COLUMNS = ("brand", "last4", "exp_month", "exp_year", "funding", "fingerprint")
 PAYMENT_METHOD_SUMMARY_SQL = f"""
     SELECT method.public_id, method.merchant_id, method.customer_ref, method.created_at,
-           record.brand, record.last4, record.exp_month, record.exp_year, record.funding,
-           record.fingerprint
+           {", ".join(f"record.{column}" for column in _CARD_COLUMNS)}
     FROM {PaymentMethod._meta.db_table} AS method
     JOIN {VaultRecord._meta.db_table} AS record ON record.id = method.record_id
     WHERE method.public_id = %s AND method.merchant_id = %s AND method.deleted_at IS NULL
@@ -95,19 +97,11 @@ def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> P
     if row is None:
         raise PaymentMethodNotFoundError(param="payment_method")
     public_id, owner, customer_ref, created_at, *card = row
-    brand, last4, exp_month, exp_year, funding, fingerprint = card
     return PaymentMethodSummary(
         id=public_id,
         merchant_id=owner,
         customer_ref=customer_ref,
-        card=CardDetails(
-            brand=brand,
-            last4=last4,
-            exp_month=exp_month,
-            exp_year=exp_year,
-            funding=funding,
-            fingerprint=fingerprint,
-        ),
+        card=CardDetails(**dict(zip(_CARD_COLUMNS, card, strict=True))),
         created_at=created_at,
     )
 
