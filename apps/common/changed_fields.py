@@ -12,7 +12,7 @@ What counts as changed, conservatively:
 * a column whose value differs from the one loaded (mutable values, such as a JSON dict,
   are remembered as deep copies, so changing one in place is seen);
 * a column that was not loaded (deferred) but has been set on the instance;
-* everything, when the instance was never loaded nor remembered (a plain ``save()``).
+* everything, when the instance was neither loaded nor saved yet (a plain ``save()``).
 
 The snapshot follows every ``save()`` and ``refresh_from_db()`` of the instance. What it cannot
 see is a change made to the row by another statement (a queryset ``update()``, another
@@ -98,12 +98,7 @@ def _remember(
         snapshot[name] = _snapshot(getattr(instance, name))
 
 
-def remember_saved_values(instance: models.Model) -> None:
-    """What is in the row now is what the instance holds (for a model without the mixin)."""
-    _remember(instance, names=None)
-
-
-def list_changed_fields(instance: models.Model) -> list[str] | None:
+def list_changed_fields(instance: RemembersLoadedValues) -> list[str] | None:
     """The attnames whose values differ from the remembered ones; None when nothing was
     remembered (every column must be written)."""
     loaded: dict[str, Any] | None = getattr(instance, "_loaded_values", None)
@@ -122,14 +117,11 @@ def list_changed_fields(instance: models.Model) -> list[str] | None:
     return changed
 
 
-def save_changed_fields(instance: models.Model) -> None:
+def save_changed_fields(instance: RemembersLoadedValues) -> None:
     """Save the columns that changed since the instance was loaded or last saved (all of
-    them when it was never loaded); the mixin remembers what was saved."""
+    them when it was neither); the mixin remembers what was saved."""
     changed = list_changed_fields(instance)
     if changed is None:
         instance.save()
-        remember_saved_values(instance)
-        return
-    if changed:
+    elif changed:
         instance.save(update_fields=changed)
-        _remember(instance, names=changed)
