@@ -4,8 +4,6 @@ and nothing a caller changed is ever dropped."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +12,7 @@ from django.utils import timezone
 from apps.common.changed_fields import list_changed_fields, save_changed_fields
 from apps.common.ids import make_public_id
 from apps.payments.models import Payment
+from apps.payments.tests.statements import list_updated_columns
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +42,7 @@ def make_payment(**overrides) -> Payment:
 
 
 def updated_columns(queries) -> list[set[str]]:
-    """The columns each UPDATE sets (``UPDATE t SET "a" = %s, "b" = %s WHERE ...``)."""
-    updates = [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
-    return [
-        set(re.findall(r'"(\w+)" =', sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]))
-        for sql in updates
-    ]
+    return [columns for _table, columns in list_updated_columns(queries)]
 
 
 def test_a_loaded_payment_writes_back_only_the_columns_that_changed():

@@ -13,13 +13,12 @@ does not count it here.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
+from apps.payments.tests.statements import list_updated_columns
 from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,23 +50,15 @@ def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budge
 
 def test_recording_the_answer_writes_only_the_payment_and_attempt_columns_that_changed():
     merchant_id, client = make_merchant_with_key()
-    body = {
-        "amount": 1999,
-        "currency": "EUR",
-        "payment_method": make_token(merchant_id=merchant_id),
-    }
-    body["confirm"] = True
+    token = make_token(merchant_id=merchant_id)
+    body = {"amount": 1999, "currency": "EUR", "payment_method": token, "confirm": True}
 
     with CaptureQueriesContext(connection) as queries:
         assert post_json(client, "/v1/payments", body).json()["status"] == "succeeded"
 
-    updates = {
-        table: set(re.findall(r'"(\w+)" =', sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0]))
-        for sql in (query["sql"] for query in queries.captured_queries)
-        if sql.startswith("UPDATE")
-        for table in re.findall(r'^UPDATE "(\w+)"', sql)
-        if table in {"payments_attempt", "payments_payment"}
-    }
+    # the last UPDATE of each row: the record step's (the payment's first one moved it to
+    # processing when it was created)
+    updates = dict(list_updated_columns(queries.captured_queries))
     assert updates["payments_attempt"] == {
         "status",
         "connector",
