@@ -226,8 +226,9 @@ def retry_due_webhooks(*, now: datetime | None = None, limit: int = 500) -> int:
     """Enqueue every pending delivery that is due and not already queued (beat; a lost task
     loses nothing: its delivery is queued again once ``WEBHOOK_REQUEUE_AFTER_SECONDS`` pass).
 
-    The due rows are marked ``enqueued_until`` in the same statement that picks them (rows
-    another retry run holds are skipped), so overlapping runs never queue one twice."""
+    The due rows are picked ``FOR UPDATE SKIP LOCKED`` and marked ``enqueued_until`` in the
+    same transaction (rows another retry run holds are skipped), so overlapping runs never
+    queue one twice."""
     now = now or get_now()
     with transaction.atomic():
         due = list(

@@ -81,22 +81,9 @@ def choose_connectors(*, merchant_id: str, mode: str, amount: Money, brand: str 
     table = get_routing_table()
     if table is not None:
         return table.choose(merchant_id=merchant_id, mode=mode, amount=amount, brand=brand)
-    rule = next(
-        iter(
-            RoutingRule.objects.raw(
-                MATCHING_RULE_SQL,
-                [
-                    mode,
-                    merchant_id,
-                    amount.currency,
-                    brand,
-                    amount.amount_minor,
-                    amount.amount_minor,
-                ],
-            )
-        ),
-        None,
-    )
+    amount_minor = amount.amount_minor
+    parameters = [mode, merchant_id, amount.currency, brand, amount_minor, amount_minor]
+    rule = next(iter(RoutingRule.objects.raw(MATCHING_RULE_SQL, parameters)), None)
     return list(rule.connectors) if rule is not None else _default_connectors(mode=mode)
 
 
