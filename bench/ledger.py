@@ -42,9 +42,9 @@ from apps.common.clock import get_now
 from apps.common.money import Money
 from apps.ledger.facade import post_capture, recompute_balances, verify_ledger_chain
 from apps.ledger.posting import POST_ENTRY_SQL, make_transaction_id
-from apps.merchants.pricing import set_price
 from apps.merchants.services import create_merchant
 from bench.harness.figures import Figure
+from bench.harness.seeding import seed_default_card_price
 
 WARMUP_SECONDS = 1.0
 WINDOW_SECONDS = 6.0
@@ -208,13 +208,7 @@ def check_books() -> None:
 
 
 def run() -> list[Figure]:
-    set_price(
-        merchant_id=None,
-        currency="EUR",
-        payment_method="card",
-        percentage="2.9",
-        fixed_fee_minor=30,
-    )
+    seed_default_card_price()
     merchants = make_merchants(count=5)
     seed_history(merchant_id=merchants.pop(), entries=SEED_ENTRIES)
     print(f"ledger: capture entries, {WARMUP_SECONDS:.0f} s warm-up + {WINDOW_SECONDS:.0f} s")

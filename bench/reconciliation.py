@@ -42,11 +42,11 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.merchants.pricing import set_price
 from apps.merchants.services import create_merchant
 from apps.payments.reconciliation.importers import import_settlement_file
 from apps.payments.reconciliation.services import run_reconciliation
 from bench.harness.figures import Figure
+from bench.harness.seeding import seed_default_card_price
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 GOAL_SECONDS = 60.0
@@ -295,13 +295,7 @@ def measure(*, path: Path, day: date, planted: dict[str, int]) -> tuple[float, i
 
 
 def run() -> list[Figure]:
-    set_price(
-        merchant_id=None,
-        currency="EUR",
-        payment_method="card",
-        percentage="2.9",
-        fixed_fee_minor=30,
-    )
+    seed_default_card_price()
     merchant_id = create_merchant(
         legal_name="Bench Reconciliation S.r.l.",
         trading_name="Bench Recon",
