@@ -15,8 +15,8 @@ class SeededCardMerchant:
 
 
 def seed_default_card_price() -> None:
-    """The platform's default card price in EUR, 2.9 % + 30 (what a fresh installation is
-    given), set through the merchants' pricing service as an operator would."""
+    """The platform's default card price in EUR, 2.9 % + 30 (the demo merchant's card price),
+    set through the merchants' pricing service as an operator would."""
     from apps.merchants.pricing import set_price
 
     set_price(
