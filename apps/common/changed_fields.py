@@ -31,6 +31,8 @@ from typing import Any, Self
 
 from django.db import models
 
+from apps.common.rows import update_columns
+
 _MUTABLE = (dict, list)
 
 
@@ -67,6 +69,10 @@ class RemembersLoadedValues(models.Model):
             if value is not models.DEFERRED
         }
         return instance
+
+    def remember_saved_columns(self, *, attnames: list[str] | None) -> None:
+        """Called by ``apps.common.rows`` after it wrote these columns (None: every one)."""
+        _remember(self, names=attnames)
 
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
@@ -119,9 +125,10 @@ def list_changed_fields(instance: RemembersLoadedValues) -> list[str] | None:
 
 def save_changed_fields(instance: RemembersLoadedValues) -> None:
     """Save the columns that changed since the instance was loaded or last saved (all of
-    them when it was neither); the mixin remembers what was saved."""
+    them when it was neither), with one written-out UPDATE (``apps.common.rows``); the mixin
+    remembers what was saved."""
     changed = list_changed_fields(instance)
     if changed is None:
         instance.save()
     elif changed:
-        instance.save(update_fields=changed)
+        update_columns(instance, attnames=changed)

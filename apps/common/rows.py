@@ -1,0 +1,229 @@
+"""Read and write model rows with written-out statements, for the hot paths.
+
+``Model.save()`` and ``QuerySet.create()`` build their INSERT or UPDATE through the ORM's
+query compiler on every call; on the payment hot path (some ten row writes per confirmation)
+building those statements cost more CPU than Postgres spent running them. The statements
+here are built once per model (and, for an UPDATE, per set of columns), with the table and
+column names taken from ``_meta`` and every value passed as a parameter, and run on the
+caller's connection, inside the caller's transaction if there is one.
+
+The values are prepared exactly as the ORM prepares them: each field's ``pre_save`` (so
+``auto_now``/``auto_now_add`` apply) and then ``get_db_prep_save`` (so JSON, decimals and IP
+addresses are adapted the same way). What this path does not do, and therefore refuses:
+
+* expressions as values (``F()``, ``Now()``, a database default): those instances go
+  through ``save()``;
+* model inheritance (a parent table to write first): such models are refused outright;
+* ``pre_save``/``post_save`` signals: nothing in the project listens to them, and the hot
+  path models are written only by their own services.
+
+Reading is the mirror image: :func:`get_column_list` names a model's columns in its field
+order for a written-out SELECT, and :func:`load_instances` builds the instances from the rows
+through the documented ``Model.from_db`` hook, converting each value with its field's
+``from_db_value`` (JSON is parsed there, as the ORM does), without a queryset or a
+``RawQuerySet`` per call.
+
+This is persistence plumbing, not business logic: callers decide what to write and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connection, models
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+class WrittenOutRowError(TypeError):
+    """The model or value cannot be written by a written-out statement."""
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    column = field.column
+    assert column is not None  # every concrete field has one
+    return column
+
+
+@cache
+def _load_plan(model: type[models.Model]) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    converters = tuple(getattr(field, "from_db_value", None) for field in fields)
+    return columns, tuple(field.attname for field in fields), converters
+
+
+def get_column_list(model: type[models.Model]) -> str:
+    """The model's columns, quoted, in its field order: what a SELECT for
+    :func:`load_instances` selects (``SELECT <this> FROM ...``)."""
+    return _load_plan(model)[0]
+
+
+def load_instances(model: type[ModelT], *, sql: str, params: Sequence[Any]) -> list[ModelT]:
+    """Run ``sql``, which selects :func:`get_column_list` of ``model``, and build one instance
+    per row as the ORM would load it (``from_db``, so a model that remembers its loaded
+    values does)."""
+    _columns, attnames, converters = _load_plan(model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        if len(row) != len(attnames):
+            raise WrittenOutRowError(f"the SELECT must name every {model.__name__} column")
+        values = [
+            value if convert is None else convert(value, None, connection)
+            for value, convert in zip(row, converters, strict=True)
+        ]
+        instances.append(model.from_db(connection.alias, attnames, values))
+    return instances
+
+
+# Appended to an INSERT run on its own (autocommit): the statement's transaction, which commits
+# as the statement ends, does not wait for its WAL flush (``SET LOCAL`` without the BEGIN,
+# SET and COMMIT round trips).
+_NO_FLUSH_WAIT = ", set_config('synchronous_commit', 'off', true)"
+
+
+@cache
+def _insert_plan(
+    model: type[models.Model], *, wait_for_flush: bool = True
+) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    meta = model._meta
+    if meta.parents:
+        raise WrittenOutRowError(f"{model.__name__} inherits a table; use save()")
+    pk = meta.pk
+    assert pk is not None
+    fields = tuple(
+        field
+        for field in meta.concrete_fields
+        if not (field.primary_key and field.db_returning)  # the serial id: assigned by Postgres
+    )
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"RETURNING {quote(_column(pk))}{'' if wait_for_flush else _NO_FLUSH_WAIT}"
+    )
+    return sql, fields
+
+
+@cache
+def _update_plan(
+    model: type[models.Model], attnames: tuple[str, ...]
+) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    meta = model._meta
+    if meta.parents:
+        raise WrittenOutRowError(f"{model.__name__} inherits a table; use save()")
+    by_attname = {field.attname: field for field in meta.concrete_fields}
+    fields = tuple(by_attname[name] for name in attnames)
+    if any(field.primary_key for field in fields):
+        raise WrittenOutRowError("the primary key is not updated in place")
+    pk = meta.pk
+    assert pk is not None
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(_column(field))} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(pk))} = %s"  # noqa: S608
+    return sql, fields
+
+
+def _prepare(field: models.Field[Any, Any], instance: models.Model, *, add: bool) -> Any:
+    value = field.pre_save(instance, add)
+    if hasattr(value, "resolve_expression"):
+        raise WrittenOutRowError(
+            f"{type(instance).__name__}.{field.attname} holds an expression; use save()"
+        )
+    return field.get_db_prep_save(value, connection=connection)
+
+
+def _remember_saved(instance: models.Model, *, attnames: list[str] | None) -> None:
+    """A model that remembers its saved values (``apps.common.changed_fields``) is told."""
+    remember = getattr(instance, "remember_saved_columns", None)
+    if remember is not None:
+        remember(attnames=attnames)
+
+
+def insert_row(instance: models.Model, *, wait_for_flush: bool = True) -> None:
+    """INSERT the unsaved ``instance`` (as ``save(force_insert=True)`` would) and set its
+    primary key from the database; a model that remembers its saved values remembers
+    every column as saved. A unique violation raises ``IntegrityError``, as ``save()`` does.
+
+    ``wait_for_flush=False``, only outside any transaction: the row commits with
+    ``synchronous_commit`` off, so the caller does not wait for the WAL to reach the disk (a
+    database crash may lose the last few hundred milliseconds of such rows, never corrupt
+    them). Inside a transaction it would switch the caller's whole transaction: refused."""
+    if not instance._state.adding:
+        raise WrittenOutRowError(f"this {type(instance).__name__} is already saved")
+    if not wait_for_flush and connection.in_atomic_block:
+        raise WrittenOutRowError("wait_for_flush=False is for a row written on its own")
+    sql, fields = _insert_plan(type(instance), wait_for_flush=wait_for_flush)
+    values = [_prepare(field, instance, add=True) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    assert row is not None
+    _mark_inserted(instance, pk=row[0])
+
+
+@cache
+def _insert_rows_plan(row_models: tuple[type[models.Model], ...]) -> str:
+    inserts = []
+    selects = []
+    for number, model in enumerate(row_models):
+        sql, _fields = _insert_plan(model)
+        pk = model._meta.pk
+        assert pk is not None
+        inserts.append(f"inserted_{number} AS ({sql})")
+        quoted_pk = connection.ops.quote_name(_column(pk))
+        selects.append(f"(SELECT {quoted_pk} FROM inserted_{number})")  # noqa: S608
+    return f"WITH {', '.join(inserts)} SELECT {', '.join(selects)}"
+
+
+def insert_rows(*instances: models.Model) -> None:
+    """INSERT several unsaved instances, of any models, with one statement (one INSERT per
+    row, as data-modifying CTEs: all stored or, on any error, none), as :func:`insert_row`
+    does each. No row may need another's new primary key."""
+    if len(instances) == 1:
+        insert_row(instances[0])
+        return
+    values: list[Any] = []
+    for instance in instances:
+        if not instance._state.adding:
+            raise WrittenOutRowError(f"this {type(instance).__name__} is already saved")
+        _sql, fields = _insert_plan(type(instance))
+        values.extend(_prepare(field, instance, add=True) for field in fields)
+    sql = _insert_rows_plan(tuple(type(instance) for instance in instances))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    assert row is not None
+    for instance, pk in zip(instances, row, strict=True):
+        _mark_inserted(instance, pk=pk)
+
+
+def _mark_inserted(instance: models.Model, *, pk: Any) -> None:
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    _remember_saved(instance, attnames=None)
+
+
+def update_columns(instance: models.Model, *, attnames: Sequence[str]) -> None:
+    """UPDATE the saved ``instance``'s ``attnames`` columns (as ``save(update_fields=...)``
+    would, ``DatabaseError`` included when no row has its primary key)."""
+    if instance.pk is None or instance._state.adding:
+        raise WrittenOutRowError(f"this {type(instance).__name__} is not saved yet")
+    if not attnames:
+        return
+    sql, fields = _update_plan(type(instance), tuple(attnames))
+    values = [_prepare(field, instance, add=False) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+        updated = cursor.rowcount
+    if updated != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    _remember_saved(instance, attnames=list(attnames))
