@@ -20,14 +20,14 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F
 
 from apps.common.clock import get_now
@@ -35,6 +35,7 @@ from apps.common.contracts import DomainEvent, RelayResult
 from apps.common.ids import make_public_id
 from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.request_context import get_request_id
+from apps.common.rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,19 @@ def enqueue_event(
     aggregate_id: str = "",
     merchant_ref: str = "",
     now: datetime | None = None,
+    event_id: str = "",
+    together_with: Sequence[models.Model] = (),
 ) -> str:
-    """Write an event in the caller's transaction; returns its public id (``evt_...``)."""
+    """Write an event in the caller's transaction; returns its public id (``evt_...``).
+
+    ``together_with``: unsaved rows the caller writes with the event, in the same statement
+    (a payment's history line that names the event: its id is chosen up front as
+    ``event_id``, see :func:`make_event_id`), which saves a round trip per state change."""
     now = now or get_now()
     # Round-trip through JSON now so handlers see exactly what the database stores.
     safe_payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    event = OutboxEvent.objects.create(
-        public_id=make_public_id(prefix="evt"),
+    event = OutboxEvent(
+        public_id=event_id or make_event_id(),
         event_type=event_type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
@@ -89,8 +96,15 @@ def enqueue_event(
         created_at=now,
         request_id=get_request_id() or "",
     )
+    # one written-out statement: every state change of every payment lands here
+    insert_rows(event, *together_with)
     _kick_relay_after_commit()
     return event.public_id
+
+
+def make_event_id() -> str:
+    """A new event's public id, for a caller that names the event before it is written."""
+    return make_public_id(prefix="evt")
 
 
 def _kick_relay_after_commit() -> None:

@@ -5,18 +5,21 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from apps.common.clock import get_now
-from apps.common.models import OutboxEvent, OutboxStatus
+from apps.common.models import ApiRequestLogEntry, OutboxEvent, OutboxStatus
 from apps.common.outbox import (
     compute_retry_delay,
     enqueue_event,
+    make_event_id,
     register_outbox_handler,
     relay_outbox_batch,
     relay_outbox_until_empty,
     requeue_failed_event,
     unregister_outbox_handler,
 )
+from apps.common.tests.builders import build_request_log
 
 EVENT_TYPE = "test.outbox_probe"
 
@@ -50,6 +53,23 @@ class TestEnqueueEvent:
         assert event.status == OutboxStatus.PENDING
         assert event.payload == {"amount": 1050}
         assert event_id.startswith("evt_")
+
+    def test_an_event_named_up_front_is_written_with_the_callers_rows_in_one_statement(self):
+        event_id = make_event_id()
+        request_line = build_request_log(request_id=event_id)  # the row names its event
+
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            written = enqueue_event(
+                event_type=EVENT_TYPE,
+                payload={"amount": 1050},
+                event_id=event_id,
+                together_with=[request_line],
+            )
+
+        assert written == event_id
+        assert len(queries.captured_queries) == 1
+        assert OutboxEvent.objects.get(public_id=event_id).payload == {"amount": 1050}
+        assert ApiRequestLogEntry.objects.get(pk=request_line.pk).request_id == event_id
 
     def test_a_rolled_back_transaction_leaves_no_event(self):
         with pytest.raises(RuntimeError), transaction.atomic():
