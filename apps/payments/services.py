@@ -30,7 +30,8 @@ from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
 from apps.common.money import Money
-from apps.common.outbox import enqueue_event
+from apps.common.outbox import enqueue_event, make_event_id
+from apps.common.rows import get_column_list, insert_row, load_instances
 from apps.ledger import facade as ledger
 from apps.payments.connectors.base import (
     CardInput,
@@ -137,21 +138,25 @@ def _event_payload(payment: Payment) -> dict[str, Any]:
 
 
 def _emit(*, payment: Payment, event_type: str, now: datetime, from_status: str = "") -> None:
-    event_id = enqueue_event(
-        event_type=event_type,
-        payload=_event_payload(payment),
-        aggregate_type="payment",
-        aggregate_id=payment.public_id,
-        merchant_ref=payment.merchant_ref,
-        now=now,
-    )
-    PaymentEvent.objects.create(
+    """The outbox event and the payment's history line naming it, in one statement."""
+    event_id = make_event_id()
+    history = PaymentEvent(
         payment=payment,
         event_type=event_type,
         from_status=from_status,
         to_status=payment.status,
         outbox_event_id=event_id,
         created_at=now,
+    )
+    enqueue_event(
+        event_type=event_type,
+        payload=_event_payload(payment),
+        aggregate_type="payment",
+        aggregate_id=payment.public_id,
+        merchant_ref=payment.merchant_ref,
+        now=now,
+        event_id=event_id,
+        together_with=[history],
     )
 
 
@@ -167,12 +172,14 @@ def _transition(
     if event_type:
         _emit(payment=payment, event_type=event_type, now=now, from_status=previous)
     else:
-        PaymentEvent.objects.create(
-            payment=payment,
-            event_type="payment.status_changed",
-            from_status=previous,
-            to_status=payment.status,
-            created_at=now,
+        insert_row(
+            PaymentEvent(
+                payment=payment,
+                event_type="payment.status_changed",
+                from_status=previous,
+                to_status=payment.status,
+                created_at=now,
+            )
         )
 
 
@@ -189,7 +196,7 @@ def _reserve_attempt(
     ``fresh`` payment (created in this transaction) cannot have one: no savepoint needed."""
 
     def reserve() -> PaymentAttempt:
-        return PaymentAttempt.objects.create(
+        attempt = PaymentAttempt(
             public_id=make_public_id(prefix="att"),
             payment=payment,
             kind=kind.value,
@@ -199,6 +206,8 @@ def _reserve_attempt(
             refund=refund,
             created_at=now,
         )
+        insert_row(attempt)
+        return attempt
 
     if fresh:
         return reserve()
@@ -239,16 +248,21 @@ def _call_for_outcome(
     return result
 
 
-# the table names are the models' own, every value a parameter
-LOCK_PAYMENT_SQL = f"SELECT * FROM {Payment._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
-_ATTEMPTS = PaymentAttempt._meta.db_table
-LOCK_ATTEMPT_SQL = f"SELECT * FROM {_ATTEMPTS} WHERE public_id = %s FOR UPDATE"  # noqa: S608
+# the table and column names are the models' own, every value a parameter
+LOCK_PAYMENT_SQL = (
+    f"SELECT {get_column_list(Payment)} FROM {Payment._meta.db_table} "  # noqa: S608
+    "WHERE id = %s FOR UPDATE"
+)
+LOCK_ATTEMPT_SQL = (
+    f"SELECT {get_column_list(PaymentAttempt)} FROM {PaymentAttempt._meta.db_table} "  # noqa: S608
+    "WHERE public_id = %s FOR UPDATE"
+)
 LockedRow = TypeVar("LockedRow", Payment, PaymentAttempt)
 
 
 def _get_locked(model: type[LockedRow], sql: str, key: object) -> LockedRow:
     """The row, locked FOR UPDATE (``model.DoesNotExist`` when there is none, as ``get``)."""
-    for row in model.objects.raw(sql, [key]):
+    for row in load_instances(model, sql=sql, params=[key]):
         return row
     raise model.DoesNotExist(f"no {model.__name__} {key!r}")
 
@@ -335,7 +349,7 @@ def create_payment(
         card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
         brand, last4, fingerprint = card.brand, card.last4, card.fingerprint
     with transaction.atomic():
-        payment = Payment.objects.create(
+        payment = Payment(
             public_id=make_public_id(prefix="pay"),
             merchant_ref=merchant_id,
             mode=mode,
@@ -355,6 +369,7 @@ def create_payment(
             created_at=now,
             updated_at=now,
         )
+        insert_row(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
         if not confirm:
             return payment

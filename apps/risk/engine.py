@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.common.clock import get_now
+from apps.common.rows import insert_row
 from apps.risk.contracts import PaymentRiskInput, RiskAction, RiskDecision
 from apps.risk.expressions import CompiledCondition, RuleSyntaxError, compile_condition
 from apps.risk.features import FEATURE_NAMES, build_features
@@ -387,17 +388,20 @@ def record_decision(
             source=source,
             created_at=now,
         )
+        opens_review = decision.action is RiskAction.REVIEW and bool(risk_input.payment_id)
         if connection.in_atomic_block:
-            record.save(force_insert=True)
-            if decision.action is RiskAction.REVIEW and risk_input.payment_id:
+            insert_row(record)
+            if opens_review:
                 open_review(record=record, opened_by=source, now=now)
+            return record
+        if not opens_review:  # the common case: one statement, no BEGIN/SET/COMMIT
+            insert_row(record, wait_for_flush=False)
             return record
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            record.save(force_insert=True)
-            if decision.action is RiskAction.REVIEW and risk_input.payment_id:
-                open_review(record=record, opened_by=source, now=now)
+            insert_row(record)
+            open_review(record=record, opened_by=source, now=now)
         return record
     except Exception:
         logger.exception("could not store the risk decision for %s", risk_input.payment_id)

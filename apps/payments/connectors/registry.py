@@ -7,10 +7,12 @@ Routing: the ``routing.rules`` configuration document when a version is in force
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import connection
 
 from apps.common.errors import ProcessorError
 from apps.common.money import Money
@@ -35,7 +37,7 @@ T = TypeVar("T", bound=OperationResult)
 # RoutingRule's order. Written out once rather than built by the ORM for every payment: with
 # its five either-or conditions, compiling the queryset cost more than running it.
 MATCHING_RULE_SQL = f"""
-    SELECT id, connectors FROM {RoutingRule._meta.db_table}
+    SELECT connectors::text FROM {RoutingRule._meta.db_table}
     WHERE mode = %s AND enabled
       AND (merchant_ref = '' OR merchant_ref = %s)
       AND (currency = '' OR currency = %s)
@@ -82,9 +84,20 @@ def choose_connectors(*, merchant_id: str, mode: str, amount: Money, brand: str 
     if table is not None:
         return table.choose(merchant_id=merchant_id, mode=mode, amount=amount, brand=brand)
     amount_minor = amount.amount_minor
-    parameters = [mode, merchant_id, amount.currency, brand, amount_minor, amount_minor]
-    rule = next(iter(RoutingRule.objects.raw(MATCHING_RULE_SQL, parameters)), None)
-    return list(rule.connectors) if rule is not None else _default_connectors(mode=mode)
+    parameters: list[str | int] = [
+        mode,
+        merchant_id,
+        amount.currency,
+        brand,
+        amount_minor,
+        amount_minor,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(MATCHING_RULE_SQL, parameters)
+        row = cursor.fetchone()
+    if row is None:
+        return _default_connectors(mode=mode)
+    return list(json.loads(row[0]))
 
 
 def call_with_failover(

@@ -31,6 +31,7 @@ from apps.common import fault_switch
 from apps.common.clock import get_now
 from apps.common.errors import PaymentHubError
 from apps.common.money import Money
+from apps.common.rows import insert_row
 from apps.merchants.contracts import PriceSummary
 from apps.merchants.facade import apply_price, get_price
 from apps.payments.connectors.base import (
@@ -145,7 +146,7 @@ def _save_operation(*, operation: SimulatedOperation, decide: _Decision) -> Simu
     """Store what the simulator did, once per idempotency key (a racing twin's row wins)."""
     try:
         if not decide.parent_reference and not connection.in_atomic_block:
-            operation.save()  # one statement in autocommit: no BEGIN/COMMIT round trips
+            insert_row(operation)  # one statement in autocommit: no BEGIN/COMMIT round trips
             return operation
         with transaction.atomic():
             if decide.parent_reference:
@@ -154,7 +155,7 @@ def _save_operation(*, operation: SimulatedOperation, decide: _Decision) -> Simu
                     reference=decide.parent_reference
                 ).first()
                 decide.check_against_parent(operation)
-            operation.save()
+            insert_row(operation)
         return operation
     except IntegrityError:  # the same key raced us: its answer is the answer
         return SimulatedOperation.objects.get(idempotency_key=operation.idempotency_key)
