@@ -108,12 +108,13 @@ class ObieV4Connector:
             return str(body["error"]), str(body.get("error_description", body["error"]))
         return str(body.get("Code", "")), str(body.get("Message", ""))
 
-    def _client_token(self, *, scope: str, context: CallContext) -> str:
-        key = (self.bank.code, self.bank.base_url, self.bank.client_id, scope)
+    def _client_token(self, *, scope: str, context: CallContext) -> tuple[str, bool]:
+        """A client-credentials token for ``scope``, and whether it came from the cache."""
+        key = self._client_token_key(scope=scope)
         with _client_tokens_lock:
             cached = _client_tokens.get(key)
             if cached and cached[1] > time.monotonic():
-                return cached[0]
+                return cached[0], True
         answer = self._send(
             "POST",
             self.bank.token_url,
@@ -125,7 +126,42 @@ class ObieV4Connector:
         lifetime = max(0, int(answer.get("expires_in", 300)) - 60)
         with _client_tokens_lock:
             _client_tokens[key] = (token, time.monotonic() + lifetime)
-        return token
+        return token, False
+
+    def _client_token_key(self, *, scope: str) -> tuple[str, str, str, str]:
+        return (self.bank.code, self.bank.base_url, self.bank.client_id, scope)
+
+    def _forget_client_token(self, *, scope: str, token: str) -> None:
+        """Drop a cached token the bank no longer knows (unless another thread already
+        replaced it)."""
+        key = self._client_token_key(scope=scope)
+        with _client_tokens_lock:
+            cached = _client_tokens.get(key)
+            if cached and cached[0] == token:
+                del _client_tokens[key]
+
+    def _send_as_client(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str,
+        context: CallContext,
+        json_body: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """Send with a client-credentials token. A cached token the bank answers 401 to (it
+        revoked it or restarted and forgot it before its expiry) is dropped and the call is
+        sent once more with a new token: a 401 means the bank did nothing, and the second
+        send carries the same x-idempotency-key. A new token refused is the bank's answer."""
+        token, from_cache = self._client_token(scope=scope, context=context)
+        try:
+            return self._send(method, url, context=context, token=token, json_body=json_body)
+        except BankRefusedError as error:
+            if error.status != 401 or not from_cache:
+                raise
+        self._forget_client_token(scope=scope, token=token)
+        token, _ = self._client_token(scope=scope, context=context)
+        return self._send(method, url, context=context, token=token, json_body=json_body)
 
     def _consent_of(self, body: dict[str, Any]) -> BankConsentResult:
         data = body["Data"]
@@ -141,12 +177,11 @@ class ObieV4Connector:
         data: dict[str, Any] = {"Permissions": permissions}
         if expires_at is not None:
             data["ExpirationDateTime"] = expires_at.isoformat(timespec="seconds")
-        token = self._client_token(scope="accounts", context=context)
-        body = self._send(
+        body = self._send_as_client(
             "POST",
             f"{self.bank.base_url}{AISP}/account-access-consents",
+            scope="accounts",
             context=context,
-            token=token,
             json_body={"Data": data, "Risk": {}},
         ).json()
         return self._consent_of(body)
@@ -154,14 +189,13 @@ class ObieV4Connector:
     def get_account_consent(
         self, *, bank_consent_id: str, context: CallContext
     ) -> BankConsentResult:
-        token = self._client_token(scope="accounts", context=context)
         url = f"{self.bank.base_url}{AISP}/account-access-consents/{bank_consent_id}"
-        return self._consent_of(self._send("GET", url, context=context, token=token).json())
+        answer = self._send_as_client("GET", url, scope="accounts", context=context)
+        return self._consent_of(answer.json())
 
     def revoke_account_consent(self, *, bank_consent_id: str, context: CallContext) -> None:
-        token = self._client_token(scope="accounts", context=context)
         url = f"{self.bank.base_url}{AISP}/account-access-consents/{bank_consent_id}"
-        self._send("DELETE", url, context=context, token=token)
+        self._send_as_client("DELETE", url, scope="accounts", context=context)
 
     def list_accounts(self, *, access_token: str, context: CallContext) -> list[BankAccountInfo]:
         body = self._send(
@@ -228,15 +262,14 @@ class ObieV4Connector:
         context: CallContext,
         read_refund_account: bool = False,
     ) -> BankConsentResult:
-        token = self._client_token(scope="payments", context=context)
         data: dict[str, Any] = {"Initiation": initiation}
         if read_refund_account:  # the bank shares the payer's account on the payment
             data["ReadRefundAccount"] = "Yes"
-        body = self._send(
+        body = self._send_as_client(
             "POST",
             f"{self.bank.base_url}{PISP}/domestic-payment-consents",
+            scope="payments",
             context=context,
-            token=token,
             json_body={"Data": data, "Risk": {}},
         ).json()
         return self._consent_of(body)
@@ -244,9 +277,9 @@ class ObieV4Connector:
     def get_payment_consent(
         self, *, bank_consent_id: str, context: CallContext
     ) -> BankConsentResult:
-        token = self._client_token(scope="payments", context=context)
         url = f"{self.bank.base_url}{PISP}/domestic-payment-consents/{bank_consent_id}"
-        return self._consent_of(self._send("GET", url, context=context, token=token).json())
+        answer = self._send_as_client("GET", url, scope="payments", context=context)
+        return self._consent_of(answer.json())
 
     def confirm_funds(
         self, *, access_token: str, bank_consent_id: str, context: CallContext
@@ -296,13 +329,12 @@ class ObieV4Connector:
     def get_domestic_payment(
         self, *, bank_payment_id: str, context: CallContext
     ) -> BankPaymentResult:
-        token = self._client_token(scope="payments", context=context)
         url = f"{self.bank.base_url}{PISP}/domestic-payments/{bank_payment_id}/payment-details"
-        details = self._send("GET", url, context=context, token=token).json()
+        details = self._send_as_client("GET", url, scope="payments", context=context).json()
         statuses = details["Data"].get("PaymentStatus") or []
         url = f"{self.bank.base_url}{PISP}/domestic-payments/{bank_payment_id}"
         payment = self._payment_of(
-            self._send("GET", url, context=context, token=token).json()["Data"]
+            self._send_as_client("GET", url, scope="payments", context=context).json()["Data"]
         )
         reason = ""
         if statuses:

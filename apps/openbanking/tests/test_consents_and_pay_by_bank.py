@@ -11,8 +11,13 @@ from django.utils import timezone
 from apps.common.models import AuditEvent, OutboxEvent
 from apps.common.money import Money
 from apps.openbanking import services
-from apps.openbanking.errors import ConsentNotFoundError, ConsentNotUsableError
+from apps.openbanking.errors import (
+    BankRequestRefusedError,
+    ConsentNotFoundError,
+    ConsentNotUsableError,
+)
 from apps.openbanking.models import BankConsent, BankPayment
+from apps.openbanking.sandbox.bank import BankError
 from apps.openbanking.tests.conftest import approve_at_bank
 
 pytestmark = pytest.mark.django_db
@@ -350,3 +355,39 @@ class TestTheRedirectArrivingTwiceAtOnce:
         assert len(bank.bank.payments) == 1
         payment.refresh_from_db()
         assert payment.status == "pending"
+
+
+def count_requests(bank, *, path_end: str) -> int:
+    return sum(1 for record in bank.bank.requests if record["path"].endswith(path_end))
+
+
+class TestClientCredentialsTokens:
+    def test_a_bank_that_forgot_the_cached_token_is_asked_for_a_new_one_and_the_call_goes_through(
+        self, bank
+    ):
+        pay(bank)
+        bank.bank.tokens.clear()  # the bank restarted (or revoked it) before the token expired
+        tokens_before = count_requests(bank, path_end="/token")
+
+        payment = pay(bank)
+
+        assert payment.status == "requires_action"
+        assert count_requests(bank, path_end="/token") == tokens_before + 1
+        assert count_requests(bank, path_end="/domestic-payment-consents") == 3  # 1, then 401 + 1
+
+    def test_a_new_token_the_bank_refuses_too_is_the_banks_answer_after_one_more_try(
+        self, bank, monkeypatch
+    ):
+        pay(bank)
+        tokens_before = count_requests(bank, path_end="/token")
+        consents_before = count_requests(bank, path_end="/domestic-payment-consents")
+
+        def refuse_every_token(**_: object) -> None:
+            raise BankError(401, "UK.OBIE.Header.Invalid", "Invalid or expired token.")
+
+        monkeypatch.setattr(bank.bank, "check_token", refuse_every_token)
+        with pytest.raises(BankRequestRefusedError):
+            pay(bank)
+
+        assert count_requests(bank, path_end="/token") == tokens_before + 1
+        assert count_requests(bank, path_end="/domestic-payment-consents") == consents_before + 2
