@@ -76,5 +76,12 @@ def test_a_short_chaos_run_keeps_every_money_invariant(scenario: str) -> None:
         [sys.executable, "-m", "bench.chaos", scenario, "--seeds", str(CI_SEED), "--short"]
     )
     output = stdout + stderr
-    assert returncode == 0, output[-6000:]
-    assert f"CHAOS {scenario} seed={CI_SEED} result=pass" in stdout, output[-6000:]
+    assert returncode == 0, summarize_run(output=output)
+    assert f"CHAOS {scenario} seed={CI_SEED} result=pass" in stdout, summarize_run(output=output)
+
+
+def summarize_run(*, output: str) -> str:
+    """The run's verdict lines (``CHAOS ...``, ``FAIL ...``) first, then the tail of its
+    output: a report cut short still shows why the run failed."""
+    verdict = [line for line in output.splitlines() if line.startswith(("CHAOS ", "FAIL "))]
+    return "\n".join([*verdict, "--- the run's output, last part:", output[-6000:]])
