@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection
 
 from apps.common.clock import get_now
 from apps.common.contracts import AuditChainReport, AuditRecord
@@ -87,44 +87,52 @@ def _entry_hash(entry: AuditEvent) -> str:
     return compute_audit_hash(prev_hash=entry.prev_hash, canonical=canonical)
 
 
-# The new entry and the moved chain head in one statement (one round trip).
+# Lock the chain head, append the entry after it and move the head, in one statement (one
+# round trip; the head's lock is held only until the statement's transaction commits). The
+# entry's hash is computed here, by Postgres, from the locked head: sha256 of the previous hash
+# and the canonical JSON, whose last key is "sequence" (the keys are sorted), so Python sends
+# the canonical text up to that key's value and Postgres appends the number and the brace.
+# A head that waited for another writer's commit is re-read at its newest version (FOR
+# UPDATE), so the chain never forks; ``sequence`` is unique besides.
 _APPEND_SQL = """
-WITH appended AS (
+WITH head AS (
+    SELECT last_sequence + 1 AS sequence, last_hash AS prev_hash
+    FROM common_audit_chain_head WHERE id = 1 FOR UPDATE
+), appended AS (
     INSERT INTO common_audit_event (
         sequence, public_id, occurred_at, actor_type, actor_id, action, object_type,
         object_id, merchant_ref, ip_address, request_id, metadata, prev_hash, hash
     )
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb, %s, %s)
+    SELECT head.sequence, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb,
+        head.prev_hash,
+        encode(sha256(convert_to(head.prev_hash || %s || head.sequence::text || '}', 'UTF8')),
+            'hex')
+    FROM head
     RETURNING sequence, hash
 )
-UPDATE common_audit_chain_head AS head
+UPDATE common_audit_chain_head AS moved
 SET last_sequence = appended.sequence, last_hash = appended.hash
 FROM appended
-WHERE head.id = 1
+WHERE moved.id = 1
+RETURNING appended.sequence, appended.hash
 """
 
-
-# Every audited write runs this: plain SQL, nothing to build per call.
-_LOCK_HEAD_SQL = (
-    "SELECT last_sequence, last_hash FROM common_audit_chain_head WHERE id = 1 FOR UPDATE"
+# The chain head, if the table was emptied (the migration creates it): created race-free.
+_CREATE_HEAD_SQL = (
+    "INSERT INTO common_audit_chain_head (id, last_sequence, last_hash) "
+    "VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING"
 )
 
+_SEQUENCE_PLACEHOLDER = 0
+_CANONICAL_END = f'"sequence":{_SEQUENCE_PLACEHOLDER}}}'
 
-def _lock_chain_head() -> tuple[int, str]:
-    """Lock the chain head, creating it (race-free) if the table was emptied; returns its
-    last sequence and hash."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_HEAD_SQL)
-        row = cursor.fetchone()
-        if row is None:
-            cursor.execute(
-                "INSERT INTO common_audit_chain_head (id, last_sequence, last_hash) "
-                "VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING",
-                [GENESIS_HASH],
-            )
-            cursor.execute(_LOCK_HEAD_SQL)
-            row = cursor.fetchone()
-    return int(row[0]), str(row[1])
+
+def _canonical_before_sequence(**fields: Any) -> str:
+    """The canonical JSON of the entry up to the value of its last key, ``sequence``."""
+    canonical = canonicalize_audit_entry(sequence=_SEQUENCE_PLACEHOLDER, **fields)
+    if not canonical.endswith(_CANONICAL_END):  # the keys are sorted: "sequence" is last
+        raise AssertionError("the canonical audit entry no longer ends with its sequence")
+    return canonical[: -len(_CANONICAL_END)] + '"sequence":'
 
 
 def record_audit_event(
@@ -139,7 +147,8 @@ def record_audit_event(
     metadata: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> AuditRecord:
-    """Append one entry to the chain in the caller's transaction (or a new one)."""
+    """Append one entry to the chain, in one statement: in the caller's transaction if there
+    is one (the head stays locked until it commits), else committed on its own."""
     if actor_type not in ACTOR_TYPES:
         raise ValueError(f"actor_type must be one of {sorted(ACTOR_TYPES)}")
     if not action:
@@ -152,49 +161,43 @@ def record_audit_event(
         mask_card_numbers(json.dumps(metadata or {}, cls=DjangoJSONEncoder, sort_keys=True))
     )
     request_id = get_request_id() or ""
-    # No savepoint inside a caller's transaction (a failed append fails the caller anyway):
-    # an append is three round trips, lock the head, insert + move the head, commit.
-    with transaction.atomic(savepoint=False):
-        last_sequence, last_hash = _lock_chain_head()
-        sequence = last_sequence + 1
-        public_id = make_public_id(prefix="aud")
-        fields: dict[str, Any] = {
-            "sequence": sequence,
-            "public_id": public_id,
-            "occurred_at": occurred_at,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "merchant_ref": merchant_ref,
-            "ip_address": ip_address,
-            "request_id": request_id,
-            "metadata": safe_metadata,
-        }
-        entry_hash = compute_audit_hash(
-            prev_hash=last_hash, canonical=canonicalize_audit_entry(**fields)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _APPEND_SQL,
-                [
-                    sequence,
-                    public_id,
-                    occurred_at,
-                    actor_type,
-                    actor_id,
-                    action,
-                    object_type,
-                    object_id,
-                    merchant_ref,
-                    ip_address,
-                    request_id,
-                    json.dumps(safe_metadata),
-                    last_hash,
-                    entry_hash,
-                ],
-            )
+    public_id = make_public_id(prefix="aud")
+    fields: dict[str, Any] = {
+        "public_id": public_id,
+        "occurred_at": occurred_at,
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "merchant_ref": merchant_ref,
+        "ip_address": ip_address,
+        "request_id": request_id,
+        "metadata": safe_metadata,
+    }
+    parameters = [
+        public_id,
+        occurred_at,
+        actor_type,
+        actor_id,
+        action,
+        object_type,
+        object_id,
+        merchant_ref,
+        ip_address,
+        request_id,
+        json.dumps(safe_metadata),
+        _canonical_before_sequence(**fields),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL, parameters)
+        row = cursor.fetchone()
+        if row is None:  # no chain head: create it, then append after it
+            cursor.execute(_CREATE_HEAD_SQL, [GENESIS_HASH])
+            cursor.execute(_APPEND_SQL, parameters)
+            row = cursor.fetchone()
+    assert row is not None
+    sequence, entry_hash = int(row[0]), str(row[1])
     return AuditRecord(sequence=sequence, public_id=public_id, action=action, hash=entry_hash)
 
 

@@ -439,37 +439,18 @@ def detokenize_for_authorization(
 ) -> CardForAuthorization:
     """The card in clear for one processor call, audited; a token is consumed by it.
 
-    The token is consumed and the audit entry written in one transaction, before anything is
-    decrypted: no card leaves the vault without its audit entry. The CVC comes with it if it
-    is still in Redis (read once, then deleted).
+    The audit entry is written before anything is decrypted: no card leaves the vault without
+    its audit entry. A token is consumed in the same transaction as its entry; a saved payment
+    method is read, then audited by one statement of its own. The CVC comes with it if it is
+    still in Redis (read once, then deleted).
     """
     now = now or get_now()
     if not connector_name or not reason or not payment_ref:
         raise MissingDetokenizationReasonError()
     source_id = token_or_payment_method_id
     not_found: NotFoundError
-    with transaction.atomic():
-        if is_public_id(value=source_id, prefix="tok"):
-            not_found = TokenNotFoundError(param="token")
-            envelope = consume_token_for_authorization(
-                token_id=source_id, merchant_id=merchant_id, now=now
-            )
-            if envelope is None:  # find out why, for a precise error
-                _check_token_usable(
-                    token=lock_token(token_id=source_id), merchant_id=merchant_id, now=now
-                )
-                raise not_found
-            object_type = "token"
-        elif is_public_id(value=source_id, prefix="pm"):
-            not_found = PaymentMethodNotFoundError(param="payment_method")
-            envelope = read_payment_method_envelope(
-                payment_method_id=source_id, merchant_id=merchant_id
-            )
-            if envelope is None:
-                raise not_found
-            object_type = "payment_method"
-        else:
-            raise NotFoundError(message="No such token or payment method.", param="source")
+
+    def record_detokenized(*, object_type: str) -> None:
         record_audit_event(
             action="vault.detokenized",
             actor_type="system",
@@ -480,6 +461,29 @@ def detokenize_for_authorization(
             metadata={"connector": connector_name, "reason": reason, "payment_ref": payment_ref},
             occurred_at=now,
         )
+
+    if is_public_id(value=source_id, prefix="tok"):
+        not_found = TokenNotFoundError(param="token")
+        with transaction.atomic():  # consumed if and only if audited
+            envelope = consume_token_for_authorization(
+                token_id=source_id, merchant_id=merchant_id, now=now
+            )
+            if envelope is None:  # find out why, for a precise error
+                _check_token_usable(
+                    token=lock_token(token_id=source_id), merchant_id=merchant_id, now=now
+                )
+                raise not_found
+            record_detokenized(object_type="token")
+    elif is_public_id(value=source_id, prefix="pm"):
+        not_found = PaymentMethodNotFoundError(param="payment_method")
+        envelope = read_payment_method_envelope(
+            payment_method_id=source_id, merchant_id=merchant_id
+        )
+        if envelope is None:
+            raise not_found
+        record_detokenized(object_type="payment_method")  # one statement of its own
+    else:
+        raise NotFoundError(message="No such token or payment method.", param="source")
     opened = _open_envelope(envelope=envelope, not_found=not_found)
     cvc = take_cvc(record_id=envelope.record_id, data_key=opened.data_key)
     return CardForAuthorization(

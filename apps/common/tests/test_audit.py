@@ -4,9 +4,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from apps.common.audit import GENESIS_HASH, record_audit_event, verify_audit_chain
-from apps.common.models import AuditEvent
+from apps.common.audit import (
+    GENESIS_HASH,
+    canonicalize_audit_entry,
+    compute_audit_hash,
+    record_audit_event,
+    verify_audit_chain,
+)
+from apps.common.models import AuditChainHead, AuditEvent
 
 
 def _record(n: int, **extra):
@@ -55,6 +62,50 @@ class TestRecordAuditEvent:
             record_audit_event(action="test.rolled_back", actor_type="system")
             raise RuntimeError
         _record(1)
+        assert verify_audit_chain().ok
+
+    def test_a_hash_made_by_postgres_is_the_one_python_verifies_for_any_metadata(self):
+        record = record_audit_event(
+            action="test.unicode",
+            actor_type="admin",
+            actor_id="Zoë",
+            object_type="payment",
+            object_id="pay_123",
+            merchant_ref="mch_123",
+            ip_address="2001:db8::1",
+            metadata={"note": 'naïve café ✓ "quoted" \\ \n', "sequence": 99, "nested": [1, {}]},
+        )
+        row = AuditEvent.objects.get(action="test.unicode")
+        canonical = canonicalize_audit_entry(
+            sequence=row.sequence,
+            public_id=row.public_id,
+            occurred_at=row.occurred_at,
+            actor_type=row.actor_type,
+            actor_id=row.actor_id,
+            action=row.action,
+            object_type=row.object_type,
+            object_id=row.object_id,
+            merchant_ref=row.merchant_ref,
+            ip_address=row.ip_address,
+            request_id=row.request_id,
+            metadata=row.metadata,
+        )
+        assert row.hash == record.hash
+        assert row.hash == compute_audit_hash(prev_hash=row.prev_hash, canonical=canonical)
+        assert verify_audit_chain().ok
+
+    def test_an_append_on_its_own_is_one_statement(self):
+        _record(1)
+        with CaptureQueriesContext(connection) as queries:
+            _record(1)
+        assert len(queries.captured_queries) == 1
+
+    def test_a_missing_chain_head_is_created_at_the_genesis_hash(self):
+        AuditChainHead.objects.all().delete()
+        record = record_audit_event(action="test.genesis", actor_type="system")
+        assert record.sequence == 1
+        assert AuditEvent.objects.get(action="test.genesis").prev_hash == GENESIS_HASH
+        assert AuditChainHead.objects.get().last_hash == record.hash
         assert verify_audit_chain().ok
 
 
