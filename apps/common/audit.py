@@ -175,7 +175,7 @@ def record_audit_event(
         "request_id": request_id,
         "metadata": safe_metadata,
     }
-    parameters = [
+    parameters: list[Any] = [
         public_id,
         occurred_at,
         actor_type,

@@ -90,8 +90,11 @@ _NO_FLUSH_WAIT = ", set_config('synchronous_commit', 'off', true)"
 
 @cache
 def _insert_plan(
-    model: type[models.Model], *, wait_for_flush: bool = True
+    model: type[models.Model], *, wait_for_flush: bool = True, referencing: tuple[str, ...] = ()
 ) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    """The INSERT and the fields whose values it takes, in order. ``referencing``: names of
+    the columns whose value is not a parameter but the new primary key of an earlier row of
+    the same statement (``{name}`` placeholders, filled in by :func:`_insert_rows_plan`)."""
     meta = model._meta
     if meta.parents:
         raise WrittenOutRowError(f"{model.__name__} inherits a table; use save()")
@@ -104,12 +107,16 @@ def _insert_plan(
     )
     quote = connection.ops.quote_name
     columns = ", ".join(quote(_column(field)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    placeholders = ", ".join(
+        f"{{{field.attname}}}" if field.attname in referencing else "%s" for field in fields
+    )
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
         f"RETURNING {quote(_column(pk))}{'' if wait_for_flush else _NO_FLUSH_WAIT}"
     )
-    return sql, fields
+    if not referencing:
+        return sql, fields
+    return sql, tuple(field for field in fields if field.attname not in referencing)
 
 
 @cache
@@ -169,39 +176,81 @@ def insert_row(instance: models.Model, *, wait_for_flush: bool = True) -> None:
     _mark_inserted(instance, pk=row[0])
 
 
+# A row's reference to an earlier row of the same statement: (its column's attname, the
+# earlier row's position).
+_Reference = tuple[str, int]
+
+
 @cache
-def _insert_rows_plan(row_models: tuple[type[models.Model], ...]) -> str:
+def _insert_rows_plan(
+    row_models: tuple[type[models.Model], ...], references: tuple[tuple[_Reference, ...], ...]
+) -> str:
     inserts = []
     selects = []
-    for number, model in enumerate(row_models):
-        sql, _fields = _insert_plan(model)
+    quote = connection.ops.quote_name
+    for number, (model, referenced) in enumerate(zip(row_models, references, strict=True)):
+        sql, _fields = _insert_plan(model, referencing=tuple(name for name, _ in referenced))
+        for attname, position in referenced:
+            earlier_pk = row_models[position]._meta.pk
+            assert earlier_pk is not None
+            sql = sql.replace(
+                f"{{{attname}}}",
+                f"(SELECT {quote(_column(earlier_pk))} FROM inserted_{position})",  # noqa: S608
+            )
         pk = model._meta.pk
         assert pk is not None
         inserts.append(f"inserted_{number} AS ({sql})")
-        quoted_pk = connection.ops.quote_name(_column(pk))
-        selects.append(f"(SELECT {quoted_pk} FROM inserted_{number})")  # noqa: S608
+        selects.append(f"(SELECT {quote(_column(pk))} FROM inserted_{number})")  # noqa: S608
     return f"WITH {', '.join(inserts)} SELECT {', '.join(selects)}"
+
+
+def _list_references(
+    instance: models.Model, *, earlier: Sequence[models.Model]
+) -> tuple[_Reference, ...]:
+    """The foreign keys of ``instance`` that point at an unsaved row listed before it."""
+    references = []
+    for field in type(instance)._meta.concrete_fields:
+        if not field.many_to_one or not field.is_cached(instance):  # type: ignore[attr-defined]
+            continue
+        related = field.get_cached_value(instance)  # type: ignore[attr-defined]
+        if related is None or not related._state.adding:
+            continue
+        position = next((n for n, row in enumerate(earlier) if row is related), None)
+        if position is None:
+            raise WrittenOutRowError(
+                f"{type(instance).__name__}.{field.name} is an unsaved row not written before it"
+            )
+        references.append((field.attname, position))
+    return tuple(references)
 
 
 def insert_rows(*instances: models.Model) -> None:
     """INSERT several unsaved instances, of any models, with one statement (one INSERT per
-    row, as data-modifying CTEs: all stored or, on any error, none), as :func:`insert_row`
-    does each. No row may need another's new primary key."""
+    row, as data-modifying CTEs, run in the order given: all stored or, on any error, none),
+    as :func:`insert_row` does each. A row whose foreign key points at an unsaved row listed
+    before it gets that row's new primary key, inside the statement."""
     if len(instances) == 1:
         insert_row(instances[0])
         return
     values: list[Any] = []
-    for instance in instances:
+    references = []
+    for number, instance in enumerate(instances):
         if not instance._state.adding:
             raise WrittenOutRowError(f"this {type(instance).__name__} is already saved")
-        _sql, fields = _insert_plan(type(instance))
+        referenced = _list_references(instance, earlier=instances[:number])
+        references.append(referenced)
+        _sql, fields = _insert_plan(
+            type(instance), referencing=tuple(name for name, _ in referenced)
+        )
         values.extend(_prepare(field, instance, add=True) for field in fields)
-    sql = _insert_rows_plan(tuple(type(instance) for instance in instances))
+    sql = _insert_rows_plan(tuple(type(instance) for instance in instances), tuple(references))
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     assert row is not None
-    for instance, pk in zip(instances, row, strict=True):
+    for instance, pk, referenced in zip(instances, row, references, strict=True):
+        for attname, position in referenced:  # an earlier row: already marked
+            setattr(instance, attname, instances[position].pk)
         _mark_inserted(instance, pk=pk)
 
 

@@ -6,6 +6,8 @@ the ORM would is refused, not guessed."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
@@ -240,3 +242,38 @@ def test_when_one_row_of_a_statement_is_refused_none_is_stored():
 
     assert not ApiRequestLogEntry.objects.filter(request_id="req_rows").exists()
     assert OutboxEvent.objects.filter(public_id=first.public_id).count() == 1
+
+
+def test_a_row_pointing_at_an_unsaved_row_before_it_gets_that_rows_new_key_in_the_same_statement():
+    content_type = ContentType(app_label="rows_probe", model="probe")
+    permission = Permission(name="Can probe", codename="probe_rows", content_type=content_type)
+
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows(content_type, permission)
+
+    assert len(queries.captured_queries) == 1
+    assert permission.content_type_id == content_type.pk
+    stored = Permission.objects.get(codename="probe_rows")
+    assert (stored.pk, stored.content_type_id) == (permission.pk, content_type.pk)
+
+
+def test_a_row_pointing_at_an_unsaved_row_not_written_before_it_is_refused_and_nothing_written():
+    content_type = ContentType(app_label="rows_probe", model="probe")
+    permission = Permission(name="Can probe", codename="probe_rows", content_type=content_type)
+
+    with pytest.raises(WrittenOutRowError, match="not written before it"):
+        insert_rows(permission, content_type)
+
+    assert not ContentType.objects.filter(app_label="rows_probe").exists()
+    assert not Permission.objects.filter(codename="probe_rows").exists()
+
+
+def test_rows_of_one_statement_are_inserted_in_the_order_given():
+    events = [build_event() for _ in range(4)]
+
+    insert_rows(*events)
+
+    keys = [event.pk for event in events]
+    assert keys == sorted(keys)
+    stored = OutboxEvent.objects.filter(pk__in=keys).order_by("pk")
+    assert [row.public_id for row in stored] == [event.public_id for event in events]
