@@ -137,16 +137,36 @@ def _event_payload(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _build_history_line(
+    *,
+    payment: Payment,
+    event_type: str,
+    from_status: str,
+    to_status: str,
+    now: datetime,
+    event_id: str = "",
+) -> PaymentEvent:
+    """A line of the payment's history (unsaved); ``event_id``: the outbox event it names."""
+    return PaymentEvent(
+        payment=payment,
+        event_type=event_type,
+        from_status=from_status,
+        to_status=to_status,
+        outbox_event_id=event_id,
+        created_at=now,
+    )
+
+
 def _emit(*, payment: Payment, event_type: str, now: datetime, from_status: str = "") -> None:
     """The outbox event and the payment's history line naming it, in one statement."""
     event_id = make_event_id()
-    history = PaymentEvent(
+    history = _build_history_line(
         payment=payment,
         event_type=event_type,
         from_status=from_status,
         to_status=payment.status,
-        outbox_event_id=event_id,
-        created_at=now,
+        now=now,
+        event_id=event_id,
     )
     enqueue_event(
         event_type=event_type,
@@ -173,12 +193,12 @@ def _transition(
         _emit(payment=payment, event_type=event_type, now=now, from_status=previous)
     else:
         insert_row(
-            PaymentEvent(
+            _build_history_line(
                 payment=payment,
                 event_type="payment.status_changed",
                 from_status=previous,
                 to_status=payment.status,
-                created_at=now,
+                now=now,
             )
         )
 
@@ -190,36 +210,41 @@ def _reserve_attempt(
     now: datetime,
     amount_minor: int | None = None,
     refund: Refund | None = None,
-    fresh: bool = False,
 ) -> PaymentAttempt:
-    """The attempt row; the partial unique index allows one in flight per payment. A
-    ``fresh`` payment (created in this transaction) cannot have one: no savepoint needed."""
-
-    def reserve() -> PaymentAttempt:
-        attempt = PaymentAttempt(
-            public_id=make_public_id(prefix="att"),
-            payment=payment,
-            kind=kind.value,
-            status=AttemptStatus.RESERVED,
-            connector=payment.connector,
-            amount_minor=amount_minor,
-            refund=refund,
-            created_at=now,
-        )
-        insert_row(attempt)
-        return attempt
-
-    if fresh:
-        return reserve()
+    """The attempt row; the partial unique index allows one in flight per payment."""
+    attempt = _build_reserved_attempt(
+        payment=payment, kind=kind, now=now, amount_minor=amount_minor, refund=refund
+    )
     try:
         with transaction.atomic():
-            return reserve()
+            insert_row(attempt)
+            return attempt
     except IntegrityError:
         raise ConflictError(
             code="payment_in_flight",
             message="Another operation on this payment is in progress; retry shortly.",
             param="payment",
         ) from None
+
+
+def _build_reserved_attempt(
+    *,
+    payment: Payment,
+    kind: OperationKind,
+    now: datetime,
+    amount_minor: int | None = None,
+    refund: Refund | None = None,
+) -> PaymentAttempt:
+    return PaymentAttempt(
+        public_id=make_public_id(prefix="att"),
+        payment=payment,
+        kind=kind.value,
+        status=AttemptStatus.RESERVED,
+        connector=payment.connector,
+        amount_minor=amount_minor,
+        refund=refund,
+        created_at=now,
+    )
 
 
 def _call_connector(*, connectors: list[str], call: Any) -> tuple[str, OperationResult]:
@@ -348,37 +373,91 @@ def create_payment(
     elif payment_method:
         card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
         brand, last4, fingerprint = card.brand, card.last4, card.fingerprint
+    payment = Payment(
+        public_id=make_public_id(prefix="pay"),
+        merchant_ref=merchant_id,
+        mode=mode,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        status=(S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD).value,
+        capture_method=capture_method,
+        payment_method_ref=payment_method,
+        card_brand=brand,
+        card_last4=last4,
+        customer_ref=customer_ref,
+        customer_email=customer_email.strip(),
+        description=description[:1000],
+        statement_descriptor=_check_descriptor(statement_descriptor),
+        metadata=_check_metadata(metadata),
+        client_ip=client_ip or None,
+        created_at=now,
+        updated_at=now,
+    )
+    if confirm and not bank:
+        reserved = _create_reserved_for_authorization(payment=payment, now=now)
+        return _authorize_reserved(payment=payment, reserved=reserved, card_fingerprint=fingerprint)
     with transaction.atomic():
-        payment = Payment(
-            public_id=make_public_id(prefix="pay"),
-            merchant_ref=merchant_id,
-            mode=mode,
-            amount_minor=amount.amount_minor,
-            currency=amount.currency,
-            status=(S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD).value,
-            capture_method=capture_method,
-            payment_method_ref=payment_method,
-            card_brand=brand,
-            card_last4=last4,
-            customer_ref=customer_ref,
-            customer_email=customer_email.strip(),
-            description=description[:1000],
-            statement_descriptor=_check_descriptor(statement_descriptor),
-            metadata=_check_metadata(metadata),
-            client_ip=client_ip or None,
-            created_at=now,
-            updated_at=now,
-        )
         insert_row(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
-        if not confirm:
-            return payment
-        reserved = None if bank else _reserve_authorization(payment=payment, now=now, fresh=True)
-    if reserved is None:  # pay by bank: its own reserve → call → record
-        return bank_payments.confirm_bank_payment(
-            merchant_id=merchant_id, mode=mode, payment_id=payment.public_id, return_url=return_url
-        )
-    return _authorize_reserved(payment=payment, reserved=reserved, card_fingerprint=fingerprint)
+    if not confirm:
+        return payment
+    # pay by bank: its own reserve → call → record
+    return bank_payments.confirm_bank_payment(
+        merchant_id=merchant_id, mode=mode, payment_id=payment.public_id, return_url=return_url
+    )
+
+
+def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _Reserved:
+    """Create the unsaved ``payment`` already reserved for its authorization, in one
+    statement (atomic on its own, with no transaction round trips): its ``payment.created``
+    event and history line (as created: requires confirmation), the payment itself in
+    processing, the line for that move, and the reserved attempt. The same rows, payload and
+    history order as creating it and then :func:`_reserve_authorization`; nobody can see or
+    lock the payment before the statement commits, so there is nothing to lock."""
+    amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
+    connectors = choose_connectors(
+        merchant_id=payment.merchant_ref, mode=payment.mode, amount=amount, brand=payment.card_brand
+    )
+    created_as = payment.status
+    to_processing = _build_history_line(  # the move is checked before anything is written
+        payment=payment,
+        event_type="payment.status_changed",
+        from_status=created_as,
+        to_status=check_payment_transition(current=created_as, target=S.PROCESSING).value,
+        now=now,
+    )
+    event_id = make_event_id()
+    attempt = _build_reserved_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
+    payload = _event_payload(payment)  # as created
+    payment.status = to_processing.to_status
+    enqueue_event(
+        event_type="payment.created",
+        payload=payload,
+        aggregate_type="payment",
+        aggregate_id=payment.public_id,
+        merchant_ref=payment.merchant_ref,
+        now=now,
+        event_id=event_id,
+        together_with=[
+            payment,
+            _build_history_line(
+                payment=payment,
+                event_type="payment.created",
+                from_status="",
+                to_status=created_as,
+                now=now,
+                event_id=event_id,
+            ),
+            to_processing,
+            attempt,
+        ],
+    )
+    return _Reserved(
+        payment_id=payment.public_id,
+        payment_pk=payment.pk,
+        attempt_id=attempt.public_id,
+        connectors=connectors,
+    )
 
 
 def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
@@ -440,16 +519,15 @@ def confirm_payment(
     return _authorize_reserved(payment=payment, reserved=reserved)
 
 
-def _reserve_authorization(*, payment: Payment, now: datetime, fresh: bool = False) -> _Reserved:
-    """Reserve: in the caller's transaction, with the payment locked (or ``fresh``: created
-    in this very transaction, so nobody else can hold it), choose the connectors, move the
-    payment to processing and reserve the authorization attempt."""
+def _reserve_authorization(*, payment: Payment, now: datetime) -> _Reserved:
+    """Reserve: in the caller's transaction, with the payment locked, choose the connectors,
+    move the payment to processing and reserve the authorization attempt."""
     amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
     connectors = choose_connectors(
         merchant_id=payment.merchant_ref, mode=payment.mode, amount=amount, brand=payment.card_brand
     )
     _transition(payment=payment, target=S.PROCESSING, now=now)
-    attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now, fresh=fresh)
+    attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
     return _Reserved(
         payment_id=payment.public_id,
         payment_pk=payment.pk,

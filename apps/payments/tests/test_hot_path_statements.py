@@ -3,13 +3,13 @@ that adds round trips to the hot path is noticed.
 
 Transactional, like production: each step commits on its own (no test transaction turning
 the commits into savepoints). What the bound covers, by step: the key lookup; the payment
-method read; create+reserve (payment, payment.created, routing, processing, attempt);
-detokenize (vault record; the audit entry with its chain head, one statement); the risk decision (one statement
-that commits on its own); the simulator's
-operation; record (locks, attempt, payment, payment.succeeded); the response's risk read;
-the request log. Each transaction adds its BEGIN and COMMIT. The ledger's posting (one
-prepared statement in the record transaction) runs on a psycopg cursor of its own, so Django
-does not count it here.
+method read; the routing read; create+reserve (the payment, its payment.created event and
+history, the move to processing and the reserved attempt: one statement); detokenize (the
+vault record; the audit entry with its chain head: one statement); the risk decision (one
+statement that commits on its own); the simulator's operation; record (locks, attempt,
+payment, payment.succeeded, in one transaction with its BEGIN and COMMIT); the response's
+risk read; the request log. The ledger's posting (one prepared statement in the record
+transaction) runs on a psycopg cursor of its own, so Django does not count it here.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# 19 statements and 2 transactions (BEGIN + COMMIT each) today: each outbox event and the
-# payment event naming it are one statement; the risk decision, and the detokenization's audit
-# entry (the chain head locked, the entry appended and the head moved), are one statement each.
-MAX_STATEMENTS = 23
+# 15 statements and one transaction (BEGIN + COMMIT) today: creating and reserving is one
+# statement; each outbox event and the payment event naming it are one statement; the risk
+# decision, and the detokenization's audit entry, are one statement each.
+MAX_STATEMENTS = 17
 
 
 def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(
@@ -59,9 +59,11 @@ def test_recording_the_answer_writes_only_the_payment_and_attempt_columns_that_c
     with CaptureQueriesContext(connection) as queries:
         assert post_json(client, "/v1/payments", body).json()["status"] == "succeeded"
 
-    # the last UPDATE of each row: the record step's (the payment's first one moved it to
-    # processing when it was created)
-    updates = dict(list_updated_columns(queries.captured_queries))
+    # each row's only UPDATE is the record step's (the payment was created in processing)
+    updated = list_updated_columns(queries.captured_queries)
+    payment_tables = sorted(table for table, _ in updated if table.startswith("payments_"))
+    assert payment_tables == ["payments_attempt", "payments_payment"]
+    updates = dict(updated)
     assert updates["payments_attempt"] == {
         "status",
         "connector",

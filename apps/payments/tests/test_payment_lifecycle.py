@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.common.errors import ConflictError, StateError
@@ -9,7 +11,7 @@ from apps.common.money import Money
 from apps.ledger import facade as ledger
 from apps.payments.connectors.simulator import set_simulator_fault
 from apps.payments.errors import AmountTooLargeError, InvalidPaymentRequestError
-from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, Refund
+from apps.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentEvent, Refund
 from apps.payments.services import (
     cancel_payment,
     capture_payment,
@@ -363,3 +365,63 @@ class TestWhatAMerchantAccepts:
             )
         assert (refused.value.code, refused.value.param) == ("currency_not_supported", "currency")
         assert not Payment.objects.exists()
+
+
+def _history(payment):
+    return list(
+        PaymentEvent.objects.filter(payment__public_id=payment.public_id)
+        .order_by("id")
+        .values_list("event_type", "from_status", "to_status")
+    )
+
+
+def _created_payload(payment):
+    return OutboxEvent.objects.get(aggregate_id=payment.public_id, event_type="payment.created")
+
+
+class TestCreatingWithConfirmAtOnce:
+    def test_writes_the_history_and_events_a_create_then_a_confirm_write(self, merchant_id):
+        in_two_steps = _pay(merchant_id)
+        at_once = create_payment(
+            merchant_id=merchant_id,
+            mode="test",
+            amount=EUR_100,
+            payment_method=_token(merchant_id),
+            confirm=True,
+        )
+
+        assert at_once.status == in_two_steps.status == "succeeded"
+        assert _history(at_once) == _history(in_two_steps)
+        assert _history(at_once)[:2] == [
+            ("payment.created", "", "requires_confirmation"),
+            ("payment.status_changed", "requires_confirmation", "processing"),
+        ]
+        assert _events(at_once) == _events(in_two_steps) == ["payment.created", "payment.succeeded"]
+        created = _created_payload(at_once)
+        assert created.payload["status"] == "requires_confirmation"
+        assert created.payload["amount_captured"] == 0
+        history_line = PaymentEvent.objects.get(
+            payment__public_id=at_once.public_id, event_type="payment.created"
+        )
+        assert history_line.outbox_event_id == created.public_id
+
+    def test_creates_the_payment_with_its_reserved_attempt_in_one_statement(self, merchant_id):
+        token = _token(merchant_id)
+
+        with CaptureQueriesContext(connection) as queries:
+            payment = create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=EUR_100,
+                payment_method=token,
+                confirm=True,
+            )
+
+        statements = [query["sql"] for query in queries.captured_queries]
+        [reserving] = [sql for sql in statements if 'INSERT INTO "payments_attempt"' in sql]
+        assert 'INSERT INTO "payments_payment"' in reserving
+        assert 'INSERT INTO "common_outbox_event"' in reserving
+        assert sum('INSERT INTO "payments_payment"' in sql for sql in statements) == 1
+        payment_updates = [sql for sql in statements if sql.startswith('UPDATE "payments_payment"')]
+        assert len(payment_updates) == 1  # the record step's: created in processing already
+        assert payment.status == "succeeded"
