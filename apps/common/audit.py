@@ -162,7 +162,7 @@ def record_audit_event(
     )
     request_id = get_request_id() or ""
     public_id = make_public_id(prefix="aud")
-    fields: dict[str, Any] = {
+    fields: dict[str, Any] = {  # in the order of the INSERT's parameters
         "public_id": public_id,
         "occurred_at": occurred_at,
         "actor_type": actor_type,
@@ -176,19 +176,9 @@ def record_audit_event(
         "metadata": safe_metadata,
     }
     parameters: list[Any] = [
-        public_id,
-        occurred_at,
-        actor_type,
-        actor_id,
-        action,
-        object_type,
-        object_id,
-        merchant_ref,
-        ip_address,
-        request_id,
-        json.dumps(safe_metadata),
-        _canonical_before_sequence(**fields),
+        json.dumps(value) if name == "metadata" else value for name, value in fields.items()
     ]
+    parameters.append(_canonical_before_sequence(**fields))
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, parameters)
         row = cursor.fetchone()
