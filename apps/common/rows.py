@@ -90,11 +90,14 @@ _NO_FLUSH_WAIT = ", set_config('synchronous_commit', 'off', true)"
 
 @cache
 def _insert_plan(
-    model: type[models.Model], *, wait_for_flush: bool = True, referencing: tuple[str, ...] = ()
+    model: type[models.Model],
+    *,
+    wait_for_flush: bool = True,
+    computed: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
-    """The INSERT and the fields whose values it takes, in order. ``referencing``: names of
-    the columns whose value is not a parameter but the new primary key of an earlier row of
-    the same statement (``{name}`` placeholders, filled in by :func:`_insert_rows_plan`)."""
+    """The INSERT and the fields whose values it takes as parameters, in order. ``computed``:
+    ``(attname, SQL expression)`` for the columns whose value the statement computes instead
+    (an earlier row's new key, in :func:`insert_rows`)."""
     meta = model._meta
     if meta.parents:
         raise WrittenOutRowError(f"{model.__name__} inherits a table; use save()")
@@ -107,16 +110,13 @@ def _insert_plan(
     )
     quote = connection.ops.quote_name
     columns = ", ".join(quote(_column(field)) for field in fields)
-    placeholders = ", ".join(
-        f"{{{field.attname}}}" if field.attname in referencing else "%s" for field in fields
-    )
+    expressions = dict(computed)
+    placeholders = ", ".join(expressions.get(field.attname, "%s") for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
         f"RETURNING {quote(_column(pk))}{'' if wait_for_flush else _NO_FLUSH_WAIT}"
     )
-    if not referencing:
-        return sql, fields
-    return sql, tuple(field for field in fields if field.attname not in referencing)
+    return sql, tuple(field for field in fields if field.attname not in expressions)
 
 
 @cache
@@ -181,27 +181,31 @@ def insert_row(instance: models.Model, *, wait_for_flush: bool = True) -> None:
 _Reference = tuple[str, int]
 
 
+def _select_new_key(model: type[models.Model], *, position: int) -> str:
+    """The new primary key of the statement's row at ``position``."""
+    pk = model._meta.pk
+    assert pk is not None
+    return f"(SELECT {connection.ops.quote_name(_column(pk))} FROM inserted_{position})"  # noqa: S608
+
+
 @cache
 def _insert_rows_plan(
     row_models: tuple[type[models.Model], ...], references: tuple[tuple[_Reference, ...], ...]
-) -> str:
+) -> tuple[str, tuple[tuple[models.Field[Any, Any], ...], ...]]:
+    """The statement, and for each row the fields whose values it takes as parameters."""
     inserts = []
     selects = []
-    quote = connection.ops.quote_name
+    row_fields = []
     for number, (model, referenced) in enumerate(zip(row_models, references, strict=True)):
-        sql, _fields = _insert_plan(model, referencing=tuple(name for name, _ in referenced))
-        for attname, position in referenced:
-            earlier_pk = row_models[position]._meta.pk
-            assert earlier_pk is not None
-            sql = sql.replace(
-                f"{{{attname}}}",
-                f"(SELECT {quote(_column(earlier_pk))} FROM inserted_{position})",  # noqa: S608
-            )
-        pk = model._meta.pk
-        assert pk is not None
+        computed = tuple(
+            (attname, _select_new_key(row_models[position], position=position))
+            for attname, position in referenced
+        )
+        sql, fields = _insert_plan(model, computed=computed)
         inserts.append(f"inserted_{number} AS ({sql})")
-        selects.append(f"(SELECT {quote(_column(pk))} FROM inserted_{number})")  # noqa: S608
-    return f"WITH {', '.join(inserts)} SELECT {', '.join(selects)}"
+        selects.append(_select_new_key(model, position=number))
+        row_fields.append(fields)
+    return f"WITH {', '.join(inserts)} SELECT {', '.join(selects)}", tuple(row_fields)
 
 
 def _list_references(
@@ -232,18 +236,19 @@ def insert_rows(*instances: models.Model) -> None:
     if len(instances) == 1:
         insert_row(instances[0])
         return
-    values: list[Any] = []
     references = []
     for number, instance in enumerate(instances):
         if not instance._state.adding:
             raise WrittenOutRowError(f"this {type(instance).__name__} is already saved")
-        referenced = _list_references(instance, earlier=instances[:number])
-        references.append(referenced)
-        _sql, fields = _insert_plan(
-            type(instance), referencing=tuple(name for name, _ in referenced)
-        )
-        values.extend(_prepare(field, instance, add=True) for field in fields)
-    sql = _insert_rows_plan(tuple(type(instance) for instance in instances), tuple(references))
+        references.append(_list_references(instance, earlier=instances[:number]))
+    sql, row_fields = _insert_rows_plan(
+        tuple(type(instance) for instance in instances), tuple(references)
+    )
+    values = [
+        _prepare(field, instance, add=True)
+        for instance, fields in zip(instances, row_fields, strict=True)
+        for field in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
