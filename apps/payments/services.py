@@ -414,10 +414,7 @@ def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _R
     processing, the line for that move, and the reserved attempt. The same rows, payload and
     history order as creating it and then :func:`_reserve_authorization`; nobody can see or
     lock the payment before the statement commits, so there is nothing to lock."""
-    amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
-    connectors = choose_connectors(
-        merchant_id=payment.merchant_ref, mode=payment.mode, amount=amount, brand=payment.card_brand
-    )
+    connectors = _choose_payment_connectors(payment=payment)
     created_as = payment.status
     to_processing = _build_history_line(  # the move is checked before anything is written
         payment=payment,
@@ -519,13 +516,20 @@ def confirm_payment(
     return _authorize_reserved(payment=payment, reserved=reserved)
 
 
+def _choose_payment_connectors(*, payment: Payment) -> list[str]:
+    """The connectors to try for the payment's authorization, by the routing rules."""
+    return choose_connectors(
+        merchant_id=payment.merchant_ref,
+        mode=payment.mode,
+        amount=Money(amount_minor=payment.amount_minor, currency=payment.currency),
+        brand=payment.card_brand,
+    )
+
+
 def _reserve_authorization(*, payment: Payment, now: datetime) -> _Reserved:
     """Reserve: in the caller's transaction, with the payment locked, choose the connectors,
     move the payment to processing and reserve the authorization attempt."""
-    amount = Money(amount_minor=payment.amount_minor, currency=payment.currency)
-    connectors = choose_connectors(
-        merchant_id=payment.merchant_ref, mode=payment.mode, amount=amount, brand=payment.card_brand
-    )
+    connectors = _choose_payment_connectors(payment=payment)
     _transition(payment=payment, target=S.PROCESSING, now=now)
     attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
     return _Reserved(

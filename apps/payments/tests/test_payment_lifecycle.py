@@ -375,7 +375,7 @@ def _history(payment):
     )
 
 
-def _created_payload(payment):
+def _created_event(payment):
     return OutboxEvent.objects.get(aggregate_id=payment.public_id, event_type="payment.created")
 
 
@@ -397,7 +397,7 @@ class TestCreatingWithConfirmAtOnce:
             ("payment.status_changed", "requires_confirmation", "processing"),
         ]
         assert _events(at_once) == _events(in_two_steps) == ["payment.created", "payment.succeeded"]
-        created = _created_payload(at_once)
+        created = _created_event(at_once)
         assert created.payload["status"] == "requires_confirmation"
         assert created.payload["amount_captured"] == 0
         history_line = PaymentEvent.objects.get(
