@@ -46,7 +46,13 @@ CELERY_BROKER_URL = env.check_broker_url(
     value=os.environ.get("CELERY_BROKER_URL") or env.redis_url_to_broker_url(url=REDIS_URL),
 )
 
-DATABASES = {"default": env.parse_database_url(name="DATABASE_URL", value=DATABASE_URL)}
+DATABASES = {
+    "default": env.parse_database_url(
+        name="DATABASE_URL",
+        value=DATABASE_URL,
+        prepared_statements=env.get_bool("DATABASE_PREPARED_STATEMENTS", default=True),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

@@ -93,8 +93,20 @@ def get_list(name: str, *, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def parse_database_url(*, name: str, value: str) -> dict[str, Any]:
-    """Parse a PostgreSQL URL; anything but PostgreSQL is refused (never SQLite)."""
+# psycopg prepares a statement on the server after this many runs on one connection.
+PREPARE_THRESHOLD = 5
+
+
+def parse_database_url(
+    *, name: str, value: str, prepared_statements: bool = True
+) -> dict[str, Any]:
+    """Parse a PostgreSQL URL; anything but PostgreSQL is refused (never SQLite).
+
+    ``prepared_statements`` (the default): parameters are bound on the server and a statement
+    a connection runs repeatedly is prepared once (psycopg's ``prepare_threshold``), so
+    PostgreSQL parses and plans the hot path's statements once per connection instead of on
+    every request. Off: Django's default client-side binding, for a pooler that cannot keep
+    prepared statements (PgBouncer in transaction mode before 1.21)."""
     scheme = urlsplit(value).scheme
     if scheme not in {"postgres", "postgresql", "pgsql"}:
         raise EnvironmentConfigError(
@@ -111,6 +123,10 @@ def parse_database_url(*, name: str, value: str) -> dict[str, Any]:
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_HEALTH_CHECKS"] = True
     config["ATOMIC_REQUESTS"] = False
+    if prepared_statements:
+        config.setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=PREPARE_THRESHOLD
+        )
     return config
 
 

@@ -31,6 +31,21 @@ class TestDatabaseUrls:
         )
         assert (config["HOST"], config["NAME"]) == ("/srv/var/pgdata", "paymenthub")
 
+    def test_parameters_are_bound_on_the_server_and_repeated_statements_prepared(self):
+        config = parse_database_url(
+            name="DATABASE_URL", value="postgresql://postgres@localhost/paymenthub"
+        )
+        assert config["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
+
+    def test_prepared_statements_can_be_turned_off_for_a_pooler_that_cannot_keep_them(self):
+        config = parse_database_url(
+            name="DATABASE_URL",
+            value="postgresql://postgres@localhost/paymenthub",
+            prepared_statements=False,
+        )
+        assert "server_side_binding" not in config.get("OPTIONS", {})
+        assert "prepare_threshold" not in config.get("OPTIONS", {})
+
     def test_a_url_without_a_database_is_refused(self):
         with pytest.raises(EnvironmentConfigError, match="DATABASE_URL: names no database"):
             parse_database_url(name="DATABASE_URL", value="postgresql://postgres@localhost")
