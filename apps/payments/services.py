@@ -701,14 +701,12 @@ def _record_authorization(
             if _requests_capture(
                 capture_method=payment.capture_method, risk_action=payment.risk_action
             ):
-                _book_capture(
+                _capture_and_book(
                     payment=payment,
                     amount_minor=payment.amount_minor,
                     now=now,
                     at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
-                )
-                _transition(
-                    payment=payment, target=S.SUCCEEDED, now=now, event_type="payment.succeeded"
+                    event_types=("payment.succeeded",),
                 )
             else:
                 _transition(
@@ -741,8 +739,23 @@ def _record_authorization(
         return payment
 
 
-def _book_capture(*, payment: Payment, amount_minor: int, now: datetime, at_once: bool) -> None:
+def _capture_and_book(
+    *,
+    payment: Payment,
+    amount_minor: int,
+    now: datetime,
+    at_once: bool,
+    event_types: tuple[str, ...],
+) -> None:
+    """Mark the payment captured (its status, history and events), then post the capture to
+    the ledger, in the caller's transaction. The posting comes last, just before the commit:
+    every posting locks its balance rows and the ledger's chain head until the commit, so
+    they are held for the commit alone, not for the payment's own writes as well."""
+    first, *more = event_types
     payment.amount_captured_minor = amount_minor
+    _transition(payment=payment, target=S.SUCCEEDED, now=now, event_type=first)
+    for event_type in more:
+        _emit(payment=payment, event_type=event_type, now=now)
     ledger.post_capture(
         merchant_id=payment.merchant_ref,
         mode=payment.mode,
@@ -821,14 +834,13 @@ def _record_capture(
             attempt.status = AttemptStatus.SUCCEEDED
             save_changed_fields(attempt)
             assert attempt.amount_minor is not None
-            _book_capture(
+            _capture_and_book(
                 payment=payment,
                 amount_minor=attempt.amount_minor,
                 now=now,
                 at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
+                event_types=("payment.captured", "payment.succeeded"),
             )
-            _transition(payment=payment, target=S.SUCCEEDED, now=now, event_type="payment.captured")
-            _emit(payment=payment, event_type="payment.succeeded", now=now)
         else:
             attempt.status = AttemptStatus.FAILED
             save_changed_fields(attempt)

@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -55,6 +56,32 @@ def _events(payment):
     )
 
 
+@contextmanager
+def _statements_after_the_ledger_posting(monkeypatch):
+    """Yields a function naming the statements the transaction ran after the capture's
+    ledger posting, up to its end (every posting locks the ledger's balance rows and chain
+    head until then)."""
+    posted_at: list[int] = []
+    post_capture = ledger.post_capture
+
+    def spy(**kwargs):
+        result = post_capture(**kwargs)
+        posted_at.append(len(queries.captured_queries))
+        return result
+
+    monkeypatch.setattr(ledger, "post_capture", spy)
+
+    def statements_after_posting() -> list[str]:
+        assert len(posted_at) == 1, "the capture was posted once"
+        after = [query["sql"].split(" ", 2) for query in queries.captured_queries[posted_at[0] :]]
+        names = [" ".join(words[:2]) for words in after]
+        end = names.index("RELEASE SAVEPOINT")
+        return names[: end + 1]
+
+    with CaptureQueriesContext(connection) as queries:
+        yield statements_after_posting
+
+
 def _eur_balance(merchant_id):
     return ledger.get_merchant_balance(merchant_id=merchant_id, mode="test").for_currency("EUR")
 
@@ -97,6 +124,15 @@ class TestAutomaticCapture:
         assert payment.status == "requires_action"
         assert _events(payment)[-1] == "payment.requires_action"
 
+    def test_the_capture_is_posted_to_the_ledger_last_just_before_the_commit(
+        self, merchant_id, monkeypatch
+    ):
+        with _statements_after_the_ledger_posting(monkeypatch) as after_posting:
+            payment = _pay(merchant_id)
+
+        assert payment.status == "succeeded"
+        assert after_posting() == ["RELEASE SAVEPOINT"]
+
     def test_confirming_twice_is_refused_and_charges_once(self, merchant_id):
         payment = _pay(merchant_id)
         with pytest.raises(StateError) as refused:
@@ -115,6 +151,20 @@ class TestManualCapture:
         assert captured.status == "succeeded"
         assert captured.amount_captured_minor == 6_000
         assert "payment.captured" in _events(captured)
+
+    def test_a_capture_is_posted_to_the_ledger_last_just_before_the_commit(
+        self, merchant_id, monkeypatch
+    ):
+        payment = _pay(merchant_id, capture_method="manual")
+
+        with _statements_after_the_ledger_posting(monkeypatch) as after_posting:
+            captured = capture_payment(
+                merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+            )
+
+        assert captured.status == "succeeded"
+        assert _events(captured)[-2:] == ["payment.captured", "payment.succeeded"]
+        assert after_posting() == ["RELEASE SAVEPOINT"]
 
     def test_capturing_more_than_authorized_is_refused_and_changes_nothing(self, merchant_id):
         payment = _pay(merchant_id, capture_method="manual")
