@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from apps.payments.models import Payment
+from apps.common.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -20,19 +20,19 @@ def _prepared_statements() -> list[str]:
 
 def test_a_query_run_repeatedly_on_a_connection_is_prepared_on_the_server():
     for _ in range(6):
-        list(Payment.objects.filter(public_id="pay_missing").values_list("id", flat=True))
+        list(OutboxEvent.objects.filter(public_id="evt_missing").values_list("id", flat=True))
 
     prepared = _prepared_statements()
 
-    assert any('FROM "payments_payment"' in statement for statement in prepared), prepared
+    assert any('FROM "common_outbox_event"' in statement for statement in prepared), prepared
 
 
 def test_parameters_travel_apart_from_the_statement_text():
     for _ in range(6):
-        list(Payment.objects.filter(public_id="pay_missing").values_list("id", flat=True))
+        list(OutboxEvent.objects.filter(public_id="evt_missing").values_list("id", flat=True))
 
-    payment_statements = [s for s in _prepared_statements() if '"payments_payment"' in s]
+    event_statements = [s for s in _prepared_statements() if '"common_outbox_event"' in s]
 
-    assert payment_statements
-    assert all("pay_missing" not in statement for statement in payment_statements)
-    assert all("$1" in statement for statement in payment_statements)
+    assert event_statements
+    assert all("evt_missing" not in statement for statement in event_statements)
+    assert all("$1" in statement for statement in event_statements)
