@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 
 from apps.common.changed_fields import RemembersLoadedValues
+from apps.risk.contracts import PaymentRiskView
 
 
 class SimulatedOperation(models.Model):
@@ -123,6 +124,10 @@ class Customer(models.Model):
 class Payment(RemembersLoadedValues):
     """A payment (what the big processors call a PaymentIntent). Amounts in minor units;
     refunded ≤ captured ≤ amount is enforced by the database."""
+
+    # Not a column: the risk decision stored for this payment by the request that created
+    # and confirmed it, so that request's response shows it without reading it back.
+    stored_risk: PaymentRiskView | None = None
 
     public_id = models.CharField(max_length=40, unique=True)
     merchant_ref = models.CharField(max_length=40)

@@ -65,7 +65,7 @@ from apps.payments.models import (
 )
 from apps.payments.states import PaymentStatus, check_payment_transition
 from apps.risk import facade as risk
-from apps.risk.contracts import PaymentRiskInput, RiskAction
+from apps.risk.contracts import PaymentRiskInput, PaymentRiskView, RiskAction
 from apps.tokenization import facade as vault
 
 RETRIABLE_ATTEMPTS = 3
@@ -395,7 +395,9 @@ def create_payment(
     )
     if confirm and not bank:
         reserved = _create_reserved_for_authorization(payment=payment, now=now)
-        return _authorize_reserved(payment=payment, reserved=reserved, card_fingerprint=fingerprint)
+        return _authorize_reserved(
+            payment=payment, reserved=reserved, card_fingerprint=fingerprint, created_here=True
+        )
     with transaction.atomic():
         insert_row(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
@@ -541,10 +543,16 @@ def _reserve_authorization(*, payment: Payment, now: datetime) -> _Reserved:
 
 
 def _authorize_reserved(
-    *, payment: Payment, reserved: _Reserved, card_fingerprint: str | None = None
+    *,
+    payment: Payment,
+    reserved: _Reserved,
+    card_fingerprint: str | None = None,
+    created_here: bool = False,
 ) -> Payment:
     """Call, outside any transaction and lock, then record. ``card_fingerprint``: the
-    payment method's, when the caller has just read it (else read here, for risk)."""
+    payment method's, when the caller has just read it (else read here, for risk).
+    ``created_here``: the payment was created by this call, so the risk decision stored now is
+    its only one; the payment returned carries it (``stored_risk``) for the response."""
     try:
         called = _authorize_outside_transaction(
             payment=payment, reserved=reserved, card_fingerprint=card_fingerprint
@@ -564,13 +572,16 @@ def _authorize_reserved(
             connector_name=reserved.connectors[0],
         )
         raise
-    return _record_authorization(
+    recorded = _record_authorization(
         attempt_id=reserved.attempt_id,
         payment_pk=reserved.payment_pk,
         result=called.result,
         connector_name=called.connector_name,
         risk_action=called.risk_action,
     )
+    if created_here:
+        recorded.stored_risk = called.stored_risk
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -578,6 +589,7 @@ class _AuthorizationCall:
     result: OperationResult | None  # None: the outcome is unknown
     connector_name: str
     risk_action: str
+    stored_risk: PaymentRiskView | None = None  # the decision as stored, when it was
 
 
 def _requests_capture(*, capture_method: str, risk_action: str) -> bool:
@@ -630,6 +642,7 @@ def _authorize_outside_transaction(
         )
     )
     risk_action = decision.action.value
+    stored_risk = decision.recorded
     if decision.action is RiskAction.BLOCK:
         blocked = OperationResult(
             kind=OperationKind.AUTHORIZE,
@@ -637,7 +650,9 @@ def _authorize_outside_transaction(
             decline_code=decision.decline_code or "fraudulent",
             message="Blocked by risk rules.",
         )
-        return _AuthorizationCall(result=blocked, connector_name="risk", risk_action=risk_action)
+        return _AuthorizationCall(
+            result=blocked, connector_name="risk", risk_action=risk_action, stored_risk=stored_risk
+        )
     capture = _requests_capture(capture_method=payment.capture_method, risk_action=risk_action)
     card_input = CardInput(
         number=card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc
@@ -652,7 +667,10 @@ def _authorize_outside_transaction(
         )
     except ConnectorTimeoutError:
         return _AuthorizationCall(
-            result=None, connector_name=reserved.connectors[0], risk_action=risk_action
+            result=None,
+            connector_name=reserved.connectors[0],
+            risk_action=risk_action,
+            stored_risk=stored_risk,
         )
     except NoConnectorAvailableError:
         unavailable = OperationResult(
@@ -660,8 +678,12 @@ def _authorize_outside_transaction(
             outcome=OperationOutcome.FAILED,
             error_code="processor_unavailable",
         )
-        return _AuthorizationCall(result=unavailable, connector_name="", risk_action=risk_action)
-    return _AuthorizationCall(result=result, connector_name=name, risk_action=risk_action)
+        return _AuthorizationCall(
+            result=unavailable, connector_name="", risk_action=risk_action, stored_risk=stored_risk
+        )
+    return _AuthorizationCall(
+        result=result, connector_name=name, risk_action=risk_action, stored_risk=stored_risk
+    )
 
 
 def _record_authorization(

@@ -48,6 +48,10 @@ class RiskDecision:
     # the decline code shown to integrators when blocked, as the processors do
     decline_code: str = ""
     level: str = ""  # normal / elevated / highest
+    # The decision as stored, when it was (``assess_payment`` stores it): what
+    # ``get_payment_risk`` returns for a payment assessed once, with the status of the review
+    # this assessment opened. A payment assessed before may have an older review: read it.
+    recorded: PaymentRiskView | None = None
 
     @property
     def blocked(self) -> bool:

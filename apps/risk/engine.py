@@ -30,7 +30,7 @@ from django.db import connection, transaction
 
 from apps.common.clock import get_now
 from apps.common.rows import insert_row
-from apps.risk.contracts import PaymentRiskInput, RiskAction, RiskDecision
+from apps.risk.contracts import PaymentRiskInput, PaymentRiskView, RiskAction, RiskDecision
 from apps.risk.expressions import CompiledCondition, RuleSyntaxError, compile_condition
 from apps.risk.features import FEATURE_NAMES, build_features
 from apps.risk.models import (
@@ -339,7 +339,7 @@ def assess(
             decision, AssessmentContext(features=features, config_token=signals.config_token)
         )
     decision = _with_level(decision)
-    record_decision(
+    recorded = record_decision(
         risk_input=risk_input,
         decision=decision,
         features=features,
@@ -348,7 +348,7 @@ def assess(
         now=now,
         source=source,
     )
-    return decision
+    return replace(decision, recorded=recorded)
 
 
 def record_decision(
@@ -360,8 +360,10 @@ def record_decision(
     model_version: str,
     now: datetime,
     source: str,
-) -> RiskDecisionRecord | None:
-    """Store the decision; a failure is logged, never fails the payment.
+) -> PaymentRiskView | None:
+    """Store the decision; a failure is logged, never fails the payment. Returns the stored
+    decision as the API shows it (with the status of the review it opened), or None when it
+    was not stored or names no payment.
 
     Outside a caller's transaction (the authorization path), the INSERT commits with
     ``synchronous_commit = off``: the payment does not wait for the WAL flush of a decision
@@ -391,21 +393,33 @@ def record_decision(
         opens_review = decision.action is RiskAction.REVIEW and bool(risk_input.payment_id)
         if connection.in_atomic_block:
             insert_row(record)
-            if opens_review:
-                open_review(record=record, opened_by=source, now=now)
-            return record
+            review = open_review(record=record, opened_by=source, now=now) if opens_review else None
+            return _as_stored(record=record, review=review)
         if not opens_review:  # the common case: one statement, no BEGIN/SET/COMMIT
             insert_row(record, wait_for_flush=False)
-            return record
+            return _as_stored(record=record, review=None)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
             insert_row(record)
-            open_review(record=record, opened_by=source, now=now)
-        return record
+            review = open_review(record=record, opened_by=source, now=now)
+        return _as_stored(record=record, review=review)
     except Exception:
         logger.exception("could not store the risk decision for %s", risk_input.payment_id)
         return None
+
+
+def _as_stored(*, record: RiskDecisionRecord, review: RiskReview | None) -> PaymentRiskView | None:
+    if not record.payment_ref:
+        return None
+    return PaymentRiskView(
+        action=record.action,
+        level=record.level,
+        score=record.score,
+        reasons=tuple(record.reasons),
+        assessed_at=record.created_at,
+        review_status=review.status if review is not None else "",
+    )
 
 
 def open_review(*, record: RiskDecisionRecord, opened_by: str, now: datetime) -> RiskReview:

@@ -64,12 +64,14 @@ def to_risk_body(view: PaymentRiskView | None) -> dict[str, Any] | None:
 def to_payment_body(
     payment: Payment, *, risks: dict[str, PaymentRiskView] | None = None
 ) -> dict[str, Any]:
-    """``risks``: the payments' assessments read in one batch (lists); else read here."""
-    risk_view = (
-        risks.get(payment.public_id)
-        if risks is not None
-        else risk.get_payment_risk(payment_id=payment.public_id)
-    )
+    """``risks``: the payments' assessments read in one batch (lists); else the one this
+    request stored, if it created the payment, or read here."""
+    if risks is not None:
+        risk_view = risks.get(payment.public_id)
+    elif payment.stored_risk is not None:
+        risk_view = payment.stored_risk
+    else:
+        risk_view = risk.get_payment_risk(payment_id=payment.public_id)
     error = None
     if payment.status == "failed":
         error = {

@@ -7,8 +7,8 @@ method read; the routing read; create+reserve (the payment, its payment.created 
 history, the move to processing and the reserved attempt: one statement); detokenize (the
 vault record; the audit entry with its chain head: one statement); the risk decision (one
 statement that commits on its own); the simulator's operation; record (locks, attempt,
-payment, payment.succeeded, in one transaction with its BEGIN and COMMIT); the response's
-risk read; the request log. The ledger's posting (one prepared statement in the record
+payment, payment.succeeded, in one transaction with its BEGIN and COMMIT); the request log
+(the response's risk is the decision this request stored, not read back). The ledger's posting (one prepared statement in the record
 transaction) runs on a psycopg cursor of its own, so Django does not count it here.
 """
 
@@ -24,10 +24,10 @@ from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# 15 statements and one transaction (BEGIN + COMMIT) today: creating and reserving is one
+# 14 statements and one transaction (BEGIN + COMMIT) today: creating and reserving is one
 # statement; each outbox event and the payment event naming it are one statement; the risk
 # decision, and the detokenization's audit entry, are one statement each.
-MAX_STATEMENTS = 17
+MAX_STATEMENTS = 16
 
 
 def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(
@@ -49,6 +49,28 @@ def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budge
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
     assert response.json()["risk"]["action"] == "allow"
+
+
+@pytest.mark.parametrize(
+    ("number", "action", "review_status"),
+    [
+        ("4242424242424242", "allow", None),
+        ("4000000000009235", "review", "pending"),  # held for review: the review it opened
+        ("4100000000000019", "block", None),
+    ],
+)
+def test_the_response_shows_the_risk_decision_as_stored(number, action, review_status):
+    merchant_id, client = make_merchant_with_key()
+    token = make_token(merchant_id=merchant_id, number=number)
+    body = {"amount": 1999, "currency": "EUR", "payment_method": token, "confirm": True}
+
+    response = post_json(client, "/v1/payments", body).json()
+    created = response["error"]["payment"] if action == "block" else response  # a 402 names it
+    retrieved = client.get(f"/v1/payments/{created['id']}").json()
+
+    assert created["risk"] == retrieved["risk"]
+    assert created["risk"]["action"] == action
+    assert created["risk"]["review_status"] == review_status
 
 
 def test_recording_the_answer_writes_only_the_payment_and_attempt_columns_that_changed():

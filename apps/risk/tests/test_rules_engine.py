@@ -223,6 +223,29 @@ class TestStoredDecisions:
         assert review.reasons[0] == "rule:big"
         assert get_payment_risk(payment_id="pay_2").review_status == "pending"
 
+    def test_the_decision_says_how_it_was_stored_as_the_api_reads_it_back(self):
+        allowed = assess_payment(risk_input=_input(payment_id="pay_4"))
+        _rule("big", "amount_minor >= 100000", "review")
+        held = assess_payment(risk_input=_input(payment_id="pay_5", amount_minor=100000))
+
+        assert allowed.recorded == get_payment_risk(payment_id="pay_4")
+        assert held.recorded == get_payment_risk(payment_id="pay_5")
+        assert held.recorded is not None
+        assert held.recorded.review_status == "pending"
+
+    def test_a_decision_naming_no_payment_or_not_stored_says_so(self, monkeypatch):
+        assert assess_payment(risk_input=_input()).recorded is None
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr("apps.risk.engine.insert_row", refuse)
+        unstored = assess_payment(risk_input=_input(payment_id="pay_6"))
+
+        assert unstored.action is RiskAction.ALLOW
+        assert unstored.recorded is None
+        assert get_payment_risk(payment_id="pay_6") is None
+
     def test_the_test_cards_still_behave_as_listed_and_are_stored(self):
         review = assess_payment(
             risk_input=_input(payment_id="pay_3", card_bin="400000", card_last4="9235")
