@@ -22,7 +22,7 @@ from apps.payments.connectors.base import (
     ProcessorConnector,
 )
 from apps.payments.connectors.circuit import (
-    allow_connector_call,
+    admit_connector_call,
     record_connector_failure,
     record_connector_success,
 )
@@ -106,7 +106,8 @@ def call_with_failover(
     """Call the first connector whose circuit lets us, failing over to the next while one is
     unreachable. A timeout is not failed over (its outcome is unknown): it propagates."""
     for name in connectors:
-        if not allow_connector_call(connector=name):
+        admitted = admit_connector_call(connector=name)
+        if admitted is None:
             continue
         try:
             result = call(get_connector(name=name))
@@ -116,6 +117,6 @@ def call_with_failover(
         if result.retriable:
             record_connector_failure(connector=name)
         else:
-            record_connector_success(connector=name)
+            record_connector_success(connector=name, admitted=admitted)
         return name, result
     raise NoConnectorAvailableError()

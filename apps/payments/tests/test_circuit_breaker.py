@@ -5,6 +5,7 @@ from django.core.cache import cache
 
 from apps.payments.connectors.circuit import (
     CircuitState,
+    admit_connector_call,
     allow_connector_call,
     get_circuit_state,
     record_connector_failure,
@@ -67,3 +68,46 @@ class TestCircuitBreaker:
             record_connector_failure(connector="acme")
         assert allow_connector_call(connector="other")
         cache.delete_many(["payments:circuit:other:failures"])
+
+
+class TestWhatASuccessForgets:
+    def test_a_success_after_failures_closes_the_circuit_from_scratch(self):
+        record_connector_failure(connector="acme")
+        record_connector_failure(connector="acme")
+        admitted = admit_connector_call(connector="acme")
+
+        record_connector_success(connector="acme", admitted=admitted)
+        record_connector_failure(connector="acme")
+        record_connector_failure(connector="acme")
+
+        assert get_circuit_state(connector="acme") is CircuitState.CLOSED
+
+    def test_a_success_on_a_clean_circuit_sends_nothing_to_redis(self, monkeypatch):
+        admitted = admit_connector_call(connector="acme")
+        assert admitted is not None
+        assert admitted.clean
+
+        deleted = []
+        monkeypatch.setattr(cache, "delete_many", deleted.append)
+
+        record_connector_success(connector="acme", admitted=admitted)
+
+        assert deleted == []
+
+    def test_a_successful_half_open_probe_still_closes_it(self):
+        for _ in range(3):
+            record_connector_failure(connector="acme")
+        time.sleep(1.1)
+        admitted = admit_connector_call(connector="acme")
+        assert admitted is not None
+        assert not admitted.clean
+
+        record_connector_success(connector="acme", admitted=admitted)
+
+        assert get_circuit_state(connector="acme") is CircuitState.CLOSED
+
+    def test_an_open_circuit_admits_nobody(self):
+        for _ in range(3):
+            record_connector_failure(connector="acme")
+
+        assert admit_connector_call(connector="acme") is None
