@@ -47,13 +47,14 @@ COPY . /app
 # Static files are collected at build time into var/staticfiles (STATIC_ROOT), where
 # WhiteNoise serves them from the web process. The settings need these variables to import;
 # the values are dummies that exist only for this command and never reach the image's env.
-RUN mkdir -p /app/static /app/var/demo \
+RUN mkdir -p /app/static /app/var/demo /app/var/vault \
     && DATABASE_URL=postgresql://build@localhost/build \
        REDIS_URL=redis://localhost:6379/0 \
        ALLOWED_HOSTS=localhost \
        SECRET_KEY=build-time-only-dummy-secret-key-for-collectstatic-never-used-at-runtime \
        python manage.py collectstatic --no-input --verbosity 1 \
-    && chown -R paymenthub:paymenthub /app/var
+    && chown -R paymenthub:paymenthub /app/var \
+    && chmod 0700 /app/var/vault
 
 USER paymenthub
 

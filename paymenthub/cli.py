@@ -61,6 +61,9 @@ def command_run(*, bind: str) -> int:
     try:
         _run_manage("migrate", "--no-input", environ=environ)
         _run_manage("collectstatic", "--no-input", "--verbosity", "0", environ=environ)
+        if not environ.get("PAYMENTHUB_VAULT_KEYRING"):
+            # the card vault's keys: var/vault/keyring.json, made once (0600) and kept
+            _run_manage("init_vault_keyring", environ=environ)
         _run_manage("seed_demo", environ=environ)
         print(f"[paymenthub] web on http://{bind}  (Ctrl-C stops everything)", flush=True)
         honcho = subprocess.Popen(
