@@ -77,6 +77,21 @@ class TestRecordingApiRequests:
         assert len(touching) == 1
         assert touching[0].startswith("INSERT INTO")
 
+    @pytest.mark.django_db(transaction=True)
+    def test_the_line_is_written_without_waiting_for_the_wal_flush(self):
+        merchant_id = make_merchant()
+        client = api_client(merchant_id=merchant_id)
+
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/v1/payments")
+
+        [insert] = [q["sql"] for q in queries if "common_api_request_log" in q["sql"]]
+        assert insert.endswith("RETURNING set_config('synchronous_commit', 'off', true)")
+        assert len(_log(merchant_id)) == 1
+        with connection.cursor() as cursor:  # only the line's own commit skipped the wait
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
+
     def test_requests_without_a_valid_key_and_portal_pages_are_not_logged(self):
         merchant_id, _owner, portal = owner_client()
         Client().get("/v1/payments")
