@@ -35,7 +35,7 @@ from apps.common.contracts import DomainEvent, RelayResult
 from apps.common.ids import make_public_id
 from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.request_context import get_request_id
-from apps.common.rows import insert_rows
+from apps.common.rows import insert_rows, write_rows
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +76,15 @@ def enqueue_event(
     now: datetime | None = None,
     event_id: str = "",
     together_with: Sequence[models.Model] = (),
+    updating: Sequence[tuple[models.Model, Sequence[str]]] = (),
 ) -> str:
     """Write an event in the caller's transaction; returns its public id (``evt_...``).
 
     ``together_with``: unsaved rows the caller writes with the event, in the same statement
     (a payment's history line that names the event: its id is chosen up front as
-    ``event_id``, see :func:`make_event_id`), which saves a round trip per state change."""
+    ``event_id``, see :func:`make_event_id`), which saves a round trip per state change.
+    ``updating``: saved rows and the columns of each to update in that statement too (the
+    state change the event announces; ``apps.common.rows.write_rows``)."""
     now = now or get_now()
     # Round-trip through JSON now so handlers see exactly what the database stores.
     safe_payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
@@ -97,7 +100,10 @@ def enqueue_event(
         request_id=get_request_id() or "",
     )
     # one written-out statement: every state change of every payment lands here
-    insert_rows(event, *together_with)
+    if updating:
+        write_rows(updates=updating, inserts=(event, *together_with))
+    else:
+        insert_rows(event, *together_with)
     _kick_relay_after_commit()
     return event.public_id
 

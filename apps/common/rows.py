@@ -29,10 +29,11 @@ This is persistence plumbing, not business logic: callers decide what to write a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, connection, models
+from django.db import DatabaseError, connection, models, transaction
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -188,24 +189,40 @@ def _select_new_key(model: type[models.Model], *, position: int) -> str:
     return f"(SELECT {connection.ops.quote_name(_column(pk))} FROM inserted_{position})"  # noqa: S608
 
 
+# An UPDATE of one saved row: its model and the attnames of the columns it sets.
+_UpdateSpec = tuple[type[models.Model], tuple[str, ...]]
+
+
 @cache
-def _insert_rows_plan(
-    row_models: tuple[type[models.Model], ...], references: tuple[tuple[_Reference, ...], ...]
+def _write_rows_plan(
+    updates: tuple[_UpdateSpec, ...],
+    row_models: tuple[type[models.Model], ...],
+    references: tuple[tuple[_Reference, ...], ...],
 ) -> tuple[str, tuple[tuple[models.Field[Any, Any], ...], ...]]:
-    """The statement, and for each row the fields whose values it takes as parameters."""
-    inserts = []
+    """The statement, and for each UPDATE and then each INSERT the fields whose values it
+    takes as parameters (an UPDATE also takes its row's primary key, last). It returns one
+    row: how many rows each UPDATE matched, then each inserted row's new key."""
+    ctes = []
     selects = []
     row_fields = []
+    for number, (model, attnames) in enumerate(updates):
+        sql, fields = _update_plan(model, attnames)
+        pk = model._meta.pk
+        assert pk is not None
+        returning = connection.ops.quote_name(_column(pk))
+        ctes.append(f"updated_{number} AS ({sql} RETURNING {returning})")
+        selects.append(f"(SELECT count(*) FROM updated_{number})")  # noqa: S608
+        row_fields.append(fields)
     for number, (model, referenced) in enumerate(zip(row_models, references, strict=True)):
         computed = tuple(
             (attname, _select_new_key(row_models[position], position=position))
             for attname, position in referenced
         )
         sql, fields = _insert_plan(model, computed=computed)
-        inserts.append(f"inserted_{number} AS ({sql})")
+        ctes.append(f"inserted_{number} AS ({sql})")
         selects.append(_select_new_key(model, position=number))
         row_fields.append(fields)
-    return f"WITH {', '.join(inserts)} SELECT {', '.join(selects)}", tuple(row_fields)
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(selects)}", tuple(row_fields)
 
 
 def _list_references(
@@ -236,26 +253,60 @@ def insert_rows(*instances: models.Model) -> None:
     if len(instances) == 1:
         insert_row(instances[0])
         return
+    write_rows(inserts=instances)
+
+
+def write_rows(
+    *,
+    updates: Sequence[tuple[models.Model, Sequence[str]]] = (),
+    inserts: Sequence[models.Model] = (),
+) -> None:
+    """One statement for several row writes: each ``(saved instance, attnames)`` in
+    ``updates`` is an UPDATE of those columns (as :func:`update_columns`), then each unsaved
+    instance in ``inserts`` an INSERT (as :func:`insert_rows`), as data-modifying CTEs. They
+    all see the database as it was before the statement, so a row is written once at most
+    and no write may depend on another's effect (an INSERT may still take an earlier
+    inserted row's new key). An UPDATE that matches no row raises ``DatabaseError`` (as
+    ``save(update_fields=...)`` does) and nothing of the statement is kept: it runs in the
+    caller's transaction, or in one of its own when it updates and the caller has none."""
+    update_specs = []
+    for instance, attnames in updates:
+        if instance.pk is None or instance._state.adding:
+            raise WrittenOutRowError(f"this {type(instance).__name__} is not saved yet")
+        if not attnames:
+            raise WrittenOutRowError(f"no column of this {type(instance).__name__} to update")
+        update_specs.append((type(instance), tuple(attnames)))
     references = []
-    for number, instance in enumerate(instances):
+    for number, instance in enumerate(inserts):
         if not instance._state.adding:
             raise WrittenOutRowError(f"this {type(instance).__name__} is already saved")
-        references.append(_list_references(instance, earlier=instances[:number]))
-    sql, row_fields = _insert_rows_plan(
-        tuple(type(instance) for instance in instances), tuple(references)
+        references.append(_list_references(instance, earlier=inserts[:number]))
+    if not update_specs and not inserts:
+        return
+    sql, row_fields = _write_rows_plan(
+        tuple(update_specs), tuple(type(instance) for instance in inserts), tuple(references)
     )
-    values = [
-        _prepare(field, instance, add=True)
-        for instance, fields in zip(instances, row_fields, strict=True)
-        for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    assert row is not None
-    for instance, pk, referenced in zip(instances, row, references, strict=True):
+    values: list[Any] = []
+    for (instance, _), fields in zip(updates, row_fields, strict=False):
+        values.extend(_prepare(field, instance, add=False) for field in fields)
+        values.append(instance.pk)
+    for instance, fields in zip(inserts, row_fields[len(update_specs) :], strict=True):
+        values.extend(_prepare(field, instance, add=True) for field in fields)
+    # the counts are checked after the statement: a transaction undoes it when one is off
+    own_transaction = bool(update_specs) and not connection.in_atomic_block
+    with transaction.atomic() if own_transaction else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        assert row is not None
+        matched, keys = row[: len(update_specs)], row[len(update_specs) :]
+        if any(count != 1 for count in matched):
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    for instance, attnames in updates:
+        _remember_saved(instance, attnames=list(attnames))
+    for instance, pk, referenced in zip(inserts, keys, references, strict=True):
         for attname, position in referenced:  # an earlier row: already marked
-            setattr(instance, attname, instances[position].pk)
+            setattr(instance, attname, inserts[position].pk)
         _mark_inserted(instance, pk=pk)
 
 

@@ -22,6 +22,7 @@ from apps.common.rows import (
     insert_rows,
     load_instances,
     update_columns,
+    write_rows,
 )
 from apps.common.tests.builders import build_request_log
 
@@ -277,3 +278,77 @@ def test_rows_of_one_statement_are_inserted_in_the_order_given():
     assert keys == sorted(keys)
     stored = OutboxEvent.objects.filter(pk__in=keys).order_by("pk")
     assert [row.public_id for row in stored] == [event.public_id for event in events]
+
+
+class TestWritingUpdatesAndInsertsTogether:
+    def test_updates_and_inserts_are_one_statement_and_the_rows_count_as_saved(self):
+        first, second = build_event(), build_event()
+        insert_rows(first, second)
+        first.status, first.attempts = "failed", 3
+        second.last_error = "timeout"
+        log_entry = build_request_log()
+
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            write_rows(
+                updates=[(first, ["status", "attempts"]), (second, ["last_error"])],
+                inserts=[log_entry],
+            )
+
+        [statement] = [
+            query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]
+        ]
+        assert statement.startswith("WITH updated_0 AS (UPDATE")
+        stored_first = OutboxEvent.objects.get(pk=first.pk)
+        stored_second = OutboxEvent.objects.get(pk=second.pk)
+        assert (stored_first.status, stored_first.attempts) == ("failed", 3)
+        assert (stored_second.status, stored_second.last_error) == ("pending", "timeout")
+        assert log_entry.pk == ApiRequestLogEntry.objects.get(request_id="req_rows").pk
+        assert not log_entry._state.adding
+
+    def test_an_update_of_a_row_that_is_gone_raises_and_the_transaction_keeps_nothing(self):
+        event = build_event()
+        insert_row(event)
+        OutboxEvent.objects.filter(pk=event.pk).delete()
+        event.status = "failed"
+
+        with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+            write_rows(updates=[(event, ["status"])], inserts=[build_request_log()])
+
+        assert not ApiRequestLogEntry.objects.filter(request_id="req_rows").exists()
+
+    def test_an_unsaved_row_cannot_be_updated_nor_a_saved_one_inserted(self):
+        unsaved, saved = build_event(), build_event()
+        insert_row(saved)
+
+        with transaction.atomic():
+            with pytest.raises(WrittenOutRowError, match="not saved yet"):
+                write_rows(updates=[(unsaved, ["status"])])
+            with pytest.raises(WrittenOutRowError, match="already saved"):
+                write_rows(inserts=[saved])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_an_update_of_a_gone_row_keeps_nothing_of_the_statement():
+    kept, gone = build_event(), build_event()
+    insert_rows(kept, gone)
+    OutboxEvent.objects.filter(pk=gone.pk).delete()
+    kept.status, gone.status = "failed", "failed"
+
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        write_rows(updates=[(kept, ["status"]), (gone, ["status"])], inserts=[build_request_log()])
+
+    assert OutboxEvent.objects.get(pk=kept.pk).status == "pending"
+    assert not ApiRequestLogEntry.objects.filter(request_id="req_rows").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_updates_written_together_commit_together():
+    event = build_event()
+    insert_row(event)
+    event.status = "failed"
+    log_entry = build_request_log()
+
+    write_rows(updates=[(event, ["status"])], inserts=[log_entry])
+
+    assert OutboxEvent.objects.get(pk=event.pk).status == "failed"
+    assert ApiRequestLogEntry.objects.filter(pk=log_entry.pk).exists()
