@@ -16,6 +16,7 @@ janitor's task) asks the processor with the same key and records the answer.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,7 +26,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from apps.common.audit import record_audit_event
-from apps.common.changed_fields import save_changed_fields
+from apps.common.changed_fields import (
+    RemembersLoadedValues,
+    list_changed_fields,
+    save_changed_fields,
+)
 from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
@@ -157,8 +162,23 @@ def _build_history_line(
     )
 
 
-def _emit(*, payment: Payment, event_type: str, now: datetime, from_status: str = "") -> None:
-    """The outbox event and the payment's history line naming it, in one statement."""
+def _emit(
+    *,
+    payment: Payment,
+    event_type: str,
+    now: datetime,
+    from_status: str = "",
+    saving: Sequence[RemembersLoadedValues] = (),
+) -> None:
+    """The outbox event and the payment's history line naming it, in one statement; with
+    ``saving``, the columns that changed in those rows (the state change itself) too."""
+    updating = []
+    for row in saving:
+        changed = list_changed_fields(row)
+        if changed is None:  # never loaded nor saved: written whole, on its own
+            row.save()
+        elif changed:
+            updating.append((row, changed))
     event_id = make_event_id()
     history = _build_history_line(
         payment=payment,
@@ -177,21 +197,37 @@ def _emit(*, payment: Payment, event_type: str, now: datetime, from_status: str 
         now=now,
         event_id=event_id,
         together_with=[history],
+        updating=updating,
     )
 
 
 def _transition(
-    *, payment: Payment, target: PaymentStatus, now: datetime, event_type: str | None = None
+    *,
+    payment: Payment,
+    target: PaymentStatus,
+    now: datetime,
+    event_type: str | None = None,
+    saving_too: Sequence[RemembersLoadedValues] = (),
 ) -> None:
     """The one place a payment's status changes: checked against the table, saved, and
-    recorded as a payment event (and an outbox event when ``event_type`` is given)."""
+    recorded as a payment event (and an outbox event when ``event_type`` is given).
+    ``saving_too``: other rows of the same change (the attempt whose answer moved the
+    payment), saved with it; with an event, the changed columns of those rows and of the
+    payment, the event and the history line are one statement."""
     previous = payment.status
     payment.status = check_payment_transition(current=previous, target=target).value
     payment.updated_at = now
-    save_changed_fields(payment)  # the status, and whatever the caller changed with it
     if event_type:
-        _emit(payment=payment, event_type=event_type, now=now, from_status=previous)
+        _emit(
+            payment=payment,
+            event_type=event_type,
+            now=now,
+            from_status=previous,
+            saving=(*saving_too, payment),
+        )
     else:
+        for row in (*saving_too, payment):
+            save_changed_fields(row)  # the status, and whatever the caller changed with it
         insert_row(
             _build_history_line(
                 payment=payment,
@@ -708,9 +744,8 @@ def _record_authorization(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            save_changed_fields(attempt)
             payment.connector = connector_name
-            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            _transition(payment=payment, target=S.UNKNOWN, now=now, saving_too=(attempt,))
             return payment
         attempt.processor_reference = result.processor_reference
         attempt.decline_code = result.decline_code
@@ -719,7 +754,6 @@ def _record_authorization(
         payment.processor_reference = result.processor_reference or payment.processor_reference
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
-            save_changed_fields(attempt)
             if _requests_capture(
                 capture_method=payment.capture_method, risk_action=payment.risk_action
             ):
@@ -729,6 +763,7 @@ def _record_authorization(
                     now=now,
                     at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
                     event_types=("payment.succeeded",),
+                    saving_too=(attempt,),
                 )
             else:
                 _transition(
@@ -736,15 +771,16 @@ def _record_authorization(
                     target=S.REQUIRES_CAPTURE,
                     now=now,
                     event_type="payment.amount_capturable_updated",
+                    saving_too=(attempt,),
                 )
         elif result.outcome == OperationOutcome.REQUIRES_ACTION:
             attempt.status = AttemptStatus.REQUIRES_ACTION
-            save_changed_fields(attempt)
             _transition(
                 payment=payment,
                 target=S.REQUIRES_ACTION,
                 now=now,
                 event_type="payment.requires_action",
+                saving_too=(attempt,),
             )
         else:
             attempt.status = (
@@ -752,12 +788,17 @@ def _record_authorization(
                 if result.outcome == OperationOutcome.DECLINED
                 else AttemptStatus.FAILED
             )
-            save_changed_fields(attempt)
             payment.decline_code = result.decline_code
             payment.failure_code = result.error_code or (
                 "card_declined" if result.decline_code else "processing_error"
             )
-            _transition(payment=payment, target=S.FAILED, now=now, event_type="payment.failed")
+            _transition(
+                payment=payment,
+                target=S.FAILED,
+                now=now,
+                event_type="payment.failed",
+                saving_too=(attempt,),
+            )
         return payment
 
 
@@ -768,6 +809,7 @@ def _capture_and_book(
     now: datetime,
     at_once: bool,
     event_types: tuple[str, ...],
+    saving_too: Sequence[RemembersLoadedValues] = (),
 ) -> None:
     """Mark the payment captured (its status, history and events), then post the capture to
     the ledger, in the caller's transaction. The posting comes last, just before the commit:
@@ -775,7 +817,9 @@ def _capture_and_book(
     they are held for the commit alone, not for the payment's own writes as well."""
     first, *more = event_types
     payment.amount_captured_minor = amount_minor
-    _transition(payment=payment, target=S.SUCCEEDED, now=now, event_type=first)
+    _transition(
+        payment=payment, target=S.SUCCEEDED, now=now, event_type=first, saving_too=saving_too
+    )
     for event_type in more:
         _emit(payment=payment, event_type=event_type, now=now)
     ledger.post_capture(
@@ -854,7 +898,6 @@ def _record_capture(
         attempt.error_code = result.error_code
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
-            save_changed_fields(attempt)
             assert attempt.amount_minor is not None
             _capture_and_book(
                 payment=payment,
@@ -862,16 +905,17 @@ def _record_capture(
                 now=now,
                 at_once=FOLLOW_UP_AVAILABLE_AT_ONCE in result.follow_ups,
                 event_types=("payment.captured", "payment.succeeded"),
+                saving_too=(attempt,),
             )
         else:
             attempt.status = AttemptStatus.FAILED
-            save_changed_fields(attempt)
             payment.failure_code = result.error_code or "capture_failed"
             _transition(
                 payment=payment,
                 target=S.REQUIRES_CAPTURE,
                 now=now,
                 event_type="payment.capture_failed",
+                saving_too=(attempt,),
             )
         return payment
 

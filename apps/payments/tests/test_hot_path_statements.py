@@ -6,10 +6,12 @@ the commits into savepoints). What the bound covers, by step: the key lookup; th
 method read; the routing read; create+reserve (the payment, its payment.created event and
 history, the move to processing and the reserved attempt: one statement); detokenize (the
 vault record; the audit entry with its chain head: one statement); the risk decision (one
-statement that commits on its own); the simulator's operation; record (locks, attempt,
-payment, payment.succeeded, in one transaction with its BEGIN and COMMIT); the request log
-(the response's risk is the decision this request stored, not read back). The ledger's posting (one prepared statement in the record
-transaction) runs on a psycopg cursor of its own, so Django does not count it here.
+statement that commits on its own); the simulator's operation; record (the two row locks,
+then the attempt's and the payment's changed columns, payment.succeeded and its history line
+in one statement, in one transaction with its BEGIN and COMMIT); the request log. The
+response's risk is the decision this request stored, not read back. The ledger's posting
+(one prepared statement in the record transaction) runs on a psycopg cursor of its own, so
+Django does not count it here.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.common.models import OutboxEvent
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
 from apps.payments.tests.statements import list_updated_columns
 from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# 14 statements and one transaction (BEGIN + COMMIT) today: creating and reserving is one
-# statement; each outbox event and the payment event naming it are one statement; the risk
-# decision, and the detokenization's audit entry, are one statement each.
-MAX_STATEMENTS = 16
+# 12 statements and one transaction (BEGIN + COMMIT) today: creating and reserving is one
+# statement; recording the answer (attempt, payment, outbox event and the payment event naming
+# it) is one statement; the risk decision, and the detokenization's audit entry, are one
+# statement each.
+MAX_STATEMENTS = 14
 
 
 def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(
@@ -94,3 +98,39 @@ def test_recording_the_answer_writes_only_the_payment_and_attempt_columns_that_c
     }
     assert {"status", "amount_captured_minor", "processor_reference"} <= updates["payments_payment"]
     assert {"public_id", "amount_minor", "metadata"}.isdisjoint(updates["payments_payment"])
+
+
+@pytest.mark.parametrize(
+    ("number", "event_type"),
+    [
+        ("4242424242424242", "payment.succeeded"),
+        ("4000000000000002", "payment.failed"),
+        ("4000002760003184", "payment.requires_action"),
+    ],
+)
+def test_recording_the_answer_is_one_statement_for_attempt_payment_and_event(number, event_type):
+    merchant_id, client = make_merchant_with_key()
+    body = {
+        "amount": 1999,
+        "currency": "EUR",
+        "payment_method": make_token(merchant_id=merchant_id, number=number),
+        "confirm": True,
+    }
+
+    with CaptureQueriesContext(connection) as queries:
+        payment = post_json(client, "/v1/payments", body).json()
+
+    writes = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'UPDATE "payments_attempt"' in query["sql"]
+        or 'UPDATE "payments_payment"' in query["sql"]
+    ]
+    assert len(writes) == 1
+    [statement] = writes
+    assert 'UPDATE "payments_attempt"' in statement
+    assert 'UPDATE "payments_payment"' in statement
+    assert 'INSERT INTO "common_outbox_event"' in statement
+    payment_id = payment.get("id") or payment["error"]["payment"]["id"]
+    events = OutboxEvent.objects.filter(aggregate_id=payment_id).order_by("id")
+    assert [event.event_type for event in events] == ["payment.created", event_type]
