@@ -123,12 +123,21 @@ def list_changed_fields(instance: RemembersLoadedValues) -> list[str] | None:
     return changed
 
 
+def list_columns_to_update(instance: RemembersLoadedValues) -> list[str]:
+    """The columns an UPDATE must write to save ``instance``: those that changed. An instance
+    neither loaded nor saved has nothing to compare with: it is saved whole here, and
+    nothing is left to update."""
+    changed = list_changed_fields(instance)
+    if changed is None:
+        instance.save()
+        return []
+    return changed
+
+
 def save_changed_fields(instance: RemembersLoadedValues) -> None:
     """Save the columns that changed since the instance was loaded or last saved (all of
     them when it was neither), with one written-out UPDATE (``apps.common.rows``); the mixin
     remembers what was saved."""
-    changed = list_changed_fields(instance)
-    if changed is None:
-        instance.save()
-    elif changed:
+    changed = list_columns_to_update(instance)
+    if changed:
         update_columns(instance, attnames=changed)

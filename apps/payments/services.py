@@ -22,13 +22,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 
 from apps.common.audit import record_audit_event
 from apps.common.changed_fields import (
     RemembersLoadedValues,
-    list_changed_fields,
+    list_columns_to_update,
     save_changed_fields,
 )
 from apps.common.clock import get_now
@@ -172,13 +172,7 @@ def _emit(
 ) -> None:
     """The outbox event and the payment's history line naming it, in one statement; with
     ``saving``, the columns that changed in those rows (the state change itself) too."""
-    updating = []
-    for row in saving:
-        changed = list_changed_fields(row)
-        if changed is None:  # never loaded nor saved: written whole, on its own
-            row.save()
-        elif changed:
-            updating.append((row, changed))
+    updating = [(row, changed) for row in saving if (changed := list_columns_to_update(row))]
     event_id = make_event_id()
     history = _build_history_line(
         payment=payment,
@@ -188,15 +182,38 @@ def _emit(
         now=now,
         event_id=event_id,
     )
-    enqueue_event(
+    _enqueue_payment_event(
+        payment=payment,
         event_type=event_type,
         payload=_event_payload(payment),
+        now=now,
+        event_id=event_id,
+        together_with=[history],
+        updating=updating,
+    )
+
+
+def _enqueue_payment_event(
+    *,
+    payment: Payment,
+    event_type: str,
+    payload: dict[str, Any],
+    now: datetime,
+    event_id: str,
+    together_with: Sequence[models.Model],
+    updating: Sequence[tuple[models.Model, Sequence[str]]] = (),
+) -> None:
+    """The payment's outbox event, written with ``together_with`` (and ``updating``) in one
+    statement (``apps.common.outbox.enqueue_event``)."""
+    enqueue_event(
+        event_type=event_type,
+        payload=payload,
         aggregate_type="payment",
         aggregate_id=payment.public_id,
         merchant_ref=payment.merchant_ref,
         now=now,
         event_id=event_id,
-        together_with=[history],
+        together_with=together_with,
         updating=updating,
     )
 
@@ -465,12 +482,10 @@ def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _R
     attempt = _build_reserved_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
     payload = _event_payload(payment)  # as created
     payment.status = to_processing.to_status
-    enqueue_event(
+    _enqueue_payment_event(
+        payment=payment,
         event_type="payment.created",
         payload=payload,
-        aggregate_type="payment",
-        aggregate_id=payment.public_id,
-        merchant_ref=payment.merchant_ref,
         now=now,
         event_id=event_id,
         together_with=[
@@ -678,7 +693,15 @@ def _authorize_outside_transaction(
         )
     )
     risk_action = decision.action.value
-    stored_risk = decision.recorded
+
+    def answered(result: OperationResult | None, connector_name: str) -> _AuthorizationCall:
+        return _AuthorizationCall(
+            result=result,
+            connector_name=connector_name,
+            risk_action=risk_action,
+            stored_risk=decision.recorded,
+        )
+
     if decision.action is RiskAction.BLOCK:
         blocked = OperationResult(
             kind=OperationKind.AUTHORIZE,
@@ -686,9 +709,7 @@ def _authorize_outside_transaction(
             decline_code=decision.decline_code or "fraudulent",
             message="Blocked by risk rules.",
         )
-        return _AuthorizationCall(
-            result=blocked, connector_name="risk", risk_action=risk_action, stored_risk=stored_risk
-        )
+        return answered(blocked, "risk")
     capture = _requests_capture(capture_method=payment.capture_method, risk_action=risk_action)
     card_input = CardInput(
         number=card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc
@@ -702,24 +723,15 @@ def _authorize_outside_transaction(
             ),
         )
     except ConnectorTimeoutError:
-        return _AuthorizationCall(
-            result=None,
-            connector_name=reserved.connectors[0],
-            risk_action=risk_action,
-            stored_risk=stored_risk,
-        )
+        return answered(None, reserved.connectors[0])
     except NoConnectorAvailableError:
         unavailable = OperationResult(
             kind=OperationKind.AUTHORIZE,
             outcome=OperationOutcome.FAILED,
             error_code="processor_unavailable",
         )
-        return _AuthorizationCall(
-            result=unavailable, connector_name="", risk_action=risk_action, stored_risk=stored_risk
-        )
-    return _AuthorizationCall(
-        result=result, connector_name=name, risk_action=risk_action, stored_risk=stored_risk
-    )
+        return answered(unavailable, "")
+    return answered(result, name)
 
 
 def _record_authorization(

@@ -9,7 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.common.changed_fields import list_changed_fields, save_changed_fields
+from apps.common.changed_fields import (
+    list_changed_fields,
+    list_columns_to_update,
+    save_changed_fields,
+)
 from apps.common.ids import make_public_id
 from apps.payments.models import Payment
 from apps.payments.tests.statements import list_updated_columns
@@ -111,6 +115,16 @@ def test_an_instance_never_loaded_nor_saved_is_saved_whole():
     save_changed_fields(built)
     assert Payment.objects.get(pk=built.pk).amount_minor == 900
     assert list_changed_fields(built) == []
+
+
+def test_the_columns_to_update_are_the_changed_ones_and_none_after_a_whole_save():
+    loaded = Payment.objects.get(pk=make_payment().pk)
+    loaded.status = "processing"
+    built = build_payment(amount_minor=700)
+
+    assert list_columns_to_update(loaded) == ["status"]
+    assert list_columns_to_update(built) == []  # saved whole instead
+    assert Payment.objects.get(pk=built.pk).amount_minor == 700
 
 
 def test_a_plain_save_and_a_refresh_move_what_is_remembered():
