@@ -15,36 +15,23 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from bench.harness.database import create_database, drop_database
+from bench.harness.gunicorn import find_free_port
 from paymenthub.settings.env import with_redis_db
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 180
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _maintenance_url(url: str, name: str) -> str:
-    """``url`` naming the database ``name`` (TCP or a percent-encoded socket directory)."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 @pytest.fixture
@@ -53,16 +40,10 @@ def throwaway_database() -> Iterator[str]:
     if not server:
         pytest.skip("needs DATABASE_URL (the test command provides it)")
     name = f"paymenthub_run_{os.getpid()}"
-    maintenance = _maintenance_url(server, "postgres")
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(drop)
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield _maintenance_url(server, name)
+        yield create_database(server_url=server, name=name)
     finally:
-        with psycopg.connect(maintenance, autocommit=True) as connection:
-            connection.execute(drop)
+        drop_database(server_url=server, name=name)
 
 
 def _request(
@@ -129,7 +110,7 @@ def _wait_until_relayed(*, database_url: str, payment_id: str) -> None:
 def test_the_run_command_brings_up_a_platform_that_takes_a_card_payment(
     throwaway_database, tmp_path
 ):
-    port = _free_port()
+    port = find_free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -140,7 +121,7 @@ def test_the_run_command_brings_up_a_platform_that_takes_a_card_payment(
         DATABASE_URL=throwaway_database,
         REDIS_URL=with_redis_db(url=os.environ["REDIS_URL"], db=12),
         PAYMENTHUB_VAR_DIR=str(tmp_path / "var"),
-        OPENBANKING_SANDBOX_PORT=str(_free_port()),
+        OPENBANKING_SANDBOX_PORT=str(find_free_port()),
     )
     log = tmp_path / "run.log"
     with log.open("wb") as output:
