@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from apps.common.errors import InvalidRequestError
@@ -88,6 +89,33 @@ class TestAuthenticateApiKey:
         created = create_api_key(merchant_id=merchant.public_id, mode="test", key_type="secret")
         authenticate_api_key(raw_key=created.secret)
         assert ApiKey.objects.get(public_id=created.summary.key_id).last_used_at is not None
+
+    def test_a_key_used_again_within_the_minute_costs_this_process_no_redis_command(self, merchant):
+        created = create_api_key(merchant_id=merchant.public_id, mode="test", key_type="secret")
+        first = timezone.now()
+        authenticate_api_key(raw_key=created.secret, now=first)
+        # Were Redis asked again, it would grant a new minute (its claim is gone) and the
+        # second use would be written.
+        claim = f"api-key-used:{created.summary.key_id}"
+        assert cache.delete(claim)
+        authenticate_api_key(raw_key=created.secret, now=first + timedelta(seconds=30))
+        assert ApiKey.objects.get(public_id=created.summary.key_id).last_used_at == first
+        assert cache.get(claim) is None
+
+    def test_a_key_used_after_the_minute_is_recorded_again(self, merchant):
+        created = create_api_key(merchant_id=merchant.public_id, mode="test", key_type="secret")
+        first = timezone.now()
+        authenticate_api_key(raw_key=created.secret, now=first)
+        cache.delete(f"api-key-used:{created.summary.key_id}")  # its minute expired in Redis
+        later = first + timedelta(seconds=61)
+        authenticate_api_key(raw_key=created.secret, now=later)
+        assert ApiKey.objects.get(public_id=created.summary.key_id).last_used_at == later
+
+    def test_a_use_recorded_by_another_process_this_minute_is_not_written_again(self, merchant):
+        created = create_api_key(merchant_id=merchant.public_id, mode="test", key_type="secret")
+        cache.set(f"api-key-used:{created.summary.key_id}", 1, timeout=60)
+        authenticate_api_key(raw_key=created.secret)
+        assert ApiKey.objects.get(public_id=created.summary.key_id).last_used_at is None
 
     @pytest.mark.parametrize("raw_key", ["", "sk_test_nope", "x" * 500, "sk_test_é"])
     def test_refuses_unknown_keys_without_saying_why(self, raw_key):
