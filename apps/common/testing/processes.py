@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[3]
+WORKER_READY_SECONDS = 120.0
 
 
 def get_test_database_url() -> str:
@@ -39,13 +41,29 @@ def get_subprocess_environment() -> dict[str, str]:
     }
 
 
+def wait_until_worker_ready(
+    *, process: subprocess.Popen[bytes], log_path: Path, timeout: float = WORKER_READY_SECONDS
+) -> None:
+    """Until the worker logs ``ready.``; raises if it exits or does not get there in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if " ready." in log_path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"the Celery worker was not ready within {timeout:.0f} s")
+
+
 @contextmanager
 def run_probe_worker(
     *, include: str, hostname_prefix: str, environment: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``celery worker --pool solo`` on the ``default`` queue that also imports the
-    probe module ``include``; stopped (SIGTERM, then SIGKILL after 20 s) on the way out, when
-    the tail of its log is printed for a failing test's report."""
+    probe module ``include``, yielded once it says it is ready (so a slow start, e.g. a cold
+    machine importing everything, does not eat into what the test waits for, nor outlive
+    the relay kick's 30 s expiry); stopped (SIGTERM, then SIGKILL after 20 s) on the way out,
+    when the tail of its log is printed for a failing test's report."""
     log_path = ROOT / "var" / f"test-{hostname_prefix}-{uuid.uuid4().hex[:8]}.log"
     log_path.parent.mkdir(exist_ok=True)
     command = [
@@ -60,6 +78,7 @@ def run_probe_worker(
             command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
     try:
+        wait_until_worker_ready(process=process, log_path=log_path)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
