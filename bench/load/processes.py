@@ -11,12 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
+
+from apps.common.testing.processes import wait_until_worker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT_SECONDS = 90.0  # two busy shared cores: generous, finite
@@ -91,15 +92,9 @@ def run_celery_worker(*, database_url: str, directory: Path, concurrency: int) -
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
-        while "ready." not in log_path.read_text(errors="replace"):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"celery exited with {process.returncode}:\n{read_tail(path=log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"celery was not ready in time:\n{read_tail(path=log_path)}")
-            time.sleep(0.2)
+        wait_until_worker_ready(
+            process=process, log_path=log_path, timeout=WORKER_READY_TIMEOUT_SECONDS
+        )
         yield log_path
     finally:
         stop_process_group(process=process, timeout=STOP_TIMEOUT_SECONDS)

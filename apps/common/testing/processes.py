@@ -44,15 +44,23 @@ def get_subprocess_environment() -> dict[str, str]:
 def wait_until_worker_ready(
     *, process: subprocess.Popen[bytes], log_path: Path, timeout: float = WORKER_READY_SECONDS
 ) -> None:
-    """Until the worker logs ``ready.``; raises if it exits or does not get there in time."""
+    """Until a Celery worker logs ``ready.``; raises, with the tail of its log, if it exits
+    or does not get there in time."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if " ready." in log_path.read_text(errors="replace"):
-            return
+    while " ready." not in log_path.read_text(errors="replace"):
         if process.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+            raise RuntimeError(
+                f"the Celery worker exited with {process.returncode}:\n{_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the Celery worker was not ready within {timeout:.0f} s:\n{_tail(log_path)}"
+            )
         time.sleep(0.1)
-    raise RuntimeError(f"the Celery worker was not ready within {timeout:.0f} s")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextmanager
