@@ -777,23 +777,11 @@ def _record_authorization(
                     event_types=("payment.succeeded",),
                     saving_too=(attempt,),
                 )
-            else:
-                _transition(
-                    payment=payment,
-                    target=S.REQUIRES_CAPTURE,
-                    now=now,
-                    event_type="payment.amount_capturable_updated",
-                    saving_too=(attempt,),
-                )
+                return payment
+            target, event_type = S.REQUIRES_CAPTURE, "payment.amount_capturable_updated"
         elif result.outcome == OperationOutcome.REQUIRES_ACTION:
             attempt.status = AttemptStatus.REQUIRES_ACTION
-            _transition(
-                payment=payment,
-                target=S.REQUIRES_ACTION,
-                now=now,
-                event_type="payment.requires_action",
-                saving_too=(attempt,),
-            )
+            target, event_type = S.REQUIRES_ACTION, "payment.requires_action"
         else:
             attempt.status = (
                 AttemptStatus.DECLINED
@@ -804,13 +792,10 @@ def _record_authorization(
             payment.failure_code = result.error_code or (
                 "card_declined" if result.decline_code else "processing_error"
             )
-            _transition(
-                payment=payment,
-                target=S.FAILED,
-                now=now,
-                event_type="payment.failed",
-                saving_too=(attempt,),
-            )
+            target, event_type = S.FAILED, "payment.failed"
+        _transition(
+            payment=payment, target=target, now=now, event_type=event_type, saving_too=(attempt,)
+        )
         return payment
 
 
