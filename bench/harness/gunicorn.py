@@ -31,6 +31,7 @@ STOP_TIMEOUT_SECONDS = 15.0
 class ServerAddress:
     host: str
     port: int
+    pid: int  # the server's own process; its workers are its children
 
 
 def find_free_port() -> int:
@@ -119,8 +120,8 @@ def serve_with_gunicorn(
     *, database_url: str, ready_path: str, workers: int = 2, threads: int = 4
 ) -> Iterator[ServerAddress]:
     """Run gunicorn on a free local port until the block exits; yield where it listens."""
-    address = ServerAddress(host=HOST, port=find_free_port())
-    command = build_gunicorn_command(port=address.port, workers=workers, threads=threads)
+    port = find_free_port()
+    command = build_gunicorn_command(port=port, workers=workers, threads=threads)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command,
@@ -129,6 +130,7 @@ def serve_with_gunicorn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        address = ServerAddress(host=HOST, port=port, pid=process.pid)
         try:
             wait_until_ready(process=process, address=address, path=ready_path, log=log)
             yield address

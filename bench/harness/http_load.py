@@ -13,6 +13,7 @@ import http.client
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.harness.gunicorn import ServerAddress
@@ -86,8 +87,15 @@ def drive_connection(
         connection.close()
 
 
-def drive_load(*, address: ServerAddress, plan: LoadPlan) -> LoadResult:
-    """Run the plan against the server and return what was measured in the window."""
+def drive_load(
+    *,
+    address: ServerAddress,
+    plan: LoadPlan,
+    on_window_edge: Callable[[], None] | None = None,
+) -> LoadResult:
+    """Run the plan against the server and return what was measured in the window;
+    ``on_window_edge`` is called as the measured window opens and again as it closes (to read
+    a counter over exactly the window the requests are counted in)."""
     window_start = time.perf_counter() + plan.warmup_seconds
     window = (window_start, window_start + plan.measure_seconds)
     tallies = [WorkerTally() for _ in range(plan.concurrency)]
@@ -101,6 +109,10 @@ def drive_load(*, address: ServerAddress, plan: LoadPlan) -> LoadResult:
     ]
     for thread in threads:
         thread.start()
+    if on_window_edge is not None:
+        for edge in window:
+            time.sleep(max(0.0, edge - time.perf_counter()))
+            on_window_edge()
     for thread in threads:
         thread.join()
     latencies = [latency for tally in tallies for latency in tally.latencies_ms]

@@ -1,0 +1,159 @@
+"""The benchmarks' CPU accounting: what a request costs the machine, all told and by part."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psutil
+import pytest
+
+from bench.harness.cpu import (
+    LOAD_GENERATOR,
+    POSTGRES,
+    WEB,
+    CpuReading,
+    compute_cpu_per_request,
+    read_cpu,
+)
+from bench.harness.gunicorn import ServerAddress
+from bench.harness.http_load import LoadPlan, drive_load
+
+BUSY_SECONDS = 0.6
+# A child that spins on the CPU for BUSY_SECONDS of its own CPU time, in a grandchild, then
+# waits to be stopped: the web part is the whole tree, so the grandchild's time counts.
+SPINNING_TREE = f"""
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import time
+end = time.process_time() + {BUSY_SECONDS}
+while time.process_time() < end:
+    pass
+print("done", flush=True)
+time.sleep(60)
+'''], stdout=sys.stdout)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def spinning_tree() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SPINNING_TREE], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+        process.kill()
+        process.wait()
+
+
+def test_the_server_process_trees_cpu_is_charged_to_the_web_part(
+    spinning_tree: subprocess.Popen[str],
+) -> None:
+    before = read_cpu(server_pid=spinning_tree.pid)
+    assert spinning_tree.stdout is not None
+    assert spinning_tree.stdout.readline().strip() == "done"
+    after = read_cpu(server_pid=spinning_tree.pid)
+
+    cost = compute_cpu_per_request(before=before, after=after, requests=1)
+
+    web_ms = cost.part_ms[WEB]
+    assert web_ms is not None
+    assert web_ms >= BUSY_SECONDS * 1000 * 0.8
+    assert cost.machine_ms >= web_ms * 0.8
+
+
+def test_a_part_with_no_process_on_this_machine_reads_none_not_zero() -> None:
+    reading = read_cpu(server_pid=0, process_names={POSTGRES: ("no-such-process-here",)})
+
+    assert reading.part_seconds[POSTGRES] is None
+    assert reading.part_seconds[WEB] is None
+    assert reading.part_seconds[LOAD_GENERATOR] is not None
+
+
+def test_cpu_per_request_divides_each_parts_growth_by_the_requests_served() -> None:
+    before = CpuReading(machine_seconds=10.0, part_seconds={WEB: 4.0, POSTGRES: None}, taken_at=100)
+    after = CpuReading(machine_seconds=12.5, part_seconds={WEB: 6.0, POSTGRES: 1.0}, taken_at=102)
+
+    cost = compute_cpu_per_request(before=before, after=after, requests=250, cores=2)
+
+    assert cost.machine_ms == pytest.approx(10.0)
+    assert cost.part_ms[WEB] == pytest.approx(8.0)
+    assert cost.part_ms[POSTGRES] is None
+    assert cost.machine_busy_percent == pytest.approx(62.5)
+    assert cost.describe() == "10.00 ms (web 8.00, postgres -), machine 62 % busy"
+
+
+def test_cpu_per_request_refuses_a_window_without_requests() -> None:
+    before = CpuReading(machine_seconds=1.0, part_seconds={}, taken_at=1)
+    after = CpuReading(machine_seconds=2.0, part_seconds={}, taken_at=2)
+
+    with pytest.raises(ValueError, match="at least one request"):
+        compute_cpu_per_request(before=before, after=after, requests=0)
+
+
+def test_cpu_per_request_refuses_readings_out_of_time_order() -> None:
+    earlier = CpuReading(machine_seconds=1.0, part_seconds={}, taken_at=1)
+    later = CpuReading(machine_seconds=2.0, part_seconds={}, taken_at=2)
+
+    with pytest.raises(ValueError, match="time order"):
+        compute_cpu_per_request(before=later, after=earlier, requests=10)
+
+
+class CreatedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def created_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CreatedHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_the_load_driver_reads_at_the_measured_windows_opening_and_closing(
+    created_server: ThreadingHTTPServer,
+) -> None:
+    host, port = created_server.server_address[:2]
+    edges: list[float] = []
+    started = time.perf_counter()
+
+    result = drive_load(
+        address=ServerAddress(host=str(host), port=int(port), pid=0),
+        plan=LoadPlan(
+            path="/",
+            body=b"{}",
+            expected_status=201,
+            concurrency=2,
+            warmup_seconds=0.3,
+            measure_seconds=0.5,
+        ),
+        on_window_edge=lambda: edges.append(time.perf_counter() - started),
+    )
+
+    assert result.requests > 0
+    assert len(edges) == 2
+    assert edges[0] == pytest.approx(0.3, abs=0.1)
+    assert edges[1] - edges[0] == pytest.approx(0.5, abs=0.1)
