@@ -12,6 +12,20 @@
 The baseline is the foundation's trivial-insert endpoint (``/v1/_bench/probes``) driven by the
 same server and client at concurrency 8 in the same run; the ratio of ``payments_api_c8`` is
 payments ÷ that baseline (goal: at least 0.5, with p99 under 50 ms at concurrency 8).
+
+``payments_api_c8_cpu`` (ms), ``payments_api_c8_cpu_web`` and ``payments_api_c8_cpu_postgres``
+    The machine's CPU per payment at concurrency 8, over exactly the measured window
+    (:mod:`bench.harness.cpu`): all of it, then the gunicorn workers' and PostgreSQL's share
+    (a part whose processes are not on this machine is left out). The baseline is the same
+    reading per trivial insert, so the ratio says how many inserts' worth of CPU one payment
+    costs: when both sides keep the machine's cores busy, the throughput ratio is close to
+    its inverse.
+
+``payments_api_c8_busy`` (%)
+    How busy the machine's cores were while payments ran at concurrency 8, against the same
+    while the baseline ran: 100 % means the CPU was the limit. A baseline well below 100 % was
+    held back by something else (its commits wait for the WAL to reach the disk), and its
+    rate, so the throughput ratio, moves with the disk.
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +41,14 @@ from django.test import override_settings
 
 from apps.payments.models import Payment
 from apps.tokenization.crypto import reset_key_provider
+from bench.harness.cpu import (
+    POSTGRES,
+    WEB,
+    CpuPerRequest,
+    CpuReading,
+    compute_cpu_per_request,
+    read_cpu,
+)
 from bench.harness.figures import Figure
 from bench.harness.gunicorn import ServerAddress, serve_with_gunicorn
 from bench.harness.http_load import LoadPlan, LoadResult, drive_load
@@ -44,6 +67,12 @@ def seed_merchant() -> tuple[str, str]:
     return merchant.secret_key, merchant.payment_method
 
 
+@dataclass(frozen=True, slots=True)
+class MeasuredLoad:
+    result: LoadResult
+    cpu: CpuPerRequest
+
+
 def drive(
     *,
     address: ServerAddress,
@@ -53,7 +82,8 @@ def drive(
     concurrency: int,
     headers: dict[str, str] | None = None,
     label: str,
-) -> LoadResult:
+) -> MeasuredLoad:
+    readings: list[CpuReading] = []
     result = drive_load(
         address=address,
         plan=LoadPlan(
@@ -63,16 +93,20 @@ def drive(
             concurrency=concurrency,
             headers=headers or {},
         ),
+        on_window_edge=lambda: readings.append(read_cpu(server_pid=address.pid)),
     )
     if result.errors or not result.requests:
         raise RuntimeError(f"{label}: {result.errors} errors, {result.requests} good responses")
+    before, after = readings
+    cpu = compute_cpu_per_request(before=before, after=after, requests=result.requests)
     print(
         f"  {label:<28} {result.requests_per_second:8.1f}/s  "
         f"p50 {result.get_percentile_ms(percent=50):7.2f} ms  "
-        f"p99 {result.get_percentile_ms(percent=99):7.2f} ms  ({result.requests} requests)",
+        f"p99 {result.get_percentile_ms(percent=99):7.2f} ms  ({result.requests} requests)\n"
+        f"  {'':<28} CPU per request {cpu.describe()}",
         flush=True,
     )
-    return result
+    return MeasuredLoad(result=result, cpu=cpu)
 
 
 def run() -> list[Figure]:
@@ -115,25 +149,43 @@ def run() -> list[Figure]:
                 for level in CONCURRENCY_LEVELS
             }
     succeeded = Payment.objects.filter(status="succeeded").count()
-    if succeeded < sum(result.requests for result in results.values()):
+    if succeeded < sum(measured.result.requests for measured in results.values()):
         raise RuntimeError(f"only {succeeded} payments succeeded")
     c8 = results[8]
-    return [
-        Figure("payments_api_c1", results[1].requests_per_second, "payments/s", None),
+    figures = [
+        Figure("payments_api_c1", results[1].result.requests_per_second, "payments/s", None),
         Figure(
-            "payments_api_c8", c8.requests_per_second, "payments/s", baseline.requests_per_second
+            "payments_api_c8",
+            c8.result.requests_per_second,
+            "payments/s",
+            baseline.result.requests_per_second,
         ),
-        Figure("payments_api_c32", results[32].requests_per_second, "payments/s", None),
+        Figure("payments_api_c32", results[32].result.requests_per_second, "payments/s", None),
         Figure(
             "payments_api_c8_p50",
-            c8.get_percentile_ms(percent=50),
+            c8.result.get_percentile_ms(percent=50),
             "ms",
-            baseline.get_percentile_ms(percent=50),
+            baseline.result.get_percentile_ms(percent=50),
         ),
         Figure(
             "payments_api_c8_p99",
-            c8.get_percentile_ms(percent=99),
+            c8.result.get_percentile_ms(percent=99),
             "ms",
-            baseline.get_percentile_ms(percent=99),
+            baseline.result.get_percentile_ms(percent=99),
+        ),
+        Figure("payments_api_c8_cpu", c8.cpu.machine_ms, "ms", baseline.cpu.machine_ms),
+        Figure(
+            "payments_api_c8_busy",
+            c8.cpu.machine_busy_percent,
+            "%",
+            baseline.cpu.machine_busy_percent,
         ),
     ]
+    for part, figure_name in (
+        (WEB, "payments_api_c8_cpu_web"),
+        (POSTGRES, "payments_api_c8_cpu_postgres"),
+    ):
+        value = c8.cpu.part_ms.get(part)
+        if value is not None:
+            figures.append(Figure(figure_name, value, "ms", baseline.cpu.part_ms.get(part)))
+    return figures
