@@ -79,7 +79,8 @@ def load_endpoint(*, address: ServerAddress, path: str) -> LoadResult:
     print(
         f"  {path:<20} {result.requests_per_second:9.1f} req/s  "
         f"p50 {result.get_percentile_ms(percent=50):6.2f} ms  "
-        f"p99 {result.get_percentile_ms(percent=99):6.2f} ms  ({result.requests} requests)",
+        f"p99 {result.get_percentile_ms(percent=99):6.2f} ms  ({result.requests} requests, "
+        f"{result.describe_connections()})",
         flush=True,
     )
     return result

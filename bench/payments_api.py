@@ -102,7 +102,8 @@ def drive(
     print(
         f"  {label:<28} {result.requests_per_second:8.1f}/s  "
         f"p50 {result.get_percentile_ms(percent=50):7.2f} ms  "
-        f"p99 {result.get_percentile_ms(percent=99):7.2f} ms  ({result.requests} requests)\n"
+        f"p99 {result.get_percentile_ms(percent=99):7.2f} ms  ({result.requests} requests, "
+        f"{result.describe_connections()})\n"
         f"  {'':<28} CPU per request {cpu.describe()}",
         flush=True,
     )

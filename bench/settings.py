@@ -2,15 +2,20 @@
 
 Everything the product reads from the environment is unchanged, so the benchmark exercises
 the same middleware, DRF and database configuration; only the probe app and its routes are
-added, DEBUG is forced off (no query log) and logging is quietened to WARNING.
+added (with a middleware naming the worker that answered each response), DEBUG is forced off
+(no query log) and logging is quietened to WARNING.
 """
 
 from typing import Any, cast
 
 from paymenthub.settings.base import *  # noqa: F403
-from paymenthub.settings.base import ALLOWED_HOSTS, INSTALLED_APPS, LOGGING
+from paymenthub.settings.base import ALLOWED_HOSTS, INSTALLED_APPS, LOGGING, MIDDLEWARE
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.probe.apps.BenchProbeConfig"]
+# Outermost: every response names the worker process that answered it, so the load driver
+# can give each gunicorn worker the same number of keep-alive connections
+# (bench.harness.http_load.open_balanced_connections).
+MIDDLEWARE = ["bench.probe.middleware.WorkerHeaderMiddleware", *MIDDLEWARE]
 ROOT_URLCONF = "bench.urls"
 DEBUG = False
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "127.0.0.1"]

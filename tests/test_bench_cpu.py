@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import pytest
@@ -20,8 +17,6 @@ from bench.harness.cpu import (
     compute_cpu_per_request,
     read_cpu,
 )
-from bench.harness.gunicorn import ServerAddress
-from bench.harness.http_load import LoadPlan, drive_load
 
 BUSY_SECONDS = 0.6
 # A child that spins on the CPU for BUSY_SECONDS of its own CPU time, in a grandchild, then
@@ -105,55 +100,3 @@ def test_cpu_per_request_refuses_readings_out_of_time_order() -> None:
 
     with pytest.raises(ValueError, match="time order"):
         compute_cpu_per_request(before=later, after=earlier, requests=10)
-
-
-class CreatedHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(201)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def created_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CreatedHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def test_the_load_driver_reads_at_the_measured_windows_opening_and_closing(
-    created_server: ThreadingHTTPServer,
-) -> None:
-    host, port = created_server.server_address[:2]
-    edges: list[float] = []
-    started = time.perf_counter()
-
-    result = drive_load(
-        address=ServerAddress(host=str(host), port=int(port), pid=0),
-        plan=LoadPlan(
-            path="/",
-            body=b"{}",
-            expected_status=201,
-            concurrency=2,
-            warmup_seconds=0.3,
-            measure_seconds=0.5,
-        ),
-        on_window_edge=lambda: edges.append(time.perf_counter() - started),
-    )
-
-    assert result.requests > 0
-    assert len(edges) == 2
-    assert edges[0] == pytest.approx(0.3, abs=0.1)
-    assert edges[1] - edges[0] == pytest.approx(0.5, abs=0.1)

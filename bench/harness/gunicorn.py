@@ -32,6 +32,7 @@ class ServerAddress:
     host: str
     port: int
     pid: int  # the server's own process; its workers are its children
+    workers: int  # how many worker processes serve it
 
 
 def find_free_port() -> int:
@@ -130,7 +131,7 @@ def serve_with_gunicorn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        address = ServerAddress(host=HOST, port=port, pid=process.pid)
+        address = ServerAddress(host=HOST, port=port, pid=process.pid, workers=workers)
         try:
             wait_until_ready(process=process, address=address, path=ready_path, log=log)
             yield address
