@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.http import HttpRequest, HttpResponse
 
+from apps.common.testing.servers import serve_in_background
 from bench.harness.gunicorn import ServerAddress
 from bench.harness.http_load import (
     WORKER_HEADER,
@@ -61,15 +62,8 @@ class NamedWorkerHandler(BaseHTTPRequestHandler):
 
 
 def serve(landing: Iterator[str | None]) -> Iterator[FakeWorkersServer]:
-    server = FakeWorkersServer(landing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_in_background(FakeWorkersServer(landing)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def address_of(server: FakeWorkersServer, *, workers: int) -> ServerAddress:
@@ -77,8 +71,17 @@ def address_of(server: FakeWorkersServer, *, workers: int) -> ServerAddress:
     return ServerAddress(host=str(host), port=int(port), pid=0, workers=workers)
 
 
-def plan_for(*, concurrency: int) -> LoadPlan:
-    return LoadPlan(path="/", body=b"{}", expected_status=201, concurrency=concurrency)
+def plan_for(
+    *, concurrency: int, warmup_seconds: float = 1.0, measure_seconds: float = 6.0
+) -> LoadPlan:
+    return LoadPlan(
+        path="/",
+        body=b"{}",
+        expected_status=201,
+        concurrency=concurrency,
+        warmup_seconds=warmup_seconds,
+        measure_seconds=measure_seconds,
+    )
 
 
 @pytest.fixture
@@ -142,14 +145,7 @@ def test_the_load_reports_how_its_connections_were_spread(
 ) -> None:
     result = drive_load(
         address=address_of(greedy_first_worker, workers=2),
-        plan=LoadPlan(
-            path="/",
-            body=b"{}",
-            expected_status=201,
-            concurrency=4,
-            warmup_seconds=0.1,
-            measure_seconds=0.3,
-        ),
+        plan=plan_for(concurrency=4, warmup_seconds=0.1, measure_seconds=0.3),
     )
 
     assert result.requests > 0
@@ -166,14 +162,7 @@ def test_the_load_driver_reads_at_the_measured_windows_opening_and_closing(
 
     result = drive_load(
         address=address_of(unnamed_workers, workers=1),
-        plan=LoadPlan(
-            path="/",
-            body=b"{}",
-            expected_status=201,
-            concurrency=2,
-            warmup_seconds=0.3,
-            measure_seconds=0.5,
-        ),
+        plan=plan_for(concurrency=2, warmup_seconds=0.3, measure_seconds=0.5),
         on_window_edge=lambda: edges.append(time.perf_counter() - started),
     )
 

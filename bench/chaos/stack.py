@@ -46,6 +46,7 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from apps.common.testing.servers import serve_in_background
 from bench.harness.gunicorn import ServerAddress, serve_with_gunicorn
 from bench.harness.seeding import SeededCardMerchant
 from bench.harness.seeding import seed_card_merchant as seed_harness_merchant
@@ -336,14 +337,8 @@ def serve_webhook_receiver(*, answer_after_seconds: float = 0.0) -> Iterator[Web
     server = _QuietServer((HOST, 0), _make_receiver_handler(receiver))
     server.daemon_threads = True
     receiver.url = f"http://{HOST}:{server.server_address[1]}/hooks/chaos"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_in_background(server):
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- seeding -----------------------------------------------------------------------------------
