@@ -23,9 +23,9 @@ payments ÷ that baseline (goal: at least 0.5, with p99 under 50 ms at concurren
 
 ``payments_api_c8_busy`` (%)
     How busy the machine's cores were while payments ran at concurrency 8, against the same
-    while the baseline ran: 100 % means the CPU was the limit. A baseline well below 100 % was
-    held back by something else (its commits wait for the WAL to reach the disk), and its
-    rate, so the throughput ratio, moves with the disk.
+    while the baseline ran: 100 % means the CPU was the limit. A side well below 100 % was
+    held back by something else (a lock, the disk, the client, a worker left without
+    connections), and the throughput ratio then says less about what a payment costs.
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ server answering with ``X-Bench-Worker`` (the bench settings) names the process 
 connection, and a connection landing on a worker that already has its share is closed and
 opened again. Without this, gunicorn's workers race to accept, and all eight connections of
 a run could land on one worker, which then serves them on one core while the other idles: a
-measured run of the trivial insert did exactly that (one worker 7.0 s of CPU, the other 0.1 s,
-549 req/s with the machine 64 % busy, against 816-933 req/s balanced). Every thread then sends
-its next request as soon as the previous response is read, for a warm-up
-(not recorded) followed by the measured window. Throughput is the number of responses that
-completed inside the window divided by its length; latencies are those responses' round
-trips. The same driver, concurrency and body are used for a figure and its baseline, so the
-client's own cost is the same on both sides of the ratio.
+measured run of the trivial insert did exactly that (one worker 7.0 s of CPU, the other
+0.1 s, 549 req/s with the machine 64 % busy, against 816-933 req/s when both workers
+served). Every thread then sends its next request as soon as the previous response is read,
+for a warm-up (not recorded) followed by the measured window. Throughput is the number of
+responses that completed inside the window divided by its length; latencies are those
+responses' round trips. The same driver, concurrency and body are used for a figure and its
+baseline, so the client's own cost is the same on both sides of the ratio.
 """
 
 from __future__ import annotations
@@ -119,7 +119,11 @@ def open_balanced_connections(
                 )
             attempts += 1
             connection = open_connection(address=address)
-            _status, worker = send_request_to_worker(connection=connection, plan=plan)
+            try:
+                _status, worker = send_request_to_worker(connection=connection, plan=plan)
+            except BaseException:
+                connection.close()
+                raise
             if worker is None:
                 connections.append(connection)
                 continue
