@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -15,6 +16,7 @@ from bench.harness.cpu import (
     WEB,
     CpuReading,
     compute_cpu_per_request,
+    count_busy_seconds,
     read_cpu,
 )
 
@@ -100,3 +102,20 @@ def test_cpu_per_request_refuses_readings_out_of_time_order() -> None:
 
     with pytest.raises(ValueError, match="time order"):
         compute_cpu_per_request(before=later, after=earlier, requests=10)
+
+
+def test_busy_time_leaves_out_idle_waits_stolen_time_and_guest_time_counted_twice() -> None:
+    times = SimpleNamespace(  # the columns of psutil.cpu_times() on Linux
+        user=10.0,
+        nice=1.0,
+        system=4.0,
+        idle=100.0,
+        iowait=7.0,
+        irq=0.5,
+        softirq=0.5,
+        steal=3.0,
+        guest=2.0,  # already inside user
+        guest_nice=0.5,  # already inside nice
+    )
+
+    assert count_busy_seconds(times=times) == pytest.approx(16.0)

@@ -6,8 +6,9 @@ benchmark that measures both in one run shows whether a slower endpoint is slowe
 it costs more CPU (then only a cheaper request helps) or because it waits (then concurrency
 or locking is the lever).
 
-A reading takes the machine's busy time (``/proc/stat`` through psutil: every core, idle and
-I/O wait excluded) and the CPU time of the processes of each part, found on this machine:
+A reading takes the machine's busy time (``/proc/stat`` through psutil: every core; idle, I/O
+wait and time stolen by the hypervisor excluded) and the CPU time of the processes of each
+part, found on this machine:
 
 ``web``
     The server's process tree (gunicorn's arbiter and its workers).
@@ -73,11 +74,20 @@ class CpuPerRequest:
         return f"{self.machine_ms:.2f} ms ({parts}), machine {self.machine_busy_percent:.0f} % busy"
 
 
+# /proc/stat's columns that are this machine's own work. Left out: idle and I/O wait; steal
+# (time the hypervisor gave to another machine); guest and guest_nice, which the kernel
+# already counts inside user and nice.
+BUSY_COLUMNS = ("user", "nice", "system", "irq", "softirq")
+
+
+def count_busy_seconds(*, times: object) -> float:
+    """The busy seconds in a ``psutil.cpu_times()`` reading (columns a platform lacks count 0)."""
+    return float(sum(getattr(times, column, 0.0) for column in BUSY_COLUMNS))
+
+
 def read_machine_busy_seconds() -> float:
-    """Busy CPU seconds since boot, summed over every core (idle and I/O wait excluded)."""
-    times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    return float(sum(times) - idle)
+    """Busy CPU seconds since boot, summed over every core."""
+    return count_busy_seconds(times=psutil.cpu_times())
 
 
 def sum_process_seconds(*, processes: Iterable[psutil.Process]) -> float | None:
@@ -146,8 +156,7 @@ def compute_cpu_per_request(
             return None
         return (end - start) * 1000 / requests
 
-    machine_ms = per_request(before.machine_seconds, after.machine_seconds)
-    assert machine_ms is not None
+    machine_ms = (after.machine_seconds - before.machine_seconds) * 1000 / requests
     busy_percent = (after.machine_seconds - before.machine_seconds) / (elapsed * core_count) * 100
     return CpuPerRequest(
         machine_ms=machine_ms,
