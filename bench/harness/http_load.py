@@ -74,10 +74,6 @@ class LoadResult:
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[percent - 1]
 
 
-def send_request(*, connection: http.client.HTTPConnection, plan: LoadPlan) -> int:
-    return send_request_to_worker(connection=connection, plan=plan)[0]
-
-
 def send_request_to_worker(
     *, connection: http.client.HTTPConnection, plan: LoadPlan
 ) -> tuple[int, str | None]:
@@ -151,7 +147,7 @@ def drive_connection(
     try:
         while (started := time.perf_counter()) < window_end:
             try:
-                status = send_request(connection=connection, plan=plan)
+                status, _worker = send_request_to_worker(connection=connection, plan=plan)
             except (OSError, http.client.HTTPException):
                 connection.close()
                 status = 0
