@@ -60,6 +60,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+from apps.common.testing.processes import read_log_tail
 from bench.chaos.base import ScenarioReport, register_scenario
 
 HOST = "127.0.0.1"
@@ -208,13 +209,6 @@ def _stop_process(*, process: subprocess.Popen[bytes], grace: float = 10.0) -> N
         process.wait()
 
 
-def _read_tail(*, path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 class _PrivateRedis:
     """A redis-server on 127.0.0.1:<port> that saves nothing: stopped, it comes back empty."""
 
@@ -252,7 +246,7 @@ class _PrivateRedis:
             if self.process.poll() is not None:
                 break
             time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start:\n{_read_tail(path=self.log)}")
+        raise RuntimeError(f"redis-server did not start:\n{read_log_tail(path=self.log, lines=25)}")
 
     def ping(self) -> bool:
         try:
@@ -382,7 +376,7 @@ class _Stack:
         return [name for name, process in self.processes.items() if process.poll() is not None]
 
     def tail(self, *, name: str) -> str:
-        return _read_tail(path=self.directory / f"{name}.log")
+        return read_log_tail(path=self.directory / f"{name}.log", lines=25)
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -17,21 +17,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from apps.common.testing.processes import wait_until_worker_ready
+from apps.common.testing.processes import read_log_tail, wait_until_worker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT_SECONDS = 90.0  # two busy shared cores: generous, finite
 STOP_TIMEOUT_SECONDS = 20.0
 LOCUST_STOP_TIMEOUT_SECONDS = 10  # users finish the flow they are in when time is up
 LOCUST_GRACE_SECONDS = 60.0  # start-up and the final report, beyond run time + stop timeout
-
-
-def read_tail(*, path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def stop_process_group(*, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -156,7 +148,7 @@ def run_locust(
             )
         except subprocess.TimeoutExpired:
             raise RuntimeError(
-                f"locust did not finish in time:\n{read_tail(path=directory / 'locust.out')}"
+                f"locust did not finish in time:\n{read_log_tail(path=directory / 'locust.out')}"
             ) from None
         finally:
             stop_process_group(process=process, timeout=STOP_TIMEOUT_SECONDS)

@@ -262,15 +262,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return run_load(arguments=arguments, directory=directory, database_url=database_url)
             except Exception as error:
+                from apps.common.testing.processes import read_log_tail
+
                 print(f"bench load: failed: {error}", file=sys.stderr)
                 for log in ("celery.log", "locust.out", "locust.log"):
                     path = directory / log
                     if path.exists() and path.stat().st_size:
                         print(f"--- {log} (tail)", file=sys.stderr)
-                        print(
-                            "\n".join(path.read_text(errors="replace").splitlines()[-30:]),
-                            file=sys.stderr,
-                        )
+                        print(read_log_tail(path=path, lines=30), file=sys.stderr)
                 return 1
             finally:
                 close_django_connections()

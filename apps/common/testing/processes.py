@@ -49,18 +49,21 @@ def wait_until_worker_ready(
     deadline = time.monotonic() + timeout
     while " ready." not in log_path.read_text(errors="replace"):
         if process.poll() is not None:
-            raise RuntimeError(
-                f"the Celery worker exited with {process.returncode}:\n{_tail(log_path)}"
-            )
+            tail = read_log_tail(path=log_path)
+            raise RuntimeError(f"the Celery worker exited with {process.returncode}:\n{tail}")
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the Celery worker was not ready within {timeout:.0f} s:\n{_tail(log_path)}"
-            )
+            tail = read_log_tail(path=log_path)
+            raise RuntimeError(f"the Celery worker was not ready within {timeout:.0f} s:\n{tail}")
         time.sleep(0.1)
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+def read_log_tail(*, path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a process's log file ("" when it cannot be read)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 @contextmanager
