@@ -20,7 +20,9 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +51,20 @@ BACKOFF_BASE_SECONDS = 2
 KICK_KEY = "outbox:relay-kicked"
 KICK_HOLD_SECONDS = 10
 BACKOFF_CAP_SECONDS = 3600
+
+
+class _DeferredKick:
+    """A :func:`coalesce_outbox_kicks` block's memory: whether a commit inside it asked for a
+    kick."""
+
+    __slots__ = ("wanted",)
+
+    def __init__(self) -> None:
+        self.wanted = False
+
+
+# The innermost open coalescing block of this thread or task (None: kick after each commit).
+_deferred_kick: ContextVar[_DeferredKick | None] = ContextVar("outbox_deferred_kick", default=None)
 
 
 def register_outbox_handler(*, event_type: str, handler: OutboxHandler) -> None:
@@ -120,13 +136,43 @@ def _kick_relay_after_commit() -> None:
         transaction.on_commit(kick_outbox_relay, robust=True)
 
 
+@contextmanager
+def coalesce_outbox_kicks() -> Iterator[None]:
+    """Kick the relay once, as this block ends, for every event committed inside it, instead
+    of once per commit: for a service that commits several times in one call (a payment
+    created and confirmed commits its ``payment.created`` event, then the processor's answer),
+    which saves a Redis round trip per extra commit. The block ends in microseconds to
+    milliseconds after those commits, so the events wait no longer than that for their kick.
+
+    Only commits are counted: an event still uncommitted when the block ends (the block ran
+    inside a caller's transaction) kicks when that transaction commits, as usual. The kick
+    happens however the block ends, an exception included, since what committed stays
+    committed. A block inside another defers to the outer one."""
+    if _deferred_kick.get() is not None:
+        yield
+        return
+    deferred = _DeferredKick()
+    token = _deferred_kick.set(deferred)
+    try:
+        yield
+    finally:
+        _deferred_kick.reset(token)
+        if deferred.wanted:
+            kick_outbox_relay()
+
+
 def kick_outbox_relay() -> None:
     """Ask a worker to relay now, rather than at the next beat tick. Coalesced: while a kicked
     relay is on its way (``KICK_KEY`` held) no other task is sent, which keeps the hot path at
-    one Redis command per commit instead of a broker publish. Best effort: if Redis or the
-    broker is down the beat schedule picks the events up; nothing is lost."""
+    one Redis command per commit instead of a broker publish, and inside a
+    :func:`coalesce_outbox_kicks` block at one for the whole block. Best effort: if Redis or
+    the broker is down the beat schedule picks the events up; nothing is lost."""
     from apps.common.tasks import relay_outbox
 
+    deferred = _deferred_kick.get()
+    if deferred is not None:
+        deferred.wanted = True
+        return
     try:
         if not cache.add(KICK_KEY, 1, timeout=KICK_HOLD_SECONDS):
             return

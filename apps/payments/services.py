@@ -35,7 +35,7 @@ from apps.common.clock import get_now
 from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
 from apps.common.money import Money
-from apps.common.outbox import enqueue_event, make_event_id
+from apps.common.outbox import coalesce_outbox_kicks, enqueue_event, make_event_id
 from apps.common.rows import get_column_list, insert_row, load_instances
 from apps.ledger import facade as ledger
 from apps.payments.connectors.base import (
@@ -447,10 +447,12 @@ def create_payment(
         updated_at=now,
     )
     if confirm and not bank:
-        reserved = _create_reserved_for_authorization(payment=payment, now=now)
-        return _authorize_reserved(
-            payment=payment, reserved=reserved, card_fingerprint=fingerprint, created_here=True
-        )
+        # two commits with events (created and reserved; the answer recorded), one relay kick
+        with coalesce_outbox_kicks():
+            reserved = _create_reserved_for_authorization(payment=payment, now=now)
+            return _authorize_reserved(
+                payment=payment, reserved=reserved, card_fingerprint=fingerprint, created_here=True
+            )
     with transaction.atomic():
         insert_row(payment)
         _emit(payment=payment, event_type="payment.created", now=now)
@@ -551,22 +553,23 @@ def confirm_payment(
         bank_payments.attach_bank_method(
             merchant_id=merchant_id, mode=mode, payment_id=payment_id, bank=bank, now=now
         )
-    with transaction.atomic():
-        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
-        if payment.status != S.REQUIRES_CONFIRMATION:
-            raise StateError(
-                code="payment_intent_unexpected_state",
-                message=f"This payment's status is {payment.status}; only a payment that "
-                "requires confirmation can be confirmed.",
-                extra={"payment_status": payment.status},
+    with coalesce_outbox_kicks():  # the reservation's commit and the answer's: one kick
+        with transaction.atomic():
+            payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+            if payment.status != S.REQUIRES_CONFIRMATION:
+                raise StateError(
+                    code="payment_intent_unexpected_state",
+                    message=f"This payment's status is {payment.status}; only a payment that "
+                    "requires confirmation can be confirmed.",
+                    extra={"payment_status": payment.status},
+                )
+            by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
+            reserved = None if by_bank else _reserve_authorization(payment=payment, now=now)
+        if reserved is None:
+            return bank_payments.confirm_bank_payment(
+                merchant_id=merchant_id, mode=mode, payment_id=payment_id, return_url=return_url
             )
-        by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
-        reserved = None if by_bank else _reserve_authorization(payment=payment, now=now)
-    if reserved is None:
-        return bank_payments.confirm_bank_payment(
-            merchant_id=merchant_id, mode=mode, payment_id=payment_id, return_url=return_url
-        )
-    return _authorize_reserved(payment=payment, reserved=reserved)
+        return _authorize_reserved(payment=payment, reserved=reserved)
 
 
 def _choose_payment_connectors(*, payment: Payment) -> list[str]:

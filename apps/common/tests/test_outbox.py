@@ -285,3 +285,126 @@ class TestKickingTheRelay:
         with transaction.atomic():  # released: the next commit kicks again
             enqueue_event(event_type=EVENT_TYPE, payload={})
         assert len(sent) == 2
+
+
+class _KickCountingCache:
+    """The cache, counting the kicks that reach Redis (the ``add`` of the kick key)."""
+
+    def __init__(self, cache):
+        self._cache = cache
+        self.kicks_tried = 0
+
+    def add(self, key, *args, **kwargs):
+        from apps.common.outbox import KICK_KEY
+
+        if key == KICK_KEY:
+            self.kicks_tried += 1
+        return self._cache.add(key, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCoalescingKicks:
+    @pytest.fixture
+    def redis_kicks(self, monkeypatch):
+        """The kicks that reached Redis, and the relay tasks sent (the broker publish faked)."""
+        from django.core.cache import cache
+
+        from apps.common import outbox, tasks
+
+        outbox.release_outbox_kick()
+        counting = _KickCountingCache(cache)
+        sends: list[dict] = []
+        monkeypatch.setattr(outbox, "cache", counting)
+        monkeypatch.setattr(tasks.relay_outbox, "apply_async", lambda **kw: sends.append(kw))
+        yield counting, sends
+        outbox.release_outbox_kick()
+
+    def test_commits_inside_a_block_kick_the_relay_once_as_it_ends(self, redis_kicks):
+        from django.core.cache import cache
+
+        from apps.common.outbox import KICK_KEY, coalesce_outbox_kicks
+
+        counting, sent = redis_kicks
+        with coalesce_outbox_kicks():
+            for _ in range(3):
+                with transaction.atomic():
+                    enqueue_event(event_type=EVENT_TYPE, payload={})
+            assert counting.kicks_tried == 0
+            assert cache.get(KICK_KEY) is None
+        assert counting.kicks_tried == 1
+        assert len(sent) == 1
+        assert cache.get(KICK_KEY) is not None
+
+    def test_without_a_block_every_commit_tries_its_kick(self, redis_kicks):
+        counting, sent = redis_kicks
+        for _ in range(3):
+            enqueue_event(event_type=EVENT_TYPE, payload={})  # autocommit: a commit each
+        assert counting.kicks_tried == 3
+        assert len(sent) == 1  # the key held by the first suppresses the others
+
+    def test_a_block_in_which_nothing_committed_kicks_nothing(self, redis_kicks):
+        from apps.common.outbox import coalesce_outbox_kicks
+
+        counting, sent = redis_kicks
+        with coalesce_outbox_kicks(), transaction.atomic():
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+            transaction.set_rollback(True)
+        assert counting.kicks_tried == 0
+        assert sent == []
+
+    def test_an_event_still_uncommitted_when_the_block_ends_kicks_at_its_commit(self, redis_kicks):
+        from apps.common.outbox import coalesce_outbox_kicks
+
+        counting, sent = redis_kicks
+        with transaction.atomic():
+            with coalesce_outbox_kicks():
+                enqueue_event(event_type=EVENT_TYPE, payload={})
+            assert counting.kicks_tried == 0
+        assert counting.kicks_tried == 1
+        assert len(sent) == 1
+
+    def test_a_block_that_raises_still_kicks_for_what_committed(self, redis_kicks):
+        from apps.common.outbox import coalesce_outbox_kicks
+
+        counting, sent = redis_kicks
+        with pytest.raises(RuntimeError), coalesce_outbox_kicks():
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+            raise RuntimeError("the processor call failed")
+        assert counting.kicks_tried == 1
+        assert len(sent) == 1
+
+    def test_a_block_inside_another_leaves_the_kick_to_the_outer_one(self, redis_kicks):
+        from apps.common.outbox import coalesce_outbox_kicks
+
+        counting, _ = redis_kicks
+        with coalesce_outbox_kicks():
+            with coalesce_outbox_kicks():
+                enqueue_event(event_type=EVENT_TYPE, payload={})
+            assert counting.kicks_tried == 0
+            enqueue_event(event_type=EVENT_TYPE, payload={})
+        assert counting.kicks_tried == 1
+
+    def test_blocks_in_two_threads_do_not_share_their_kick(self, redis_kicks):
+        from apps.common.outbox import coalesce_outbox_kicks
+
+        counting, _ = redis_kicks
+        inside = threading.Event()
+        done = threading.Event()
+
+        def hold_a_block_open():
+            with coalesce_outbox_kicks():
+                inside.set()
+                done.wait(timeout=10)
+
+        thread = threading.Thread(target=hold_a_block_open)
+        thread.start()
+        try:
+            assert inside.wait(timeout=10)
+            enqueue_event(event_type=EVENT_TYPE, payload={})  # this thread has no block open
+            assert counting.kicks_tried == 1
+        finally:
+            done.set()
+            thread.join(timeout=10)

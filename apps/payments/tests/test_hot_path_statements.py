@@ -12,6 +12,10 @@ in one statement, in one transaction with its BEGIN and COMMIT); the request log
 response's risk is the decision this request stored, not read back. The ledger's posting
 (one prepared statement in the record transaction) runs on a psycopg cursor of its own, so
 Django does not count it here.
+
+Its Redis round trips are held too: the rate limiter's script; the vault's one-time CVC; the
+risk velocity script; the circuit breaker's state; the simulator's fault switch; one outbox
+relay kick for the whole request (two commits carry events: created, then the answer).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
 
 from apps.common.models import OutboxEvent
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
@@ -32,6 +37,23 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # it) is one statement; the risk decision, and the detokenization's audit entry, are one
 # statement each.
 MAX_STATEMENTS = 14
+MAX_REDIS_ROUND_TRIPS = 6
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The commands (or pipelines, or scripts) sent to Redis: every client in the process,
+    the cache's and the rate limiter's, writes through redis-py's connection."""
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    def count_and_send(self, command, check_health=True):
+        first = command[0] if isinstance(command, list | tuple) else command
+        sent.append(bytes(first)[:80])
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", count_and_send)
+    return sent
 
 
 def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budget(
@@ -53,6 +75,23 @@ def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budge
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"
     assert response.json()["risk"]["action"] == "allow"
+
+
+def test_a_create_and_confirm_stays_within_its_redis_round_trip_budget(redis_round_trips):
+    merchant_id, client = make_merchant_with_key()
+    method = vault.create_payment_method_from_token(
+        merchant_id=merchant_id,
+        token_id=make_token(merchant_id=merchant_id),
+        customer_ref="cus_hot_path",
+    )
+    body = {"amount": 1999, "currency": "EUR", "payment_method": method.id, "confirm": True}
+    assert post_json(client, "/v1/payments", body).json()["status"] == "succeeded"
+    redis_round_trips.clear()
+
+    response = post_json(client, "/v1/payments", body)
+
+    assert response.json()["status"] == "succeeded"
+    assert len(redis_round_trips) <= MAX_REDIS_ROUND_TRIPS, redis_round_trips
 
 
 @pytest.mark.parametrize(
