@@ -326,6 +326,32 @@ def _call_for_outcome(
     return result
 
 
+def _check_payment_status(*, payment: Payment, allowed: set[PaymentStatus], refusal: str) -> None:
+    """Refuse (409 ``payment_intent_unexpected_state``, naming the status) an operation the
+    payment's status does not allow; ``refusal`` ends the message."""
+    if payment.status not in allowed:
+        raise StateError(
+            code="payment_intent_unexpected_state",
+            message=f"This payment's status is {payment.status}; {refusal}",
+            extra={"payment_status": payment.status},
+        )
+
+
+def _lock_payment_in_status(
+    *,
+    merchant_id: str,
+    mode: str,
+    payment_id: str,
+    allowed: set[PaymentStatus],
+    refusal: str,
+) -> Payment:
+    """The merchant's payment, locked, if its status allows the operation (else 409, see
+    :func:`_check_payment_status`)."""
+    payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+    _check_payment_status(payment=payment, allowed=allowed, refusal=refusal)
+    return payment
+
+
 # the table and column names are the models' own, every value a parameter
 LOCK_PAYMENT_SQL = (
     f"SELECT {get_column_list(Payment)} FROM {Payment._meta.db_table} "  # noqa: S608
@@ -555,14 +581,13 @@ def confirm_payment(
         )
     with coalesce_outbox_kicks():  # the reservation's commit and the answer's: one kick
         with transaction.atomic():
-            payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
-            if payment.status != S.REQUIRES_CONFIRMATION:
-                raise StateError(
-                    code="payment_intent_unexpected_state",
-                    message=f"This payment's status is {payment.status}; only a payment that "
-                    "requires confirmation can be confirmed.",
-                    extra={"payment_status": payment.status},
-                )
+            payment = _lock_payment_in_status(
+                merchant_id=merchant_id,
+                mode=mode,
+                payment_id=payment_id,
+                allowed={S.REQUIRES_CONFIRMATION},
+                refusal="only a payment that requires confirmation can be confirmed.",
+            )
             by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
             reserved = None if by_bank else _reserve_authorization(payment=payment, now=now)
         if reserved is None:
@@ -844,14 +869,13 @@ def capture_payment(
     """Capture an authorized payment, fully or partly (the rest is released)."""
     now = now or get_now()
     with transaction.atomic():
-        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
-        if payment.status != S.REQUIRES_CAPTURE:
-            raise StateError(
-                code="payment_intent_unexpected_state",
-                message=f"This payment's status is {payment.status}; only an authorized "
-                "payment can be captured.",
-                extra={"payment_status": payment.status},
-            )
+        payment = _lock_payment_in_status(
+            merchant_id=merchant_id,
+            mode=mode,
+            payment_id=payment_id,
+            allowed={S.REQUIRES_CAPTURE},
+            refusal="only an authorized payment can be captured.",
+        )
         amount_minor = payment.amount_minor if amount_minor is None else amount_minor
         if amount_minor <= 0:
             raise InvalidPaymentRequestError(
@@ -933,12 +957,11 @@ def cancel_payment(
         ):
             _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
             return payment
-        if payment.status not in {S.REQUIRES_CAPTURE, S.REQUIRES_ACTION}:
-            raise StateError(
-                code="payment_intent_unexpected_state",
-                message=f"This payment's status is {payment.status}; it cannot be canceled.",
-                extra={"payment_status": payment.status},
-            )
+        _check_payment_status(
+            payment=payment,
+            allowed={S.REQUIRES_CAPTURE, S.REQUIRES_ACTION},
+            refusal="it cannot be canceled.",
+        )
         attempt = _reserve_attempt(payment=payment, kind=OperationKind.VOID, now=now)
     result = _call_for_outcome(
         kind=OperationKind.VOID,
@@ -1335,14 +1358,13 @@ def authenticate_payment(
     """
     now = now or get_now()
     with transaction.atomic():
-        payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
-        if payment.status != S.REQUIRES_ACTION:
-            raise StateError(
-                code="payment_intent_unexpected_state",
-                message=f"This payment's status is {payment.status}; only a payment that "
-                "requires action can be authenticated.",
-                extra={"payment_status": payment.status},
-            )
+        payment = _lock_payment_in_status(
+            merchant_id=merchant_id,
+            mode=mode,
+            payment_id=payment_id,
+            allowed={S.REQUIRES_ACTION},
+            refusal="only a payment that requires action can be authenticated.",
+        )
         if not approved:
             payment.decline_code = "authentication_failed"
             payment.failure_code = "payment_intent_authentication_failure"
