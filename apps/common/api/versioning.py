@@ -103,10 +103,16 @@ _CHANGES_AFTER: dict[str, tuple[VersionChange, ...]] = {
 }
 
 
+# Keys whose values are the merchant's own free-form data, never API objects: returned as
+# stored, whatever they contain (an ``"object": "payment"`` entry in metadata is the merchant's).
+_OPAQUE_KEYS = frozenset({"metadata"})
+
+
 def _downgrade_value(value: Any, changes: tuple[VersionChange, ...]) -> Any:
     if isinstance(value, dict):
         downgraded: JsonObject = {
-            key: _downgrade_value(item, changes) for key, item in value.items()
+            key: item if key in _OPAQUE_KEYS else _downgrade_value(item, changes)
+            for key, item in value.items()
         }
         object_type = downgraded.get("object")
         if isinstance(object_type, str):

@@ -95,6 +95,13 @@ class TestTheTransforms:
         assert [p["card_last4"] for p in old["data"]] == ["4242", "4242"]
         assert old["error"]["payment"]["card_brand"] == "visa"
 
+    def test_a_merchants_metadata_is_returned_as_stored_even_when_it_looks_like_an_object(self):
+        metadata = {"object": "payment", "card": "gold", "nested": '{"object": "payment"}'}
+        payment = {**probe_payment(), "metadata": metadata}
+        old = render_for_api_version(data={"object": "list", "data": [payment]}, version=OLD)
+        assert old["data"][0]["metadata"] == metadata
+        assert old["data"][0]["card_brand"] == "visa"
+
     def test_other_objects_with_a_card_keep_it(self):
         method = {"id": "pm_1", "object": "payment_method", "card": {"brand": "visa"}}
         assert render_for_api_version(data=method, version=OLD) == method
