@@ -86,6 +86,16 @@ class ConflictError(InvalidRequestError):
     http_status = 409
 
 
+class OperationInFlightError(ConflictError):
+    """Another operation on the same object is executing right now, so this one never started
+    (HTTP 409): nothing was done, and the same request may simply be sent again. Its
+    Idempotency-Key is not spent on this answer (no result is stored), as the big processors
+    do for a request that conflicted with another one executing concurrently."""
+
+    default_code = "operation_in_flight"
+    default_message = "Another operation on this object is in progress; retry shortly."
+
+
 class NotFoundError(InvalidRequestError):
     """No such object for this merchant (HTTP 404). Never says whether it exists elsewhere."""
 

@@ -32,7 +32,12 @@ from apps.common.changed_fields import (
     save_changed_fields,
 )
 from apps.common.clock import get_now
-from apps.common.errors import ConflictError, PaymentHubError, StateError
+from apps.common.errors import (
+    ConflictError,
+    OperationInFlightError,
+    PaymentHubError,
+    StateError,
+)
 from apps.common.ids import make_public_id
 from apps.common.money import Money
 from apps.common.outbox import coalesce_outbox_kicks, enqueue_event, make_event_id
@@ -273,7 +278,7 @@ def _reserve_attempt(
             insert_row(attempt)
             return attempt
     except IntegrityError:
-        raise ConflictError(
+        raise OperationInFlightError(
             code="payment_in_flight",
             message="Another operation on this payment is in progress; retry shortly.",
             param="payment",

@@ -6,8 +6,9 @@ request cycle:
    the header claims the key or replays the stored response (``Idempotent-Replayed: true``);
 2. the handler runs; for views with ``idempotency_atomic = True`` (the default) its writes and
    the stored response commit in one transaction, so a crash leaves either both or neither;
-3. requests that never started executing (malformed body, failed validation) release the
-   key, as the big processors do, and so does an unexpected 5xx of an atomic view (its
+3. requests that never started executing (malformed body, failed validation, a 409 because
+   another operation on the same object was executing: ``OperationInFlightError``) release
+   the key, as the big processors do, and so does an unexpected 5xx of an atomic view (its
    writes were rolled back, so a retry is safe); every other response, errors included
    (a decline, a 409 for a payment in the wrong state), is stored and replayed.
 
@@ -28,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
+from apps.common.errors import OperationInFlightError
 from apps.common.idempotency import (
     IdempotencyClaim,
     StoredResponse,
@@ -45,6 +47,7 @@ _NOT_EXECUTED = (
     drf_exceptions.ValidationError,
     drf_exceptions.ParseError,
     drf_exceptions.UnsupportedMediaType,
+    OperationInFlightError,
 )
 _NOT_EXECUTED_STATUSES = frozenset({401, 403, 429})
 

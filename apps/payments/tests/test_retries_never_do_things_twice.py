@@ -187,3 +187,41 @@ def test_a_void_that_never_reached_the_processor_leaves_the_payment_capturable()
     payment.refresh_from_db()
     assert payment.status == "requires_capture"
     assert payment.events.filter(event_type="payment.cancel_failed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_refused_while_another_operation_is_in_flight_can_be_retried_with_its_key():
+    """Like the big processors, a request that conflicted with one executing concurrently saves
+    no result: its key is not spent on the 409, and the retry runs."""
+    merchant_id, client = make_merchant_with_key()
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=EUR_100,
+        capture_method="manual",
+        payment_method=make_token(merchant_id=merchant_id),
+        confirm=True,
+    )
+    in_flight = PaymentAttempt.objects.create(
+        public_id="att_inflight_retry_000000000",
+        payment=payment,
+        kind="void",
+        status="reserved",
+        created_at=timezone.now(),
+    )
+    headers = {"HTTP_IDEMPOTENCY_KEY": "capture-once-please"}
+    path = f"/v1/payments/{payment.public_id}/capture"
+
+    refused = client.post(path, data={}, content_type="application/json", **headers)
+    in_flight.delete()  # the other operation ends
+    retried = client.post(path, data={}, content_type="application/json", **headers)
+    replayed = client.post(path, data={}, content_type="application/json", **headers)
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "payment_in_flight"
+    assert retried.status_code == 200
+    assert "Idempotent-Replayed" not in retried
+    assert retried.json()["status"] == "succeeded"
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == retried.json()
+    assert PaymentAttempt.objects.filter(payment=payment, kind="capture").count() == 1
