@@ -455,7 +455,9 @@ def create_payment(
             merchant_id=merchant_id, currency=amount.currency, bank=bank
         )
     elif payment_method:
-        card = _describe_payment_method(merchant_id=merchant_id, payment_method=payment_method)
+        card = _describe_payment_method(
+            merchant_id=merchant_id, payment_method=payment_method, usable_at=now
+        )
         brand, last4, fingerprint = card.brand, card.last4, card.fingerprint
     payment = Payment(
         public_id=make_public_id(prefix="pay"),
@@ -543,8 +545,19 @@ def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _R
     )
 
 
-def _describe_payment_method(*, merchant_id: str, payment_method: str) -> Any:
+def _describe_payment_method(
+    *, merchant_id: str, payment_method: str, usable_at: datetime | None = None
+) -> Any:
+    """The card's details. With ``usable_at`` (a payment being created with it), a token
+    already used or expired by then is refused (400) before anything is written."""
     if payment_method.startswith("tok_"):
+        if usable_at is not None:
+            return vault.get_usable_token(
+                merchant_id=merchant_id,
+                token_id=payment_method,
+                now=usable_at,
+                param="payment_method",
+            ).card
         return vault.get_token(merchant_id=merchant_id, token_id=payment_method).card
     if payment_method.startswith("pm_"):
         return vault.get_payment_method(

@@ -62,6 +62,16 @@ def get_token(*, merchant_id: str, token_id: str) -> CardTokenSummary:
     return selectors.get_token_summary(merchant_id=merchant_id, token_id=token_id)
 
 
+def get_usable_token(
+    *, merchant_id: str, token_id: str, now: datetime, param: str = "token"
+) -> CardTokenSummary:
+    """The merchant's token if a payment can still use it, else the error naming ``param``
+    (404 unknown; 400 ``token_already_used``, ``token_expired``)."""
+    return selectors.get_usable_token_summary(
+        merchant_id=merchant_id, token_id=token_id, now=now, param=param
+    )
+
+
 def create_payment_method_from_token(
     *, merchant_id: str, token_id: str, customer_ref: str, now: datetime | None = None
 ) -> PaymentMethodSummary:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
 from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
-from apps.tokenization.errors import PaymentMethodNotFoundError, TokenNotFoundError
+from apps.tokenization.errors import (
+    PaymentMethodNotFoundError,
+    TokenAlreadyUsedError,
+    TokenExpiredError,
+    TokenNotFoundError,
+)
 from apps.tokenization.models import (
     AllowedOrigin,
     CardToken,
@@ -74,6 +81,25 @@ def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
     if token is None:
         raise TokenNotFoundError(param="token")
     return to_token_summary(token=token, record=token.record)
+
+
+def get_usable_token_summary(
+    *, merchant_id: str, token_id: str, now: datetime, param: str = "token"
+) -> CardTokenSummary:
+    """The merchant's token, if a payment can still use it: unknown is 404
+    ``resource_missing``, used 400 ``token_already_used``, expired 400 ``token_expired``, each
+    naming ``param`` (the field the caller sent it in). A check before anything is written
+    for it; the use itself is claimed by the detokenization, which two payments racing for
+    one token cannot both win."""
+    try:
+        token = get_token_summary(merchant_id=merchant_id, token_id=token_id)
+    except TokenNotFoundError:
+        raise TokenNotFoundError(param=param) from None
+    if token.used:
+        raise TokenAlreadyUsedError(param=param)
+    if token.expires_at <= now:
+        raise TokenExpiredError(param=param)
+    return token
 
 
 # The card columns a summary shows, in the order both the statement reads and CardDetails

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.common.errors import ConflictError, StateError
+from apps.common.errors import ConflictError, PaymentHubError, StateError
 from apps.common.models import OutboxEvent
 from apps.common.money import Money
 from apps.ledger import facade as ledger
@@ -348,6 +348,48 @@ class TestUnusablePaymentMethods:
         assert second.status == "failed"
         assert second.failure_code
         assert not PaymentAttempt.objects.filter(status__in=["reserved", "unknown"]).exists()
+
+
+    def test_a_token_already_used_is_refused_before_another_payment_is_created(self, merchant_id):
+        token = _token(merchant_id)
+        create_payment(
+            merchant_id=merchant_id,
+            mode="test",
+            amount=EUR_100,
+            payment_method=token,
+            confirm=True,
+        )
+
+        with pytest.raises(PaymentHubError) as refused:
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=EUR_100,
+                payment_method=token,
+                confirm=True,
+            )
+
+        assert refused.value.code == "token_already_used"
+        assert refused.value.http_status == 400
+        assert refused.value.param == "payment_method"
+        assert Payment.objects.filter(merchant_ref=merchant_id).count() == 1
+        assert not OutboxEvent.objects.filter(event_type="payment.failed").exists()
+
+    def test_an_expired_token_is_refused_before_a_payment_is_created(self, merchant_id):
+        token = _token(merchant_id)
+
+        with pytest.raises(PaymentHubError) as refused:
+            create_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                amount=EUR_100,
+                payment_method=token,
+                now=timezone.now() + timedelta(days=1),
+            )
+
+        assert refused.value.code == "token_expired"
+        assert refused.value.param == "payment_method"
+        assert not Payment.objects.filter(merchant_ref=merchant_id).exists()
 
 
 def test_creating_with_confirm_but_no_payment_method_is_refused_and_creates_nothing(merchant_id):
