@@ -68,6 +68,8 @@ from apps.payments.metadata import check_metadata as _check_metadata
 from apps.payments.models import (
     AttemptStatus,
     Customer,
+    Dispute,
+    DisputeStatus,
     Payment,
     PaymentAttempt,
     PaymentEvent,
@@ -1070,6 +1072,7 @@ def create_refund(
                 "can be refunded.",
                 extra={"payment_status": payment.status},
             )
+        _check_not_disputed(payment=payment)
         by_bank = payment.connector == "open_banking"
         if by_bank:  # paid back by a bank payment to the payer (apps.payments.bank_refunds)
             from apps.payments import bank_refunds
@@ -1127,6 +1130,32 @@ def create_refund(
         ),
     )
     return _record_refund(attempt_id=attempt.public_id, result=result)
+
+
+def _check_not_disputed(*, payment: Payment) -> None:
+    """Refuse (409 ``charge_disputed``) to refund a payment whose cardholder disputed it, while
+    the dispute is open or once it is lost: the disputed amount has already gone back to the
+    cardholder through the chargeback, and a refund would pay it out a second time. A won
+    dispute gives the money back to the merchant, and the payment is refundable again. The
+    caller holds the payment's lock, which the dispute's opening takes too, so the two cannot
+    pass each other."""
+    disputed = (
+        Dispute.objects.filter(
+            payment_id=payment.pk,
+            status__in=[DisputeStatus.NEEDS_RESPONSE, DisputeStatus.LOST],
+        )
+        .values_list("public_id", "status")
+        .first()
+    )
+    if disputed is not None:
+        dispute_id, status = disputed
+        raise StateError(
+            code="charge_disputed",
+            message=f"This payment is disputed ({dispute_id}, {status}); it cannot be refunded "
+            "while the dispute is open or after it is lost: the chargeback already returned "
+            "the disputed amount to the cardholder.",
+            extra={"dispute": dispute_id, "dispute_status": status},
+        )
 
 
 def _record_refund(

@@ -209,6 +209,54 @@ class TestDisputes:
         assert Dispute.objects.get(pk=dispute.pk).status == "lost"
         assert _available(merchant_id) == withdrawn - 2000
 
+    def test_a_payment_with_an_open_dispute_cannot_be_refunded_as_well(self, merchant):
+        merchant_id, client = merchant
+        payment = _pay(client, merchant_id, DISPUTED, amount=1200)
+        disputes.sync_processor_notifications()
+        dispute = Dispute.objects.get(merchant_ref=merchant_id)
+        withdrawn = _available(merchant_id)
+
+        refused = post_json(client, "/v1/refunds", {"payment": payment["id"]})
+
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "charge_disputed"
+        assert refused.json()["error"]["dispute"] == dispute.public_id
+        assert not Refund.objects.filter(payment__public_id=payment["id"]).exists()
+        assert Payment.objects.get(public_id=payment["id"]).amount_refunded_minor == 0
+        assert _available(merchant_id) == withdrawn  # paid back once, by the chargeback
+
+    def test_a_payment_whose_dispute_was_lost_cannot_be_refunded(self, merchant):
+        merchant_id, client = merchant
+        payment = _pay(client, merchant_id, DISPUTED)
+        disputes.sync_processor_notifications()
+        disputes.decide_test_dispute(
+            dispute_id=Dispute.objects.get(merchant_ref=merchant_id).public_id,
+            won=False,
+            staff_user_id="1",
+            reason="no evidence",
+        )
+
+        refused = post_json(client, "/v1/refunds", {"payment": payment["id"], "amount": 100})
+
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "charge_disputed"
+
+    def test_a_payment_whose_dispute_was_won_can_be_refunded_again(self, merchant):
+        merchant_id, client = merchant
+        payment = _pay(client, merchant_id, DISPUTED)
+        disputes.sync_processor_notifications()
+        disputes.decide_test_dispute(
+            dispute_id=Dispute.objects.get(merchant_ref=merchant_id).public_id,
+            won=True,
+            staff_user_id="1",
+            reason="evidence accepted",
+        )
+
+        refund = post_json(client, "/v1/refunds", {"payment": payment["id"], "amount": 100})
+
+        assert refund.status_code == 200
+        assert refund.json()["status"] == "succeeded"
+
     def test_another_merchants_dispute_is_a_404_everywhere(self, merchant):
         merchant_id, client = merchant
         _pay(client, merchant_id, DISPUTED)
