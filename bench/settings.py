@@ -30,6 +30,10 @@ API_RATE_LIMITS = {
     "unauthenticated": 1_000_000,
 }
 
+# The benchmarks' webhook receivers listen on 127.0.0.1 (bench/webhooks.py, bench/load,
+# bench/chaos): the product refuses private webhook targets unless this is on.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
 LOG_LEVEL = "WARNING"
 _product_logging = cast(dict[str, Any], LOGGING)
 LOGGING = {

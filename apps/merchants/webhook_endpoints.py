@@ -12,11 +12,21 @@ nor written to the audit trail.
 
 During a rotation the previous secret stays valid (deliveries carry one ``v1=`` signature per
 valid secret) until ``previous_secret_expires_at``.
+
+URLs must name a host on the public internet (server-side request forgery: a delivery, and
+the response excerpt the merchant reads, must never reach the platform's own network). An IP
+literal that is private, loopback, link-local, multicast, reserved or unspecified (IPv4, IPv6,
+IPv4-mapped, 6to4 and NAT64 forms alike) and names such as ``localhost`` or ``*.internal`` are
+refused when the URL is saved; the delivery worker checks every address the host resolves to
+again before it connects (``apps.payments.webhooks``), since DNS can change after that.
+``WEBHOOK_ALLOW_PRIVATE_TARGETS`` (off by default) lifts both checks, for local development,
+tests and benchmarks whose receivers listen on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import secrets
 from collections.abc import Sequence
@@ -37,6 +47,7 @@ from django.views.decorators.debug import sensitive_variables
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.ids import make_public_id
+from apps.common.network import is_public_ip_address
 from apps.common.pagination import page_by_cursor
 from apps.merchants.contracts import WebhookEndpointSummary, WebhookEndpointWithSecret
 from apps.merchants.errors import (
@@ -54,6 +65,14 @@ ALL_EVENT_TYPES = "*"
 MALFORMED_URL = "Enter a full https:// URL."
 _HTTP_URL = URLValidator(schemes=["http", "https"])
 _EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
+NON_PUBLIC_URL = (
+    "The URL must point to a public internet host, not to localhost or a private, loopback, "
+    "link-local, multicast or reserved address."
+)
+# Names that never leave the local machine or network (RFC 6761, RFC 6762, RFC 8375, cloud
+# metadata services such as metadata.google.internal).
+_INTERNAL_HOST_NAMES = ("localhost", "localhost.localdomain")
+_INTERNAL_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
 _HKDF_INFO = b"paymenthub/merchants/webhook-signing-secret/v1"
 _CIPHERTEXT_VERSION = "v1"
 
@@ -100,9 +119,25 @@ def _new_secret() -> str:
 # --- Validation ---------------------------------------------------------------------------
 
 
+def is_internal_host_name(host: str) -> bool:
+    """Whether ``host`` (not an IP literal) names this machine or a local network."""
+    name = host.lower().rstrip(".")
+    return name in _INTERNAL_HOST_NAMES or name.endswith(_INTERNAL_HOST_SUFFIXES)
+
+
+def _names_a_public_host(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return not is_internal_host_name(host)
+    return is_public_ip_address(address)
+
+
 def validate_webhook_url(*, url: str, mode: str) -> str:
     """A full URL as Django's URLValidator reads it (the portal form's check too); https is
-    required for live endpoints, http is allowed only in test mode."""
+    required for live endpoints, http is allowed only in test mode. Its host must be public:
+    no private, loopback, link-local, multicast, reserved or unspecified IP literal, no
+    ``localhost`` (unless ``WEBHOOK_ALLOW_PRIVATE_TARGETS``)."""
     url = (url or "").strip()
     try:
         _HTTP_URL(url)
@@ -119,6 +154,10 @@ def validate_webhook_url(*, url: str, mode: str) -> str:
         raise InvalidWebhookEndpointError(
             message="Live webhook endpoints must use https://.", param="url"
         )
+    if not getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False) and not (
+        _names_a_public_host(parts.hostname)
+    ):
+        raise InvalidWebhookEndpointError(message=NON_PUBLIC_URL, param="url")
     return url
 
 

@@ -4,10 +4,23 @@
    event, in the relay's per-event savepoint): one ``WebhookDelivery`` row per matching
    endpoint (unique per event and endpoint, so a relay retry creates nothing twice), and a
    Celery task per row once that commits.
-2. ``deliver_webhook`` POSTs the event, signed with every valid secret of the endpoint
-   (``PaymentHub-Signature``, see ``webhook_signature.py``), and logs the attempt (status,
-   latency, an excerpt of the response). A 2xx delivers it; anything else schedules another
-   try with exponential backoff and jitter, for up to 3 days, then gives up.
+2. ``deliver_webhook`` POSTs the event to the endpoint's URL *as it is now* (a URL changed
+   after the fan-out gets the retries; the delivery keeps the URL last used), signed with
+   every valid secret of the endpoint (``PaymentHub-Signature``, see ``webhook_signature.py``),
+   and logs the attempt (status, latency, an excerpt of the response). A 2xx delivers it;
+   anything else schedules another try with exponential backoff and jitter, for up to 3 days,
+   then gives up. Nothing is POSTed, and the attempt is logged with the reason, when:
+
+   - the endpoint is disabled or deleted: the delivery gives up at once (``failed``; Stripe's
+     rule: a disabled endpoint receives nothing, its pending retries included). Once it is
+     enabled again, a merchant can send a failed delivery again by hand;
+   - the URL's host is, or resolves to, an address that is not public (private, loopback,
+     link-local, multicast, reserved, unspecified): server-side request forgery. The attempt
+     fails like an unreachable endpoint (retried with backoff: DNS may be fixed). The check
+     runs again when the socket connects, against the addresses actually dialled, so a DNS
+     answer that changes between check and connect (rebinding) cannot slip through.
+     ``WEBHOOK_ALLOW_PRIVATE_TARGETS`` (off by default; on in tests and benchmarks, whose
+     receivers listen on 127.0.0.1) turns the check off.
 3. Beat runs ``retry_due_webhooks`` so a lost task never loses a delivery; merchants (and
    admins) can redeliver any delivery by hand.
 4. ``send_test_webhook``: a merchant's test event (``test.webhook``) to one endpoint only,
@@ -17,23 +30,33 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
+import socket
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
-from apps.common.errors import StateError
+from apps.common.errors import NotFoundError, StateError
 from apps.common.ids import make_public_id
+from apps.common.network import is_public_ip_address
 from apps.common.transactions import call_on_commit
+from apps.merchants.contracts import WebhookEndpointSummary
 from apps.merchants.facade import (
     event_type_matches,
     get_webhook_endpoint,
@@ -57,6 +80,8 @@ BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600
 RESPONSE_EXCERPT_CHARS = 500
 TEST_EVENT_TYPE = "test.webhook"
+ENDPOINT_DISABLED_ERROR = "Not sent: the webhook endpoint is disabled."
+ENDPOINT_DELETED_ERROR = "Not sent: the webhook endpoint no longer exists."
 
 
 def _enqueue_delivery(delivery_id: str) -> None:
@@ -119,18 +144,122 @@ def compute_webhook_backoff(*, attempts: int, rng: random.Random | None = None) 
     return timedelta(seconds=base * rng.uniform(0.8, 1.2))
 
 
+# --- Sending, to public addresses only (server-side request forgery) ---------------------
+
+
+class WebhookTargetRefusedError(Exception):
+    """The webhook URL's host is, or resolves to, an address that is not public. Not an
+    ``OSError``, so urllib3 and requests let it through unwrapped (and never retry it)."""
+
+
+def resolve_public_addresses(*, host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to, if all of them are public; raises
+    ``WebhookTargetRefusedError`` if any is not (``socket.gaierror`` if none resolves)."""
+    addresses: list[str] = []
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        text = str(sockaddr[0])
+        address = ipaddress.ip_address(text.partition("%")[0])
+        if not is_public_ip_address(address):
+            where = host if host == text else f"{host} resolves to {address}, which"
+            raise WebhookTargetRefusedError(f"Not sent: {where} is not a public address.")
+        if text not in addresses:
+            addresses.append(text)
+    return addresses
+
+
+def _connect_to_public_address(connection: HTTPConnection) -> socket.socket:
+    """urllib3's ``_new_conn``, dialling only the addresses just checked (no second lookup)."""
+    try:
+        addresses = resolve_public_addresses(host=connection._dns_host, port=connection.port)
+    except socket.gaierror as error:
+        raise NameResolutionError(connection.host, connection, error) from error
+    last_error: OSError | None = None
+    for address in addresses:
+        try:
+            return create_connection(
+                (address, connection.port),
+                connection.timeout,
+                source_address=connection.source_address,
+                socket_options=connection.socket_options,
+            )
+        except TimeoutError as error:
+            raise ConnectTimeoutError(
+                connection, f"Connection to {connection.host} timed out."
+            ) from error
+        except OSError as error:
+            last_error = error
+    raise NewConnectionError(connection, f"Failed to establish a new connection: {last_error}")
+
+
+class _PublicHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_to_public_address(self)
+
+
+class _PublicHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connect_to_public_address(self)
+
+
+class _PublicHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicAddressesAdapter(HTTPAdapter):
+    """Connects only to public addresses (TLS still checks the certificate for the host)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PublicHTTPConnectionPool,
+            "https": _PublicHTTPSConnectionPool,
+        }
+
+
+def _allows_private_targets() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
+
+
 def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str, int]:
     started = time.monotonic()
     timeout = float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10))
     try:
-        response = requests.post(
-            url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False
-        )
+        with requests.Session() as session:
+            if not _allows_private_targets():
+                parts = urlsplit(url)
+                # checked here too, for a proxy (HTTPS_PROXY) dials the host, not the adapter
+                resolve_public_addresses(
+                    host=parts.hostname or "",
+                    port=parts.port or (443 if parts.scheme == "https" else 80),
+                )
+                session.mount("http://", _PublicAddressesAdapter())
+                session.mount("https://", _PublicAddressesAdapter())
+            response = session.post(
+                url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False
+            )
         latency = int((time.monotonic() - started) * 1000)
-        return response.status_code, response.text[:RESPONSE_EXCERPT_CHARS], "", latency
-    except requests.RequestException as error:
+        return response.status_code, _excerpt(response), "", latency
+    except WebhookTargetRefusedError as error:
+        return None, "", str(error)[:255], int((time.monotonic() - started) * 1000)
+    except (requests.RequestException, OSError, ValueError) as error:
         latency = int((time.monotonic() - started) * 1000)
         return None, "", type(error).__name__, latency
+
+
+def _excerpt(response: requests.Response) -> str:
+    """The start of the response as text, storable: decoded with the charset it declares, else
+    UTF-8 (never a guess: requests' guess reads short bodies as UTF-16), and without NUL
+    characters (PostgreSQL text refuses them)."""
+    head = response.content[: RESPONSE_EXCERPT_CHARS * 4]
+    try:
+        text = head.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = head.decode("utf-8", errors="replace")
+    return text[:RESPONSE_EXCERPT_CHARS].replace("\x00", "\ufffd")
 
 
 def _claim_delivery(*, delivery_id: str, manual: bool, now: datetime) -> WebhookDelivery | None:
@@ -158,7 +287,11 @@ def _record_delivery_attempt(
     excerpt: str,
     error: str,
     latency: int,
+    url: str | None = None,
+    give_up: bool = False,
 ) -> str:
+    """Log one attempt and move the delivery on; ``give_up`` fails a pending delivery at once
+    (its endpoint is disabled or gone), ``url`` is where it was sent."""
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(public_id=delivery_id)
         WebhookDeliveryAttempt.objects.create(
@@ -173,9 +306,15 @@ def _record_delivery_attempt(
         delivery.attempts += 1
         delivery.leased_until = None
         delivery.enqueued_until = None
+        if url is not None:
+            delivery.url = url
         if status is not None and 200 <= status < 300:
             delivery.status = WebhookDeliveryStatus.DELIVERED
             delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif give_up:
+            if delivery.status == WebhookDeliveryStatus.PENDING:
+                delivery.status = WebhookDeliveryStatus.FAILED
             delivery.next_attempt_at = None
         elif not manual and delivery.status == WebhookDeliveryStatus.PENDING:
             retry_at = now + compute_webhook_backoff(attempts=delivery.attempts)
@@ -190,15 +329,36 @@ def _record_delivery_attempt(
 
 def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | None = None) -> str:
     """Try one delivery now (unless delivered, given up, not due, or being sent by another
-    worker); returns its status. Claim → send (no transaction open) → record."""
+    worker); returns its status. Claim → send (no transaction open) → record.
+
+    It goes to the endpoint's current URL. A disabled or deleted endpoint gets nothing: the
+    attempt is logged with the reason and the delivery fails (never an exception, so neither
+    the task nor the retry job loops on it); a host that is not public is refused unsent."""
     now = now or get_now()
     delivery = _claim_delivery(delivery_id=delivery_id, manual=manual, now=now)
     if delivery is None:
         current = WebhookDelivery.objects.filter(public_id=delivery_id).first()
         return "missing" if current is None else str(current.status)
-    secrets = get_webhook_signing_secrets(
-        merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref, now=now
-    )
+    endpoint = _find_endpoint(merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref)
+    secrets: list[str] = []
+    if endpoint is not None and endpoint.enabled:
+        try:
+            secrets = get_webhook_signing_secrets(
+                merchant_id=delivery.merchant_ref, endpoint_id=delivery.endpoint_ref, now=now
+            )
+        except NotFoundError:  # deleted a moment ago
+            endpoint = None
+    if endpoint is None or not endpoint.enabled:
+        return _record_delivery_attempt(
+            delivery_id=delivery_id,
+            manual=manual,
+            now=now,
+            status=None,
+            excerpt="",
+            error=ENDPOINT_DELETED_ERROR if endpoint is None else ENDPOINT_DISABLED_ERROR,
+            latency=0,
+            give_up=True,
+        )
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "PaymentHub-Webhooks/1.0",
@@ -206,7 +366,7 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
             secrets=secrets, timestamp=int(now.timestamp()), payload=delivery.body.encode()
         ),
     }
-    status, excerpt, error, latency = _post(url=delivery.url, body=delivery.body, headers=headers)
+    status, excerpt, error, latency = _post(url=endpoint.url, body=delivery.body, headers=headers)
     return _record_delivery_attempt(
         delivery_id=delivery_id,
         manual=manual,
@@ -215,7 +375,15 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
         excerpt=excerpt,
         error=error,
         latency=latency,
+        url=endpoint.url,
     )
+
+
+def _find_endpoint(*, merchant_id: str, endpoint_id: str) -> WebhookEndpointSummary | None:
+    for endpoint in list_webhook_endpoints(merchant_id=merchant_id):
+        if endpoint.endpoint_id == endpoint_id:
+            return endpoint
+    return None
 
 
 def get_requeue_window() -> timedelta:

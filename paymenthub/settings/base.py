@@ -374,6 +374,9 @@ WEBHOOK_TIMEOUT_SECONDS = env.get_int("WEBHOOK_TIMEOUT_SECONDS", default=10, min
 # A due delivery handed to the queue is not handed again by the retry job for this long (its
 # task is waiting behind others); only a task lost with the broker waits the whole time.
 WEBHOOK_REQUEUE_AFTER_SECONDS = env.get_int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=120, minimum=1)
+# Webhooks may go to private, loopback or link-local addresses (localhost receivers in tests,
+# benchmarks and local development only: off, a merchant URL cannot reach the internal network).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.get_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 # What a merchant pays for a lost dispute, in minor units per currency ("*": any other).
 PAYMENTS_DISPUTE_FEE_MINOR = {
     "*": env.get_int("PAYMENTS_DISPUTE_FEE_MINOR", default=1500, minimum=0)

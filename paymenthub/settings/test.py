@@ -41,6 +41,9 @@ API_RATE_LIMITS = {
     "unauthenticated": 1_000_000,
 }
 
+# Webhook receivers in tests listen on 127.0.0.1; the SSRF tests turn this off again.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
 # Django empties tables between transactional tests with TRUNCATE; the audit log's trigger
 # lets that through only for connections carrying this test-only setting.
 DATABASES["default"].setdefault("OPTIONS", {})

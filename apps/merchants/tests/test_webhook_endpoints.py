@@ -11,6 +11,7 @@ from apps.merchants.errors import InvalidWebhookEndpointError, WebhookEndpointNo
 from apps.merchants.models import WebhookEndpoint
 from apps.merchants.tests.factories import MerchantFactory
 from apps.merchants.webhook_endpoints import (
+    NON_PUBLIC_URL,
     create_webhook_endpoint,
     decrypt_signing_secret,
     delete_webhook_endpoint,
@@ -67,8 +68,8 @@ class TestCreateWebhookEndpoint:
         assert not WebhookEndpoint.objects.exists()
 
     def test_test_mode_endpoints_may_use_http(self, merchant):
-        created = _create(merchant, url="http://localhost:8080/hooks", mode="test")
-        assert created.summary.url == "http://localhost:8080/hooks"
+        created = _create(merchant, url="http://hooks.shop.example:8080/hooks", mode="test")
+        assert created.summary.url == "http://hooks.shop.example:8080/hooks"
 
     @pytest.mark.parametrize(
         "url",
@@ -85,6 +86,58 @@ class TestCreateWebhookEndpoint:
         with pytest.raises(InvalidWebhookEndpointError):
             _create(merchant, url=url, mode="test")
         assert not WebhookEndpoint.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("url", "mode"),
+        [
+            ("https://169.254.169.254/latest/meta-data/", "live"),  # cloud metadata service
+            ("https://10.0.0.5/admin", "live"),
+            ("https://172.16.0.1/", "live"),
+            ("https://192.168.1.1/", "live"),
+            ("https://100.64.0.1/", "live"),  # carrier-grade NAT
+            ("http://127.0.0.1:6379/", "test"),  # the platform's own Redis
+            ("http://localhost:8000/admin/", "test"),
+            ("http://app.localhost/", "test"),
+            ("https://metadata.google.internal/", "live"),
+            ("https://printer.local/", "live"),
+            ("https://0.0.0.0/", "live"),
+            ("https://224.0.0.1/", "live"),
+            ("https://240.0.0.1/", "live"),
+            ("https://[::1]/", "live"),
+            ("https://[::]/", "live"),
+            ("https://[fe80::1]/", "live"),
+            ("https://[fc00::1]/", "live"),
+            ("https://[ff02::1]/", "live"),
+            ("https://[::ffff:127.0.0.1]/", "live"),
+            ("https://[::ffff:a9fe:a9fe]/", "live"),  # IPv4-mapped 169.254.169.254
+            ("https://[2002:7f00:1::]/", "live"),  # 6to4 of 127.0.0.1
+            ("https://[64:ff9b::a00:5]/", "live"),  # NAT64 of 10.0.0.5
+        ],
+    )
+    def test_refuses_urls_that_point_into_a_private_network(self, merchant, settings, url, mode):
+        settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+        with pytest.raises(InvalidWebhookEndpointError) as excinfo:
+            _create(merchant, url=url, mode=mode)
+        assert (excinfo.value.param, excinfo.value.http_status) == ("url", 400)
+        assert excinfo.value.message == NON_PUBLIC_URL
+        assert not WebhookEndpoint.objects.exists()
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://hooks.shop.example/ph",
+            "https://93.184.216.34/ph",
+            "https://[2606:2800:220:1:248:1893:25c8:1946]/ph",
+        ],
+    )
+    def test_accepts_public_hosts_and_addresses(self, merchant, settings, url):
+        settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+        assert _create(merchant, url=url).summary.url == url
+
+    def test_private_targets_are_accepted_when_the_setting_allows_them(self, merchant, settings):
+        settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+        created = _create(merchant, url="http://127.0.0.1:8000/hooks", mode="test")
+        assert created.summary.url == "http://127.0.0.1:8000/hooks"
 
     def test_normalizes_the_event_filter(self, merchant):
         created = _create(
@@ -137,6 +190,18 @@ class TestUpdateAndDeleteWebhookEndpoint:
                 endpoint_id=created.summary.endpoint_id,
                 url="http://hooks.shop.example/ph",
             )
+        assert WebhookEndpoint.objects.get().url == "https://hooks.shop.example/ph"
+
+    def test_an_endpoint_cannot_be_moved_into_a_private_network(self, merchant, settings):
+        settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+        created = _create(merchant)
+        with pytest.raises(InvalidWebhookEndpointError) as excinfo:
+            update_webhook_endpoint(
+                merchant_id=merchant.public_id,
+                endpoint_id=created.summary.endpoint_id,
+                url="https://169.254.169.254/latest/meta-data/",
+            )
+        assert excinfo.value.message == NON_PUBLIC_URL
         assert WebhookEndpoint.objects.get().url == "https://hooks.shop.example/ph"
 
     def test_another_merchants_endpoint_is_not_found(self, merchant):

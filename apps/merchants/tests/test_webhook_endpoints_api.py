@@ -66,9 +66,25 @@ class TestCreate:
         assert not WebhookEndpoint.objects.exists()
 
     def test_a_test_key_makes_test_endpoints_that_may_use_http(self, client, merchant):
-        response = _create(client, _key(merchant).secret, url="http://localhost:9000/hooks")
+        response = _create(client, _key(merchant).secret, url="http://hooks.shop.example:9000/h")
         assert response.status_code == 201
         assert WebhookEndpoint.objects.get().mode == "test"
+
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.1:6379/", "http://localhost:8000/", "http://169.254.169.254/"]
+    )
+    def test_a_url_into_a_private_network_is_a_clear_400(self, client, merchant, settings, url):
+        settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+        response = _create(client, _key(merchant).secret, url=url)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["type"], error["code"], error["param"]) == (
+            "invalid_request_error",
+            "invalid_webhook_endpoint",
+            "url",
+        )
+        assert "public internet host" in error["message"]
+        assert not WebhookEndpoint.objects.exists()
 
     @pytest.mark.parametrize(
         "body",

@@ -1,12 +1,17 @@
+import ipaddress
 import json
+import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
+from apps.common.network import is_public_ip_address
 from apps.common.outbox import relay_outbox_until_empty
 from apps.merchants.facade import create_api_key
 from apps.payments.connectors.simulator import clear_simulator_fault
@@ -18,6 +23,8 @@ from apps.payments.webhook_signature import (
     verify_webhook_signature,
 )
 from apps.payments.webhooks import (
+    ENDPOINT_DELETED_ERROR,
+    ENDPOINT_DISABLED_ERROR,
     compute_webhook_backoff,
     deliver_webhook,
     redeliver_webhook,
@@ -31,6 +38,7 @@ class Receiver:
     def __init__(self):
         self.requests: list[tuple[dict, bytes]] = []
         self.status = 200
+        self.body = b'{"received": true}'
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,13 +47,14 @@ class Receiver:
                 receiver.requests.append((dict(self.headers), body))
                 self.send_response(receiver.status)
                 self.end_headers()
-                self.wfile.write(b'{"received": true}')
+                self.wfile.write(receiver.body)
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -78,6 +87,17 @@ def _create_endpoint(client, *, url, event_types=None):
     response = post_json(client, "/v1/webhook_endpoints", body)
     assert response.status_code == 201, response.content
     return response.json()
+
+
+def _update_endpoint(client, endpoint, **changes):
+    response = post_json(client, f"/v1/webhook_endpoints/{endpoint['id']}", changes)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _delete_endpoint(client, endpoint):
+    response = client.delete(f"/v1/webhook_endpoints/{endpoint['id']}")
+    assert response.status_code == 200, response.content
 
 
 def _pay(client, merchant_id):
@@ -217,10 +237,10 @@ class TestWebhookDelivery:
         assert now - delivery.created_at <= timedelta(days=3)
 
     def test_an_unreachable_endpoint_is_logged_with_the_error(self, shop):
-        merchant_id, client, _endpoint = shop
+        merchant_id, client, endpoint = shop
         _pay(client, merchant_id)
         relay_outbox_until_empty()
-        WebhookDelivery.objects.update(url="http://127.0.0.1:9/nowhere")
+        _update_endpoint(client, endpoint, url="http://127.0.0.1:9/nowhere")
         delivery = WebhookDelivery.objects.order_by("id").first()
         assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
         attempt = WebhookDeliveryAttempt.objects.get(delivery=delivery)
@@ -355,3 +375,333 @@ def test_a_delivery_another_worker_is_sending_is_not_sent_twice(shop, receiver):
     delivery.refresh_from_db()
     assert delivery.leased_until is None
     assert len(receiver.requests) == 1
+
+
+def _first_delivery():
+    return WebhookDelivery.objects.order_by("id").first()
+
+
+def _attempt_log(delivery):
+    return list(
+        WebhookDeliveryAttempt.objects.filter(delivery=delivery)
+        .order_by("id")
+        .values_list("response_status", "error")
+    )
+
+
+class TestDeliveryFollowsTheEndpointAsItIsNow:
+    def test_a_disabled_endpoint_receives_nothing_and_its_pending_deliveries_fail_with_the_reason(
+        self, shop, receiver, monkeypatch
+    ):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        retried, never_tried = WebhookDelivery.objects.order_by("id")
+        assert deliver_webhook(delivery_id=retried.public_id) == "pending"
+        _update_endpoint(client, endpoint, enabled=False)
+        receiver.status = 200
+        later = timezone.now() + timedelta(hours=1)
+
+        assert deliver_webhook(delivery_id=retried.public_id, now=later) == "failed"
+        assert deliver_webhook(delivery_id=never_tried.public_id, now=later) == "failed"
+
+        assert len(receiver.requests) == 1  # only the attempt made before it was disabled
+        assert _attempt_log(retried) == [(500, ""), (None, ENDPOINT_DISABLED_ERROR)]
+        assert _attempt_log(never_tried) == [(None, ENDPOINT_DISABLED_ERROR)]
+        retried.refresh_from_db()
+        assert (retried.next_attempt_at, retried.leased_until) == (None, None)
+        queued = []
+        monkeypatch.setattr("apps.payments.webhooks._enqueue_delivery", queued.append)
+        assert retry_due_webhooks(now=later + timedelta(days=1)) == 0
+
+    def test_a_delivery_sent_again_by_hand_to_a_disabled_endpoint_is_not_posted(
+        self, shop, receiver
+    ):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        assert _deliver_all() == ["delivered", "delivered"]
+        _update_endpoint(client, endpoint, enabled=False)
+        delivery = _first_delivery()
+        assert (
+            redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery.public_id)
+            == "delivered"
+        )
+        assert len(receiver.requests) == 2
+        assert _attempt_log(delivery)[-1] == (None, ENDPOINT_DISABLED_ERROR)
+
+    def test_a_delivery_to_a_deleted_endpoint_gives_up_instead_of_raising_forever(
+        self, shop, receiver, monkeypatch
+    ):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        _delete_endpoint(client, endpoint)
+        later = timezone.now() + timedelta(hours=1)
+
+        assert deliver_webhook(delivery_id=delivery.public_id, now=later) == "failed"
+
+        assert len(receiver.requests) == 1
+        assert _attempt_log(delivery) == [(500, ""), (None, ENDPOINT_DELETED_ERROR)]
+        delivery.refresh_from_db()
+        assert (delivery.attempts, delivery.next_attempt_at, delivery.leased_until) == (
+            2,
+            None,
+            None,
+        )
+        queued = []
+        monkeypatch.setattr("apps.payments.webhooks._enqueue_delivery", queued.append)
+        retry_due_webhooks(now=later + timedelta(days=4))
+        assert delivery.public_id not in queued
+
+    def test_sending_a_delivered_delivery_again_after_its_endpoint_was_deleted_does_not_raise(
+        self, shop, receiver
+    ):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        _deliver_all()
+        _delete_endpoint(client, endpoint)
+        delivery = _first_delivery()
+        assert (
+            redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery.public_id)
+            == "delivered"
+        )
+        assert _attempt_log(delivery)[-1] == (None, ENDPOINT_DELETED_ERROR)
+        assert len(receiver.requests) == 2
+
+    def test_retries_go_to_the_url_the_endpoint_has_now(self, shop, receiver):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        moved = Receiver()
+        try:
+            _update_endpoint(client, endpoint, url=moved.url)
+            later = timezone.now() + timedelta(hours=1)
+            assert deliver_webhook(delivery_id=delivery.public_id, now=later) == "delivered"
+            assert len(receiver.requests) == 1
+            assert [json.loads(body)["id"] for _, body in moved.requests] == [delivery.event_id]
+        finally:
+            moved.stop()
+        delivery.refresh_from_db()
+        assert delivery.url == moved.url  # the delivery log shows where it was sent
+
+    def test_a_response_with_nul_characters_is_recorded(self, shop, receiver):
+        merchant_id, client, _ = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        receiver.body = b"error\x00detail"
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        attempt = WebhookDeliveryAttempt.objects.get(delivery=delivery)
+        assert (attempt.response_status, attempt.response_excerpt) == (500, "error\ufffddetail")
+
+
+class FakeResolver:
+    """DNS, which lies outside the platform: names answered in turn from a script; IP
+    literals resolve as usual."""
+
+    def __init__(self, answers):
+        self.answers = answers  # {host: [address of the 1st lookup, of the 2nd, ...]}
+        self.lookups: list[str] = []
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host not in self.answers:
+            return self.real(host, port, *args, **kwargs)
+        self.lookups.append(host)
+        script = self.answers[host]
+        address = script[min(len(self.lookups), len(script)) - 1]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sockaddr = (address, port, 0, 0) if family == socket.AF_INET6 else (address, port)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+
+@pytest.fixture
+def private_targets_refused(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+
+
+class TestDeliveryRefusesAddressesThatAreNotPublic:
+    def test_an_endpoint_saved_with_a_private_address_is_not_posted_to(
+        self, shop, receiver, private_targets_refused
+    ):
+        merchant_id, client, _ = shop  # saved while private targets were allowed
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"  # retried later
+        assert receiver.requests == []
+        [(status, error)] = _attempt_log(delivery)
+        assert status is None
+        assert error == "Not sent: 127.0.0.1 is not a public address."
+
+    def test_a_host_name_resolving_to_a_private_address_is_not_posted_to(
+        self, shop, receiver, private_targets_refused, monkeypatch
+    ):
+        merchant_id, client, endpoint = shop
+        resolver = FakeResolver({"hooks.shop.example": ["10.0.0.5", "127.0.0.1"]})
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        _update_endpoint(client, endpoint, url=f"http://hooks.shop.example:{receiver.port}/h")
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        assert receiver.requests == []
+        assert _attempt_log(delivery) == [
+            (
+                None,
+                "Not sent: hooks.shop.example resolves to 10.0.0.5, which is not a public address.",
+            )
+        ]
+
+    def test_an_address_that_changes_between_the_check_and_the_connection_is_refused(
+        self, shop, receiver, private_targets_refused, monkeypatch
+    ):
+        # DNS rebinding: public when checked, loopback when the socket would connect
+        merchant_id, client, endpoint = shop
+        resolver = FakeResolver({"rebind.shop.example": ["93.184.216.34", "::ffff:127.0.0.1"]})
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        _update_endpoint(client, endpoint, url=f"http://rebind.shop.example:{receiver.port}/h")
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        assert receiver.requests == []
+        assert len(resolver.lookups) == 2
+        [(_, error)] = _attempt_log(delivery)
+        assert error.endswith("resolves to ::ffff:7f00:1, which is not a public address.")
+
+    def test_the_setting_lets_tests_and_benchmarks_use_a_loopback_receiver(self, shop, receiver):
+        merchant_id, client, _ = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        assert _deliver_all() == ["delivered", "delivered"]
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("10.0.0.5", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address under test, nothing binds to it
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::1", False),
+        ("::", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("ff02::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:169.254.169.254", False),
+        ("::ffff:93.184.216.34", True),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a00:5", False),  # NAT64 of 10.0.0.5
+    ],
+)
+def test_only_globally_routable_unicast_addresses_are_public(address, public):
+    assert is_public_ip_address(ipaddress.ip_address(address)) is public
+
+
+class TestSignatureHeadersThatCannotBeReadAreRefused:
+    def _header(self, timestamp=1_700_000_000):
+        return build_signature_header(secrets=["whsec_a"], timestamp=timestamp, payload=b"{}")
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            "t=1700000000,v1=é",  # hmac.compare_digest raised TypeError on non-ASCII text
+            "t=²,v1=abc",  # str.isdigit accepts "²", int() then raised ValueError
+            "t=1700000000,v1=" + "é" * 64,
+            "t=" + "1" * 5000 + ",v1=" + "a" * 64,  # int() refuses more than 4300 digits
+            "t=1700000000,v1=" + "g" * 64,
+            "t=1700000000,v1=",
+            "t=-1700000000,v1=" + "a" * 64,
+            "garbage",
+        ],
+    )
+    def test_a_malformed_header_raises_invalid_webhook_signature(self, header):
+        with pytest.raises(InvalidWebhookSignature):
+            verify_webhook_signature(
+                payload=b"{}", header=header, secret="whsec_a", now=1_700_000_000
+            )
+
+    def test_a_timestamp_in_non_ascii_digits_is_refused(self):
+        # Arabic-Indic digits are 1700000000 to int(); the signed timestamp is ASCII only
+        arabic_indic = "1700000000".translate({ord(d): 0x0660 + int(d) for d in "0123456789"})
+        signature = self._header().split(",v1=")[1]
+        with pytest.raises(InvalidWebhookSignature):
+            verify_webhook_signature(
+                payload=b"{}",
+                header=f"t={arabic_indic},v1={signature}",
+                secret="whsec_a",
+                now=1_700_000_000,
+            )
+
+    def test_a_signature_in_upper_case_hex_verifies(self):
+        timestamp, signature = self._header().split(",v1=")
+        assert (
+            verify_webhook_signature(
+                payload=b"{}",
+                header=f"{timestamp},v1={signature.upper()}",
+                secret="whsec_a",
+                now=1_700_000_000,
+            )
+            == 1_700_000_000
+        )
+
+
+def _documented_verifier():
+    """The standalone helper docs/api/webhook_endpoints.md gives integrators."""
+    guide = (Path(django_settings.BASE_DIR) / "docs" / "api" / "webhook_endpoints.md").read_text()
+    section = guide.split("## Verifying signatures", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "webhook_endpoints.md", "exec"), namespace)  # noqa: S102 - our own docs
+    return namespace["verify_webhook_signature"], namespace["InvalidWebhookSignature"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        build_signature_header(secrets=["whsec_a"], timestamp=1_700_000_000, payload=b"{}"),
+        build_signature_header(
+            secrets=["whsec_b", "whsec_a"], timestamp=1_700_000_000, payload=b"{}"
+        ),
+        build_signature_header(secrets=["whsec_a"], timestamp=1_699_999_000, payload=b"{}"),
+        build_signature_header(secrets=["whsec_b"], timestamp=1_700_000_000, payload=b"{}"),
+        "t=1700000000,v1=é",
+        "t=²,v1=abc",
+        "t=" + "1" * 5000 + ",v1=" + "a" * 64,
+        "",
+    ],
+)
+def test_the_guides_copy_of_the_verifier_decides_like_the_code(header):
+    documented, documented_error = _documented_verifier()
+    outcomes = []
+    for verify, error in [
+        (verify_webhook_signature, InvalidWebhookSignature),
+        (documented, documented_error),
+    ]:
+        try:
+            outcomes.append(
+                verify(payload=b"{}", header=header, secret="whsec_a", now=1_700_000_000)
+            )
+        except error as refused:
+            outcomes.append(str(refused))
+    assert outcomes[0] == outcomes[1]
