@@ -1,6 +1,8 @@
-"""Django admin for payments, refunds and webhook deliveries: money and status are read-only;
-capture, cancel and refund are actions that call the same services as the API, with a reason,
-audited (admins issue refunds here)."""
+"""Django admin for payments, refunds, disputes and webhook deliveries: money and status are
+read-only and nothing here can be deleted (the delivery log included); capture, cancel and refund,
+deciding a simulated dispute and sending a webhook again are actions that need the model's change
+permission (support reads, ops acts), ask for a reason and are audited (admins issue refunds
+here)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from apps.common.errors import PaymentHubError
 from apps.payments import bank_refunds, disputes, services
 from apps.payments.models import (
     Dispute,
@@ -28,19 +31,60 @@ from apps.payments.models import (
 )
 from apps.payments.reconciliation import admin as reconciliation_admin  # noqa: F401
 from apps.payments.routing_config import get_routing_table
-from apps.payments.webhooks import redeliver_webhook
+from apps.payments.webhooks import redeliver_webhook_by_admin
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+def _reason_form(request: HttpRequest) -> ReasonForm:
+    """The reason an action asks for: bound once the intermediate page is submitted."""
+    return ReasonForm(request.POST if "apply" in request.POST else None)
+
+
+def _describe_money_row(row: Any) -> str:
+    """A payment or dispute on the reason page: its amount, status and merchant."""
+    return (
+        f"{row.public_id}: {row.amount_minor} {row.currency} ({row.status}, "
+        f"merchant {row.merchant_ref})"
+    )
+
+
+def _ask_for_reason(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    title: str,
+    action: str,
+    form: ReasonForm,
+    describe: Callable[[Any], str] = _describe_money_row,
+    explanation: str = "It calls the processor through the same services as the API.",
+) -> TemplateResponse:
+    """The intermediate page of an action: the rows it applies to (one line each, by
+    ``describe``), what it does (``explanation``) and the reason to give."""
+    rows = list(queryset)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "rows": rows,
+        "lines": [describe(row) for row in rows],
+        "explanation": explanation,
+        "form": form,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+
+
 def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResponse | None]:
     def action(
         modeladmin: PaymentAdmin, request: HttpRequest, queryset: QuerySet[Payment]
     ) -> HttpResponse | None:
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
+        form = _reason_form(request)
+        if form.is_bound and form.is_valid():
             errors = [
                 error
                 for payment in queryset
@@ -59,16 +103,9 @@ def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResp
             if len(errors) < queryset.count():
                 modeladmin.message_user(request, f"{title}: done for the others.")
             return None
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": title,
-            "opts": modeladmin.model._meta,
-            "payments": list(queryset),
-            "form": form,
-            "action": f"{operation}_payments",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+        return _ask_for_reason(
+            modeladmin, request, queryset, title=title, action=f"{operation}_payments", form=form
+        )
 
     action.__name__ = f"{operation}_payments"
     # staff roles: money moves need the change permission (support reads, ops acts)
@@ -83,6 +120,9 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -196,8 +236,8 @@ def _make_dispute_decision_action(won: bool) -> Callable[..., HttpResponse | Non
     def action(
         modeladmin: DisputeAdmin, request: HttpRequest, queryset: QuerySet[Dispute]
     ) -> HttpResponse | None:
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
+        form = _reason_form(request)
+        if form.is_bound and form.is_valid():
             for dispute in queryset:
                 decided = disputes.decide_test_dispute(
                     dispute_id=dispute.public_id,
@@ -213,19 +253,11 @@ def _make_dispute_decision_action(won: bool) -> Callable[..., HttpResponse | Non
                         level=messages.ERROR,
                     )
             return None
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": title,
-            "opts": modeladmin.model._meta,
-            "payments": list(queryset),
-            "form": form,
-            "action": name,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+        return _ask_for_reason(modeladmin, request, queryset, title=title, action=name, form=form)
 
     action.__name__ = name
-    return admin.action(description=title)(action)
+    # a decision moves money (the disputed funds, the fee): the change permission, as refunds
+    return admin.action(description=title, permissions=["change"])(action)
 
 
 @admin.register(Dispute)
@@ -292,13 +324,54 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Send again now")
-    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        for delivery in queryset:
-            status = redeliver_webhook(
-                merchant_id=delivery.merchant_ref, delivery_id=delivery.public_id
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the delivery log is evidence: what was sent, when, and the answers
+
+    # sending again needs the change permission (support reads the log, ops acts)
+    @admin.action(description="Send again now", permissions=["change"])
+    def redeliver(
+        self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]
+    ) -> HttpResponse | None:
+        """Send each selected delivery again now, with a reason; one audit entry each
+        (``webhook.admin_redelivered``: the reason and the outcome, the delivery's status or
+        ``refused``). A delivery the service refuses gets an error message and one not
+        delivered a warning; the others are still sent."""
+        form = _reason_form(request)
+        if not (form.is_bound and form.is_valid()):
+            return _ask_for_reason(
+                self,
+                request,
+                queryset,
+                title="Send again now",
+                action="redeliver",
+                form=form,
+                describe=lambda delivery: (
+                    f"{delivery.public_id}: {delivery.event_type} to {delivery.url} "
+                    f"({delivery.status}, merchant {delivery.merchant_ref})"
+                ),
+                explanation="It signs the event again and sends it to the endpoint's current "
+                "URL now, as the merchant's own redelivery does.",
             )
-            self.message_user(request, f"{delivery.public_id}: {status}")
+        reason = form.cleaned_data["reason"]
+        for delivery in queryset:
+            try:
+                outcome = redeliver_webhook_by_admin(
+                    merchant_id=delivery.merchant_ref,
+                    delivery_id=delivery.public_id,
+                    staff_user_id=str(request.user.pk),
+                    reason=reason,
+                    ip_address=request.META.get("REMOTE_ADDR"),
+                )
+            except PaymentHubError as refused:
+                self.message_user(
+                    request,
+                    f"{delivery.public_id}: not sent: {refused.message}",
+                    level=messages.ERROR,
+                )
+                continue
+            level = messages.SUCCESS if outcome == "delivered" else messages.WARNING
+            self.message_user(request, f"{delivery.public_id}: {outcome}", level=level)
+        return None
 
 
 ROUTING_RULES_HELP = (

@@ -52,7 +52,7 @@ from urllib3.util.connection import create_connection
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
-from apps.common.errors import NotFoundError, StateError
+from apps.common.errors import NotFoundError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
 from apps.common.network import is_public_ip_address
 from apps.common.transactions import call_on_commit
@@ -421,6 +421,39 @@ def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
 
         raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
     return deliver_webhook(delivery_id=delivery_id, manual=True)
+
+
+def redeliver_webhook_by_admin(
+    *,
+    merchant_id: str,
+    delivery_id: str,
+    staff_user_id: str,
+    reason: str,
+    ip_address: str | None = None,
+) -> str:
+    """An admin's "send again now": :func:`redeliver_webhook`, audited with the admin's reason
+    whatever happens (``webhook.admin_redelivered``; its outcome is the delivery's status, or
+    ``refused`` when the service refuses, whose error is then raised on)."""
+
+    def audit(outcome: str) -> None:
+        record_audit_event(
+            action="webhook.admin_redelivered",
+            actor_type="admin",
+            actor_id=staff_user_id,
+            object_type="webhook_delivery",
+            object_id=delivery_id,
+            merchant_ref=merchant_id,
+            ip_address=ip_address,
+            metadata={"reason": reason[:500], "outcome": outcome},
+        )
+
+    try:
+        outcome = redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery_id)
+    except PaymentHubError:
+        audit("refused")
+        raise
+    audit(outcome)
+    return outcome
 
 
 def describe_delivery(delivery: WebhookDelivery) -> dict[str, Any]:
