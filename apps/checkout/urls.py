@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import apps.common.api.converters  # noqa: F401  (registers the url_token converter)
 from apps.checkout.views import (
     abandon_bank,
     bank_return,
@@ -12,10 +13,10 @@ from apps.checkout.views import (
 )
 
 urlpatterns = [
-    path("<str:url_token>", checkout_page, name="checkout-page"),
-    path("<str:url_token>/pay", pay, name="checkout-pay"),
-    path("<str:url_token>/challenge", challenge, name="checkout-challenge"),
-    path("<str:url_token>/bank", pay_by_bank, name="checkout-pay-by-bank"),
-    path("<str:url_token>/bank/return", bank_return, name="checkout-bank-return"),
-    path("<str:url_token>/bank/cancel", abandon_bank, name="checkout-bank-cancel"),
+    path("<url_token:url_token>", checkout_page, name="checkout-page"),
+    path("<url_token:url_token>/pay", pay, name="checkout-pay"),
+    path("<url_token:url_token>/challenge", challenge, name="checkout-challenge"),
+    path("<url_token:url_token>/bank", pay_by_bank, name="checkout-pay-by-bank"),
+    path("<url_token:url_token>/bank/return", bank_return, name="checkout-bank-return"),
+    path("<url_token:url_token>/bank/cancel", abandon_bank, name="checkout-bank-cancel"),
 ]

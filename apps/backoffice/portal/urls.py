@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
+import apps.common.api.converters  # noqa: F401  (registers the public_id and url_token converters)
 from apps.backoffice.portal import (
     balances,
     bank_connections,
@@ -19,10 +20,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("dashboard/", dashboard.dashboard_page, name="dashboard"),
     path("mode/", dashboard.switch_mode, name="switch-mode"),
     path("payments/", payments.payments_page, name="payments"),
-    path("payments/<str:payment_id>/", payments.payment_detail_page, name="payment-detail"),
-    path("payments/<str:payment_id>/refund/", payments.refund_page, name="payment-refund"),
-    path("payments/<str:payment_id>/capture/", payments.capture_payment, name="payment-capture"),
-    path("payments/<str:payment_id>/cancel/", payments.cancel_payment, name="payment-cancel"),
+    path("payments/<public_id:payment_id>/", payments.payment_detail_page, name="payment-detail"),
+    path("payments/<public_id:payment_id>/refund/", payments.refund_page, name="payment-refund"),
+    path(
+        "payments/<public_id:payment_id>/capture/", payments.capture_payment, name="payment-capture"
+    ),
+    path("payments/<public_id:payment_id>/cancel/", payments.cancel_payment, name="payment-cancel"),
     path("balances/", balances.balances_page, name="balances"),
     path("payouts/", payouts.payouts_page, name="payouts"),
     path("payouts/new/", payouts.manual_payout_page, name="payout-create"),
@@ -42,45 +45,49 @@ urlpatterns: list[URLPattern | URLResolver] = [
         payouts.payout_account_verified_page,
         name="payout-account-verified",
     ),
-    path("payouts/<str:payout_id>/", payouts.payout_detail_page, name="payout-detail"),
+    path("payouts/<public_id:payout_id>/", payouts.payout_detail_page, name="payout-detail"),
     path("bank-accounts/", bank_connections.bank_connections_page, name="bank-connections"),
     path("bank-accounts/connect/", bank_connections.connect_bank_page, name="bank-connect"),
     path("bank-accounts/return/", bank_connections.bank_return_page, name="bank-return"),
     path(
-        "bank-accounts/<str:consent_id>/",
+        "bank-accounts/<public_id:consent_id>/",
         bank_connections.bank_connection_page,
         name="bank-connection",
     ),
     path("reports/", reports.reports_page, name="reports"),
-    path("reports/<str:export_id>/", reports.report_page, name="report"),
-    path("reports/<str:export_id>/download/", reports.report_download, name="report-download"),
+    path("reports/<public_id:export_id>/", reports.report_page, name="report"),
+    path(
+        "reports/<public_id:export_id>/download/", reports.report_download, name="report-download"
+    ),
     path("developers/", developers.developers_page, name="developers"),
     path("developers/logs/", request_log.request_log_page, name="request-log"),
     path("developers/keys/new/", developers.create_key_page, name="api-key-create"),
-    path("developers/keys/<str:key_id>/roll/", developers.roll_key_page, name="api-key-roll"),
-    path("developers/keys/<str:key_id>/revoke/", developers.revoke_key, name="api-key-revoke"),
+    path("developers/keys/<public_id:key_id>/roll/", developers.roll_key_page, name="api-key-roll"),
+    path(
+        "developers/keys/<public_id:key_id>/revoke/", developers.revoke_key, name="api-key-revoke"
+    ),
     path(
         "developers/webhooks/new/",
         developers.create_endpoint_page,
         name="webhook-endpoint-create",
     ),
     path(
-        "developers/webhooks/<str:endpoint_id>/",
+        "developers/webhooks/<public_id:endpoint_id>/",
         developers.endpoint_page,
         name="webhook-endpoint",
     ),
     path(
-        "developers/webhooks/<str:endpoint_id>/test/",
+        "developers/webhooks/<public_id:endpoint_id>/test/",
         developers.send_test_event,
         name="webhook-endpoint-test",
     ),
     path(
-        "developers/webhooks/<str:endpoint_id>/roll/",
+        "developers/webhooks/<public_id:endpoint_id>/roll/",
         developers.roll_endpoint_secret_page,
         name="webhook-endpoint-roll",
     ),
     path(
-        "developers/webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/",
+        "developers/webhooks/<public_id:endpoint_id>/deliveries/<public_id:delivery_id>/redeliver/",
         developers.redeliver,
         name="webhook-redeliver",
     ),

@@ -91,7 +91,7 @@ def payments_list_shows_only_the_callers_payments() -> None:
     assert client.get("/portal/payments/", {"after": theirs["id"]}).status_code == 400
 
 
-@isolation_case("portal/payments/<str:payment_id>/")
+@isolation_case("portal/payments/<public_id:payment_id>/")
 def another_merchants_payment_page_is_not_found() -> None:
     client, _merchant_b, theirs = _a_and_b()
     response = client.get(f"/portal/payments/{theirs['id']}/")
@@ -99,7 +99,7 @@ def another_merchants_payment_page_is_not_found() -> None:
     assert "only-b@b.example" not in response.content.decode()
 
 
-@isolation_case("portal/payments/<str:payment_id>/refund/")
+@isolation_case("portal/payments/<public_id:payment_id>/refund/")
 def another_merchants_payment_cannot_be_refunded() -> None:
     client, merchant_b, theirs = _a_and_b()
     before = _payment_state(merchant_b, theirs["id"])
@@ -109,7 +109,7 @@ def another_merchants_payment_cannot_be_refunded() -> None:
     assert _payment_state(merchant_b, theirs["id"]) == before
 
 
-@isolation_case("portal/payments/<str:payment_id>/capture/")
+@isolation_case("portal/payments/<public_id:payment_id>/capture/")
 def another_merchants_payment_cannot_be_captured() -> None:
     client, merchant_b, theirs = _a_and_b(capture_method="manual")
     before = _payment_state(merchant_b, theirs["id"])
@@ -117,7 +117,7 @@ def another_merchants_payment_cannot_be_captured() -> None:
     assert _payment_state(merchant_b, theirs["id"]) == before
 
 
-@isolation_case("portal/payments/<str:payment_id>/cancel/")
+@isolation_case("portal/payments/<public_id:payment_id>/cancel/")
 def another_merchants_payment_cannot_be_canceled() -> None:
     client, merchant_b, theirs = _a_and_b(capture_method="manual")
     before = _payment_state(merchant_b, theirs["id"])
@@ -164,13 +164,13 @@ def reports_of_another_merchant_are_not_found() -> None:
     assert export_id not in client.get("/portal/reports/").content.decode()
 
 
-@isolation_case("portal/reports/<str:export_id>/")
+@isolation_case("portal/reports/<public_id:export_id>/")
 def another_merchants_export_is_not_found() -> None:
     client, export_id = _reports_of_b()
     assert client.get(f"/portal/reports/{export_id}/").status_code == 404
 
 
-@isolation_case("portal/reports/<str:export_id>/download/")
+@isolation_case("portal/reports/<public_id:export_id>/download/")
 def another_merchants_export_cannot_be_downloaded() -> None:
     client, export_id = _reports_of_b()
     response = client.get(f"/portal/reports/{export_id}/download/")
@@ -187,7 +187,7 @@ def keys_cannot_be_created_for_another_merchant() -> None:
     assert _keys_state() == before
 
 
-@isolation_case("portal/developers/keys/<str:key_id>/roll/")
+@isolation_case("portal/developers/keys/<public_id:key_id>/roll/")
 def another_merchants_key_cannot_be_rolled() -> None:
     client, merchant_b, _theirs = _a_and_b()
     key_b = create_api_key(merchant_id=merchant_b, mode="test", key_type="secret")
@@ -198,7 +198,7 @@ def another_merchants_key_cannot_be_rolled() -> None:
     assert _keys_state() == before
 
 
-@isolation_case("portal/developers/keys/<str:key_id>/revoke/")
+@isolation_case("portal/developers/keys/<public_id:key_id>/revoke/")
 def another_merchants_key_cannot_be_revoked() -> None:
     client, merchant_b, _theirs = _a_and_b()
     key_b = create_api_key(merchant_id=merchant_b, mode="test", key_type="secret")
@@ -226,7 +226,7 @@ def endpoints_cannot_be_added_for_another_merchant() -> None:
     assert _endpoints_state() == before
 
 
-@isolation_case("portal/developers/webhooks/<str:endpoint_id>/")
+@isolation_case("portal/developers/webhooks/<public_id:endpoint_id>/")
 def another_merchants_endpoint_is_not_found() -> None:
     client, _merchant_b, endpoint_b = _endpoint_of_b()
     response = client.get(f"/portal/developers/webhooks/{endpoint_b}/")
@@ -246,7 +246,7 @@ def another_merchants_business_profile_cannot_be_edited() -> None:
     assert list(merchants_b.values("trading_name", "support_email")) == before
 
 
-@isolation_case("portal/developers/webhooks/<str:endpoint_id>/test/")
+@isolation_case("portal/developers/webhooks/<public_id:endpoint_id>/test/")
 def no_test_event_is_sent_to_another_merchants_endpoint() -> None:
     client, _merchant_b, endpoint_b = _endpoint_of_b()
     deliveries = apps.get_model("payments", "WebhookDelivery").objects
@@ -254,7 +254,7 @@ def no_test_event_is_sent_to_another_merchants_endpoint() -> None:
     assert not deliveries.filter(endpoint_ref=endpoint_b).exists()
 
 
-@isolation_case("portal/developers/webhooks/<str:endpoint_id>/roll/")
+@isolation_case("portal/developers/webhooks/<public_id:endpoint_id>/roll/")
 def another_merchants_endpoint_secret_cannot_be_rolled() -> None:
     client, _merchant_b, endpoint_b = _endpoint_of_b()
     before = _endpoints_state()
@@ -263,7 +263,7 @@ def another_merchants_endpoint_secret_cannot_be_rolled() -> None:
 
 
 @isolation_case(
-    "portal/developers/webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver/"
+    "portal/developers/webhooks/<public_id:endpoint_id>/deliveries/<public_id:delivery_id>/redeliver/"
 )
 def another_merchants_delivery_cannot_be_sent_again() -> None:
     """B's endpoint, or A's own endpoint with B's delivery id: 404, no attempt made."""
@@ -357,7 +357,7 @@ def the_bank_return_of_another_merchants_consent_is_not_found() -> None:
     assert response.status_code == 404
 
 
-@isolation_case("portal/bank-accounts/<str:consent_id>/")
+@isolation_case("portal/bank-accounts/<public_id:consent_id>/")
 def another_merchants_bank_connection_is_not_found() -> None:
     client, _merchant_b, consent_id = _bank_connection_of_b()
     response = client.get(f"/portal/bank-accounts/{consent_id}/")

@@ -100,7 +100,7 @@ def a_verification_return_for_another_merchant_verifies_nothing() -> None:
     )
 
 
-@isolation_case("portal/payouts/<str:payout_id>/")
+@isolation_case("portal/payouts/<public_id:payout_id>/")
 def another_merchants_payout_is_not_found() -> None:
     client, merchant_b, payout_b = _a_and_b_with_payouts()
     before = _state_of(merchant_b)

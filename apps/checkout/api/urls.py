@@ -1,5 +1,6 @@
 from django.urls import path
 
+import apps.common.api.converters  # noqa: F401  (registers the public_id converter)
 from apps.checkout.api.views import (
     CheckoutSessionCollectionView,
     CheckoutSessionDetailView,
@@ -9,12 +10,12 @@ from apps.checkout.api.views import (
 urlpatterns = [
     path("checkout/sessions", CheckoutSessionCollectionView.as_view(), name="checkout-sessions"),
     path(
-        "checkout/sessions/<str:session_id>",
+        "checkout/sessions/<public_id:session_id>",
         CheckoutSessionDetailView.as_view(),
         name="checkout-session",
     ),
     path(
-        "checkout/sessions/<str:session_id>/expire",
+        "checkout/sessions/<public_id:session_id>/expire",
         CheckoutSessionExpireView.as_view(),
         name="checkout-session-expire",
     ),

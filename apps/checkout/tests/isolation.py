@@ -8,17 +8,17 @@ from apps.common.testing.isolation import isolation_case, register_public_routes
 
 register_public_routes(
     routes={
-        "pay/<str:url_token>": "the shopper's hosted page: found only by its unguessable URL "
+        "pay/<url_token:url_token>": "the shopper's hosted page: found only by its unguessable URL "
         "token (256 random bits), shows one session and nothing else of the merchant",
-        "pay/<str:url_token>/pay": "posts a card token for the session named by its "
+        "pay/<url_token:url_token>/pay": "posts a card token for the session named by its "
         "unguessable URL token (CSRF-protected, rate-limited per session)",
-        "pay/<str:url_token>/challenge": "the challenge step of the session named by its "
+        "pay/<url_token:url_token>/challenge": "the challenge step of the session named by its "
         "unguessable URL token",
-        "pay/<str:url_token>/bank": "starts pay by bank for the session named by its "
+        "pay/<url_token:url_token>/bank": "starts pay by bank for the session named by its "
         "unguessable URL token (CSRF-protected, attempts capped per session)",
-        "pay/<str:url_token>/bank/return": "the shopper back from the bank for the session "
+        "pay/<url_token:url_token>/bank/return": "the shopper back from the bank for the session "
         "named by its unguessable URL token: asks about that session's payment only",
-        "pay/<str:url_token>/bank/cancel": "gives up the waiting bank payment of the session "
+        "pay/<url_token:url_token>/bank/cancel": "gives up the waiting bank payment of the session "
         "named by its unguessable URL token (CSRF-protected)",
     }
 )
@@ -41,14 +41,14 @@ def listing_sessions_shows_only_the_callers_own() -> None:
     assert client_a.get(f"/v1/checkout/sessions?starting_after={session_b}").status_code == 404
 
 
-@isolation_case("v1/checkout/sessions/<str:session_id>")
+@isolation_case("v1/checkout/sessions/<public_id:session_id>")
 def retrieving_another_merchants_session_is_404() -> None:
     session_b = _session_of_b()
     client_a = make_api_client(merchant_id=make_merchant(trading_name="A"))
     assert client_a.get(f"/v1/checkout/sessions/{session_b}").status_code == 404
 
 
-@isolation_case("v1/checkout/sessions/<str:session_id>/expire")
+@isolation_case("v1/checkout/sessions/<public_id:session_id>/expire")
 def expiring_another_merchants_session_is_404_and_changes_nothing() -> None:
     session_b = _session_of_b()
     client_a = make_api_client(merchant_id=make_merchant(trading_name="A"))

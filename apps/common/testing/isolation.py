@@ -3,7 +3,7 @@
 Each app declares, in ``apps/<app>/tests/isolation.py``, how its routes are isolated:
 
 * :func:`isolation_case` registers a test for a route (the route string exactly as Django
-  resolves it, e.g. ``"v1/payments/<str:payment_id>"``): it must show that merchant A using
+  resolves it, e.g. ``"v1/payments/<public_id:payment_id>"``): it must show that merchant A using
   merchant B's object ids gets 404 and changes nothing;
 * :func:`register_public_routes` lists routes that serve no merchant data (health probes,
   login pages, the OpenAPI document), each with the reason.

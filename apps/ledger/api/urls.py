@@ -1,5 +1,6 @@
 from django.urls import path
 
+import apps.common.api.converters  # noqa: F401  (registers the public_id converter)
 from apps.ledger.api.payout_views import PayoutCollectionView, PayoutDetailView
 from apps.ledger.api.views import BalanceTransactionListView, BalanceView
 
@@ -11,5 +12,5 @@ urlpatterns = [
         name="balance-transactions",
     ),
     path("payouts", PayoutCollectionView.as_view(), name="payouts"),
-    path("payouts/<str:payout_id>", PayoutDetailView.as_view(), name="payout-detail"),
+    path("payouts/<public_id:payout_id>", PayoutDetailView.as_view(), name="payout-detail"),
 ]

@@ -118,7 +118,7 @@ def payouts_of_another_merchant_are_never_listed_or_used_as_a_cursor() -> None:
     assert (_books(), _payout_rows()) == before
 
 
-@isolation_case("v1/payouts/<str:payout_id>")
+@isolation_case("v1/payouts/<public_id:payout_id>")
 def another_merchants_payout_is_a_404() -> None:
     """A's key asking for B's payout id: 404 resource_missing, and nothing changes."""
     from apps.ledger.models import Payout

@@ -1,5 +1,6 @@
 from django.urls import path
 
+import apps.common.api.converters  # noqa: F401  (registers the public_id converter)
 from apps.merchants.api.views import AccountApiVersionView, AccountView
 from apps.merchants.api.webhook_endpoint_views import (
     WebhookEndpointDetailView,
@@ -12,12 +13,12 @@ urlpatterns = [
     path("account/api_version", AccountApiVersionView.as_view(), name="account-api-version"),
     path("webhook_endpoints", WebhookEndpointListView.as_view(), name="webhook-endpoints"),
     path(
-        "webhook_endpoints/<str:endpoint_id>",
+        "webhook_endpoints/<public_id:endpoint_id>",
         WebhookEndpointDetailView.as_view(),
         name="webhook-endpoint",
     ),
     path(
-        "webhook_endpoints/<str:endpoint_id>/rotate_secret",
+        "webhook_endpoints/<public_id:endpoint_id>/rotate_secret",
         WebhookEndpointRotateSecretView.as_view(),
         name="webhook-endpoint-rotate-secret",
     ),

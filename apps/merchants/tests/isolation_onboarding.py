@@ -63,7 +63,7 @@ def webhook_endpoint_list_shows_only_the_callers_endpoints() -> None:
     assert _webhook_state() == before
 
 
-@isolation_case("v1/webhook_endpoints/<str:endpoint_id>")
+@isolation_case("v1/webhook_endpoints/<public_id:endpoint_id>")
 def webhook_endpoint_of_another_merchant_is_not_found() -> None:
     """GET, POST (update) and DELETE with B's endpoint id: 404, B's endpoint unchanged."""
     key_a, _own, theirs = _two_merchants_with_endpoints()
@@ -77,7 +77,7 @@ def webhook_endpoint_of_another_merchant_is_not_found() -> None:
     assert _webhook_state() == before
 
 
-@isolation_case("v1/webhook_endpoints/<str:endpoint_id>/rotate_secret")
+@isolation_case("v1/webhook_endpoints/<public_id:endpoint_id>/rotate_secret")
 def webhook_secret_of_another_merchant_cannot_be_rotated() -> None:
     """Rotating B's endpoint secret with A's key: 404, B's secret unchanged."""
     key_a, _own, theirs = _two_merchants_with_endpoints()
@@ -176,7 +176,7 @@ def another_merchants_members_cannot_be_removed() -> None:
     assert _team_state() == before
 
 
-@isolation_case("portal/team/invitations/<str:invitation_id>/revoke/")
+@isolation_case("portal/team/invitations/<public_id:invitation_id>/revoke/")
 def another_merchants_invitations_cannot_be_revoked() -> None:
     """A's owner revoking B's invitation by its id: 404, still pending."""
     client, _merchant_b, _developer_b, invitation = _owner_of_a_and_team_of_b()
@@ -186,7 +186,7 @@ def another_merchants_invitations_cannot_be_revoked() -> None:
     assert _team_state() == before
 
 
-@isolation_case("portal/team/invitations/<str:token>/")
+@isolation_case("portal/team/invitations/<url_token:token>/")
 def an_invitation_cannot_be_accepted_without_its_token() -> None:
     """Guessing: B's invitation id, or a random token, in place of the emailed token: 404,
     and nobody joins B."""

@@ -38,14 +38,14 @@ def listing_consents_shows_only_the_callers_own() -> None:
     assert client_a.get("/v1/open-banking/consents").json()["data"] == []
 
 
-@isolation_case("v1/open-banking/consents/<str:consent_id>")
+@isolation_case("v1/open-banking/consents/<public_id:consent_id>")
 def retrieving_another_merchants_consent_is_404() -> None:
     consent_b = _consent_of_b()
     _, client_a = make_merchant_with_key()
     assert client_a.get(f"/v1/open-banking/consents/{consent_b}").status_code == 404
 
 
-@isolation_case("v1/open-banking/consents/<str:consent_id>/revoke")
+@isolation_case("v1/open-banking/consents/<public_id:consent_id>/revoke")
 def revoking_another_merchants_consent_is_404_and_changes_nothing() -> None:
     consent_b = _consent_of_b()
     _, client_a = make_merchant_with_key()
@@ -55,7 +55,7 @@ def revoking_another_merchants_consent_is_404_and_changes_nothing() -> None:
     assert _state() == before
 
 
-@isolation_case("v1/open-banking/consents/<str:consent_id>/accounts")
+@isolation_case("v1/open-banking/consents/<public_id:consent_id>/accounts")
 def reading_accounts_through_another_merchants_consent_is_404() -> None:
     consent_b = _consent_of_b()
     _, client_a = make_merchant_with_key()
@@ -63,7 +63,9 @@ def reading_accounts_through_another_merchants_consent_is_404() -> None:
     assert response.status_code == 404
 
 
-@isolation_case("v1/open-banking/consents/<str:consent_id>/accounts/<str:account_id>/balances")
+@isolation_case(
+    "v1/open-banking/consents/<public_id:consent_id>/accounts/<str:account_id>/balances"
+)
 def reading_balances_through_another_merchants_consent_is_404() -> None:
     consent_b = _consent_of_b()
     _, client_a = make_merchant_with_key()
@@ -71,7 +73,9 @@ def reading_balances_through_another_merchants_consent_is_404() -> None:
     assert response.status_code == 404
 
 
-@isolation_case("v1/open-banking/consents/<str:consent_id>/accounts/<str:account_id>/transactions")
+@isolation_case(
+    "v1/open-banking/consents/<public_id:consent_id>/accounts/<str:account_id>/transactions"
+)
 def reading_transactions_through_another_merchants_consent_is_404() -> None:
     consent_b = _consent_of_b()
     _, client_a = make_merchant_with_key()
@@ -87,7 +91,7 @@ def listing_bank_payments_shows_only_the_callers_own() -> None:
     assert client_a.get("/v1/open-banking/payments").json()["data"] == []
 
 
-@isolation_case("v1/open-banking/payments/<str:payment_id>")
+@isolation_case("v1/open-banking/payments/<public_id:payment_id>")
 def retrieving_another_merchants_bank_payment_is_404() -> None:
     merchant_b, _ = make_merchant_with_key()
     payment_b = make_bank_payment_row(merchant_id=merchant_b).public_id
@@ -95,7 +99,7 @@ def retrieving_another_merchants_bank_payment_is_404() -> None:
     assert client_a.get(f"/v1/open-banking/payments/{payment_b}").status_code == 404
 
 
-@isolation_case("v1/open-banking/payments/<str:payment_id>/sync")
+@isolation_case("v1/open-banking/payments/<public_id:payment_id>/sync")
 def syncing_another_merchants_bank_payment_is_404_and_changes_nothing() -> None:
     merchant_b, _ = make_merchant_with_key()
     payment_b = make_bank_payment_row(merchant_id=merchant_b).public_id

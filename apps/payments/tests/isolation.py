@@ -40,7 +40,7 @@ def list_and_create_payments_show_only_the_callers_own() -> None:
     assert client_a.get(f"/v1/payments?starting_after={payment_b}").status_code == 404
 
 
-@isolation_case("v1/payments/<str:payment_id>")
+@isolation_case("v1/payments/<public_id:payment_id>")
 def retrieve_another_merchants_payment_is_404() -> None:
     payment_b, _ = _b_with_a_captured_payment()
     _, client_a = make_merchant_with_key()
@@ -56,17 +56,17 @@ def _post_is_404_and_changes_nothing(path_template: str, body: dict) -> None:
     assert _state() == before
 
 
-@isolation_case("v1/payments/<str:payment_id>/confirm")
+@isolation_case("v1/payments/<public_id:payment_id>/confirm")
 def confirm_another_merchants_payment_is_404() -> None:
     _post_is_404_and_changes_nothing("/v1/payments/{}/confirm", {})
 
 
-@isolation_case("v1/payments/<str:payment_id>/capture")
+@isolation_case("v1/payments/<public_id:payment_id>/capture")
 def capture_another_merchants_payment_is_404() -> None:
     _post_is_404_and_changes_nothing("/v1/payments/{}/capture", {})
 
 
-@isolation_case("v1/payments/<str:payment_id>/cancel")
+@isolation_case("v1/payments/<public_id:payment_id>/cancel")
 def cancel_another_merchants_payment_is_404() -> None:
     _post_is_404_and_changes_nothing("/v1/payments/{}/cancel", {})
 
@@ -83,7 +83,7 @@ def refunding_another_merchants_payment_is_404_and_lists_are_own() -> None:
     assert client_a.get(f"/v1/refunds?payment={payment_b}").json()["data"] == []
 
 
-@isolation_case("v1/refunds/<str:refund_id>")
+@isolation_case("v1/refunds/<public_id:refund_id>")
 def retrieve_another_merchants_refund_is_404() -> None:
     _, refund_b = _b_with_a_captured_payment()
     _, client_a = make_merchant_with_key()

@@ -43,7 +43,7 @@ def list_customers_shows_only_the_callers_own() -> None:
     assert client_a.get(f"/v1/customers?starting_after={customer_b}").status_code == 404
 
 
-@isolation_case("v1/customers/<str:customer_id>")
+@isolation_case("v1/customers/<public_id:customer_id>")
 def retrieve_update_and_delete_another_merchants_customer_are_404() -> None:
     customer_b, payment_method_b = _b_with_a_customer_and_a_saved_card()
     merchant_b = Customer.objects.get(public_id=customer_b).merchant_ref
@@ -58,7 +58,7 @@ def retrieve_update_and_delete_another_merchants_customer_are_404() -> None:
     assert vault.get_payment_method(merchant_id=merchant_b, payment_method_id=payment_method_b)
 
 
-@isolation_case("v1/customers/<str:customer_id>/payment_methods")
+@isolation_case("v1/customers/<public_id:customer_id>/payment_methods")
 def another_merchants_customer_cards_are_404_to_list_and_to_attach() -> None:
     customer_b, _ = _b_with_a_customer_and_a_saved_card()
     merchant_a, client_a = make_merchant_with_key()
@@ -84,7 +84,7 @@ def list_events_shows_only_the_callers_own() -> None:
     assert client_a.get(f"/v1/events?starting_after={event_b}").status_code == 404
 
 
-@isolation_case("v1/events/<str:event_id>")
+@isolation_case("v1/events/<public_id:event_id>")
 def retrieve_another_merchants_event_is_404() -> None:
     customer_b, _ = _b_with_a_customer_and_a_saved_card()
     event_b = OutboxEvent.objects.filter(aggregate_id=customer_b).values_list(

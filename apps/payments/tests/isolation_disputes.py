@@ -35,14 +35,14 @@ def list_disputes_shows_only_the_callers_own() -> None:
     assert client_a.get(f"/v1/disputes?starting_after={dispute_b}").status_code == 404
 
 
-@isolation_case("v1/disputes/<str:dispute_id>")
+@isolation_case("v1/disputes/<public_id:dispute_id>")
 def retrieve_another_merchants_dispute_is_404() -> None:
     dispute_b = _b_with_a_dispute()
     _, client_a = make_merchant_with_key()
     assert client_a.get(f"/v1/disputes/{dispute_b}").status_code == 404
 
 
-@isolation_case("v1/disputes/<str:dispute_id>/close")
+@isolation_case("v1/disputes/<public_id:dispute_id>/close")
 def closing_another_merchants_dispute_is_404_and_changes_nothing() -> None:
     dispute_b = _b_with_a_dispute()
     _, client_a = make_merchant_with_key()

@@ -72,7 +72,7 @@ def tokens_are_created_only_for_the_keys_merchant() -> None:
     assert _client(merchant_b).get(f"/v1/tokens/{token_id}").status_code == 404
 
 
-@isolation_case("v1/tokens/<str:token_id>")
+@isolation_case("v1/tokens/<public_id:token_id>")
 def another_merchants_token_is_404() -> None:
     merchant_a, merchant_b = MerchantFactory.create(), MerchantFactory.create()
     token_b = _token(merchant_b)
@@ -99,7 +99,7 @@ def another_merchants_token_cannot_be_saved_nor_its_customers_listed() -> None:
     assert _snapshot() == before
 
 
-@isolation_case("v1/payment_methods/<str:payment_method_id>")
+@isolation_case("v1/payment_methods/<public_id:payment_method_id>")
 def another_merchants_payment_method_is_404() -> None:
     merchant_a, merchant_b = MerchantFactory.create(), MerchantFactory.create()
     pm_b = _payment_method(merchant_b)
@@ -109,7 +109,7 @@ def another_merchants_payment_method_is_404() -> None:
     assert _snapshot() == before
 
 
-@isolation_case("v1/payment_methods/<str:payment_method_id>/detach")
+@isolation_case("v1/payment_methods/<public_id:payment_method_id>/detach")
 def another_merchants_payment_method_cannot_be_detached() -> None:
     merchant_a, merchant_b = MerchantFactory.create(), MerchantFactory.create()
     pm_b = _payment_method(merchant_b)

@@ -1,0 +1,40 @@
+"""Path converters of the /v1/ routes.
+
+``<public_id:payment_id>``: an object id in a path is matched only when it is made of the
+characters public ids are made of (``apps.common.ids``: a lower-case prefix, ``_``, base62), so
+a malformed id (a NUL byte, which PostgreSQL text cannot hold, spaces, punctuation) never
+reaches a query: the route does not match and the answer is the API's 404
+``resource_missing`` envelope (``apps.common.api.views.handle_not_found``), the same status
+and code as an unknown id. drf-spectacular documents the parameter with this pattern,
+anchored.
+"""
+
+from __future__ import annotations
+
+from django.urls import register_converter
+
+PUBLIC_ID_CONVERTER = "public_id"
+
+
+class PublicIdConverter:
+    # Letters, digits and ``_`` only; no length bound here (an unknown id of any length is a
+    # plain 404 from the selector).
+    regex = "[0-9A-Za-z_]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class UrlTokenConverter(PublicIdConverter):
+    """``<url_token:...>``: a URL-safe random token (``secrets.token_urlsafe``: base64url,
+    letters, digits, ``-`` and ``_``), such as a hosted checkout page's; anything else is the
+    page's 404, never a query."""
+
+    regex = "[0-9A-Za-z_-]+"
+
+
+register_converter(PublicIdConverter, PUBLIC_ID_CONVERTER)
+register_converter(UrlTokenConverter, "url_token")
