@@ -40,17 +40,14 @@ def list_api_routes_with_parameters() -> list[str]:
 def _fill(route: str, *, bad: str) -> list[str]:
     """The route with each of its parameters made ``bad`` in turn, the others plausible."""
     names = [match.group("name") for match in _PARAMETER.finditer(route)]
-    filled = []
-    for spoiled in names:
-        filled.append(
-            _PARAMETER.sub(
-                lambda match, spoiled=spoiled: bad
-                if match.group("name") == spoiled
-                else "x_0000000000000000000000",
-                route,
-            )
-        )
-    return filled
+
+    def fill_spoiling(spoiled: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            return bad if match.group("name") == spoiled else "x_0000000000000000000000"
+
+        return _PARAMETER.sub(replace, route)
+
+    return [fill_spoiling(name) for name in names]
 
 
 def test_the_walk_finds_the_routes_of_every_app():

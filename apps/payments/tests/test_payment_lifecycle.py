@@ -349,7 +349,6 @@ class TestUnusablePaymentMethods:
         assert second.failure_code
         assert not PaymentAttempt.objects.filter(status__in=["reserved", "unknown"]).exists()
 
-
     def test_a_token_already_used_is_refused_before_another_payment_is_created(self, merchant_id):
         token = _token(merchant_id)
         create_payment(
