@@ -167,7 +167,7 @@ class TestEveryRouteIsDocumented:
         assert not missing
 
     def test_the_walk_sees_the_payments_api(self):
-        assert "v1/payments/<str:payment_id>/confirm" in dict(_api_views())
+        assert "v1/payments/<public_id:payment_id>/confirm" in dict(_api_views())
 
     def test_every_operation_has_a_summary_a_tag_and_an_api_key_scheme(self, schema):
         for route, method, operation in _operations(schema):
@@ -375,8 +375,35 @@ class TestTheSchemaStatesWhatTheApiAccepts:
     def test_list_endpoints_document_unknown_parameters_as_a_400(self, schema):
         listing = schema["paths"]["/v1/payments"]["get"]["responses"]["400"]
         assert "parameter_unknown" in listing["x-error-codes"]
-        create = schema["paths"]["/v1/payments"]["post"]["responses"]["400"]
-        assert "parameter_unknown" not in create["x-error-codes"]
+
+    def test_bodies_document_unknown_keys_as_a_400_and_forbid_them(self, schema):
+        create = schema["paths"]["/v1/payments"]["post"]
+        assert "parameter_unknown" in create["responses"]["400"]["x-error-codes"]
+        body = _request_body(schema, "/v1/payments")
+        assert body["additionalProperties"] is False
+        nested = body["properties"]["payment_method_data"]
+        nested = _resolve(schema, nested["allOf"][0] if "allOf" in nested else nested)
+        assert nested["additionalProperties"] is False
+        cancel = schema["paths"]["/v1/payments/{payment_id}/cancel"]["post"]  # no body
+        assert "parameter_unknown" not in cancel["responses"]["400"]["x-error-codes"]
+
+    def test_a_body_read_leniently_is_not_documented_as_strict(self, schema):
+        token = _request_body(schema, "/v1/tokens")  # a plain Serializer, not JSONBodySerializer
+        assert "additionalProperties" not in token
+
+    def test_object_ids_in_payments_paths_are_documented_as_their_characters(self, schema):
+        detail = schema["paths"]["/v1/payments/{payment_id}"]["get"]
+        path_id = next(p for p in detail["parameters"] if p["in"] == "path")
+        assert path_id["schema"]["pattern"] == "^[0-9A-Za-z_]+$"
+
+    def test_create_payment_documents_the_errors_it_returns(self, schema):
+        responses = schema["paths"]["/v1/payments"]["post"]["responses"]
+        assert {"amount_too_large", "currency_not_supported", "invalid_currency"} <= set(
+            responses["400"]["x-error-codes"]
+        )
+        assert "resource_missing" in responses["404"]["x-error-codes"]  # unknown payment_method
+        listing = schema["paths"]["/v1/payments"]["get"]["responses"]["400"]
+        assert "invalid_currency" in listing["x-error-codes"]
 
     def test_a_payment_documents_its_card_at_every_api_version(self, schema):
         payment = _resolve(schema, {"$ref": "#/components/schemas/Payment"})

@@ -48,12 +48,13 @@ class StoredResponse:
 
 def canonicalize_body(*, body: bytes) -> bytes:
     """A JSON body with sorted keys and no whitespace (key order and spacing do not make
-    another request); any other body as it is."""
+    another request); any other body as it is, including JSON nested deeper than the decoder
+    follows (``RecursionError``: the parser refuses it with a 400 of its own)."""
     try:
         return json.dumps(
             json.loads(body or b"null"), sort_keys=True, separators=(",", ":")
         ).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body
 
 

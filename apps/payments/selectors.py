@@ -10,6 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from apps.common.models import OutboxEvent
+from apps.common.money import normalize_currency
 from apps.common.pagination import page_by_cursor
 from apps.payments.contracts import (
     DailyPaymentVolume,
@@ -48,6 +49,13 @@ class Page(Generic[T]):
     has_more: bool
 
 
+def metadata_filter(*, metadata: dict[str, str]) -> Q:
+    """Payments whose metadata holds every ``key: value`` given (jsonb containment, ``@>``).
+    A key is only ever a key: never a path or an ORM lookup (``order__gt``, ``a__isnull``
+    match the key of that name), whatever a caller passes."""
+    return Q(metadata__contains={str(key): str(value) for key, value in metadata.items()})
+
+
 def get_payment(*, merchant_id: str, mode: str, payment_id: str) -> Payment:
     payment = Payment.objects.filter(
         public_id=payment_id, merchant_ref=merchant_id, mode=mode
@@ -79,7 +87,8 @@ def list_payments(
     if status:
         filters &= Q(status=status)
     if currency:
-        filters &= Q(currency=currency.upper())
+        # an unsupported code is 400 invalid_currency, as on create, not an empty list
+        filters &= Q(currency=normalize_currency(currency=currency))
     if customer_email:
         filters &= Q(customer_email__iexact=customer_email)
     if customer:
@@ -90,8 +99,8 @@ def list_payments(
         filters &= Q(created_at__gte=created_gte)
     if created_lt:
         filters &= Q(created_at__lt=created_lt)
-    for key, value in (metadata or {}).items():
-        filters &= Q(**{f"metadata__{key}": value})
+    if metadata:
+        filters &= metadata_filter(metadata=metadata)
     rows, has_more = page_by_cursor(
         queryset=payments.filter(filters),
         cursor_scope=payments,
@@ -252,8 +261,8 @@ def page_payment_summaries(
         filters &= Q(card_brand=card_brand)
     if amount_minor is not None:
         filters &= Q(amount_minor=amount_minor)
-    for key, value in (metadata or {}).items():
-        filters &= Q(**{f"metadata__{key}": value})
+    if metadata:
+        filters &= metadata_filter(metadata=metadata)
     if status:
         filters &= Q(status=status)
     if currency:

@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.common.api.exceptions.handle_api_exception",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "apps.common.api.parsers.JSONParser",  # DRF's, deep nesting a 400 not a 500
         "rest_framework.parsers.FormParser",
     ],
     # Integrators authenticate with `Authorization: Bearer sk_...` (apps.merchants API keys).

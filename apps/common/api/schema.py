@@ -15,7 +15,9 @@ way without doing anything:
 - request bodies as what the API accepts, so that Schemathesis' acceptance checks hold
   (tests/test_api_fuzzing.py): JSON only, non-empty lists ``minItems: 1``, URLs as the pattern
   Django accepts, strings without NUL (and, unless blank is allowed, not only whitespace), a
-  request serializer's ``openapi_schema_extra`` (rules between fields); and the field types
+  request serializer's ``openapi_schema_extra`` (rules between fields), ``additionalProperties:
+  false`` on a ``JSONBodySerializer`` body and the objects in it (an unknown key is 400
+  ``parameter_unknown``); and the field types
   and base serializers that make the API refuse what the schema forbids
   (``QueryParametersSerializer``, ``JSONBodySerializer``) or document a rule a service checks
   with its own code (``CurrencyCodeField``, ``ApiVersionField``).
@@ -28,6 +30,7 @@ envelope as its body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -161,15 +164,100 @@ def _json_type_errors(field: serializers.Field[Any, Any, Any, Any], value: Any) 
     return [ErrorDetail(str(field.error_messages["invalid"]), code="invalid")]
 
 
+def _unknown_parameter(path: str) -> list[ErrorDetail]:
+    return [ErrorDetail(f"Received unknown parameter: {path}.", code="parameter_unknown")]
+
+
+def _accepted_names(serializer: serializers.Serializer[Any]) -> set[str]:
+    return {name for name, field in serializer.fields.items() if not field.read_only}
+
+
+def _unknown_parameter_errors(
+    field: serializers.Field[Any, Any, Any, Any] | None, value: Any, path: str
+) -> Any:
+    """The error detail naming the first key of ``value`` (a JSON body, or a part of one)
+    that is not a field of the serializer it is given to, nested objects and lists of them
+    included; else None."""
+    if isinstance(field, serializers.Serializer):
+        if not isinstance(value, dict):
+            return None  # not an object: the serializer refuses it itself
+        accepted = _accepted_names(field)
+        for key in value:
+            if key not in accepted:
+                return {key: _unknown_parameter(f"{path}[{key}]" if path else str(key))}
+        for name in accepted:
+            if name in value:
+                error = _unknown_parameter_errors(
+                    field.fields[name], value[name], f"{path}[{name}]" if path else name
+                )
+                if error is not None:
+                    return {name: error}
+        return None
+    child = getattr(field, "child", None)
+    if isinstance(field, serializers.ListSerializer | serializers.ListField) and isinstance(
+        value, list
+    ):
+        for index, item in enumerate(value):
+            error = _unknown_parameter_errors(child, item, f"{path}[{index}]")
+            if error is not None:
+                return {index: error}
+    elif isinstance(field, serializers.DictField) and isinstance(value, dict):
+        for key, item in value.items():
+            error = _unknown_parameter_errors(child, item, f"{path}[{key}]")
+            if error is not None:
+                return {key: error}
+    return None
+
+
+# A form-encoded name's field: `metadata[k]` / `metadata.k` / `items[0]` are `metadata` /
+# `items` (DRF reads dotted and indexed names into dicts and lists).
+_FORM_NAME_HEAD = re.compile(r"[^.\[]*")
+_CONTAINER_FIELDS = (
+    serializers.Serializer,
+    serializers.ListSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.MultipleChoiceField,
+)
+
+
+def _unknown_form_parameter_errors(serializer: serializers.Serializer[Any], data: Any) -> Any:
+    """The first name of a form-encoded body that names no field (or names inside a field
+    that holds no object or list: `amount[x]`); else None."""
+    accepted = _accepted_names(serializer)
+    for name in data:
+        if name in accepted:
+            continue
+        head = _FORM_NAME_HEAD.match(name)
+        field = serializer.fields.get(head.group(0)) if head else None
+        if field is None or field.read_only or not isinstance(field, _CONTAINER_FIELDS):
+            return {name: _unknown_parameter(name)}
+    return None
+
+
 class JSONBodySerializer(serializers.Serializer[Any]):
-    """A request body. A JSON body is typed as the schema documents it: a number where a
-    string is expected (`"description": 0`), a string for an integer (`"amount": "100"`) or
-    anything but true/false for a boolean is 400 `parameter_invalid` naming the parameter,
-    instead of DRF's coercion. A form-encoded body (parsed too, undocumented) is text and
-    keeps DRF's parsing."""
+    """A request body, read strictly (like the big processors' APIs):
+
+    - a key that is not a field of the body, or of an object nested in it (a typo,
+      `capture_methd`), is 400 `parameter_unknown` naming it (`payment_method_data[foo]`),
+      never silently ignored (an ignored `capture_method` would capture at once). The schema
+      says so: `additionalProperties: false` on the body and the objects in it
+      (``PaymentHubAutoSchema``). A form-encoded body's names are held to the same fields;
+    - a JSON body is typed as the schema documents it: a number where a string is expected
+      (`"description": 0`), a string for an integer (`"amount": "100"`) or anything but
+      true/false for a boolean is 400 `parameter_invalid` naming the parameter, instead of
+      DRF's coercion. A form-encoded body (parsed too, undocumented) is text and keeps DRF's
+      parsing."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
+        if isinstance(data, QueryDict):
+            unknown = _unknown_form_parameter_errors(self, data)
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        elif isinstance(data, dict):
+            unknown = _unknown_parameter_errors(self, data, "")
+            if unknown:
+                raise serializers.ValidationError(unknown)
             errors = _json_type_errors(self, data)
             if errors:
                 raise serializers.ValidationError(errors)
@@ -403,6 +491,15 @@ class PaymentHubAutoSchema(AutoSchema):
             if location == OpenApiParameter.QUERY
         )
 
+    def _reads_a_json_body(self) -> bool:
+        """The request body is a ``JSONBodySerializer`` (unknown keys are 400
+        `parameter_unknown`)."""
+        if self.method not in {"POST", "PUT", "PATCH"}:
+            return False
+        serializer = self.get_request_serializer()
+        kind = serializer if isinstance(serializer, type) else type(serializer)
+        return issubclass(kind, JSONBodySerializer)
+
     def _secret_keys_only(self) -> bool:
         return any(
             getattr(authenticator, "allowed_key_types", None) == frozenset({"secret"})
@@ -412,7 +509,7 @@ class PaymentHubAutoSchema(AutoSchema):
     def get_shared_error_responses(self) -> dict[str, ErrorResponse]:
         """The errors this operation can return whatever its view does."""
         bad_request = ["parameter_missing", "parameter_invalid", "invalid_request"]
-        if any(
+        if self._reads_a_json_body() or any(
             location == OpenApiParameter.QUERY
             for _name, location in self._process_override_parameters()
         ):
@@ -546,8 +643,19 @@ class PaymentHubAutoSchema(AutoSchema):
     # --- fields ----------------------------------------------------------------------------
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         """A serializer's ``openapi_schema_extra`` (a rule between its fields, or one a
-        service checks with its own precise error code) is merged into its schema."""
-        schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        service checks with its own precise error code) is merged into its schema. A
+        ``JSONBodySerializer`` and the objects nested in it refuse keys they do not declare:
+        ``additionalProperties: false``."""
+        strict_body = direction == "request" and isinstance(serializer, JSONBodySerializer)
+        if strict_body:
+            self._json_body_depth = getattr(self, "_json_body_depth", 0) + 1
+        try:
+            schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        finally:
+            if strict_body:
+                self._json_body_depth -= 1
+        if direction == "request" and (strict_body or getattr(self, "_json_body_depth", 0)):
+            schema["additionalProperties"] = False
         extra = getattr(serializer, "openapi_schema_extra", None)
         if extra and direction == "request":
             extra = dict(extra)

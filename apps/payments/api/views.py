@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +32,7 @@ from apps.payments.api.serializers import (
     RefundSerializer,
 )
 from apps.payments.errors import PaymentDeclinedError
+from apps.payments.metadata import MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_LENGTH
 from apps.payments.models import Payment, Refund
 from apps.risk import facade as risk
 from apps.risk.contracts import PaymentRiskView
@@ -162,6 +167,47 @@ def _payment_response(payment: Payment, *, status: int = 200) -> Response:
     return Response(to_payment_body(payment), status=status)
 
 
+METADATA_PARAMETER_PREFIX = "metadata["
+# `metadata[<key>]`: a key as metadata is written (apps.payments.metadata: 1 to 40
+# characters), without brackets (they would make the parameter's name ambiguous) or NUL.
+_METADATA_PARAMETER = re.compile(rf"metadata\[([^\[\]\x00]{{1,{MAX_METADATA_KEY_LENGTH}}})\]")
+
+
+def _invalid_parameter(name: str, message: str) -> serializers.ValidationError:
+    return serializers.ValidationError({name: [ErrorDetail(message, code="invalid")]})
+
+
+def read_metadata_filters(query: QueryDict) -> dict[str, str]:
+    """The list's `metadata[key]=value` filters, read strictly: a parameter of that family
+    whose name is not exactly `metadata[<key>]` with a key metadata can have (`metadata[]`,
+    `metadata[order`, a key over 40 characters, with brackets or NUL), or whose value no
+    metadata can hold (NUL, over 500 characters, given twice), is 400 `parameter_invalid`
+    naming it, never dropped (a dropped filter widens the answer)."""
+    filters: dict[str, str] = {}
+    for name in query:
+        if not name.startswith(METADATA_PARAMETER_PREFIX):
+            continue  # any other parameter is the query serializer's
+        match = _METADATA_PARAMETER.fullmatch(name)
+        if match is None:
+            raise _invalid_parameter(
+                name,
+                "Filter by metadata with metadata[key]=value, where key is 1 to "
+                f"{MAX_METADATA_KEY_LENGTH} characters without brackets.",
+            )
+        values = query.getlist(name)
+        if len(values) != 1:
+            raise _invalid_parameter(name, f"{name} may be given once.")
+        value = values[0]
+        if "\x00" in value or len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise _invalid_parameter(
+                name,
+                f"Metadata values are at most {MAX_METADATA_VALUE_LENGTH} characters, "
+                "without null characters.",
+            )
+        filters[match.group(1)] = value
+    return filters
+
+
 def _from_unix(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
@@ -175,9 +221,19 @@ class PaymentCollectionView(IdempotentAPIView):
         summary="List payments",
         description="Newest first, cursor pagination with `starting_after`; filter by status, "
         "currency, amount, customer, customer email, creation time, and "
-        "`metadata[key]=value`.",
+        "`metadata[key]=value` (one parameter per key, keys of 1 to 40 characters without "
+        "brackets; payments whose metadata has every key given with that value).",
         parameters=[PaymentListQuerySerializer],
-        responses={200: PaymentListSerializer},
+        responses={
+            200: PaymentListSerializer,
+            400: ErrorResponse(
+                "invalid_currency",
+                description="`invalid_request_error`: a parameter is missing, unknown or "
+                "invalid (`param` names it: `currency` outside ISO 4217 is "
+                "`invalid_currency`, a malformed `metadata[...]` filter `parameter_invalid`), "
+                "or the `PaymentHub-Version` is unknown.",
+            ),
+        },
         tags=["Payments"],
     )
     def get(self, request: Request) -> Response:
@@ -185,11 +241,7 @@ class PaymentCollectionView(IdempotentAPIView):
         query = PaymentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        metadata = {
-            key[len("metadata[") : -1]: str(value)
-            for key, value in request.query_params.items()
-            if key.startswith("metadata[") and key.endswith("]") and len(key) > 10
-        }
+        metadata = read_metadata_filters(request.query_params)
         page = selectors.list_payments(
             merchant_id=principal.merchant_id,
             mode=principal.mode,
@@ -222,9 +274,33 @@ class PaymentCollectionView(IdempotentAPIView):
         responses={
             200: PaymentSerializer,
             400: ErrorResponse(
-                "amount_too_small", "resource_missing", "payment_method_customer_mismatch"
+                "amount_too_small",
+                "amount_too_large",
+                "invalid_amount",
+                "invalid_currency",
+                "currency_not_supported",
+                "resource_missing",
+                "payment_method_customer_mismatch",
+                "payment_method_currency_mismatch",
+                "token_already_used",
+                "token_expired",
+                "payment_method_not_enabled",
+                "bank_not_supported",
+                "return_url_required",
+                description="`invalid_request_error`: `amount` below 1 or over the "
+                "currency's limit, a `currency` outside ISO 4217 (`invalid_currency`) or one "
+                "the account has no price for (`currency_not_supported`), an unknown "
+                "`customer` (`resource_missing`), a saved `payment_method` not saved for the "
+                "`customer`, a token already used or expired (`token_already_used`, "
+                "`token_expired`), or a pay by bank method the account or currency does not "
+                "allow.",
             ),
             402: DECLINED,
+            404: ErrorResponse(
+                "resource_missing",
+                description="`invalid_request_error`: no such `payment_method`: the token "
+                "(`tok_...`) or saved payment method (`pm_...`) is not one of yours.",
+            ),
         },
         tags=["Payments"],
     )
@@ -415,9 +491,13 @@ class RefundCollectionView(IdempotentAPIView):
             409: ErrorResponse(
                 "charge_not_refundable",
                 "charge_already_refunded",
+                "charge_disputed",
                 IN_FLIGHT,
-                description="The payment is not captured, is already fully refunded, or "
-                "another operation on it is in progress.",
+                description="The payment is not captured, is already fully refunded, is "
+                "disputed (an open or lost dispute: the chargeback already paid the cardholder "
+                "back; `dispute` names it), or another operation on it is in progress "
+                "(`payment_in_flight`: nothing was done, and the same request, with the same "
+                "`Idempotency-Key`, may be sent again).",
             ),
         },
         tags=["Refunds"],
