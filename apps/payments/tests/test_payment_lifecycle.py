@@ -349,46 +349,37 @@ class TestUnusablePaymentMethods:
         assert second.failure_code
         assert not PaymentAttempt.objects.filter(status__in=["reserved", "unknown"]).exists()
 
-    def test_a_token_already_used_is_refused_before_another_payment_is_created(self, merchant_id):
+    @pytest.mark.parametrize(
+        ("used_first", "days_later", "code"),
+        [(True, 0, "token_already_used"), (False, 1, "token_expired")],
+        ids=["used", "expired"],
+    )
+    def test_an_unusable_token_is_refused_before_a_payment_is_created(
+        self, merchant_id, used_first, days_later, code
+    ):
         token = _token(merchant_id)
-        create_payment(
-            merchant_id=merchant_id,
-            mode="test",
-            amount=EUR_100,
-            payment_method=token,
-            confirm=True,
-        )
+        if used_first:
+            _pay_with(merchant_id, token)
 
         with pytest.raises(PaymentHubError) as refused:
-            create_payment(
-                merchant_id=merchant_id,
-                mode="test",
-                amount=EUR_100,
-                payment_method=token,
-                confirm=True,
-            )
+            _pay_with(merchant_id, token, now=timezone.now() + timedelta(days=days_later))
 
-        assert refused.value.code == "token_already_used"
+        assert refused.value.code == code
         assert refused.value.http_status == 400
         assert refused.value.param == "payment_method"
-        assert Payment.objects.filter(merchant_ref=merchant_id).count() == 1
+        assert Payment.objects.filter(merchant_ref=merchant_id).count() == int(used_first)
         assert not OutboxEvent.objects.filter(event_type="payment.failed").exists()
 
-    def test_an_expired_token_is_refused_before_a_payment_is_created(self, merchant_id):
-        token = _token(merchant_id)
 
-        with pytest.raises(PaymentHubError) as refused:
-            create_payment(
-                merchant_id=merchant_id,
-                mode="test",
-                amount=EUR_100,
-                payment_method=token,
-                now=timezone.now() + timedelta(days=1),
-            )
-
-        assert refused.value.code == "token_expired"
-        assert refused.value.param == "payment_method"
-        assert not Payment.objects.filter(merchant_ref=merchant_id).exists()
+def _pay_with(merchant_id, token, now=None):
+    return create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=EUR_100,
+        payment_method=token,
+        confirm=True,
+        now=now,
+    )
 
 
 def test_creating_with_confirm_but_no_payment_method_is_refused_and_creates_nothing(merchant_id):

@@ -225,37 +225,29 @@ class TestDisputes:
         assert Payment.objects.get(public_id=payment["id"]).amount_refunded_minor == 0
         assert _available(merchant_id) == withdrawn  # paid back once, by the chargeback
 
-    def test_a_payment_whose_dispute_was_lost_cannot_be_refunded(self, merchant):
+    @pytest.mark.parametrize(
+        ("won", "refund_status"), [(False, 409), (True, 200)], ids=["lost", "won"]
+    )
+    def test_a_decided_dispute_leaves_the_payment_refundable_only_if_won(
+        self, merchant, won, refund_status
+    ):
         merchant_id, client = merchant
         payment = _pay(client, merchant_id, DISPUTED)
         disputes.sync_processor_notifications()
         disputes.decide_test_dispute(
             dispute_id=Dispute.objects.get(merchant_ref=merchant_id).public_id,
-            won=False,
+            won=won,
             staff_user_id="1",
-            reason="no evidence",
+            reason="decided",
         )
 
-        refused = post_json(client, "/v1/refunds", {"payment": payment["id"], "amount": 100})
+        response = post_json(client, "/v1/refunds", {"payment": payment["id"], "amount": 100})
 
-        assert refused.status_code == 409
-        assert refused.json()["error"]["code"] == "charge_disputed"
-
-    def test_a_payment_whose_dispute_was_won_can_be_refunded_again(self, merchant):
-        merchant_id, client = merchant
-        payment = _pay(client, merchant_id, DISPUTED)
-        disputes.sync_processor_notifications()
-        disputes.decide_test_dispute(
-            dispute_id=Dispute.objects.get(merchant_ref=merchant_id).public_id,
-            won=True,
-            staff_user_id="1",
-            reason="evidence accepted",
-        )
-
-        refund = post_json(client, "/v1/refunds", {"payment": payment["id"], "amount": 100})
-
-        assert refund.status_code == 200
-        assert refund.json()["status"] == "succeeded"
+        assert response.status_code == refund_status
+        if won:
+            assert response.json()["status"] == "succeeded"
+        else:
+            assert response.json()["error"]["code"] == "charge_disputed"
 
     def test_another_merchants_dispute_is_a_404_everywhere(self, merchant):
         merchant_id, client = merchant

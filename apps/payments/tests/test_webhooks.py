@@ -530,6 +530,22 @@ def private_targets_refused(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
 
 
+def _try_first_delivery_to_host(*, shop, receiver, monkeypatch, answers: dict[str, list[str]]):
+    """Point the endpoint at the first host of ``answers`` (resolved by a FakeResolver), take
+    a payment and try its first delivery once; the delivery and the resolver."""
+    merchant_id, client, endpoint = shop
+    resolver = FakeResolver(answers)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    host = next(iter(answers))
+    _update_endpoint(client, endpoint, url=f"http://{host}:{receiver.port}/h")
+    _pay(client, merchant_id)
+    relay_outbox_until_empty()
+    delivery = _first_delivery()
+    assert deliver_webhook(delivery_id=delivery.public_id) == "pending"  # retried later
+    assert receiver.requests == []
+    return delivery, resolver
+
+
 class TestDeliveryRefusesAddressesThatAreNotPublic:
     def test_an_endpoint_saved_with_a_private_address_is_not_posted_to(
         self, shop, receiver, private_targets_refused
@@ -547,15 +563,12 @@ class TestDeliveryRefusesAddressesThatAreNotPublic:
     def test_a_host_name_resolving_to_a_private_address_is_not_posted_to(
         self, shop, receiver, private_targets_refused, monkeypatch
     ):
-        merchant_id, client, endpoint = shop
-        resolver = FakeResolver({"hooks.shop.example": ["10.0.0.5", "127.0.0.1"]})
-        monkeypatch.setattr(socket, "getaddrinfo", resolver)
-        _update_endpoint(client, endpoint, url=f"http://hooks.shop.example:{receiver.port}/h")
-        _pay(client, merchant_id)
-        relay_outbox_until_empty()
-        delivery = _first_delivery()
-        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
-        assert receiver.requests == []
+        delivery, _ = _try_first_delivery_to_host(
+            shop=shop,
+            receiver=receiver,
+            monkeypatch=monkeypatch,
+            answers={"hooks.shop.example": ["10.0.0.5", "127.0.0.1"]},
+        )
         assert _attempt_log(delivery) == [
             (
                 None,
@@ -567,15 +580,12 @@ class TestDeliveryRefusesAddressesThatAreNotPublic:
         self, shop, receiver, private_targets_refused, monkeypatch
     ):
         # DNS rebinding: public when checked, loopback when the socket would connect
-        merchant_id, client, endpoint = shop
-        resolver = FakeResolver({"rebind.shop.example": ["93.184.216.34", "::ffff:127.0.0.1"]})
-        monkeypatch.setattr(socket, "getaddrinfo", resolver)
-        _update_endpoint(client, endpoint, url=f"http://rebind.shop.example:{receiver.port}/h")
-        _pay(client, merchant_id)
-        relay_outbox_until_empty()
-        delivery = _first_delivery()
-        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
-        assert receiver.requests == []
+        delivery, resolver = _try_first_delivery_to_host(
+            shop=shop,
+            receiver=receiver,
+            monkeypatch=monkeypatch,
+            answers={"rebind.shop.example": ["93.184.216.34", "::ffff:127.0.0.1"]},
+        )
         assert len(resolver.lookups) == 2
         [(_, error)] = _attempt_log(delivery)
         assert error.endswith("resolves to ::ffff:7f00:1, which is not a public address.")
