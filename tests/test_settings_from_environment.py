@@ -120,6 +120,12 @@ class TestProductionSettings:
             _run({**PRODUCTION_OK, "SECRET_KEY": secret}, "manage.py", "check"), "SECRET_KEY"
         )
 
+    def test_refuse_webhooks_to_private_addresses(self):
+        _assert_refused_naming(
+            _run({**PRODUCTION_OK, "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}, "manage.py", "check"),
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        )
+
     def test_require_explicit_allowed_hosts(self):
         _assert_refused_naming(
             _run({**PRODUCTION_OK, "ALLOWED_HOSTS": None}, "manage.py", "check"), "ALLOWED_HOSTS"
