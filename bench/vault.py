@@ -124,7 +124,12 @@ def tokenize_many(
 
     def call(index: int) -> None:
         token = tokenize_card(
-            merchant_id=merchant_id, number=numbers[index], exp_month=12, exp_year=2035, cvc="123"
+            merchant_id=merchant_id,
+            mode="test",
+            number=numbers[index],
+            exp_month=12,
+            exp_year=2035,
+            cvc="123",
         )
         token_ids.append(token.id)
 
@@ -136,6 +141,7 @@ def detokenize_many(*, merchant_id: str, token_ids: list[str]) -> LoadResult:
         card = detokenize_for_authorization(
             token_or_payment_method_id=token_ids[index],
             merchant_id=merchant_id,
+            mode="test",
             connector_name="bench",
             reason="benchmark",
             payment_ref="pay_bench",
@@ -176,6 +182,7 @@ def store_many(*, merchant_id: str, count: int) -> tuple[LoadResult, list[str]]:
             token = CardToken.objects.create(
                 public_id=make_public_id(prefix="tok"),
                 merchant_id=merchant_id,
+                mode="test",
                 record=record,
                 created_at=now,
                 expires_at=now + timedelta(minutes=30),

@@ -5,6 +5,11 @@ A customer belongs to one merchant and one mode. Its saved payment methods live 
 deleting a customer is soft (payments keep naming it) and detaches every saved card through
 the vault, which crypto-shreds it. Each change writes an outbox event in its transaction;
 creation and deletion are audited.
+
+Saving and detaching a card go through :func:`attach_payment_method` and
+:func:`detach_payment_method` whichever endpoint is called (``/v1/customers/{id}/payment_methods``
+or ``/v1/payment_methods``), so both check the customer the same way and write the same
+``payment_method.attached`` / ``payment_method.detached`` events.
 """
 
 from __future__ import annotations
@@ -85,6 +90,30 @@ def _emit(*, customer: Customer, event_type: str, payload: dict[str, Any], now: 
         aggregate_type="customer",
         aggregate_id=customer.public_id,
         merchant_ref=customer.merchant_ref,
+        now=now,
+    )
+
+
+def _emit_payment_method_event(
+    *,
+    merchant_id: str,
+    mode: str,
+    customer_ref: str,
+    event_type: str,
+    payment_method: PaymentMethodSummary,
+    now: datetime,
+) -> None:
+    """``payment_method.attached`` / ``payment_method.detached``, on the customer's stream (a
+    detached card's payload says ``customer: null``)."""
+    payload = to_payment_method_payload(payment_method=payment_method, mode=mode)
+    if event_type == "payment_method.detached":
+        payload["customer"] = None
+    enqueue_event(
+        event_type=event_type,
+        payload=payload,
+        aggregate_type="customer",
+        aggregate_id=customer_ref,
+        merchant_ref=merchant_id,
         now=now,
     )
 
@@ -206,20 +235,11 @@ def delete_customer(
     now = now or get_now()
     with transaction.atomic():
         customer = _lock_customer(merchant_id=merchant_id, mode=mode, customer_id=customer_id)
-        saved = vault.list_payment_methods(merchant_id=merchant_id, customer_ref=customer.public_id)
+        saved = vault.list_payment_methods(
+            merchant_id=merchant_id, mode=mode, customer_ref=customer.public_id
+        )
         for payment_method in saved:
-            vault.delete_payment_method(
-                merchant_id=merchant_id, payment_method_id=payment_method.id, now=now
-            )
-            _emit(
-                customer=customer,
-                event_type="payment_method.detached",
-                payload={
-                    **to_payment_method_payload(payment_method=payment_method, mode=mode),
-                    "customer": None,
-                },
-                now=now,
-            )
+            _detach(merchant_id=merchant_id, mode=mode, payment_method=payment_method, now=now)
         customer.deleted = True
         customer.deleted_at = now
         customer.updated_at = now
@@ -257,14 +277,60 @@ def attach_payment_method(
     with transaction.atomic():
         customer = _lock_customer(merchant_id=merchant_id, mode=mode, customer_id=customer_id)
         payment_method = vault.create_payment_method_from_token(
-            merchant_id=merchant_id, token_id=token_id, customer_ref=customer.public_id, now=now
-        )
-        _emit(
-            customer=customer,
-            event_type="payment_method.attached",
-            payload=to_payment_method_payload(payment_method=payment_method, mode=mode),
+            merchant_id=merchant_id,
+            mode=mode,
+            token_id=token_id,
+            customer_ref=customer.public_id,
             now=now,
         )
+        _emit_payment_method_event(
+            merchant_id=merchant_id,
+            mode=mode,
+            customer_ref=customer.public_id,
+            event_type="payment_method.attached",
+            payment_method=payment_method,
+            now=now,
+        )
+    return payment_method
+
+
+def _detach(
+    *, merchant_id: str, mode: str, payment_method: PaymentMethodSummary, now: datetime
+) -> None:
+    """Crypto-shred the saved card and write ``payment_method.detached`` (caller's
+    transaction, customer locked when there is one)."""
+    vault.delete_payment_method(
+        merchant_id=merchant_id, mode=mode, payment_method_id=payment_method.id, now=now
+    )
+    _emit_payment_method_event(
+        merchant_id=merchant_id,
+        mode=mode,
+        customer_ref=payment_method.customer_ref,
+        event_type="payment_method.detached",
+        payment_method=payment_method,
+        now=now,
+    )
+
+
+def detach_payment_method(
+    *, merchant_id: str, mode: str, payment_method_id: str, now: datetime | None = None
+) -> PaymentMethodSummary:
+    """Detach a saved card (``pm_...``) of the merchant, in this mode, from its customer: the
+    vault crypto-shreds it for good. Another merchant's or mode's card, or one detached
+    already, is the vault's 404 (``param: payment_method``). The customer is locked first, as
+    when it is deleted or a card is saved for it (one lock order); a card saved before
+    customers existed, for a reference naming no customer, is detached all the same."""
+    now = now or get_now()
+    with transaction.atomic():
+        payment_method = vault.get_payment_method(
+            merchant_id=merchant_id, mode=mode, payment_method_id=payment_method_id
+        )
+        # serialises with a concurrent delete of the customer (which detaches this card too:
+        # the vault then finds it detached and answers 404)
+        Customer.objects.select_for_update().filter(
+            public_id=payment_method.customer_ref, merchant_ref=merchant_id, mode=mode
+        ).first()
+        _detach(merchant_id=merchant_id, mode=mode, payment_method=payment_method, now=now)
     return payment_method
 
 
@@ -287,7 +353,9 @@ def check_payment_customer(
             code="resource_missing", message="No such customer.", param="customer"
         )
     if payment_method.startswith("pm_"):
-        saved = vault.get_payment_method(merchant_id=merchant_id, payment_method_id=payment_method)
+        saved = vault.get_payment_method(
+            merchant_id=merchant_id, mode=mode, payment_method_id=payment_method
+        )
         if saved.customer_ref != customer.public_id:
             raise InvalidPaymentRequestError(
                 code="payment_method_customer_mismatch",

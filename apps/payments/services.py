@@ -458,7 +458,7 @@ def create_payment(
         )
     elif payment_method:
         card = _describe_payment_method(
-            merchant_id=merchant_id, payment_method=payment_method, usable_at=now
+            merchant_id=merchant_id, mode=mode, payment_method=payment_method, usable_at=now
         )
         brand, last4, fingerprint = card.brand, card.last4, card.fingerprint
     payment = Payment(
@@ -548,22 +548,25 @@ def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _R
 
 
 def _describe_payment_method(
-    *, merchant_id: str, payment_method: str, usable_at: datetime | None = None
+    *, merchant_id: str, mode: str, payment_method: str, usable_at: datetime | None = None
 ) -> Any:
-    """The card's details. With ``usable_at`` (a payment being created with it), a token
-    already used or expired by then is refused (400) before anything is written."""
+    """The card's details, from a token or saved card of the merchant in the payment's mode
+    (one of the other mode is unknown: 404). With ``usable_at`` (a payment being created with
+    it), a token already used or expired by then is refused (400) before anything is
+    written."""
     if payment_method.startswith("tok_"):
         if usable_at is not None:
             return vault.get_usable_token(
                 merchant_id=merchant_id,
+                mode=mode,
                 token_id=payment_method,
                 now=usable_at,
                 param="payment_method",
             ).card
-        return vault.get_token(merchant_id=merchant_id, token_id=payment_method).card
+        return vault.get_token(merchant_id=merchant_id, mode=mode, token_id=payment_method).card
     if payment_method.startswith("pm_"):
         return vault.get_payment_method(
-            merchant_id=merchant_id, payment_method_id=payment_method
+            merchant_id=merchant_id, mode=mode, payment_method_id=payment_method
         ).card
     raise InvalidPaymentRequestError(
         code="resource_missing",
@@ -715,6 +718,7 @@ def _authorize_outside_transaction(
     card = vault.detokenize_for_authorization(
         token_or_payment_method_id=payment.payment_method_ref,
         merchant_id=payment.merchant_ref,
+        mode=payment.mode,
         connector_name=",".join(reserved.connectors),
         reason="authorization",
         payment_ref=payment.public_id,
@@ -731,7 +735,9 @@ def _authorize_outside_transaction(
             card_fingerprint=card_fingerprint
             if card_fingerprint is not None
             else _describe_payment_method(
-                merchant_id=payment.merchant_ref, payment_method=payment.payment_method_ref
+                merchant_id=payment.merchant_ref,
+                mode=payment.mode,
+                payment_method=payment.payment_method_ref,
             ).fingerprint,
             customer_email=payment.customer_email,
             ip_address=payment.client_ip or "",

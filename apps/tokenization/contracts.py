@@ -26,6 +26,7 @@ class CardDetails:
 class CardTokenSummary:
     id: str
     merchant_id: str
+    mode: str  # "test" or "live": the mode of the key that made it
     card: CardDetails
     created_at: datetime
     expires_at: datetime
@@ -36,6 +37,7 @@ class CardTokenSummary:
 class PaymentMethodSummary:
     id: str
     merchant_id: str
+    mode: str  # "test" or "live": the mode of the token it was saved from
     customer_ref: str
     card: CardDetails
     created_at: datetime

@@ -3,6 +3,10 @@
 The card vault: encrypted PANs, tokens and fingerprints. Nothing here returns a card number
 except :func:`detokenize_for_authorization`, meant for a processor connector at
 authorization time, and every call of it is audited.
+
+Every token and payment method belongs to one merchant and one mode (``"test"`` or
+``"live"``, the mode of the API key that made it). Each function takes both, required: an
+object of the other mode is unknown (404), exactly as another merchant's is.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
 def tokenize_card(
     *,
     merchant_id: str,
+    mode: str,
     number: object,
     exp_month: object,
     exp_year: object,
@@ -49,6 +54,7 @@ def tokenize_card(
     (``incorrect_number``, ``invalid_expiry_year``, ``invalid_cvc`` ...) with ``param``."""
     return services.tokenize_card(
         merchant_id=merchant_id,
+        mode=mode,
         number=number,
         exp_month=exp_month,
         exp_year=exp_year,
@@ -58,47 +64,60 @@ def tokenize_card(
     )
 
 
-def get_token(*, merchant_id: str, token_id: str) -> CardTokenSummary:
-    return selectors.get_token_summary(merchant_id=merchant_id, token_id=token_id)
+def get_token(*, merchant_id: str, mode: str, token_id: str) -> CardTokenSummary:
+    """The merchant's token in this mode; another merchant's or mode's is a 404."""
+    return selectors.get_token_summary(merchant_id=merchant_id, mode=mode, token_id=token_id)
 
 
 def get_usable_token(
-    *, merchant_id: str, token_id: str, now: datetime, param: str = "token"
+    *, merchant_id: str, mode: str, token_id: str, now: datetime, param: str = "token"
 ) -> CardTokenSummary:
-    """The merchant's token if a payment can still use it, else the error naming ``param``
-    (404 unknown; 400 ``token_already_used``, ``token_expired``)."""
+    """The merchant's token in this mode if a payment can still use it, else the error naming
+    ``param`` (404 unknown or of the other mode; 400 ``token_already_used``,
+    ``token_expired``)."""
     return selectors.get_usable_token_summary(
-        merchant_id=merchant_id, token_id=token_id, now=now, param=param
+        merchant_id=merchant_id, mode=mode, token_id=token_id, now=now, param=param
     )
 
 
 def create_payment_method_from_token(
-    *, merchant_id: str, token_id: str, customer_ref: str, now: datetime | None = None
+    *,
+    merchant_id: str,
+    mode: str,
+    token_id: str,
+    customer_ref: str,
+    now: datetime | None = None,
 ) -> PaymentMethodSummary:
+    """Consume the token (of this merchant and mode) and save its card for ``customer_ref``."""
     return services.create_payment_method_from_token(
-        merchant_id=merchant_id, token_id=token_id, customer_ref=customer_ref, now=now
+        merchant_id=merchant_id, mode=mode, token_id=token_id, customer_ref=customer_ref, now=now
     )
 
 
-def get_payment_method(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
-    """The merchant's payment method; another merchant's id is a NotFoundError (404)."""
+def get_payment_method(
+    *, merchant_id: str, mode: str, payment_method_id: str
+) -> PaymentMethodSummary:
+    """The merchant's payment method in this mode; another merchant's or mode's id is a
+    NotFoundError (404)."""
     return selectors.get_payment_method_summary(
-        merchant_id=merchant_id, payment_method_id=payment_method_id
+        merchant_id=merchant_id, mode=mode, payment_method_id=payment_method_id
     )
 
 
-def list_payment_methods(*, merchant_id: str, customer_ref: str) -> list[PaymentMethodSummary]:
+def list_payment_methods(
+    *, merchant_id: str, mode: str, customer_ref: str
+) -> list[PaymentMethodSummary]:
     return selectors.list_payment_methods_for_customer(
-        merchant_id=merchant_id, customer_ref=customer_ref
+        merchant_id=merchant_id, mode=mode, customer_ref=customer_ref
     )
 
 
 def delete_payment_method(
-    *, merchant_id: str, payment_method_id: str, now: datetime | None = None
+    *, merchant_id: str, mode: str, payment_method_id: str, now: datetime | None = None
 ) -> None:
     """Delete (crypto-shred) a saved card; brand/last4/fingerprint stay for history."""
     services.delete_payment_method(
-        merchant_id=merchant_id, payment_method_id=payment_method_id, now=now
+        merchant_id=merchant_id, mode=mode, payment_method_id=payment_method_id, now=now
     )
 
 
@@ -106,6 +125,7 @@ def detokenize_for_authorization(
     *,
     token_or_payment_method_id: str,
     merchant_id: str,
+    mode: str,
     connector_name: str,
     reason: str,
     payment_ref: str,
@@ -117,6 +137,7 @@ def detokenize_for_authorization(
     return services.detokenize_for_authorization(
         token_or_payment_method_id=token_or_payment_method_id,
         merchant_id=merchant_id,
+        mode=mode,
         connector_name=connector_name,
         reason=reason,
         payment_ref=payment_ref,

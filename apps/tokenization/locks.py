@@ -114,7 +114,7 @@ def _to_envelope(row: tuple[Any, ...]) -> RecordEnvelope:
 
 
 def consume_token_for_authorization(
-    *, token_id: str, merchant_id: str, now: datetime
+    *, token_id: str, merchant_id: str, mode: str, now: datetime
 ) -> RecordEnvelope | None:
     """Mark a usable token used and return its card's envelope, in one statement.
 
@@ -126,25 +126,25 @@ def consume_token_for_authorization(
         cursor.execute(
             f"UPDATE {_TOKEN_TABLE} AS t SET used_at = %s, used_for = 'authorization' "  # noqa: S608
             f"FROM {_RECORD_TABLE} AS r "
-            "WHERE t.public_id = %s AND t.merchant_id = %s AND t.used_at IS NULL "
-            "AND t.expires_at > %s AND r.id = t.record_id AND r.shredded_at IS NULL "
-            f"RETURNING {_ENVELOPE_COLUMNS}",
-            [now, token_id, merchant_id, now],
+            "WHERE t.public_id = %s AND t.merchant_id = %s AND t.mode = %s "
+            "AND t.used_at IS NULL AND t.expires_at > %s AND r.id = t.record_id "
+            f"AND r.shredded_at IS NULL RETURNING {_ENVELOPE_COLUMNS}",
+            [now, token_id, merchant_id, mode, now],
         )
         row = cursor.fetchone()
     return _to_envelope(row) if row else None
 
 
 def read_payment_method_envelope(
-    *, payment_method_id: str, merchant_id: str
+    *, payment_method_id: str, merchant_id: str, mode: str
 ) -> RecordEnvelope | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {_ENVELOPE_COLUMNS} FROM {PaymentMethod._meta.db_table} AS p "  # noqa: S608
             f"JOIN {_RECORD_TABLE} AS r ON r.id = p.record_id "
-            "WHERE p.public_id = %s AND p.merchant_id = %s AND p.deleted_at IS NULL "
-            "AND r.shredded_at IS NULL",
-            [payment_method_id, merchant_id],
+            "WHERE p.public_id = %s AND p.merchant_id = %s AND p.mode = %s "
+            "AND p.deleted_at IS NULL AND r.shredded_at IS NULL",
+            [payment_method_id, merchant_id, mode],
         )
         row = cursor.fetchone()
     return _to_envelope(row) if row else None

@@ -12,6 +12,14 @@ from django.db import models
 from django.db.models import Q
 
 
+class VaultMode(models.TextChoices):
+    """The mode of the API key a token or payment method was made with: test and live
+    objects never see each other (a test key is told a live one does not exist)."""
+
+    TEST = "test", "Test"
+    LIVE = "live", "Live"
+
+
 class KeyVersionState(models.TextChoices):
     ACTIVE = "active", "Active (new writes)"
     DECRYPT_ONLY = "decrypt_only", "Decrypt only (being rotated away)"
@@ -118,6 +126,7 @@ class CardToken(models.Model):
 
     public_id = models.CharField(max_length=40, unique=True)
     merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=VaultMode.choices)
     record = models.ForeignKey(VaultRecord, on_delete=models.PROTECT, related_name="tokens")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -135,6 +144,9 @@ class CardToken(models.Model):
                 condition=Q(used_at__isnull=True, used_for="")
                 | Q(used_at__isnull=False, used_for__in=["payment_method", "authorization"]),
                 name="card_token_use_recorded",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=[m.value for m in VaultMode]), name="card_token_mode_valid"
             ),
         ]
         indexes = [
@@ -154,6 +166,7 @@ class PaymentMethod(models.Model):
 
     public_id = models.CharField(max_length=40, unique=True)
     merchant_id = models.CharField(max_length=40)
+    mode = models.CharField(max_length=8, choices=VaultMode.choices)
     customer_ref = models.CharField(max_length=200)
     record = models.OneToOneField(
         VaultRecord, on_delete=models.PROTECT, related_name="payment_method"
@@ -164,7 +177,15 @@ class PaymentMethod(models.Model):
     class Meta:
         db_table = "tokenization_payment_method"
         indexes = [
-            models.Index(fields=["merchant_id", "customer_ref"], name="payment_method_customer")
+            models.Index(
+                fields=["merchant_id", "mode", "customer_ref"], name="payment_method_customer"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=[m.value for m in VaultMode]),
+                name="payment_method_mode_valid",
+            )
         ]
 
     def __str__(self) -> str:

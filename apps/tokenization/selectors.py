@@ -1,4 +1,5 @@
-"""Reads of the vault, always scoped to a merchant; they return contracts, never PANs."""
+"""Reads of the vault, always scoped to a merchant and a mode (a test key never sees a live
+token or payment method, nor the other way round); they return contracts, never PANs."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def to_token_summary(*, token: CardToken, record: VaultRecord) -> CardTokenSumma
     return CardTokenSummary(
         id=token.public_id,
         merchant_id=token.merchant_id,
+        mode=token.mode,
         card=to_card_details(record=record),
         created_at=token.created_at,
         expires_at=token.expires_at,
@@ -53,6 +55,7 @@ def to_payment_method_summary(
     return PaymentMethodSummary(
         id=payment_method.public_id,
         merchant_id=payment_method.merchant_id,
+        mode=payment_method.mode,
         customer_ref=payment_method.customer_ref,
         card=to_card_details(record=record),
         created_at=payment_method.created_at,
@@ -70,12 +73,20 @@ _RECORD_METADATA = (
 )
 
 
-def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
+def get_token_summary(*, merchant_id: str, mode: str, token_id: str) -> CardTokenSummary:
     # public_id is unique: no ORDER BY (cheaper to build, same row)
     tokens = (
         CardToken.objects.select_related("record")
-        .only("public_id", "merchant_id", "created_at", "expires_at", "used_at", *_RECORD_METADATA)
-        .filter(public_id=token_id, merchant_id=merchant_id)[:1]
+        .only(
+            "public_id",
+            "merchant_id",
+            "mode",
+            "created_at",
+            "expires_at",
+            "used_at",
+            *_RECORD_METADATA,
+        )
+        .filter(public_id=token_id, merchant_id=merchant_id, mode=mode)[:1]
     )
     token = next(iter(tokens), None)
     if token is None:
@@ -84,15 +95,15 @@ def get_token_summary(*, merchant_id: str, token_id: str) -> CardTokenSummary:
 
 
 def get_usable_token_summary(
-    *, merchant_id: str, token_id: str, now: datetime, param: str = "token"
+    *, merchant_id: str, mode: str, token_id: str, now: datetime, param: str = "token"
 ) -> CardTokenSummary:
-    """The merchant's token, if a payment can still use it: unknown is 404
+    """The merchant's token in this mode, if a payment can still use it: unknown is 404
     ``resource_missing``, used 400 ``token_already_used``, expired 400 ``token_expired``, each
     naming ``param`` (the field the caller sent it in). A check before anything is written
     for it; the use itself is claimed by the detokenization, which two payments racing for
     one token cannot both win."""
     try:
-        token = get_token_summary(merchant_id=merchant_id, token_id=token_id)
+        token = get_token_summary(merchant_id=merchant_id, mode=mode, token_id=token_id)
     except TokenNotFoundError:
         raise TokenNotFoundError(param=param) from None
     if token.used:
@@ -106,26 +117,31 @@ def get_usable_token_summary(
 # takes them (one list, so the two cannot drift apart).
 _CARD_COLUMNS = ("brand", "last4", "exp_month", "exp_year", "funding", "fingerprint")
 PAYMENT_METHOD_SUMMARY_SQL = f"""
-    SELECT method.public_id, method.merchant_id, method.customer_ref, method.created_at,
+    SELECT method.public_id, method.merchant_id, method.mode, method.customer_ref,
+           method.created_at,
            {", ".join(f"record.{column}" for column in _CARD_COLUMNS)}
     FROM {PaymentMethod._meta.db_table} AS method
     JOIN {VaultRecord._meta.db_table} AS record ON record.id = method.record_id
-    WHERE method.public_id = %s AND method.merchant_id = %s AND method.deleted_at IS NULL
+    WHERE method.public_id = %s AND method.merchant_id = %s AND method.mode = %s
+      AND method.deleted_at IS NULL
 """  # noqa: S608 - the table names are the models' own, the values parameters
 
 
-def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> PaymentMethodSummary:
+def get_payment_method_summary(
+    *, merchant_id: str, mode: str, payment_method_id: str
+) -> PaymentMethodSummary:
     # Every payment with a saved card reads this: written out once (public_id is unique, so
     # no ORDER BY or LIMIT) rather than compiled by the ORM on each call.
     with connection.cursor() as cursor:
-        cursor.execute(PAYMENT_METHOD_SUMMARY_SQL, [payment_method_id, merchant_id])
+        cursor.execute(PAYMENT_METHOD_SUMMARY_SQL, [payment_method_id, merchant_id, mode])
         row = cursor.fetchone()
     if row is None:
         raise PaymentMethodNotFoundError(param="payment_method")
-    public_id, owner, customer_ref, created_at, *card = row
+    public_id, owner, owner_mode, customer_ref, created_at, *card = row
     return PaymentMethodSummary(
         id=public_id,
         merchant_id=owner,
+        mode=owner_mode,
         customer_ref=customer_ref,
         card=CardDetails(**dict(zip(_CARD_COLUMNS, card, strict=True))),
         created_at=created_at,
@@ -133,12 +149,17 @@ def get_payment_method_summary(*, merchant_id: str, payment_method_id: str) -> P
 
 
 def list_payment_methods_for_customer(
-    *, merchant_id: str, customer_ref: str
+    *, merchant_id: str, mode: str, customer_ref: str
 ) -> list[PaymentMethodSummary]:
     payment_methods = (
         PaymentMethod.objects.select_related("record")
-        .only("public_id", "merchant_id", "customer_ref", "created_at", *_RECORD_METADATA)
-        .filter(merchant_id=merchant_id, customer_ref=customer_ref, deleted_at__isnull=True)
+        .only("public_id", "merchant_id", "mode", "customer_ref", "created_at", *_RECORD_METADATA)
+        .filter(
+            merchant_id=merchant_id,
+            mode=mode,
+            customer_ref=customer_ref,
+            deleted_at__isnull=True,
+        )
         .order_by("created_at", "id")
     )
     return [

@@ -64,6 +64,7 @@ from apps.tokenization.models import (
     KeyVersionState,
     PaymentMethod,
     VaultKeyVersion,
+    VaultMode,
     VaultRecord,
 )
 from apps.tokenization.origins import normalize_origin
@@ -111,6 +112,14 @@ _known_merchants: dict[str, float] = {}
 _active_version_hint: int | None = None
 
 
+def _check_mode(*, mode: str) -> str:
+    """Every token and payment method belongs to one mode: a caller that does not know it is
+    a bug, never a reason to guess."""
+    if mode not in VaultMode.values:
+        raise ValueError(f"mode is test or live, not {mode!r}")
+    return mode
+
+
 def _check_merchant_exists(*, merchant_id: str) -> None:
     seen_at = _known_merchants.get(merchant_id)
     if seen_at is not None and time.monotonic() - seen_at < _KNOWN_MERCHANT_SECONDS:
@@ -145,6 +154,7 @@ def forget_active_version_hint() -> None:
 def tokenize_card(
     *,
     merchant_id: str,
+    mode: str,
     number: object,
     exp_month: object,
     exp_year: object,
@@ -157,9 +167,11 @@ def tokenize_card(
     One database statement writes the record and its token and share-locks the KEK version it
     was sealed under, provided that version is still the active one (see locks.py): a
     rotation that activated another version in between makes it insert nothing, and the card
-    is sealed again under the new version.
+    is sealed again under the new version. The token belongs to ``mode`` (the calling key's):
+    only callers in that mode can read, save or charge it.
     """
     now = now or get_now()
+    _check_mode(mode=mode)
     _check_merchant_exists(merchant_id=merchant_id)
     card = validate_card(
         number=number,
@@ -174,6 +186,7 @@ def tokenize_card(
     token = CardToken(
         public_id=make_public_id(prefix="tok"),
         merchant_id=merchant_id,
+        mode=mode,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.VAULT_TOKEN_TTL_SECONDS),
     )
@@ -228,8 +241,8 @@ _INSERT_RECORD_WITH_TOKEN = f"""
         RETURNING id
     )
     INSERT INTO {CardToken._meta.db_table}
-        (public_id, merchant_id, record_id, created_at, expires_at, used_for)
-    SELECT %s, %s, record.id, %s, %s, '' FROM record
+        (public_id, merchant_id, mode, record_id, created_at, expires_at, used_for)
+    SELECT %s, %s, %s, record.id, %s, %s, '' FROM record
     RETURNING record_id
 """  # noqa: S608
 
@@ -256,6 +269,7 @@ def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> bool:
                 record.created_at,
                 token.public_id,
                 token.merchant_id,
+                token.mode,
                 token.created_at,
                 token.expires_at,
             ],
@@ -267,8 +281,10 @@ def _insert_record_with_token(*, record: VaultRecord, token: CardToken) -> bool:
     return True
 
 
-def _check_token_usable(*, token: CardToken | None, merchant_id: str, now: datetime) -> CardToken:
-    if token is None or token.merchant_id != merchant_id:
+def _check_token_usable(
+    *, token: CardToken | None, merchant_id: str, mode: str, now: datetime
+) -> CardToken:
+    if token is None or token.merchant_id != merchant_id or token.mode != mode:
         raise TokenNotFoundError(param="token")
     if token.used_at is not None:
         raise TokenAlreadyUsedError(param="token")
@@ -298,17 +314,24 @@ def _check_customer_ref(*, customer_ref: object) -> str:
 
 
 def create_payment_method_from_token(
-    *, merchant_id: str, token_id: str, customer_ref: str, now: datetime | None = None
+    *,
+    merchant_id: str,
+    mode: str,
+    token_id: str,
+    customer_ref: str,
+    now: datetime | None = None,
 ) -> PaymentMethodSummary:
-    """Consume a token and save its card as a reusable payment method (``pm_...``)."""
+    """Consume a token and save its card as a reusable payment method (``pm_...``) of the
+    same mode; a token of the other mode is unknown here (404)."""
     now = now or get_now()
+    _check_mode(mode=mode)
     customer_ref = _check_customer_ref(customer_ref=customer_ref)
     get_merchant(merchant_id=merchant_id)
     if not is_public_id(value=token_id, prefix="tok"):
         raise TokenNotFoundError(param="token")
     with transaction.atomic():
         token = _check_token_usable(
-            token=lock_token(token_id=token_id), merchant_id=merchant_id, now=now
+            token=lock_token(token_id=token_id), merchant_id=merchant_id, mode=mode, now=now
         )
         token.used_at = now
         token.used_for = USED_FOR_PAYMENT_METHOD
@@ -316,6 +339,7 @@ def create_payment_method_from_token(
         payment_method = PaymentMethod.objects.create(
             public_id=make_public_id(prefix="pm"),
             merchant_id=merchant_id,
+            mode=token.mode,
             customer_ref=customer_ref,
             record=token.record,
             created_at=now,
@@ -348,7 +372,7 @@ def _shred_record(*, record: VaultRecord, now: datetime) -> None:
 
 
 def delete_payment_method(
-    *, merchant_id: str, payment_method_id: str, now: datetime | None = None
+    *, merchant_id: str, mode: str, payment_method_id: str, now: datetime | None = None
 ) -> None:
     """Delete a saved card by crypto-shredding it: its data key is destroyed for good.
 
@@ -361,6 +385,7 @@ def delete_payment_method(
         if (
             payment_method is None
             or payment_method.merchant_id != merchant_id
+            or payment_method.mode != mode
             or payment_method.deleted_at is not None
         ):
             raise PaymentMethodNotFoundError(param="payment_method")
@@ -432,6 +457,7 @@ def detokenize_for_authorization(
     *,
     token_or_payment_method_id: str,
     merchant_id: str,
+    mode: str,
     connector_name: str,
     reason: str,
     payment_ref: str,
@@ -442,7 +468,8 @@ def detokenize_for_authorization(
     The audit entry is written before anything is decrypted: no card leaves the vault without
     its audit entry. A token is consumed in the same transaction as its entry; a saved payment
     method is read, then audited by one statement of its own. The CVC comes with it if it is
-    still in Redis (read once, then deleted).
+    still in Redis (read once, then deleted). A token or payment method of the other mode
+    is unknown here (404), exactly as another merchant's.
     """
     now = now or get_now()
     if not connector_name or not reason or not payment_ref:
@@ -466,18 +493,21 @@ def detokenize_for_authorization(
         not_found = TokenNotFoundError(param="token")
         with transaction.atomic():  # consumed if and only if audited
             envelope = consume_token_for_authorization(
-                token_id=source_id, merchant_id=merchant_id, now=now
+                token_id=source_id, merchant_id=merchant_id, mode=mode, now=now
             )
             if envelope is None:  # find out why, for a precise error
                 _check_token_usable(
-                    token=lock_token(token_id=source_id), merchant_id=merchant_id, now=now
+                    token=lock_token(token_id=source_id),
+                    merchant_id=merchant_id,
+                    mode=mode,
+                    now=now,
                 )
                 raise not_found
             record_detokenized(object_type="token")
     elif is_public_id(value=source_id, prefix="pm"):
         not_found = PaymentMethodNotFoundError(param="payment_method")
         envelope = read_payment_method_envelope(
-            payment_method_id=source_id, merchant_id=merchant_id
+            payment_method_id=source_id, merchant_id=merchant_id, mode=mode
         )
         if envelope is None:
             raise not_found

@@ -57,10 +57,14 @@ def seed_card_merchant(
     seed_default_card_price()
     secret = create_api_key(merchant_id=merchant_id, mode="test", key_type="secret").secret
     token = vault.tokenize_card(
-        merchant_id=merchant_id, number="4242424242424242", exp_month=12, exp_year=2035
+        merchant_id=merchant_id,
+        mode="test",
+        number="4242424242424242",
+        exp_month=12,
+        exp_year=2035,
     )
     method = vault.create_payment_method_from_token(
-        merchant_id=merchant_id, token_id=token.id, customer_ref=customer_ref
+        merchant_id=merchant_id, mode="test", token_id=token.id, customer_ref=customer_ref
     )
     if webhook_url:
         create_webhook_endpoint(merchant_id=merchant_id, url=webhook_url, mode="test")

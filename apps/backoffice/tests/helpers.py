@@ -101,6 +101,7 @@ def make_payment(
     """A payment created and confirmed through /v1/payments, as the merchant's server would."""
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,

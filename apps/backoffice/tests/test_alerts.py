@@ -90,6 +90,7 @@ def staff_client():
 def _pay(*, merchant_id: str, number: str = "4242424242424242"):
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,

@@ -40,6 +40,7 @@ def _pay_through_the_api(*, merchant_id: str) -> tuple[str, str]:
     """(payment id, request id) of a payment created and confirmed through /v1/payments."""
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number="4242424242424242",
         exp_month=12,
         exp_year=timezone.now().year + 2,

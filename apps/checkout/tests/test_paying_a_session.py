@@ -28,6 +28,7 @@ CHALLENGE_THEN_DECLINES = "4000008400001629"
 def card_token(merchant_id: str, number: str) -> str:
     return vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,
@@ -296,7 +297,9 @@ def test_two_tabs_paying_at_the_same_moment_make_exactly_one_payment(merchant_id
     assert session.status == "complete"
     assert sorted(statuses).count(303) == 1
     assert session.attempt_count == 1
-    made = [t for t in tokens if vault.get_token(merchant_id=merchant_id, token_id=t).used]
+    made = [
+        t for t in tokens if vault.get_token(merchant_id=merchant_id, mode="test", token_id=t).used
+    ]
     assert len(made) == 1
     assert events_of(session) == ["checkout.session.completed"]
 

@@ -11,6 +11,11 @@ from apps.payments.api.customers import (
 )
 from apps.payments.api.disputes import DisputeCloseView, DisputeCollectionView, DisputeDetailView
 from apps.payments.api.events import EventCollectionView, EventDetailView
+from apps.payments.api.payment_methods import (
+    PaymentMethodCollectionView,
+    PaymentMethodDetachView,
+    PaymentMethodDetailView,
+)
 from apps.payments.api.views import (
     PaymentCancelView,
     PaymentCaptureView,
@@ -45,6 +50,17 @@ urlpatterns = [
         "customers/<public_id:customer_id>/payment_methods",
         CustomerPaymentMethodsView.as_view(),
         name="customer-payment-methods",
+    ),
+    path("payment_methods", PaymentMethodCollectionView.as_view(), name="payment-methods"),
+    path(
+        "payment_methods/<public_id:payment_method_id>",
+        PaymentMethodDetailView.as_view(),
+        name="payment-method-detail",
+    ),
+    path(
+        "payment_methods/<public_id:payment_method_id>/detach",
+        PaymentMethodDetachView.as_view(),
+        name="payment-method-detach",
     ),
     path("disputes", DisputeCollectionView.as_view(), name="disputes"),
     path("disputes/<public_id:dispute_id>", DisputeDetailView.as_view(), name="dispute-detail"),

@@ -41,9 +41,11 @@ def make_merchant_with_key(*, mode: str = "test") -> tuple[str, Client]:
     return merchant.public_id, client
 
 
-def make_token(*, merchant_id: str, number: str = "4242424242424242") -> str:
+def make_token(*, merchant_id: str, number: str = "4242424242424242", mode: str = "test") -> str:
+    """A single-use token, made as with a key of ``mode``."""
     return vault.tokenize_card(
         merchant_id=merchant_id,
+        mode=mode,
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,

@@ -55,7 +55,9 @@ def retrieve_update_and_delete_another_merchants_customer_are_404() -> None:
     assert client_a.delete(f"/v1/customers/{customer_b}").status_code == 404
     assert _state() == before
     # B's saved card was not shredded by A's delete
-    assert vault.get_payment_method(merchant_id=merchant_b, payment_method_id=payment_method_b)
+    assert vault.get_payment_method(
+        merchant_id=merchant_b, mode="test", payment_method_id=payment_method_b
+    )
 
 
 @isolation_case("v1/customers/<public_id:customer_id>/payment_methods")
@@ -68,7 +70,7 @@ def another_merchants_customer_cards_are_404_to_list_and_to_attach() -> None:
     token_a = make_token(merchant_id=merchant_a)
     assert post_json(client_a, path, {"token": token_a}).status_code == 404
     assert _state() == before
-    assert vault.get_token(merchant_id=merchant_a, token_id=token_a).used is False
+    assert vault.get_token(merchant_id=merchant_a, mode="test", token_id=token_a).used is False
 
 
 @isolation_case("v1/events")
@@ -92,3 +94,56 @@ def retrieve_another_merchants_event_is_404() -> None:
     )[0]
     _, client_a = make_merchant_with_key()
     assert client_a.get(f"/v1/events/{event_b}").status_code == 404
+
+
+@isolation_case("v1/payment_methods")
+def another_merchants_token_or_customer_cannot_be_saved_nor_listed() -> None:
+    customer_b, payment_method_b = _b_with_a_customer_and_a_saved_card()
+    merchant_b = Customer.objects.get(public_id=customer_b).merchant_ref
+    merchant_a, client_a = make_merchant_with_key()
+    customer_a = post_json(client_a, "/v1/customers", {}).json()["id"]
+    token_a, token_b = make_token(merchant_id=merchant_a), make_token(merchant_id=merchant_b)
+    before = _state()
+    path = "/v1/payment_methods"
+    assert post_json(client_a, path, {"token": token_b, "customer": customer_a}).status_code == 404
+    assert post_json(client_a, path, {"token": token_a, "customer": customer_b}).status_code == 404
+    listed = client_a.get(path, {"customer": customer_b})
+    assert listed.status_code == 404
+    assert payment_method_b not in listed.content.decode()
+    assert _state() == before
+    assert vault.get_token(merchant_id=merchant_a, mode="test", token_id=token_a).used is False
+    assert vault.get_token(merchant_id=merchant_b, mode="test", token_id=token_b).used is False
+    assert (
+        vault.list_payment_methods(merchant_id=merchant_a, mode="test", customer_ref=customer_a)
+        == []
+    )
+
+
+@isolation_case("v1/payment_methods/<public_id:payment_method_id>")
+def another_merchants_payment_method_is_404() -> None:
+    _, payment_method_b = _b_with_a_customer_and_a_saved_card()
+    _, client_a = make_merchant_with_key()
+    before = _state()
+    assert client_a.get(f"/v1/payment_methods/{payment_method_b}").status_code == 404
+    assert _state() == before
+
+
+@isolation_case("v1/payment_methods/<public_id:payment_method_id>/detach")
+def another_merchants_payment_method_cannot_be_detached() -> None:
+    customer_b, payment_method_b = _b_with_a_customer_and_a_saved_card()
+    merchant_b = Customer.objects.get(public_id=customer_b).merchant_ref
+    _, client_a = make_merchant_with_key()
+    before = _state()
+    detached = post_json(client_a, f"/v1/payment_methods/{payment_method_b}/detach", {})
+    assert detached.status_code == 404
+    assert _state() == before
+    # still B's, and still chargeable (not crypto-shredded)
+    card = vault.detokenize_for_authorization(
+        token_or_payment_method_id=payment_method_b,
+        merchant_id=merchant_b,
+        mode="test",
+        connector_name="simulator",
+        reason="isolation check",
+        payment_ref="pay_isolation",
+    )
+    assert card.last4 == "4242"

@@ -262,10 +262,13 @@ class TestSavedCards:
         for payment_method_id in saved:
             with pytest.raises(NotFoundError):
                 vault.get_payment_method(
-                    merchant_id=merchant_id, payment_method_id=payment_method_id
+                    merchant_id=merchant_id, mode="test", payment_method_id=payment_method_id
                 )
         assert (
-            vault.list_payment_methods(merchant_id=merchant_id, customer_ref=customer["id"]) == []
+            vault.list_payment_methods(
+                merchant_id=merchant_id, mode="test", customer_ref=customer["id"]
+            )
+            == []
         )
         # retrieve says deleted; everything else treats it as gone
         assert client.get(f"/v1/customers/{customer['id']}").json()["deleted"] is True
@@ -358,3 +361,104 @@ class TestBadInput:
         assert client.get("/v1/customers").status_code in {401, 403}
         assert post_json(client, "/v1/customers", {"name": "x"}).status_code in {401, 403}
         assert not Customer.objects.exists()
+
+
+class TestPagingWhileDeleting:
+    def test_stripe_s_page_and_delete_loop_deletes_every_customer(self, merchant):
+        _, client = merchant
+        ids = [_create_customer(client, name=f"c{n}")["id"] for n in range(7)]
+        deleted, cursor = [], ""
+        while True:
+            response = client.get(f"/v1/customers?limit=3{cursor}")
+            assert response.status_code == 200, response.content
+            page = response.json()
+            for customer in page["data"]:
+                assert client.delete(f"/v1/customers/{customer['id']}").status_code == 200
+                deleted.append(customer["id"])
+            if not page["has_more"]:
+                break
+            cursor = f"&starting_after={page['data'][-1]['id']}"
+        assert deleted == ids[::-1]
+        assert client.get("/v1/customers").json()["data"] == []
+
+    def test_a_deleted_cursor_gives_the_page_after_it_leaving_deleted_customers_out(self, merchant):
+        _, client = merchant
+        ids = [_create_customer(client, name=f"c{n}")["id"] for n in range(4)]
+        client.delete(f"/v1/customers/{ids[2]}")
+        client.delete(f"/v1/customers/{ids[1]}")
+        response = client.get(f"/v1/customers?starting_after={ids[2]}")
+        assert response.status_code == 200, response.content
+        assert [c["id"] for c in response.json()["data"]] == [ids[0]]
+
+    def test_another_merchant_s_or_mode_s_deleted_customer_is_still_no_cursor(self, merchant):
+        merchant_id, client = merchant
+        _, other = make_merchant_with_key()
+        theirs = _create_customer(other)["id"]
+        other.delete(f"/v1/customers/{theirs}")
+        live_secret = create_api_key(merchant_id=merchant_id, mode="live", key_type="secret").secret
+        live = Client(headers={"Authorization": f"Bearer {live_secret}"})
+        mine = _create_customer(client)["id"]
+        client.delete(f"/v1/customers/{mine}")
+        for api, cursor in ((client, theirs), (live, mine)):
+            response = api.get(f"/v1/customers?starting_after={cursor}")
+            assert response.status_code == 404
+            error = response.json()["error"]
+            assert (error["code"], error["param"]) == ("resource_missing", "starting_after")
+
+
+class TestSavedCardsList:
+    def test_an_unknown_query_parameter_is_a_400_naming_it(self, merchant):
+        _, client = merchant
+        customer = _create_customer(client)
+        response = client.get(f"/v1/customers/{customer['id']}/payment_methods?limit=1&bogus=2")
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("parameter_unknown", "bogus")
+
+    def test_cards_are_paged_oldest_first_with_limit_and_starting_after(self, merchant):
+        merchant_id, client = merchant
+        customer = _create_customer(client)["id"]
+        cards = [_attach_card(client, merchant_id, customer)["id"] for _ in range(3)]
+        path = f"/v1/customers/{customer}/payment_methods"
+        first = client.get(f"{path}?limit=2").json()
+        assert ([c["id"] for c in first["data"]], first["has_more"]) == (cards[:2], True)
+        rest = client.get(f"{path}?limit=2&starting_after={cards[1]}").json()
+        assert ([c["id"] for c in rest["data"]], rest["has_more"]) == (cards[2:], False)
+        assert [c["id"] for c in client.get(path).json()["data"]] == cards
+
+    @pytest.mark.parametrize(
+        ("query", "code", "param"),
+        [
+            ("limit=0", "parameter_invalid", "limit"),
+            ("limit=101", "parameter_invalid", "limit"),
+            ("limit=", "parameter_missing", "limit"),
+            ("starting_after=pm_nope", "resource_missing", "starting_after"),
+        ],
+    )
+    def test_bad_parameters_are_refused_naming_them(self, merchant, query, code, param):
+        _, client = merchant
+        customer = _create_customer(client)["id"]
+        response = client.get(f"/v1/customers/{customer}/payment_methods?{query}")
+        assert response.status_code in {400, 404}, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == (code, param)
+
+
+class TestDeleteTakesNoBody:
+    def test_a_key_in_the_body_of_a_delete_is_a_400_and_deletes_nothing(self, merchant):
+        _, client = merchant
+        customer = _create_customer(client)["id"]
+        response = client.generic(
+            "DELETE", f"/v1/customers/{customer}", '{"bogus": 1}', "application/json"
+        )
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("parameter_unknown", "bogus")
+        assert Customer.objects.get(public_id=customer).deleted is False
+
+    def test_an_empty_body_or_an_empty_object_still_deletes(self, merchant):
+        _, client = merchant
+        first, second = _create_customer(client)["id"], _create_customer(client)["id"]
+        assert client.delete(f"/v1/customers/{first}").status_code == 200
+        empty_object = client.generic("DELETE", f"/v1/customers/{second}", "{}", "application/json")
+        assert empty_object.status_code == 200, empty_object.content

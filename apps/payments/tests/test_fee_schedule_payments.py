@@ -60,6 +60,7 @@ def _pay(merchant_id):
         capture_method="automatic",
         payment_method=vault.tokenize_card(
             merchant_id=merchant_id,
+            mode="test",
             number="4242424242424242",
             exp_month=12,
             exp_year=timezone.now().year + 2,

@@ -63,6 +63,7 @@ def warmed_saved_card_payment():
     merchant_id, client = make_merchant_with_key()
     method = vault.create_payment_method_from_token(
         merchant_id=merchant_id,
+        mode="test",
         token_id=make_token(merchant_id=merchant_id),
         customer_ref="cus_hot_path",
     )

@@ -52,6 +52,7 @@ def _run_in_threads(work, *others):
 def _authorized(merchant_id, capture_method):
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number="4242424242424242",
         exp_month=12,
         exp_year=timezone.now().year + 2,

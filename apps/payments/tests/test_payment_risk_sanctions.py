@@ -38,6 +38,7 @@ def sanctions_list():
 def _token(merchant_id, number="4242424242424242", name=None):
     return vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,
@@ -58,7 +59,7 @@ def _declined(client, payment_method):
     response = post_json(client, "/v1/payments", body)
     assert response.status_code == 402, response.content
     error = response.json()["error"]
-    assert (error["type"], error["decline_code"]) == ("card_error", "highest_risk_level")
+    assert (error["type"], error["decline_code"]) == ("card_error", "highest_risk")
     return error["payment"]
 
 

@@ -39,6 +39,7 @@ HEADER = ["processor_reference", "type", "gross", "fee", "net", "currency", "dat
 def _pay(merchant_id, *, amount_minor=10_000, number="4242424242424242"):
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,

@@ -163,6 +163,7 @@ class TestStripeBalanceTransactions:
 def _stripe_payment(merchant_id, amount_minor):
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number="4242424242424242",
         exp_month=12,
         exp_year=timezone.now().year + 2,

@@ -29,6 +29,7 @@ def eager_celery():
 def _held_for_review(merchant_id):
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number="4000000000009235",
         exp_month=12,
         exp_year=timezone.now().year + 2,

@@ -284,6 +284,7 @@ class TestNewPaymentsFollowTheDocument:
             capture_method="automatic",
             payment_method=vault.tokenize_card(
                 merchant_id=merchant_id,
+                mode="test",
                 number="4242424242424242",
                 exp_month=12,
                 exp_year=timezone.now().year + 2,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.common.api.schema import QueryParametersSerializer
-
 
 class CardInputSerializer(serializers.Serializer):
     number = serializers.CharField(max_length=40, trim_whitespace=True)
@@ -40,32 +38,3 @@ class TokenSerializer(serializers.Serializer):
     expires_at = serializers.IntegerField()
     livemode = serializers.BooleanField()
     used = serializers.BooleanField()
-
-
-class CreatePaymentMethodSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=64, help_text="A single-use token (`tok_...`).")
-    customer = serializers.CharField(
-        max_length=200, help_text="Your reference for the customer who owns the card."
-    )
-
-
-class ListPaymentMethodsQuerySerializer(QueryParametersSerializer):
-    customer = serializers.CharField(max_length=200, help_text="Your customer reference.")
-
-
-class PaymentMethodSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="A reusable payment method (`pm_...`).")
-    object = serializers.CharField(default="payment_method")
-    type = serializers.CharField(default="card")
-    customer = serializers.CharField(
-        allow_null=True, help_text="The customer reference; null once detached."
-    )
-    card = CardSerializer()
-    created = serializers.IntegerField()
-    livemode = serializers.BooleanField()
-
-
-class PaymentMethodListSerializer(serializers.Serializer):
-    object = serializers.CharField(default="list")
-    data = PaymentMethodSerializer(many=True)  # type: ignore[assignment]
-    has_more = serializers.BooleanField()

@@ -1,7 +1,8 @@
 """The vault's API. ``POST /v1/tokens``: a browser sends card details straight to the vault
 with a publishable key (or, like Stripe, a server with its secret key) and gets back a
-single-use token. ``/v1/payment_methods``: a server, with its secret key, saves a token as a
-customer's reusable card, reads it back and detaches it (crypto-shredding the card).
+single-use token of the key's mode (test or live), usable only in that mode. Saving a token
+as a customer's card (``/v1/payment_methods``) is the customers' business: it lives in
+``apps.payments.api.payment_methods``, which checks the customer and writes its events.
 
 No response ever contains a card number or a CVC: only brand, last4, expiry, funding and the
 fingerprint.
@@ -37,24 +38,10 @@ from apps.tokenization.api.cors import (
     get_request_origin,
     is_origin_allowed,
 )
-from apps.tokenization.api.serializers import (
-    CreatePaymentMethodSerializer,
-    CreateTokenSerializer,
-    ListPaymentMethodsQuerySerializer,
-    PaymentMethodListSerializer,
-    PaymentMethodSerializer,
-    TokenSerializer,
-)
-from apps.tokenization.contracts import CardDetails, CardTokenSummary, PaymentMethodSummary
+from apps.tokenization.api.serializers import CreateTokenSerializer, TokenSerializer
+from apps.tokenization.contracts import CardDetails, CardTokenSummary
 from apps.tokenization.errors import OriginNotAllowedError
-from apps.tokenization.facade import (
-    create_payment_method_from_token,
-    delete_payment_method,
-    get_payment_method,
-    get_token,
-    list_payment_methods,
-    tokenize_card,
-)
+from apps.tokenization.facade import get_token, tokenize_card
 
 SENSITIVE_FIELDS = ("card[number]", "card[cvc]", "card[name]", "number", "cvc", "name")
 _IDEMPOTENCY_FINGERPRINT_SALT = "apps.tokenization.api.idempotency-fingerprint"
@@ -83,7 +70,7 @@ def serialize_card(*, card: CardDetails) -> dict[str, Any]:
     }
 
 
-def serialize_token(*, token: CardTokenSummary, principal: ApiKeyPrincipal) -> dict[str, Any]:
+def serialize_token(*, token: CardTokenSummary) -> dict[str, Any]:
     return TokenSerializer(
         {
             "id": token.id,
@@ -92,24 +79,8 @@ def serialize_token(*, token: CardTokenSummary, principal: ApiKeyPrincipal) -> d
             "card": serialize_card(card=token.card),
             "created": int(token.created_at.timestamp()),
             "expires_at": int(token.expires_at.timestamp()),
-            "livemode": principal.livemode,
+            "livemode": token.mode == "live",
             "used": token.used,
-        }
-    ).data
-
-
-def serialize_payment_method(
-    *, payment_method: PaymentMethodSummary, principal: ApiKeyPrincipal, detached: bool = False
-) -> dict[str, Any]:
-    return PaymentMethodSerializer(
-        {
-            "id": payment_method.id,
-            "object": "payment_method",
-            "type": "card",
-            "customer": None if detached else payment_method.customer_ref,
-            "card": serialize_card(card=payment_method.card),
-            "created": int(payment_method.created_at.timestamp()),
-            "livemode": principal.livemode,
         }
     ).data
 
@@ -184,15 +155,14 @@ class TokenCollectionView(CardBodyIdempotentAPIView):
         card = serializer.validated_data["card"]
         token = tokenize_card(
             merchant_id=principal.merchant_id,
+            mode=principal.mode,
             number=card["number"],
             exp_month=card["exp_month"],
             exp_year=card["exp_year"],
             cvc=card.get("cvc"),
             cardholder_name=card.get("name"),
         )
-        return Response(
-            serialize_token(token=token, principal=principal), status=status.HTTP_201_CREATED
-        )
+        return Response(serialize_token(token=token), status=status.HTTP_201_CREATED)
 
 
 class TokenDetailView(APIView):
@@ -206,116 +176,5 @@ class TokenDetailView(APIView):
     )
     def get(self, request: Request, token_id: str) -> Response:
         principal = get_api_principal(request=request)
-        token = get_token(merchant_id=principal.merchant_id, token_id=token_id)
-        return Response(serialize_token(token=token, principal=principal))
-
-
-class PaymentMethodCollectionView(IdempotentAPIView):
-    authentication_classes = [SecretKeyAuthentication]
-
-    @extend_schema(
-        operation_id="create_payment_method",
-        summary="Save a token as a customer's reusable card",
-        description=(
-            "Consumes the single-use token (a second use is 400 `token_already_used`, an "
-            "expired one 400 `token_expired`). `customer` is your reference for the customer."
-        ),
-        request=CreatePaymentMethodSerializer,
-        responses={
-            201: PaymentMethodSerializer,
-            400: ErrorResponse(
-                "token_already_used",
-                "token_expired",
-                description="`invalid_request_error`: the token was used or has expired.",
-            ),
-            404: ErrorResponse("resource_missing", description="No such token for your account."),
-        },
-        tags=["Payment methods"],
-    )
-    def post(self, request: Request) -> Response:
-        principal = get_api_principal(request=request)
-        serializer = CreatePaymentMethodSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        payment_method = create_payment_method_from_token(
-            merchant_id=principal.merchant_id,
-            token_id=serializer.validated_data["token"],
-            customer_ref=serializer.validated_data["customer"],
-        )
-        return Response(
-            serialize_payment_method(payment_method=payment_method, principal=principal),
-            status=status.HTTP_201_CREATED,
-        )
-
-    @extend_schema(
-        operation_id="list_payment_methods",
-        summary="List a customer's saved cards",
-        parameters=[ListPaymentMethodsQuerySerializer],
-        responses={200: PaymentMethodListSerializer},
-        tags=["Payment methods"],
-    )
-    def get(self, request: Request) -> Response:
-        principal = get_api_principal(request=request)
-        query = ListPaymentMethodsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        payment_methods = list_payment_methods(
-            merchant_id=principal.merchant_id, customer_ref=query.validated_data["customer"]
-        )
-        return Response(
-            {
-                "object": "list",
-                "data": [
-                    serialize_payment_method(payment_method=pm, principal=principal)
-                    for pm in payment_methods
-                ],
-                "has_more": False,
-            }
-        )
-
-
-class PaymentMethodDetailView(APIView):
-    authentication_classes = [SecretKeyAuthentication]
-
-    @extend_schema(
-        operation_id="retrieve_payment_method",
-        summary="Retrieve a saved card (brand, last4, expiry; never the number)",
-        responses={200: PaymentMethodSerializer},
-        tags=["Payment methods"],
-    )
-    def get(self, request: Request, payment_method_id: str) -> Response:
-        principal = get_api_principal(request=request)
-        payment_method = get_payment_method(
-            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
-        )
-        return Response(
-            serialize_payment_method(payment_method=payment_method, principal=principal)
-        )
-
-
-class PaymentMethodDetachView(IdempotentAPIView):
-    authentication_classes = [SecretKeyAuthentication]
-
-    @extend_schema(
-        operation_id="detach_payment_method",
-        summary="Detach a saved card: its data key is destroyed (crypto-shredding)",
-        description=(
-            "The card can never be charged again; brand, last4 and expiry stay readable in "
-            "payment history. The response shows the card as it was, with `customer: null`; "
-            "afterwards the payment method is 404."
-        ),
-        request=None,
-        responses={200: PaymentMethodSerializer},
-        tags=["Payment methods"],
-    )
-    def post(self, request: Request, payment_method_id: str) -> Response:
-        principal = get_api_principal(request=request)
-        payment_method = get_payment_method(
-            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
-        )
-        delete_payment_method(
-            merchant_id=principal.merchant_id, payment_method_id=payment_method_id
-        )
-        return Response(
-            serialize_payment_method(
-                payment_method=payment_method, principal=principal, detached=True
-            )
-        )
+        token = get_token(merchant_id=principal.merchant_id, mode=principal.mode, token_id=token_id)
+        return Response(serialize_token(token=token))

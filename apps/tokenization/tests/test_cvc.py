@@ -18,13 +18,14 @@ pytestmark = pytest.mark.django_db
 def tokenize(merchant, **overrides):
     card = {"number": VISA, "exp_month": 12, "exp_year": next_year(), "cvc": "123"}
     card.update(overrides)
-    return tokenize_card(merchant_id=merchant.public_id, **card)
+    return tokenize_card(merchant_id=merchant.public_id, mode="test", **card)
 
 
 def detokenize(merchant, source_id):
     return detokenize_for_authorization(
         token_or_payment_method_id=source_id,
         merchant_id=merchant.public_id,
+        mode="test",
         connector_name="simulator",
         reason="authorization",
         payment_ref="pay_1",
@@ -52,7 +53,10 @@ class TestCvcStorage:
     def test_is_gone_after_its_ttl(self, merchant, redis_client):
         with override_settings(VAULT_CVC_TTL_SECONDS=1):
             method = create_payment_method_from_token(
-                merchant_id=merchant.public_id, token_id=tokenize(merchant).id, customer_ref="c1"
+                merchant_id=merchant.public_id,
+                mode="test",
+                token_id=tokenize(merchant).id,
+                customer_ref="c1",
             )
         time.sleep(1.3)
         assert cvc_keys(redis_client) == []

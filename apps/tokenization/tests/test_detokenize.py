@@ -23,13 +23,14 @@ pytestmark = pytest.mark.django_db
 def tokenize(merchant, **overrides):
     card = {"number": VISA, "exp_month": 11, "exp_year": next_year(), "cvc": "123"}
     card.update(overrides)
-    return tokenize_card(merchant_id=merchant.public_id, **card)
+    return tokenize_card(merchant_id=merchant.public_id, mode="test", **card)
 
 
 def detokenize(merchant, source_id, **overrides):
     arguments = {
         "token_or_payment_method_id": source_id,
         "merchant_id": merchant.public_id,
+        "mode": "test",
         "connector_name": "simulator",
         "reason": "authorization",
         "payment_ref": "pay_test",
@@ -70,7 +71,10 @@ class TestDetokenizeForAuthorization:
 
     def test_every_detokenization_of_a_payment_method_is_audited(self, merchant):
         method = create_payment_method_from_token(
-            merchant_id=merchant.public_id, token_id=tokenize(merchant).id, customer_ref="c1"
+            merchant_id=merchant.public_id,
+            mode="test",
+            token_id=tokenize(merchant).id,
+            customer_ref="c1",
         )
         for _ in range(3):
             assert detokenize(merchant, method.id).number == VISA
@@ -87,7 +91,10 @@ class TestDetokenizeForAuthorization:
 
     def test_the_cvc_is_given_once(self, merchant):
         method = create_payment_method_from_token(
-            merchant_id=merchant.public_id, token_id=tokenize(merchant).id, customer_ref="c1"
+            merchant_id=merchant.public_id,
+            mode="test",
+            token_id=tokenize(merchant).id,
+            customer_ref="c1",
         )
         assert detokenize(merchant, method.id).cvc == "123"
         assert detokenize(merchant, method.id).cvc is None
@@ -95,7 +102,10 @@ class TestDetokenizeForAuthorization:
     def test_another_merchants_token_or_payment_method_is_not_found(self, merchant, other_merchant):
         token = tokenize(merchant)
         method = create_payment_method_from_token(
-            merchant_id=merchant.public_id, token_id=tokenize(merchant).id, customer_ref="c1"
+            merchant_id=merchant.public_id,
+            mode="test",
+            token_id=tokenize(merchant).id,
+            customer_ref="c1",
         )
         for source_id in (token.id, method.id, "pm_unknown", "nonsense"):
             with pytest.raises(NotFoundError):

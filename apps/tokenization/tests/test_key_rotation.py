@@ -30,10 +30,15 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def save_card(merchant, number, cvc="123"):
     token = tokenize_card(
-        merchant_id=merchant.public_id, number=number, exp_month=12, exp_year=next_year(), cvc=cvc
+        merchant_id=merchant.public_id,
+        mode="test",
+        number=number,
+        exp_month=12,
+        exp_year=next_year(),
+        cvc=cvc,
     )
     return create_payment_method_from_token(
-        merchant_id=merchant.public_id, token_id=token.id, customer_ref="cus_rotation"
+        merchant_id=merchant.public_id, mode="test", token_id=token.id, customer_ref="cus_rotation"
     )
 
 
@@ -41,6 +46,7 @@ def detokenize(merchant, source_id):
     return detokenize_for_authorization(
         token_or_payment_method_id=source_id,
         merchant_id=merchant.public_id,
+        mode="test",
         connector_name="simulator",
         reason="authorization",
         payment_ref="pay_rotation",
@@ -99,6 +105,7 @@ class VaultLoad:
                         number = make_card_number(rng=rng)
                         token = tokenize_card(
                             merchant_id=self.merchant.public_id,
+                            mode="test",
                             number=number,
                             exp_month=12,
                             exp_year=next_year(),
@@ -179,7 +186,9 @@ class TestRotateKeys:
     def test_shredded_cards_are_not_in_the_way(self, merchant):
         kept = save_card(merchant, "4242424242424242")
         deleted = save_card(merchant, "5555555555554444")
-        delete_payment_method(merchant_id=merchant.public_id, payment_method_id=deleted.id)
+        delete_payment_method(
+            merchant_id=merchant.public_id, mode="test", payment_method_id=deleted.id
+        )
         old_version = get_active_key_version()
         assert rotate_keys().completed
         assert_rotated_away_from(old_version)

@@ -249,13 +249,15 @@ def test_no_card_number_or_cvc_survives_anywhere_but_in_vault_ciphertext(
     )
     assert refused.status_code in {400, 402}
 
-    saved = post_json(server, "/v1/payment_methods", {"token": tokens[0], "customer": "cus_ada"})
-    assert saved.status_code == 201
+    customer = post_json(server, "/v1/customers", {"name": "Ada Lovelace"}).json()["id"]
+    saved = post_json(server, "/v1/payment_methods", {"token": tokens[0], "customer": customer})
+    assert saved.status_code == 201, saved.content
     payment_method_id = saved.json()["id"]
     for source_id in (payment_method_id, tokens[1], tokens[2]):
         card = detokenize_for_authorization(
             token_or_payment_method_id=source_id,
             merchant_id=merchant.public_id,
+            mode="test",
             connector_name="simulator",
             reason="authorization",
             payment_ref="pay_leakscan",

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def tokenize(merchant, **overrides):
     card = {"number": VISA, "exp_month": 12, "exp_year": next_year(), "cvc": "123"}
     card.update(overrides)
-    return tokenize_card(merchant_id=merchant.public_id, **card)
+    return tokenize_card(merchant_id=merchant.public_id, mode="test", **card)
 
 
 class TestTokenizeCard:
@@ -79,6 +79,7 @@ class TestTokenizeCard:
         with pytest.raises(NotFoundError):
             tokenize_card(
                 merchant_id="mch_doesnotexist000000000000",
+                mode="test",
                 number=VISA,
                 exp_month=1,
                 exp_year=next_year(),
@@ -115,6 +116,7 @@ class TestErrorReports:
         try:
             tokenize_card(
                 merchant_id=merchant.public_id,
+                mode="test",
                 number=AMEX,
                 exp_month=12,
                 exp_year=next_year(),
