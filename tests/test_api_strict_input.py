@@ -5,6 +5,7 @@ leniently ("no filter", ignored, coerced). Form-encoded bodies carry no types an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -123,3 +124,95 @@ class TestRefusalsMovedIntoTheSerializerKeepTheirCodes:
         error = _error(post_json(api, "/v1/webhook_endpoints", body))
         assert (error["code"], error["param"]) == ("invalid_webhook_endpoint", "url")
         assert error["message"] == "Enter a full https:// URL."
+
+
+def _bodyless_posts() -> list[str]:
+    """Every POST of the API documented without a request body (`request=None`)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        path
+        for path, item in schema["paths"].items()
+        if "post" in item and "requestBody" not in item["post"]
+    )
+
+
+BODYLESS_POSTS = _bodyless_posts()
+
+
+class TestEndpointsThatTakeNoBodyRefuseOne:
+    def test_the_walk_finds_the_irreversible_ones(self):
+        assert {
+            "/v1/disputes/{dispute_id}/close",
+            "/v1/payments/{payment_id}/cancel",
+            "/v1/checkout/sessions/{session_id}/expire",
+            "/v1/payment_methods/{payment_method_id}/detach",
+        } <= set(BODYLESS_POSTS)
+
+    @pytest.mark.parametrize("path", BODYLESS_POSTS)
+    def test_any_key_is_a_400_parameter_unknown_naming_it(self, api, path):
+        route = re.sub(r"\{\w+\}", "x_doesnotexist", path)
+        error = _error(post_json(api, route, {"evidence": "I contest this"}))
+        assert (error["code"], error["param"]) == ("parameter_unknown", "evidence")
+
+    @pytest.mark.parametrize("path", BODYLESS_POSTS)
+    def test_an_empty_body_or_object_goes_on_to_the_endpoint(self, api, path):
+        route = re.sub(r"\{\w+\}", "x_doesnotexist", path)
+        for body in ("{}", ""):
+            response = api.generic("POST", route, body, "application/json")
+            assert response.status_code == 404, response.content  # no such object
+
+    def test_a_body_that_is_not_an_object_is_a_400_parameter_invalid(self, api):
+        response = api.post(
+            "/v1/payments/pay_doesnotexist/cancel", "[1]", content_type="application/json"
+        )
+        assert _error(response)["code"] == "parameter_invalid"
+
+    def test_a_form_encoded_key_is_refused_too(self, api):
+        response = api.post(
+            "/v1/disputes/dp_doesnotexist/close",
+            "evidence=contest",
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert (_error(response)["code"], _error(response)["param"]) == (
+            "parameter_unknown",
+            "evidence",
+        )
+
+
+class TestFrameworkValidationCodesAreTheDocumentedOnes:
+    @pytest.mark.parametrize(
+        ("path", "param"),
+        [
+            ("/v1/customers?limit=101", "limit"),  # max_value
+            ("/v1/customers?limit=0", "limit"),  # min_value
+            ("/v1/customers?created_lt=-1", "created_lt"),  # min_value
+            ("/v1/customers?starting_after=%00", "starting_after"),  # null characters
+            ("/v1/customers?email=" + "e" * 255, "email"),  # max_length
+            ("/v1/disputes?status=bogus", "status"),  # invalid_choice
+            ("/v1/events?limit=abc", "limit"),  # invalid
+        ],
+    )
+    def test_a_refused_query_value_is_parameter_invalid(self, api, path, param):
+        error = _error(api.get(path))
+        assert (error["code"], error["param"]) == ("parameter_invalid", param)
+
+    def test_an_over_long_body_value_is_parameter_invalid(self, api):
+        error = _error(post_json(api, "/v1/customers", {"email": "a" * 250 + "@x.io"}))
+        assert (error["code"], error["param"]) == ("parameter_invalid", "email")
+
+    def test_a_code_an_app_chose_is_kept(self, api):
+        error = _error(post_json(api, "/v1/payouts", {"amount": 0}))
+        assert error["code"] == "amount_too_small"
+
+    def test_a_post_without_data_from_a_client_that_says_multipart_goes_on(self, api):
+        response = api.post("/v1/payments/pay_doesnotexist/cancel")  # multipart, no fields
+        assert response.status_code == 404, response.content
+
+    def test_a_multipart_field_is_refused_like_any_other_key(self, api):
+        response = api.post("/v1/disputes/dp_doesnotexist/close", {"evidence": "contest"})
+        assert (_error(response)["code"], _error(response)["param"]) == (
+            "parameter_unknown",
+            "evidence",
+        )

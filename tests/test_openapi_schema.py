@@ -384,8 +384,18 @@ class TestTheSchemaStatesWhatTheApiAccepts:
         nested = body["properties"]["payment_method_data"]
         nested = _resolve(schema, nested["allOf"][0] if "allOf" in nested else nested)
         assert nested["additionalProperties"] is False
-        cancel = schema["paths"]["/v1/payments/{payment_id}/cancel"]["post"]  # no body
-        assert "parameter_unknown" not in cancel["responses"]["400"]["x-error-codes"]
+
+    def test_endpoints_that_take_no_body_document_that_a_key_in_one_is_a_400(self, schema):
+        for route, method in [
+            ("/v1/payments/{payment_id}/cancel", "post"),
+            ("/v1/disputes/{dispute_id}/close", "post"),
+            ("/v1/customers/{customer_id}", "delete"),
+        ]:
+            operation = schema["paths"][route][method]
+            assert "requestBody" not in operation, route
+            assert "parameter_unknown" in operation["responses"]["400"]["x-error-codes"], route
+        retrieve = schema["paths"]["/v1/payments/{payment_id}"]["get"]  # no body, no query
+        assert "parameter_unknown" not in retrieve["responses"]["400"]["x-error-codes"]
 
     def test_a_body_read_leniently_is_not_documented_as_strict(self, schema):
         token = _request_body(schema, "/v1/tokens")  # a plain Serializer, not JSONBodySerializer
@@ -409,3 +419,89 @@ class TestTheSchemaStatesWhatTheApiAccepts:
         payment = _resolve(schema, {"$ref": "#/components/schemas/Payment"})
         assert {"card", "card_brand", "card_last4"} <= set(payment["properties"])
         assert not {"card", "card_brand", "card_last4"} & set(payment["required"])
+
+
+def _validator(schema: dict[str, Any], route: str, method: str, status: str) -> Any:
+    from openapi_schema_validator import OAS30Validator
+
+    response = schema["paths"][route][method]["responses"][status]
+    body = response["content"]["application/json"]["schema"]
+    return OAS30Validator({"allOf": [body], "components": schema["components"]})
+
+
+def _matching_branches(schema: dict[str, Any], ref_holder: dict[str, Any], body: Any) -> int:
+    from openapi_schema_validator import OAS30Validator
+
+    branches = _resolve(schema, ref_holder)["oneOf"]
+    return sum(
+        OAS30Validator({"allOf": [branch], "components": schema["components"]}).is_valid(body)
+        for branch in branches
+    )
+
+
+class TestRealResponsesMatchTheSchema:
+    """Bodies the API really returns, validated against the operation's documented response
+    (a `oneOf` must match exactly one branch)."""
+
+    def _assert_documented(self, schema, route, method, response):
+        validator = _validator(schema, route, method, str(response.status_code))
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
+        ]
+        assert errors == [], (route, method, response.json())
+
+    def test_a_customer_and_a_deleted_customer_each_match_one_branch_of_retrieve(self, schema):
+        from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
+
+        merchant_id, client = make_merchant_with_key()
+        created = post_json(client, "/v1/customers", {"email": "ada@shop.example"})
+        customer_id = created.json()["id"]
+        detail = "/v1/customers/{customer_id}"
+        self._assert_documented(schema, "/v1/customers", "post", created)
+        card = post_json(
+            client,
+            f"/v1/customers/{customer_id}/payment_methods",
+            {"token": make_token(merchant_id=merchant_id)},
+        )
+        self._assert_documented(schema, detail + "/payment_methods", "post", card)
+        self._assert_documented(
+            schema,
+            detail + "/payment_methods",
+            "get",
+            client.get(f"/v1/customers/{customer_id}/payment_methods"),
+        )
+        self._assert_documented(schema, "/v1/customers", "get", client.get("/v1/customers"))
+        retrieved = client.get(f"/v1/customers/{customer_id}")
+        self._assert_documented(schema, detail, "get", retrieved)
+        one_of = schema["paths"][detail]["get"]["responses"]["200"]["content"]["application/json"]
+        assert _matching_branches(schema, one_of["schema"], retrieved.json()) == 1
+
+        deleted = client.delete(f"/v1/customers/{customer_id}")
+        self._assert_documented(schema, detail, "delete", deleted)
+        retrieved_deleted = client.get(f"/v1/customers/{customer_id}")
+        self._assert_documented(schema, detail, "get", retrieved_deleted)
+        assert _matching_branches(schema, one_of["schema"], retrieved_deleted.json()) == 1
+        self._assert_documented(schema, "/v1/events", "get", client.get("/v1/events"))
+
+    def test_a_deleted_customer_requires_its_object_and_deleted_flag(self, schema):
+        deleted = _resolve(schema, {"$ref": "#/components/schemas/DeletedCustomer"})
+        assert set(deleted["required"]) == {"id", "object", "deleted"}
+        assert _resolve(schema, deleted["properties"]["deleted"])["enum"] == [True]
+
+    def test_error_bodies_match_the_envelope_and_carry_a_documented_code(self, schema):
+        from apps.payments.tests.api_helpers import make_merchant_with_key
+
+        _, client = make_merchant_with_key()
+        for route, url in [
+            ("/v1/customers", "/v1/customers?limit=101"),
+            ("/v1/customers", "/v1/customers?created_lt=-1"),
+            ("/v1/customers", "/v1/customers?starting_after=%00"),
+            ("/v1/customers", "/v1/customers?email=" + "e" * 255),
+            ("/v1/disputes", "/v1/disputes?status=bogus"),
+            ("/v1/events", "/v1/events?type=pay*.*"),
+        ]:
+            response = client.get(url)
+            assert response.status_code == 400, url
+            self._assert_documented(schema, route, "get", response)
+            documented = schema["paths"][route]["get"]["responses"]["400"]["x-error-codes"]
+            assert response.json()["error"]["code"] in documented, url

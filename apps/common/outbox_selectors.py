@@ -1,7 +1,16 @@
-"""Reads of the outbox for the events API (``GET /v1/events``): a merchant's events, in one
-mode, newest first. The write path (:func:`apps.common.outbox.enqueue_event`) is unchanged:
-an event's public id (``evt_...``) is the one it was written with, and its mode is the one
-webhooks deliver it in, ``live`` when its payload says ``"livemode": true``, else ``test``.
+"""Reads of the outbox for the events API (``GET /v1/events``): a merchant's public events, in
+one mode, newest first. The write path (:func:`apps.common.outbox.enqueue_event`) is
+unchanged: an event's public id (``evt_...``) is the one it was written with.
+
+The API shows exactly what webhooks deliver, and in the same mode:
+
+- public events only: the types starting with one of :data:`PUBLIC_EVENT_TYPE_PREFIXES`
+  (``payment.``, ``refund.``, ...), the one definition webhooks fan out by too
+  (``apps.payments.webhooks``). The platform's internal events (``risk.review_approved``,
+  ``merchant.status_changed``, ``open_banking.consent.*``, reconciliation alerts) are for its
+  own consumers: never listed, and a 404 by id;
+- the request's mode: an event is live when its payload says ``"livemode": true`` and test
+  when it says ``"livemode": false`` (every public event's payload says which).
 """
 
 from __future__ import annotations
@@ -16,6 +25,17 @@ from apps.common.models import OutboxEvent, OutboxStatus
 from apps.common.pagination import page_by_cursor
 
 MAX_PAGE_SIZE = 100
+# The event types merchants see: delivered by webhooks and listed by the events API. The only
+# definition; apps.payments.webhooks fans out by it.
+PUBLIC_EVENT_TYPE_PREFIXES: tuple[str, ...] = (
+    "payment.",
+    "refund.",
+    "dispute.",
+    "payout.",
+    "customer.",
+    "payment_method.",
+    "checkout.",
+)
 ALL_EVENT_TYPES = "*"
 MAX_EVENT_TYPE_LENGTH = 100
 _SHOWN = ("public_id", "event_type", "payload", "created_at", "request_id")
@@ -25,12 +45,22 @@ def _event_not_found(param: str = "event") -> NotFoundError:
     return NotFoundError(message="No such event.", param=param)
 
 
+def _public_event_types() -> Q:
+    public = Q()
+    for prefix in PUBLIC_EVENT_TYPE_PREFIXES:
+        public |= Q(event_type__startswith=prefix)
+    return public
+
+
 def _merchant_events(*, merchant_ref: str, livemode: bool) -> QuerySet[OutboxEvent]:
+    """The merchant's public events of one mode: what its webhooks receive."""
     if not merchant_ref:
         raise ValueError("merchant_ref is required")
-    events = OutboxEvent.objects.filter(merchant_ref=merchant_ref).only(*_SHOWN)
-    live = Q(payload__contains={"livemode": True})
-    return events.filter(live) if livemode else events.exclude(live)
+    return (
+        OutboxEvent.objects.filter(merchant_ref=merchant_ref)
+        .filter(_public_event_types(), payload__contains={"livemode": livemode})
+        .only(*_SHOWN)
+    )
 
 
 def _to_record(event: OutboxEvent) -> EventRecord:
@@ -53,19 +83,21 @@ def event_type_filter(*, event_type: str) -> Q:
         )
     if event_type == ALL_EVENT_TYPES:
         return Q()
-    if event_type.endswith(".*"):
-        return Q(event_type__startswith=event_type[:-1])
-    if "*" in event_type:
+    family = event_type.removesuffix(".*")
+    if "*" in family:  # `pay*`, `*.succeeded`, `pay*.*`: a wildcard only ends a pattern
         raise InvalidRequestError(
             code="parameter_invalid",
             message="A wildcard only ends a type, as in payment.*.",
             param="type",
         )
+    if family != event_type:
+        return Q(event_type__startswith=f"{family}.")
     return Q(event_type=event_type)
 
 
 def get_merchant_event(*, merchant_ref: str, livemode: bool, event_id: str) -> EventRecord:
-    """The merchant's event in this mode; another merchant's (or mode's) is a 404."""
+    """The merchant's public event in this mode; another merchant's or mode's event, or an
+    internal one, is a 404."""
     found = (
         _merchant_events(merchant_ref=merchant_ref, livemode=livemode)
         .filter(public_id=event_id)

@@ -169,9 +169,12 @@ def list_customers(
     created_gte: datetime | None = None,
     created_lt: datetime | None = None,
 ) -> Page[Customer]:
-    """Newest first, deleted customers left out; the email filter ignores case."""
+    """Newest first, deleted customers left out; the email filter ignores case. The cursor
+    may name a customer deleted since its page was read (Stripe's "page through and delete
+    each" loop): the page after it is still the next one."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    customers = Customer.objects.filter(merchant_ref=merchant_id, mode=mode, deleted=False)
+    every_customer = Customer.objects.filter(merchant_ref=merchant_id, mode=mode)
+    customers = every_customer.filter(deleted=False)
     filters = Q()
     if email:
         filters &= Q(email__iexact=email)
@@ -181,7 +184,7 @@ def list_customers(
         filters &= Q(created_at__lt=created_lt)
     rows, has_more = page_by_cursor(
         queryset=customers.filter(filters),
-        cursor_scope=customers,
+        cursor_scope=every_customer,
         limit=limit,
         cursor=starting_after,
         cursor_not_found=customer_not_found(param="starting_after"),
@@ -190,11 +193,26 @@ def list_customers(
 
 
 def list_customer_payment_methods(
-    *, merchant_id: str, mode: str, customer_id: str
-) -> list[PaymentMethodSummary]:
-    """The customer's saved payment methods (from the vault), oldest first."""
+    *,
+    merchant_id: str,
+    mode: str,
+    customer_id: str,
+    limit: int = 10,
+    starting_after: str | None = None,
+) -> Page[PaymentMethodSummary]:
+    """One page of the customer's saved payment methods (from the vault), oldest first. The
+    cursor must be one of them (404 ``starting_after`` otherwise)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
     customer = get_customer(merchant_id=merchant_id, mode=mode, customer_id=customer_id)
-    return vault.list_payment_methods(merchant_id=merchant_id, customer_ref=customer.public_id)
+    saved = vault.list_payment_methods(
+        merchant_id=merchant_id, mode=mode, customer_ref=customer.public_id
+    )
+    if starting_after:
+        position = next((i for i, pm in enumerate(saved) if pm.id == starting_after), None)
+        if position is None:
+            raise PaymentNotFoundError(message="No such payment method.", param="starting_after")
+        saved = saved[position + 1 :]
+    return Page(items=saved[:limit], has_more=len(saved) > limit)
 
 
 # --- the merchant portal ----------------------------------------------------------------------

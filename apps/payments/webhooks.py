@@ -55,6 +55,7 @@ from apps.common.contracts import DomainEvent
 from apps.common.errors import NotFoundError, PaymentHubError, StateError
 from apps.common.ids import make_public_id
 from apps.common.network import is_public_ip_address
+from apps.common.outbox_selectors import PUBLIC_EVENT_TYPE_PREFIXES
 from apps.common.transactions import call_on_commit
 from apps.merchants.contracts import WebhookEndpointSummary
 from apps.merchants.facade import (
@@ -66,15 +67,8 @@ from apps.merchants.facade import (
 from apps.payments.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookDeliveryStatus
 from apps.payments.webhook_signature import SIGNATURE_HEADER, build_signature_header
 
-WEBHOOK_EVENT_PREFIXES = (
-    "payment.",
-    "refund.",
-    "dispute.",
-    "payout.",
-    "customer.",
-    "payment_method.",
-    "checkout.",
-)
+# The public event types: the same ones the events API lists (one definition, in common).
+WEBHOOK_EVENT_PREFIXES = PUBLIC_EVENT_TYPE_PREFIXES
 GIVE_UP_AFTER = timedelta(days=3)
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_CAP_SECONDS = 6 * 3600

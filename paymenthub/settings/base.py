@@ -86,9 +86,11 @@ MIDDLEWARE = [
     "apps.common.request_context.RequestIdMiddleware",
     # /v1/ only: one row per request made with a merchant's key (the portal's request log).
     "apps.common.api.request_log.ApiRequestLogMiddleware",
-    # /v1/ only: PaymentHub-Version (400 when unknown), then the per-key rate limits (429).
+    # /v1/ only: PaymentHub-Version read (and named on every response, 429s included), the
+    # per-key rate limits (429), then an unknown PaymentHub-Version refused (400): counted too.
     "apps.common.api.versioning.ApiVersionMiddleware",
     "apps.common.api.throttling.ApiRateLimitMiddleware",
+    "apps.common.api.versioning.ApiVersionRefusalMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

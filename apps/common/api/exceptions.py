@@ -65,15 +65,50 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str | None, st
     if isinstance(detail, drf_exceptions.ErrorDetail):
         code = detail.code or "invalid"
         return path or None, _VALIDATION_CODES.get(code, code), str(detail)
-    return path or None, "invalid", str(detail)
+    return path or None, "parameter_invalid", str(detail)
 
 
+# DRF's (and Django's validators') own codes, as the envelope's documented ones
+# (docs/api/README.md): a field missing, null or blank is `parameter_missing`; one whose value
+# is refused for any reason (malformed, out of range, too long or short, not one of the
+# choices, holding a NUL character ...) is `parameter_invalid`, like the big processors,
+# whose codes do not leak a framework's. A code an app gives its own error (a validator's
+# `amount_too_small`) is kept.
+_PARAMETER_INVALID_CODES = (
+    "invalid",
+    "max_length",
+    "min_length",
+    "max_value",
+    "min_value",
+    "step_size",
+    "max_string_length",
+    "max_digits",
+    "max_decimal_places",
+    "max_whole_digits",
+    "overflow",
+    "date",
+    "datetime",
+    "make_aware",
+    "invalid_choice",
+    "not_a_list",
+    "not_a_dict",
+    "empty",
+    "no_name",
+    "invalid_image",
+    "invalid_extension",
+    "incorrect_type",
+    "no_match",
+    "incorrect_match",
+    "unique",
+    "null_characters_not_allowed",
+    "surrogate_characters_not_allowed",
+)
 _VALIDATION_CODES = {
     "required": "parameter_missing",
     "null": "parameter_missing",
     "blank": "parameter_missing",
-    "invalid": "parameter_invalid",
     "does_not_exist": "resource_missing",
+    **dict.fromkeys(_PARAMETER_INVALID_CODES, "parameter_invalid"),
 }
 
 

@@ -15,6 +15,12 @@ request cycle:
 Views that call a processor or a bank (reserve → call → record) cannot hold a transaction
 across the network call: they set ``idempotency_atomic = False`` and use
 ``request.idempotency_claim_id`` to make their own writes exactly-once.
+
+An endpoint documented as taking no body (``extend_schema(request=None)``: closing a dispute,
+cancelling a payment, deleting a customer ...) refuses a body that says anything, before the
+key is claimed and before the handler runs: ``{"evidence": "..."}`` sent to close a dispute
+is 400 `parameter_unknown` naming ``evidence``, never an irreversible 200 that ignored it. An
+empty body or ``{}`` is fine.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import json
 from typing import Any
 
 from django.db import transaction
+from django.http import QueryDict
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -50,6 +58,8 @@ _NOT_EXECUTED = (
     OperationInFlightError,
 )
 _NOT_EXECUTED_STATUSES = frozenset({401, 403, 429})
+# The methods whose body is checked against an endpoint's "no body" declaration.
+BODYLESS_CHECKED_METHODS = frozenset({"POST", "DELETE"})
 
 
 class _ReplayStoredResponse(Exception):
@@ -60,6 +70,42 @@ class _ReplayStoredResponse(Exception):
 
 def _to_json_value(data: Any) -> Any:
     return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+def refuse_any_body(data: Any) -> None:
+    """A body sent to an endpoint that takes none: empty, ``{}`` (or JSON ``null``) is fine;
+    a key is 400 `parameter_unknown` naming it; anything but an object 400
+    `parameter_invalid`."""
+    if data is None or (isinstance(data, dict | QueryDict) and not data):
+        return
+    if isinstance(data, dict | QueryDict):
+        name = str(next(iter(data)))
+        raise drf_exceptions.ValidationError(
+            {
+                name: [
+                    ErrorDetail(
+                        f"Received unknown parameter: {name}. This endpoint takes no body.",
+                        code="parameter_unknown",
+                    )
+                ]
+            }
+        )
+    raise drf_exceptions.ValidationError(
+        [ErrorDetail("This endpoint takes no body.", code="parameter_invalid")]
+    )
+
+
+def _read_body(request: Request) -> Any:
+    """The parsed body; a multipart one (not an API media type, but what many HTTP clients
+    send for a POST without data) is read by Django, only to see whether it names anything."""
+    try:
+        return request.data
+    except drf_exceptions.UnsupportedMediaType:
+        django_request = request._request
+        if django_request.content_type != "multipart/form-data":
+            raise
+        django_request.body  # noqa: B018 - keep the raw body readable (fingerprint)
+        return {name: "" for name in [*django_request.POST, *django_request.FILES]}
 
 
 class IdempotentAPIView(APIView):
@@ -73,6 +119,16 @@ class IdempotentAPIView(APIView):
         brute-forced back to them."""
         body: bytes = request._request.body
         return body
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """DRF's checks (authentication, permissions), then the body of an endpoint that
+        takes none: refused before anything runs or any key is claimed."""
+        super().initial(request, *args, **kwargs)
+        if request.method in BODYLESS_CHECKED_METHODS:
+            from apps.common.api.schema import declares_no_request_body  # imports this module
+
+            if declares_no_request_body(view=self, method=request.method):
+                refuse_any_body(_read_body(request))
 
     def _claim_idempotency_key(self, request: Request) -> IdempotencyClaim | None:
         if request.method != "POST":

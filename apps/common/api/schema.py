@@ -41,7 +41,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from apps.common.api.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, IdempotentAPIView
+from apps.common.api.idempotency import (
+    BODYLESS_CHECKED_METHODS,
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotentAPIView,
+)
 from apps.common.api.throttling import LIMIT_HEADER, REMAINING_HEADER, RETRY_AFTER_HEADER
 from apps.common.api.versioning import KNOWN_API_VERSIONS, VERSION_HEADER, current_api_version
 from apps.common.money import CURRENCY_EXPONENTS
@@ -301,6 +306,36 @@ class QueryParametersSerializer(serializers.Serializer[Any]):
         return super().to_internal_value(data)
 
 
+# What PaymentHubAutoSchema answers for a handler's request body while
+# `declares_no_request_body` probes it: "not declared by `extend_schema(request=...)`".
+_UNDECLARED_BODY = object()
+_PROBE_ATTRIBUTE = "_probing_declared_request_body"
+_declared_no_body: dict[tuple[type, str], bool] = {}
+
+
+def declares_no_request_body(*, view: Any, method: str) -> bool:
+    """Whether the view's handler for ``method`` is documented as taking no body
+    (``extend_schema(request=None)``: a dispute's close, a payment's cancel, a customer's
+    delete ...). The schema and the API read this one declaration: such an endpoint's body may
+    be empty or ``{}``, and any key in it is 400 `parameter_unknown`
+    (``IdempotentAPIView``), as the schema documents."""
+    key = (type(view), method.upper())
+    known = _declared_no_body.get(key)
+    if known is not None:
+        return known
+    handler = getattr(type(view), method.lower(), None)
+    schema_class = getattr(handler, "kwargs", {}).get("schema")
+    declared: Any = _UNDECLARED_BODY
+    if isinstance(schema_class, type) and issubclass(schema_class, PaymentHubAutoSchema):
+        probe = schema_class()
+        probe.view = view
+        probe.method = method.upper()
+        setattr(probe, _PROBE_ATTRIBUTE, True)
+        declared = probe.get_request_serializer()
+    _declared_no_body[key] = declared is None
+    return declared is None
+
+
 class ErrorSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(
         choices=ERROR_TYPES, help_text="The kind of error; branch on it and on `code`."
@@ -352,6 +387,12 @@ class PaymentHubAutoSchema(AutoSchema):
         method = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
         own_doc = type(self.view).__dict__.get("__doc__")
         return get_doc(method) or (get_doc(type(self.view)) if own_doc else "")
+
+    def get_request_serializer(self) -> Any:
+        if getattr(self, _PROBE_ATTRIBUTE, False):
+            # `extend_schema(request=...)` answers before this; nothing else is guessed
+            return _UNDECLARED_BODY
+        return super().get_request_serializer()
 
     # --- headers ---------------------------------------------------------------------------
     def _takes_idempotency_key(self) -> bool:
@@ -500,6 +541,15 @@ class PaymentHubAutoSchema(AutoSchema):
         kind = serializer if isinstance(serializer, type) else type(serializer)
         return issubclass(kind, JSONBodySerializer)
 
+    def _refuses_any_body(self) -> bool:
+        """An endpoint of ``IdempotentAPIView`` documented with no body (``request=None``):
+        a key in its body is 400 `parameter_unknown`."""
+        return (
+            self.method in BODYLESS_CHECKED_METHODS
+            and isinstance(self.view, IdempotentAPIView)
+            and declares_no_request_body(view=self.view, method=self.method)
+        )
+
     def _secret_keys_only(self) -> bool:
         return any(
             getattr(authenticator, "allowed_key_types", None) == frozenset({"secret"})
@@ -509,9 +559,13 @@ class PaymentHubAutoSchema(AutoSchema):
     def get_shared_error_responses(self) -> dict[str, ErrorResponse]:
         """The errors this operation can return whatever its view does."""
         bad_request = ["parameter_missing", "parameter_invalid", "invalid_request"]
-        if self._reads_a_json_body() or any(
-            location == OpenApiParameter.QUERY
-            for _name, location in self._process_override_parameters()
+        if (
+            self._reads_a_json_body()
+            or self._refuses_any_body()
+            or any(
+                location == OpenApiParameter.QUERY
+                for _name, location in self._process_override_parameters()
+            )
         ):
             bad_request.append("parameter_unknown")
         description = (

@@ -162,10 +162,13 @@ def resolve_api_version(request: HttpRequest) -> str:
 
 
 class ApiVersionMiddleware:
-    """For ``/v1/``: refuses an unknown ``PaymentHub-Version`` (400 ``invalid_api_version``),
-    renders DRF responses at the request's version and names that version on every response.
+    """For ``/v1/``: reads ``PaymentHub-Version``, renders DRF responses at the request's
+    version and names that version on every response.
 
-    Runs before the rate limiter so that its 429s carry the header too."""
+    Runs before the rate limiter so that its 429s carry the header too. An unknown version is
+    only noted here: :class:`ApiVersionRefusalMiddleware`, after the rate limiter, refuses it,
+    so such a request is counted and its 400 carries the ``X-RateLimit-*`` headers like any
+    other (a bad header is no way around the limits)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -177,9 +180,8 @@ class ApiVersionMiddleware:
         if requested is not None:
             requested = requested.strip()
             if requested not in KNOWN_API_VERSIONS:
-                refused = JsonResponse(build_invalid_version_body(value=requested), status=400)
-                refused[VERSION_HEADER] = CURRENT_API_VERSION
-                return refused
+                request.api_version_unknown = requested  # type: ignore[attr-defined]
+                requested = None
         request.api_version_requested = requested  # type: ignore[attr-defined]
         response = self.get_response(request)
         response[VERSION_HEADER] = resolve_api_version(request)
@@ -193,3 +195,18 @@ class ApiVersionMiddleware:
         if version != CURRENT_API_VERSION:
             response.data = render_for_api_version(data=response.data, version=version)
         return response
+
+
+class ApiVersionRefusalMiddleware:
+    """For ``/v1/``, after the rate limiter: an unknown ``PaymentHub-Version`` (noted by
+    :class:`ApiVersionMiddleware`) is 400 ``invalid_api_version``; the request goes no
+    further."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        unknown = getattr(request, "api_version_unknown", None)
+        if unknown is not None and request.path.startswith(API_PATH_PREFIX):
+            return JsonResponse(build_invalid_version_body(value=unknown), status=400)
+        return self.get_response(request)

@@ -43,7 +43,7 @@ class TestErrorEnvelope:
         error = _error(response)
         assert error["type"] == "invalid_request_error"
         assert error["param"] == "amount"
-        assert error["code"] == "min_value"
+        assert error["code"] == "parameter_invalid"  # DRF's `min_value`, as documented
 
     def test_missing_fields_are_parameter_missing(self, client):
         response = client.post(

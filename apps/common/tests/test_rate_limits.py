@@ -118,6 +118,29 @@ class TestABudgetPerKey:
         assert response.status_code == 404
         assert response["X-RateLimit-Limit"] == "3"
 
+    def test_a_request_with_an_unknown_api_version_is_counted_and_says_so(self):
+        client = _client(TEST_KEY)
+        with small_budgets():
+            refused = [client.get(URL, headers={"PaymentHub-Version": "bogus"}) for _ in range(3)]
+            over = client.get(URL, headers={"PaymentHub-Version": "bogus"})
+            valid = client.get(URL)
+        assert [r.status_code for r in refused] == [400, 400, 400]
+        assert refused[0].json()["error"]["code"] == "invalid_api_version"
+        assert [r["X-RateLimit-Remaining"] for r in refused] == ["2", "1", "0"]
+        assert all(r["X-RateLimit-Limit"] == "3" for r in refused)
+        assert (over.status_code, valid.status_code) == (429, 429)
+        assert over["PaymentHub-Version"]
+        assert over["Retry-After"]
+
+    def test_an_unknown_api_version_without_a_key_spends_the_ip_budget(self):
+        client = _client()
+        with small_budgets():
+            statuses = [
+                client.get(URL, headers={"PaymentHub-Version": "2026-13-01"}).status_code
+                for _ in range(5)
+            ]
+        assert statuses == [400, 400, 400, 400, 429]
+
     def test_budgets_of_two_keys_are_independent(self):
         first, second = _client(TEST_KEY), _client(OTHER_TEST_KEY)
         with small_budgets():

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_serializer
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from apps.common.api.schema import JSONBodySerializer, QueryParametersSerializer
@@ -44,6 +48,13 @@ class CustomerListQuerySerializer(QueryParametersSerializer):
     created_lt = unix_time_field()
 
 
+class CustomerPaymentMethodListQuerySerializer(QueryParametersSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=10)
+    starting_after = serializers.CharField(
+        required=False, max_length=40, help_text="The `id` of the last card of the previous page."
+    )
+
+
 class PaymentMethodAttachSerializer(JSONBodySerializer):
     token = serializers.CharField(max_length=64, help_text="A single-use card token (`tok_...`).")
 
@@ -60,10 +71,20 @@ class CustomerSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
 
 
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class DeletedFlagField(serializers.BooleanField):
+    """`deleted`: always `true`, the field that tells a deleted customer from a customer."""
+
+
 class DeletedCustomerSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField()
-    object = serializers.CharField(default="customer")
-    deleted = serializers.BooleanField(default=True)
+    """What a deleted customer answers: `{"id": ..., "object": "customer", "deleted": true}`.
+    Every field is required, so a customer (which has no `deleted`) never matches this branch
+    of `retrieve_customer`'s `oneOf` and a deleted one (which has no `email`, ...) never
+    matches the other."""
+
+    id = serializers.CharField(help_text="`cus_...`")
+    object = serializers.CharField(help_text="`customer`")
+    deleted = DeletedFlagField()
 
 
 CustomerOrDeletedSerializer = PolymorphicProxySerializer(

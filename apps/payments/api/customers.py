@@ -19,6 +19,7 @@ from apps.payments.api.customer_serializers import (
     CustomerListQuerySerializer,
     CustomerListSerializer,
     CustomerOrDeletedSerializer,
+    CustomerPaymentMethodListQuerySerializer,
     CustomerPaymentMethodListSerializer,
     CustomerPaymentMethodSerializer,
     CustomerSerializer,
@@ -168,22 +169,31 @@ class CustomerPaymentMethodsView(IdempotentAPIView):
     @extend_schema(
         operation_id="list_customer_payment_methods",
         summary="List a customer's saved cards",
-        description="Oldest first; detached cards are left out.",
+        description="Oldest first, cursor pagination with `starting_after`; detached cards "
+        "are left out.",
+        parameters=[CustomerPaymentMethodListQuerySerializer],
         responses={200: CustomerPaymentMethodListSerializer},
         tags=TAGS,
     )
     def get(self, request: Request, customer_id: str) -> Response:
         principal = get_api_principal(request=request)
-        saved = selectors.list_customer_payment_methods(
-            merchant_id=principal.merchant_id, mode=principal.mode, customer_id=customer_id
+        query = CustomerPaymentMethodListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        page = selectors.list_customer_payment_methods(
+            merchant_id=principal.merchant_id,
+            mode=principal.mode,
+            customer_id=customer_id,
+            limit=params["limit"],
+            starting_after=params.get("starting_after"),
         )
         body: dict[str, Any] = {
             "object": "list",
             "url": f"/v1/customers/{customer_id}/payment_methods",
-            "has_more": False,
+            "has_more": page.has_more,
             "data": [
                 customers.to_payment_method_payload(payment_method=pm, mode=principal.mode)
-                for pm in saved
+                for pm in page.items
             ],
         }
         return Response(CustomerPaymentMethodListSerializer(body).data)

@@ -209,3 +209,82 @@ class TestEventsApi:
         response = client.get("/v1/events/evt_doesnotexist")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "resource_missing"
+
+
+def _internal_event(*, merchant_id, event_type, payload):
+    return enqueue_event(
+        event_type=event_type,
+        payload=payload,
+        aggregate_type="internal",
+        aggregate_id="x",
+        merchant_ref=merchant_id,
+        now=datetime.now(tz=UTC),
+    )
+
+
+class TestOnlyPublicEventsAreShown:
+    INTERNAL = [
+        ("risk.review_approved", {"mode": "live", "review_id": 1, "payment_id": "pay_x"}),
+        ("risk.review_rejected", {"mode": "test", "review_id": 2, "payment_id": "pay_x"}),
+        ("merchant.status_changed", {"from": "active", "to": "suspended"}),
+        ("open_banking.consent.authorized", {"id": "obc_x", "livemode": False}),
+    ]
+
+    @pytest.mark.parametrize(("event_type", "payload"), INTERNAL)
+    def test_an_internal_event_is_never_listed_and_is_a_404_by_id(
+        self, merchant, event_type, payload
+    ):
+        merchant_id, client = merchant
+        internal = _internal_event(merchant_id=merchant_id, event_type=event_type, payload=payload)
+        public = _event(
+            merchant_id=merchant_id, event_type="payment.created", when=datetime.now(tz=UTC)
+        )
+        assert [e["id"] for e in client.get("/v1/events?type=*").json()["data"]] == [public]
+        assert client.get(f"/v1/events?type={event_type}").json()["data"] == []
+        response = client.get(f"/v1/events/{internal}")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "resource_missing"
+
+    def test_a_live_review_decision_is_seen_by_neither_mode(self, merchant):
+        merchant_id, client = merchant
+        decided = _internal_event(
+            merchant_id=merchant_id,
+            event_type="risk.review_approved",
+            payload={"mode": "live", "review_id": 7, "payment_id": "pay_LIVE"},
+        )
+        live_secret = create_api_key(merchant_id=merchant_id, mode="live", key_type="secret").secret
+        live = Client(headers={"Authorization": f"Bearer {live_secret}"})
+        for api in (client, live):
+            assert api.get("/v1/events").json()["data"] == []
+            assert api.get(f"/v1/events/{decided}").status_code == 404
+
+    def test_an_event_whose_payload_names_no_mode_is_shown_in_neither(self, merchant):
+        merchant_id, client = merchant
+        unmoded = _internal_event(
+            merchant_id=merchant_id, event_type="payment.created", payload={"id": "pay_x"}
+        )
+        assert client.get("/v1/events").json()["data"] == []
+        assert client.get(f"/v1/events/{unmoded}").status_code == 404
+
+    def test_the_events_api_and_webhooks_share_one_list_of_public_types(self):
+        from apps.common.outbox_selectors import PUBLIC_EVENT_TYPE_PREFIXES
+        from apps.payments.webhooks import WEBHOOK_EVENT_PREFIXES
+
+        assert WEBHOOK_EVENT_PREFIXES is PUBLIC_EVENT_TYPE_PREFIXES
+
+
+class TestTypePatterns:
+    @pytest.mark.parametrize("pattern", ["pay*.*", "pay*", "*.succeeded", "*.*", "payment.*.*"])
+    def test_a_wildcard_anywhere_but_at_the_end_is_a_400_naming_type(self, merchant, pattern):
+        _, client = merchant
+        response = client.get("/v1/events", {"type": pattern})
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("parameter_invalid", "type")
+
+    def test_a_family_matches_only_its_own_dotted_prefix(self, merchant):
+        merchant_id, client = merchant
+        now = datetime.now(tz=UTC)
+        _event(merchant_id=merchant_id, event_type="payment.created", when=now)
+        _event(merchant_id=merchant_id, event_type="payment_method.attached", when=now)
+        assert _types(client.get("/v1/events?type=payment.*")) == ["payment.created"]

@@ -164,6 +164,31 @@ class TestDisputes:
         assert _event_types(dispute_id) == ["dispute.created", "dispute.closed"]
         assert AuditEvent.objects.filter(action="dispute.accepted", object_id=dispute_id).exists()
 
+    @pytest.mark.parametrize("body", [{"evidence": "I contest this"}, {"status": "won"}])
+    def test_closing_with_a_body_is_a_400_and_leaves_the_dispute_open(self, merchant, body):
+        merchant_id, client = merchant
+        _pay(client, merchant_id, DISPUTED)
+        disputes.sync_processor_notifications()
+        dispute_id = client.get("/v1/disputes").json()["data"][0]["id"]
+        available = _available(merchant_id)
+
+        refused = post_json(
+            client, f"/v1/disputes/{dispute_id}/close", body, **{"Idempotency-Key": "close-1"}
+        )
+
+        assert refused.status_code == 400, refused.content
+        error = refused.json()["error"]
+        assert (error["code"], error["param"]) == ("parameter_unknown", next(iter(body)))
+        assert Dispute.objects.get(public_id=dispute_id).status == "needs_response"
+        assert _available(merchant_id) == available
+        assert _event_types(dispute_id) == ["dispute.created"]
+        # nothing ran, so the key stays free for the corrected request
+        closed = post_json(
+            client, f"/v1/disputes/{dispute_id}/close", {}, **{"Idempotency-Key": "close-1"}
+        )
+        assert closed.status_code == 200, closed.content
+        assert closed.json()["status"] == "lost"
+
     def test_a_processor_that_cannot_be_reached_leaves_the_dispute_open(self, merchant):
         merchant_id, client = merchant
         _pay(client, merchant_id, DISPUTED)
