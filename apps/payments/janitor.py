@@ -9,10 +9,15 @@ Two kinds of attempt wait for it:
 * ``reserved`` for longer than ``PAYMENTS_STALE_RESERVATION_SECONDS``: the process died between
   reserving and recording (a crash, a ``kill -9``, a deploy). The threshold is longer than any
   call can take (connector timeouts x retries), so a call still running is never overtaken.
+
+Each attempt is resolved on its own: one that cannot be resolved now (its processor
+unreachable, an unexpected error) is logged and left as it is for the next run, and the
+others are still resolved.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,6 +26,8 @@ from django.db.models import Q
 from apps.common.clock import get_now
 from apps.payments.models import AttemptStatus, PaymentAttempt
 from apps.payments.services import resolve_unknown_attempt
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_unknown_attempts(*, now: datetime | None = None, limit: int = 100) -> int:
@@ -39,9 +46,11 @@ def resolve_unknown_attempts(*, now: datetime | None = None, limit: int = 100) -
     )
     resolved = 0
     for attempt_id in attempt_ids:
-        if resolve_unknown_attempt(attempt_id=attempt_id) not in {
-            AttemptStatus.UNKNOWN,
-            AttemptStatus.RESERVED,
-        }:
+        try:
+            status = resolve_unknown_attempt(attempt_id=attempt_id)
+        except Exception:  # this attempt waits for the next run; the others go on
+            logger.exception("janitor: attempt %s could not be resolved now", attempt_id)
+            continue
+        if status not in {AttemptStatus.UNKNOWN, AttemptStatus.RESERVED}:
             resolved += 1
     return resolved

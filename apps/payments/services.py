@@ -776,8 +776,8 @@ def _authorize_outside_transaction(
                 idempotency_key=reserved.attempt_id, amount=amount, card=card_input, capture=capture
             ),
         )
-    except ConnectorTimeoutError:
-        return answered(None, reserved.connectors[0])
+    except ConnectorTimeoutError as lost:  # the janitor asks the connector that was called
+        return answered(None, lost.connector or reserved.connectors[0])
     except NoConnectorAvailableError:
         unavailable = OperationResult(
             kind=OperationKind.AUTHORIZE,

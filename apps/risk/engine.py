@@ -169,6 +169,11 @@ def _list_hit(
     return None
 
 
+# the decline code of the risk test cards' blocks, as the test card list gives it
+# (shared/data/test-cards.csv: 4100000000000019 and 4000000000004954, ``highest_risk``)
+TEST_CARD_DECLINE_CODE = "highest_risk"
+
+
 def _test_card_decision(*, risk_input: PaymentRiskInput) -> RiskDecision | None:
     from apps.risk.rules import HIGHEST_RISK_RULE_CARD, TEST_CARD_RULES
 
@@ -180,14 +185,14 @@ def _test_card_decision(*, risk_input: PaymentRiskInput) -> RiskDecision | None:
             action=action,
             score=95 if blocked else 80,
             reasons=(reason,),
-            decline_code="highest_risk_level" if blocked else "",
+            decline_code=TEST_CARD_DECLINE_CODE if blocked else "",
         )
     if card == HIGHEST_RISK_RULE_CARD and getattr(settings, "RISK_BLOCK_HIGHEST_RISK", True):
         return RiskDecision(
             action=RiskAction.BLOCK,
             score=90,
             reasons=("rule:block_highest_risk",),
-            decline_code="highest_risk_level",
+            decline_code=TEST_CARD_DECLINE_CODE,
         )
     return None
 

@@ -106,7 +106,16 @@ class ConnectorUnavailableError(Exception):
 
 
 class ConnectorTimeoutError(Exception):
-    """The call was sent but no answer came back: the outcome is unknown until asked."""
+    """The call was sent but no answer came back, or an answer that does not say what was
+    done (a processor's 5xx): the outcome is unknown until asked, under the same key.
+
+    ``connector`` names the connector that was being called (set by
+    ``registry.call_with_failover``, which knows it after a failover): the janitor must ask
+    that one, since no other ever saw the key."""
+
+    def __init__(self, *args: object, connector: str = "") -> None:
+        super().__init__(*args)
+        self.connector = connector
 
 
 class ProcessorConnector(Protocol):

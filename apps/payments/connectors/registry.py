@@ -17,6 +17,7 @@ from django.db import connection
 from apps.common.errors import ProcessorError
 from apps.common.money import Money
 from apps.payments.connectors.base import (
+    ConnectorTimeoutError,
     ConnectorUnavailableError,
     OperationResult,
     ProcessorConnector,
@@ -104,7 +105,9 @@ def call_with_failover(
     *, connectors: list[str], call: Callable[[ProcessorConnector], T]
 ) -> tuple[str, T]:
     """Call the first connector whose circuit lets us, failing over to the next while one is
-    unreachable. A timeout is not failed over (its outcome is unknown): it propagates."""
+    unreachable. A timeout is not failed over (its outcome is unknown): it propagates, naming
+    the connector that was called (``ConnectorTimeoutError.connector``): after a failover
+    that is not the first one listed, and only that one can say what it did with the key."""
     for name in connectors:
         admitted = admit_connector_call(connector=name)
         if admitted is None:
@@ -114,6 +117,9 @@ def call_with_failover(
         except ConnectorUnavailableError:
             record_connector_failure(connector=name)
             continue
+        except ConnectorTimeoutError as error:
+            error.connector = name
+            raise
         if result.retriable:
             record_connector_failure(connector=name)
         else:

@@ -54,6 +54,9 @@ FOLLOW_UP_AVAILABLE_AT_ONCE = "funds_available_immediately"
 FOLLOW_UP_DISPUTE = "dispute:fraudulent"
 FOLLOW_UP_REFUND_FAILS = "refund_fails:expired_or_canceled_card"
 DISPUTE_KIND = "dispute"  # the simulator's own record of a dispute it opened
+# processor errors that may go away when tried again (the card list's ``error`` outcome);
+# refusals (amount_too_large, resource_missing, currency_mismatch) would not
+RETRIABLE_ERROR_CODES = frozenset({"processing_error"})
 
 
 class SimulatorFault(StrEnum):
@@ -132,7 +135,10 @@ def _to_result(operation: SimulatedOperation) -> OperationResult:
         amount=amount,
         decline_code=operation.decline_code,
         error_code=operation.error_code,
-        retriable=False,
+        # the card list's "retriable processor error": the orchestrator tries again (same
+        # key) with backoff and the circuit breaker counts it
+        retriable=operation.outcome == OperationOutcome.FAILED
+        and operation.error_code in RETRIABLE_ERROR_CODES,
         follow_ups=tuple(operation.follow_ups),
     )
 

@@ -17,10 +17,30 @@ requires_action             requires_action (challenge)
 requires_payment_method     declined, with the decline code
 processing                  pending
 CardError                   declined (``decline_code`` or ``code``)
-RateLimitError, APIError    failed, retriable
+InvalidRequestError (4xx)   failed (nothing done), not retriable
+RateLimitError (429)        failed (nothing done), retriable
+AuthenticationError (401),  ConnectorUnavailableError: Stripe refused the platform's key
+PermissionError (403)       before doing anything; logged as a configuration error, the
+                            circuit counts it, the next connector is tried, and with none
+                            the operation fails ``processor_unavailable``
 connection refused          ConnectorUnavailableError (nothing happened: fail over)
+APIError (5xx, 409...)      ConnectorTimeoutError: Stripe's answer does not say whether the
+                            work was done (unknown: the janitor asks, same key)
+IdempotencyError            ConnectorTimeoutError: the key was used before, with other
+                            parameters; this call did nothing new, and what the first one did
+                            is the attempt's outcome: unknown until the janitor asks
+other StripeError           ConnectorTimeoutError (unknown: ask, never assume failed)
 timeout / dropped answer    ConnectorTimeoutError (unknown: ask later)
 ==========================  ==================================
+
+``retrieve_operation`` (the janitor's question) resolves each kind of attempt under its own
+key. It reads the attempt's kind and its payment's PaymentIntent from the platform's attempt
+row (the key is the attempt's public id): an authorization is found by the key stored in its
+PaymentIntent's metadata; a capture, a void or an authentication by reading that
+PaymentIntent (captured: the capture happened; canceled: the void did; still authorized:
+neither did, as if never received); a refund by the key in its metadata, among the
+PaymentIntent's refunds. Stripe unreachable, slow or erring while asked: ConnectorTimeoutError
+(the attempt stays unknown; the next janitor run asks again).
 
 For reconciliation, ``list_settlement_lines`` reads the balance transactions of a range of
 days (``created`` filter, sources expanded) and maps charges, refunds and disputes to
@@ -29,7 +49,9 @@ settlement lines in PaymentHub's references (the PaymentIntent, the refund).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -48,6 +70,9 @@ from apps.payments.connectors.base import (
     ProcessorNotification,
     SettlementLine,
 )
+from apps.payments.models import PaymentAttempt
+
+logger = logging.getLogger(__name__)
 
 KEY_METADATA = "paymenthub_idempotency_key"
 
@@ -81,11 +106,11 @@ class StripeConnector:
             if _was_refused(error):
                 raise ConnectorUnavailableError(f"stripe: {error.user_message}") from error
             raise ConnectorTimeoutError(f"stripe: {error.user_message}") from error
-        except (stripe.RateLimitError, stripe.APIError) as error:
+        except stripe.RateLimitError as error:  # refused before anything was done
             return OperationResult(
                 kind=kind,
                 outcome=OperationOutcome.FAILED,
-                error_code=_field(error, "code", "") or "processing_error",
+                error_code=str(error.code or "rate_limit"),
                 retriable=True,
                 message=str(error.user_message or ""),
             )
@@ -97,6 +122,25 @@ class StripeConnector:
                 retriable=False,
                 message=str(error.user_message or ""),
             )
+        except (stripe.AuthenticationError, stripe.PermissionError) as error:
+            # the key was refused before anything was done: a configuration error, and this
+            # connector is unusable until it is fixed (another one may be tried)
+            logger.error(
+                "stripe refused the platform's API key (%s, HTTP %s): check STRIPE_API_KEY",
+                type(error).__name__,
+                error.http_status,
+            )
+            raise ConnectorUnavailableError(
+                f"stripe: the API key was refused ({type(error).__name__})"
+            ) from error
+        except stripe.StripeError as error:
+            # APIError (a 5xx: "the result is indeterminate"), IdempotencyError (the key was
+            # used before: what that first call did is the outcome) and anything else: what
+            # Stripe did is unknown, never assumed failed; the janitor asks under this key
+            raise ConnectorTimeoutError(
+                f"stripe: {type(error).__name__} (HTTP {error.http_status}), outcome unknown: "
+                f"{error.user_message or ''}"
+            ) from error
 
     def authorize(
         self, *, idempotency_key: str, amount: Money, card: CardInput, capture: bool
@@ -189,12 +233,49 @@ class StripeConnector:
         return result
 
     def retrieve_operation(self, *, idempotency_key: str) -> OperationResult | None:
-        """Find the PaymentIntent or refund this key created, by its metadata."""
+        """What Stripe did under this attempt's key, or None if it did nothing (see the
+        module's notes). Raises ConnectorTimeoutError when Stripe could not be asked."""
+        try:
+            return self._retrieve(idempotency_key=idempotency_key)
+        except stripe.StripeError as error:
+            raise ConnectorTimeoutError(
+                f"stripe: could not ask about {idempotency_key}: {type(error).__name__} "
+                f"(HTTP {error.http_status})"
+            ) from error
+
+    def _retrieve(self, *, idempotency_key: str) -> OperationResult | None:
+        attempt = _describe_attempt(idempotency_key=idempotency_key)
+        if attempt is None:  # not one of the platform's attempts: search both kinds of object
+            return self._find_intent(idempotency_key=idempotency_key) or self._find_refund(
+                idempotency_key=idempotency_key, payment_intent=""
+            )
+        if attempt.kind == OperationKind.REFUND:
+            return self._find_refund(
+                idempotency_key=idempotency_key, payment_intent=attempt.payment_intent
+            )
+        if not attempt.payment_intent:  # an authorization: its PaymentIntent carries the key
+            return self._find_intent(idempotency_key=idempotency_key)
+        intent = self._client.v1.payment_intents.retrieve(attempt.payment_intent)
+        if attempt.kind == OperationKind.CAPTURE:
+            return _capture_outcome(intent=intent)
+        if attempt.kind == OperationKind.VOID:
+            return _void_outcome(intent=intent)
+        # an authentication (an authorize-kind attempt on a payment that already has its
+        # PaymentIntent): a read, so where the PaymentIntent stands now is its answer
+        return _from_intent(kind=OperationKind.AUTHENTICATE, intent=intent)
+
+    def _find_intent(self, *, idempotency_key: str) -> OperationResult | None:
         intents = self._client.v1.payment_intents.list(params={"limit": 100})
         for intent in intents.auto_paging_iter():
             if _field(_field(intent, "metadata", {}), KEY_METADATA) == idempotency_key:
                 return _from_intent(kind=OperationKind.AUTHORIZE, intent=intent)
-        refunds = self._client.v1.refunds.list(params={"limit": 100})
+        return None
+
+    def _find_refund(self, *, idempotency_key: str, payment_intent: str) -> OperationResult | None:
+        params: dict[str, Any] = {"limit": 100}
+        if payment_intent:
+            params["payment_intent"] = payment_intent
+        refunds = self._client.v1.refunds.list(params=params)  # type: ignore[arg-type]
         for refund in refunds.auto_paging_iter():
             if _field(_field(refund, "metadata", {}), KEY_METADATA) == idempotency_key:
                 return _from_refund(refund=refund, amount=None)
@@ -311,6 +392,78 @@ def _was_refused(error: stripe.APIConnectionError) -> bool:
         cause = cause.__cause__ or cause.__context__
     message = str(error)
     return "Connection refused" in message or "NewConnectionError" in message
+
+
+@dataclass(frozen=True, slots=True)
+class _AttemptToResolve:
+    kind: OperationKind
+    payment_intent: str  # the payment's PaymentIntent ("" before its authorization answered)
+
+
+def _describe_attempt(*, idempotency_key: str) -> _AttemptToResolve | None:
+    """The platform's attempt under this key (its public id is the key): its kind and its
+    payment's PaymentIntent, or None for a key that is no attempt of the platform."""
+    found = (
+        PaymentAttempt.objects.filter(public_id=idempotency_key)
+        .values_list("kind", "payment__processor_reference")
+        .first()
+    )
+    if found is None:
+        return None
+    kind, payment_intent = found
+    return _AttemptToResolve(kind=OperationKind(kind), payment_intent=payment_intent or "")
+
+
+def _capture_outcome(*, intent: Any) -> OperationResult | None:
+    """A capture's outcome read from its PaymentIntent: captured (``succeeded``), or None
+    while it is still only authorized (the capture never happened)."""
+    status = _field(intent, "status", "")
+    if status == "requires_capture":
+        return None
+    if status == "succeeded":
+        received = _field(intent, "amount_received")
+        currency = str(_field(intent, "currency", "")).upper()
+        return OperationResult(
+            kind=OperationKind.CAPTURE,
+            outcome=OperationOutcome.SUCCEEDED,
+            processor_reference=str(intent.id),
+            amount=Money(amount_minor=int(received), currency=currency)
+            if received is not None and currency
+            else None,
+        )
+    return OperationResult(
+        kind=OperationKind.CAPTURE,
+        outcome=OperationOutcome.FAILED,
+        processor_reference=str(intent.id),
+        error_code="payment_intent_canceled"
+        if status == "canceled"
+        else "payment_intent_unexpected_state",
+    )
+
+
+def _void_outcome(*, intent: Any) -> OperationResult | None:
+    """A void's outcome read from its PaymentIntent: ``canceled``, or None while it can
+    still be canceled (the void never happened); captured meanwhile: the void failed."""
+    status = _field(intent, "status", "")
+    if status == "canceled":
+        return OperationResult(
+            kind=OperationKind.VOID,
+            outcome=OperationOutcome.SUCCEEDED,
+            processor_reference=str(intent.id),
+        )
+    if status in {
+        "requires_capture",
+        "requires_action",
+        "requires_confirmation",
+        "requires_payment_method",
+    }:
+        return None
+    return OperationResult(
+        kind=OperationKind.VOID,
+        outcome=OperationOutcome.FAILED,
+        processor_reference=str(intent.id),
+        error_code="payment_intent_unexpected_state",
+    )
 
 
 def _declined(*, kind: OperationKind, error: stripe.CardError) -> OperationResult:

@@ -17,6 +17,7 @@ def _unknown_payment(merchant_id, fault):
     clear_simulator_fault()
     token = vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number="4242424242424242",
         exp_month=12,
         exp_year=timezone.now().year + 2,
@@ -46,3 +47,16 @@ def test_the_janitor_waits_out_the_grace_period_then_resolves_each_unknown_attem
     assert (lost_answer.status, never_arrived.status) == ("succeeded", "failed")
     assert resolve_unknown_attempts(now=later) == 0
     assert not PaymentAttempt.objects.filter(status="unknown").exists()
+
+
+def test_an_attempt_that_cannot_be_resolved_now_waits_without_stopping_the_others(merchant_id):
+    stuck = _unknown_payment(merchant_id, "timeout_after")
+    lost_answer = _unknown_payment(merchant_id, "timeout_after")
+    # the first attempt names a processor the platform no longer knows: asking it fails
+    PaymentAttempt.objects.filter(payment=stuck).update(connector="retired_processor")
+    later = timezone.now() + timedelta(minutes=5)
+    assert resolve_unknown_attempts(now=later) == 1
+    stuck.refresh_from_db()
+    lost_answer.refresh_from_db()
+    assert (stuck.status, lost_answer.status) == ("unknown", "succeeded")
+    assert PaymentAttempt.objects.get(payment=stuck).status == "unknown"  # asked again next run

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.common.money import Money
-from apps.payments.connectors.base import CardInput, OperationOutcome
+from apps.payments.connectors.base import CardInput, ConnectorTimeoutError, OperationOutcome
 from apps.payments.connectors.circuit import (
     CircuitState,
     get_circuit_state,
@@ -13,7 +16,10 @@ from apps.payments.connectors.registry import (
     choose_connectors,
 )
 from apps.payments.connectors.simulator import clear_simulator_fault, set_simulator_fault
-from apps.payments.models import RoutingRule
+from apps.payments.janitor import resolve_unknown_attempts
+from apps.payments.models import PaymentAttempt, RoutingRule
+from apps.payments.services import create_payment
+from apps.tokenization import facade as vault
 
 EUR_10 = Money(amount_minor=1000, currency="EUR")
 pytestmark = pytest.mark.django_db
@@ -106,3 +112,64 @@ class TestFailover:
         with pytest.raises(NoConnectorAvailableError) as refused:
             call_with_failover(connectors=["simulator"], call=_authorize)
         assert refused.value.http_status == 503
+
+    def test_a_timeout_after_failing_over_names_the_connector_that_was_called(self, settings):
+        settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # refused: fail over to the simulator
+        settings.STRIPE_TIMEOUT_SECONDS = 2
+        set_simulator_fault(mode="timeout_after")  # the simulator charges, its answer is lost
+        with pytest.raises(ConnectorTimeoutError) as lost:
+            call_with_failover(connectors=["stripe", "simulator"], call=_authorize)
+        assert lost.value.connector == "simulator"
+
+
+def _token(merchant_id, number):
+    return vault.tokenize_card(
+        merchant_id=merchant_id,
+        mode="test",
+        number=number,
+        exp_month=12,
+        exp_year=timezone.now().year + 2,
+        cvc="123",
+    ).id
+
+
+class TestTheRetriableTestCard:
+    def test_is_tried_three_times_under_one_key_and_counted_by_the_circuit(
+        self, merchant_id, settings
+    ):
+        settings.CIRCUIT_FAILURE_THRESHOLD = 3
+        payment = create_payment(
+            merchant_id=merchant_id,
+            mode="test",
+            amount=EUR_10,
+            payment_method=_token(merchant_id, "4000000000000119"),
+            confirm=True,
+        )
+        assert (payment.status, payment.failure_code) == ("failed", "processing_error")
+        assert PaymentAttempt.objects.filter(payment=payment).count() == 1
+        # three retriable failures in a row: the third opened the simulator's circuit
+        assert get_circuit_state(connector="simulator") is CircuitState.OPEN
+
+
+class TestFailoverWithALostAnswer:
+    def test_the_payment_is_resolved_by_the_connector_that_charged_it(self, merchant_id, settings):
+        settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # refused: fail over to the simulator
+        settings.STRIPE_API_KEY = "sk_test_routing"
+        settings.STRIPE_TIMEOUT_SECONDS = 2
+        _rule(1, ["stripe", "simulator"], mode="test")
+        token = _token(merchant_id, "4242424242424242")
+        set_simulator_fault(mode="timeout_after")  # the simulator charges, its answer is lost
+        payment = create_payment(
+            merchant_id=merchant_id,
+            mode="test",
+            amount=EUR_10,
+            payment_method=token,
+            confirm=True,
+        )
+        assert payment.status == "unknown"
+        attempt = PaymentAttempt.objects.get(payment=payment)
+        assert attempt.connector == "simulator"  # the janitor asks the one that saw the key
+        resolve_unknown_attempts(now=timezone.now() + timedelta(minutes=5))
+        payment.refresh_from_db()
+        assert (payment.status, payment.connector) == ("succeeded", "simulator")
+        assert payment.amount_captured_minor == 1000

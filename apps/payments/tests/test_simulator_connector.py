@@ -79,7 +79,8 @@ def test_every_test_card_behaves_as_listed(simulator, row):
     if row["outcome"] in {"declined", "invalid"}:
         assert result.decline_code == row["decline_code"]
     if row["outcome"] == "error":
-        assert result.error_code == "processing_error"
+        assert result.error_code == row["decline_code"]
+        assert result.retriable == ("retriable" in row["notes"])
 
 
 class TestSimulatorBehaviours:
@@ -143,6 +144,7 @@ class TestSimulatorBehaviours:
         too_much = simulator.capture(idempotency_key="c2", authorization_reference=ref, amount=six)
         assert too_much.outcome == OperationOutcome.FAILED
         assert too_much.error_code == "amount_too_large"
+        assert not too_much.retriable  # a refusal: trying again would not help
 
     def test_refunds_never_exceed_what_was_captured(self, simulator):
         authorization = _authorize(simulator, "4242424242424242", capture=False)

@@ -107,6 +107,7 @@ class TestStripeConnector:
         )
         assert result.outcome == OperationOutcome.SUCCEEDED
 
+    @pytest.mark.django_db  # the key is looked up among the platform's attempts first
     def test_what_a_key_did_can_be_found_again(self, stripe_connector):
         key = _key()
         charged = stripe_connector.authorize(

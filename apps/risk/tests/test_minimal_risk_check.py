@@ -98,7 +98,7 @@ class TestMinimalRiskCheck:
     def test_the_risk_test_cards_behave_as_listed_in_test_mode(self, settings):
         blocked = assess_payment(risk_input=_input(card_bin="410000", card_last4="0019"))
         assert blocked.blocked
-        assert blocked.decline_code == "highest_risk_level"
+        assert blocked.decline_code == "highest_risk"
         review = assess_payment(risk_input=_input(card_bin="400000", card_last4="9235"))
         assert review.action is RiskAction.REVIEW
         assert assess_payment(risk_input=_input(card_bin="400000", card_last4="4954")).blocked
