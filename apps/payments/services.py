@@ -892,7 +892,10 @@ def capture_payment(
     amount_minor: int | None = None,
     now: datetime | None = None,
 ) -> Payment:
-    """Capture an authorized payment, fully or partly (the rest is released)."""
+    """Capture an authorized payment, fully or partly (the rest is released). A capture the
+    processor refuses, or no processor could be asked, is recorded (`payment.capture_failed`)
+    and then refused with 409 `capture_failed` / `processor_unavailable`: the payment is
+    capturable as before."""
     now = now or get_now()
     with transaction.atomic():
         payment = _lock_payment_in_status(
@@ -928,7 +931,18 @@ def capture_payment(
             amount=amount,
         ),
     )
-    return _record_capture(attempt_id=attempt.public_id, result=result)
+    recorded = _record_capture(attempt_id=attempt.public_id, result=result)
+    if result is not None and result.outcome != OperationOutcome.SUCCEEDED:
+        # nothing was captured, the payment is capturable as before: say so, as cancel does
+        unreachable = result.error_code == "processor_unavailable"
+        raise ConflictError(
+            code="processor_unavailable" if unreachable else "capture_failed",
+            message="The processor could not be reached to capture this payment; retry."
+            if unreachable
+            else "The processor refused to capture this payment.",
+            extra={"payment_status": recorded.status},
+        )
+    return recorded
 
 
 def _record_capture(

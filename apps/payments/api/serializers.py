@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MinValueValidator
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -83,8 +84,21 @@ def check_payment_method_types(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+class AmountField(serializers.IntegerField):
+    """An amount in minor units, at least 1: below that is 400 ``amount_too_small`` (the
+    services' code for the same refusal), not DRF's ``min_value``; the schema still says
+    ``minimum: 1``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, **kwargs)
+        for validator in self.validators:
+            if isinstance(validator, MinValueValidator):
+                validator.code = "amount_too_small"
+                validator.message = "The amount must be at least 1 (in the currency's minor unit)."
+
+
 class PaymentCreateSerializer(JSONBodySerializer):
-    amount = serializers.IntegerField(min_value=1, help_text="In the currency's minor unit.")
+    amount = AmountField(help_text="In the currency's minor unit.")
     currency = CurrencyCodeField(min_length=3, max_length=3)
     payment_method = serializers.CharField(required=False, allow_blank=True, default="")
     capture_method = serializers.ChoiceField(
@@ -151,12 +165,12 @@ class PaymentConfirmSerializer(JSONBodySerializer):
 
 
 class PaymentCaptureSerializer(JSONBodySerializer):
-    amount_to_capture = serializers.IntegerField(min_value=1, required=False)
+    amount_to_capture = AmountField(required=False)
 
 
 class RefundCreateSerializer(JSONBodySerializer):
     payment = serializers.CharField()
-    amount = serializers.IntegerField(min_value=1, required=False)
+    amount = AmountField(required=False)
     reason = serializers.ChoiceField(
         choices=["duplicate", "fraudulent", "requested_by_customer"], required=False, default=""
     )

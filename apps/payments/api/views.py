@@ -399,8 +399,11 @@ class PaymentCaptureView(IdempotentAPIView):
             409: ErrorResponse(
                 UNEXPECTED_STATE,
                 IN_FLIGHT,
-                description="The payment is not authorized (`requires_capture`), or another "
-                "operation on it is in progress.",
+                "capture_failed",
+                "processor_unavailable",
+                description="The payment is not authorized (`requires_capture`), another "
+                "operation on it is in progress, or the processor refused the capture or could "
+                "not be reached (nothing captured; the payment stays `requires_capture`).",
             ),
         },
         tags=["Payments"],

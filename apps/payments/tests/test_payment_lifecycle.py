@@ -30,6 +30,7 @@ EUR_100 = Money(amount_minor=10_000, currency="EUR")
 def _token(merchant_id, number="4242424242424242"):
     return vault.tokenize_card(
         merchant_id=merchant_id,
+        mode="test",
         number=number,
         exp_month=12,
         exp_year=timezone.now().year + 2,
@@ -116,7 +117,7 @@ class TestAutomaticCapture:
     def test_a_risk_blocked_test_card_never_reaches_the_processor(self, merchant_id):
         payment = _pay(merchant_id, "4100000000000019")
         assert payment.status == "failed"
-        assert payment.decline_code == "highest_risk_level"
+        assert payment.decline_code == "highest_risk"
         assert payment.connector == "risk"
 
     def test_a_challenge_card_requires_action(self, merchant_id):
@@ -263,6 +264,24 @@ class TestUnknownOutcomes:
         payment = _pay(merchant_id)
         assert payment.status == "succeeded"
         assert PaymentAttempt.objects.filter(payment=payment).count() == 1
+
+
+def test_a_capture_no_processor_could_take_is_refused_and_leaves_the_payment_capturable(
+    merchant_id,
+):
+    payment = _pay(merchant_id, capture_method="manual")
+    set_simulator_fault(mode="unavailable", count=10)
+
+    with pytest.raises(ConflictError) as refused:
+        capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+    assert refused.value.code == "processor_unavailable"
+    payment.refresh_from_db()
+    assert payment.status == "requires_capture"
+    assert payment.amount_captured_minor == 0
+    assert OutboxEvent.objects.filter(
+        aggregate_id=payment.public_id, event_type="payment.capture_failed"
+    ).exists()
 
 
 class TestCreateValidation:

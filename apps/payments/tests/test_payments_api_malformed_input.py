@@ -288,3 +288,38 @@ class TestNulInHeadersIsRefusedNotA500:
         )
         assert response.status_code == 401, response.content
         assert response.json()["error"]["code"] == "authentication_required"
+
+
+class TestAnAmountBelowOneIsAmountTooSmall:
+    """The serializers refuse it before the services do, with the services' own code."""
+
+    @pytest.mark.parametrize("amount", [0, -1])
+    def test_creating_a_payment(self, merchant, amount):
+        merchant_id, api = merchant
+        body = {
+            "amount": amount,
+            "currency": "EUR",
+            "payment_method": make_token(merchant_id=merchant_id),
+        }
+
+        error = _error(post_json(api, "/v1/payments", body), 400)
+
+        assert (error["code"], error["param"]) == ("amount_too_small", "amount")
+        assert not Payment.objects.exists()
+
+    def test_capturing_and_refunding(self, merchant):
+        merchant_id, api = merchant
+        body = {
+            "amount": 1000,
+            "currency": "EUR",
+            "payment_method": make_token(merchant_id=merchant_id),
+            "confirm": True,
+            "capture_method": "manual",
+        }
+        payment = post_json(api, "/v1/payments", body).json()
+
+        capture = post_json(api, f"/v1/payments/{payment['id']}/capture", {"amount_to_capture": 0})
+        refund = post_json(api, "/v1/refunds", {"payment": payment["id"], "amount": 0})
+
+        assert _error(capture, 400)["code"] == "amount_too_small"
+        assert _error(refund, 400)["code"] == "amount_too_small"
