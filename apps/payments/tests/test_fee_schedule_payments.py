@@ -15,7 +15,7 @@ from apps.common.money import Money
 from apps.ledger import facade as ledger
 from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.services import confirm_payment, create_payment
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -58,14 +58,7 @@ def _pay(merchant_id):
         mode="test",
         amount=EUR_100,
         capture_method="automatic",
-        payment_method=vault.tokenize_card(
-            merchant_id=merchant_id,
-            mode="test",
-            number="4242424242424242",
-            exp_month=12,
-            exp_year=timezone.now().year + 2,
-            cvc="123",
-        ).id,
+        payment_method=make_token(merchant_id=merchant_id, number="4242424242424242"),
     )
     payment = confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
     assert payment.status == "succeeded"

@@ -8,21 +8,14 @@ from apps.payments.connectors.simulator import clear_simulator_fault, set_simula
 from apps.payments.janitor import resolve_unknown_attempts
 from apps.payments.models import PaymentAttempt
 from apps.payments.services import confirm_payment, create_payment
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 pytestmark = pytest.mark.django_db
 
 
 def _unknown_payment(merchant_id, fault):
     clear_simulator_fault()
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number="4242424242424242",
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number="4242424242424242")
     payment = create_payment(
         merchant_id=merchant_id,
         mode="test",

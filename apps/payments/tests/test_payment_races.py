@@ -4,7 +4,6 @@ import threading
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from apps.common.errors import PaymentHubError
 from apps.common.money import Money
@@ -16,7 +15,7 @@ from apps.payments.services import (
     create_payment,
     create_refund,
 )
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 THREADS = 50
 
@@ -50,14 +49,7 @@ def _run_in_threads(work, *others):
 
 
 def _authorized(merchant_id, capture_method):
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number="4242424242424242",
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number="4242424242424242")
     payment = create_payment(
         merchant_id=merchant_id,
         mode="test",

@@ -30,21 +30,14 @@ from apps.payments.reconciliation.services import (
     run_reconciliation,
 )
 from apps.payments.services import confirm_payment, create_payment, create_refund
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 pytestmark = pytest.mark.django_db
 HEADER = ["processor_reference", "type", "gross", "fee", "net", "currency", "date"]
 
 
 def _pay(merchant_id, *, amount_minor=10_000, number="4242424242424242"):
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number=number,
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number=number)
     payment = create_payment(
         merchant_id=merchant_id,
         mode="test",

@@ -40,7 +40,7 @@ from apps.payments.reconciliation.importers import (
 from apps.payments.reconciliation.models import ReconciliationBreak, ReconciliationReportLine
 from apps.payments.reconciliation.services import run_reconciliation
 from apps.payments.services import confirm_payment, create_payment, create_refund
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 FIXTURE = Path(__file__).with_name("fixtures") / "stripe_balance_transactions.json"
 API_KEY = "sk_test_paymenthub_localstripe"
@@ -161,14 +161,7 @@ class TestStripeBalanceTransactions:
 
 
 def _stripe_payment(merchant_id, amount_minor):
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number="4242424242424242",
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number="4242424242424242")
     payment = create_payment(
         merchant_id=merchant_id,
         mode="test",

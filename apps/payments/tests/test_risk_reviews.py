@@ -2,7 +2,6 @@
 cancels (or refunds an already captured payment)."""
 
 import pytest
-from django.utils import timezone
 
 from apps.common.errors import StateError
 from apps.common.models import AuditEvent
@@ -11,8 +10,8 @@ from apps.common.outbox import relay_outbox_until_empty
 from apps.payments.models import Payment
 from apps.payments.risk_reviews import apply_risk_review
 from apps.payments.services import confirm_payment, create_payment
+from apps.payments.tests.api_helpers import make_token
 from apps.risk import facade as risk
-from apps.tokenization import facade as vault
 from paymenthub.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,14 +26,7 @@ def eager_celery():
 
 
 def _held_for_review(merchant_id):
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number="4000000000009235",
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number="4000000000009235")
     payment = create_payment(
         merchant_id=merchant_id,
         mode="test",

@@ -19,7 +19,7 @@ from apps.payments.connectors.simulator import clear_simulator_fault, set_simula
 from apps.payments.janitor import resolve_unknown_attempts
 from apps.payments.models import PaymentAttempt, RoutingRule
 from apps.payments.services import create_payment
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 EUR_10 = Money(amount_minor=1000, currency="EUR")
 pytestmark = pytest.mark.django_db
@@ -123,14 +123,7 @@ class TestFailover:
 
 
 def _token(merchant_id, number):
-    return vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number=number,
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    return make_token(merchant_id=merchant_id, number=number)
 
 
 class TestTheRetriableTestCard:

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from apps.common.clock import get_now
 from apps.common.config import (
@@ -29,7 +28,7 @@ from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import RoutingRule
 from apps.payments.routing_config import ROUTING_RULES_KEY
 from apps.payments.services import confirm_payment, create_payment
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -282,14 +281,7 @@ class TestNewPaymentsFollowTheDocument:
             mode="test",
             amount=Money(amount_minor=4_200, currency="EUR"),
             capture_method="automatic",
-            payment_method=vault.tokenize_card(
-                merchant_id=merchant_id,
-                mode="test",
-                number="4242424242424242",
-                exp_month=12,
-                exp_year=timezone.now().year + 2,
-                cvc="123",
-            ).id,
+            payment_method=make_token(merchant_id=merchant_id, number="4242424242424242"),
         )
         payment = confirm_payment(
             merchant_id=merchant_id, mode="test", payment_id=payment.public_id

@@ -21,8 +21,8 @@ from apps.payments.services import (
     create_payment,
     create_refund,
 )
+from apps.payments.tests.api_helpers import make_token
 from apps.payments.tests.stripe_fault_proxy import StripeFaultProxy, stripe_error
-from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +49,7 @@ def _later():
 
 
 def _pay(merchant_id, *, capture_method="automatic", number="4242424242424242"):
-    token = vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number=number,
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
+    token = make_token(merchant_id=merchant_id, number=number)
     return create_payment(
         merchant_id=merchant_id,
         mode="test",
