@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.payments.connectors.simulator import clear_simulator_fault
+from apps.payments.tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -88,3 +89,11 @@ def merchant_id(db):
         },
     )
     return merchant.public_id
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on 127.0.0.1 recording what it receives, stopped after the test."""
+    receiver = Receiver()
+    yield receiver
+    receiver.stop()

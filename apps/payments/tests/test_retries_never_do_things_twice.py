@@ -38,18 +38,20 @@ def _later(minutes: int = 10):
     return timezone.now() + timedelta(minutes=minutes)
 
 
-def _authorized_for_manual_capture() -> tuple[str, Payment]:
-    merchant_id, _ = make_merchant_with_key()
-    payment = create_payment(
+def _authorize_for_manual_capture(*, merchant_id: str) -> Payment:
+    return create_payment(
         merchant_id=merchant_id,
         mode="test",
         amount=EUR_100,
         capture_method="manual",
         payment_method=make_token(merchant_id=merchant_id),
+        confirm=True,
     )
-    return merchant_id, confirm_payment(
-        merchant_id=merchant_id, mode="test", payment_id=payment.public_id
-    )
+
+
+def _authorized_for_manual_capture() -> tuple[str, Payment]:
+    merchant_id, _ = make_merchant_with_key()
+    return merchant_id, _authorize_for_manual_capture(merchant_id=merchant_id)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -194,14 +196,7 @@ def test_a_request_refused_while_another_operation_is_in_flight_can_be_retried_w
     """Like the big processors, a request that conflicted with one executing concurrently saves
     no result: its key is not spent on the 409, and the retry runs."""
     merchant_id, client = make_merchant_with_key()
-    payment = create_payment(
-        merchant_id=merchant_id,
-        mode="test",
-        amount=EUR_100,
-        capture_method="manual",
-        payment_method=make_token(merchant_id=merchant_id),
-        confirm=True,
-    )
+    payment = _authorize_for_manual_capture(merchant_id=merchant_id)
     in_flight = PaymentAttempt.objects.create(
         public_id="att_inflight_retry_000000000",
         payment=payment,

@@ -21,18 +21,10 @@ from apps.common.testing.staff import log_in_staff, make_superuser_client
 from apps.payments import webhooks
 from apps.payments.models import WebhookDelivery, WebhookDeliveryAttempt
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
-from apps.payments.tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.django_db
 
 DELIVERIES = "/admin/payments/webhookdelivery/"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

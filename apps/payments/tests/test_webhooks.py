@@ -1,9 +1,7 @@
 import ipaddress
 import json
 import socket
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from apps.merchants.facade import create_api_key
 from apps.payments.connectors.simulator import clear_simulator_fault
 from apps.payments.models import WebhookDelivery, WebhookDeliveryAttempt
 from apps.payments.tests.api_helpers import make_merchant_with_key, make_token, post_json
+from apps.payments.tests.webhook_receiver import Receiver
 from apps.payments.webhook_signature import (
     InvalidWebhookSignature,
     build_signature_header,
@@ -30,44 +29,6 @@ from apps.payments.webhooks import (
     redeliver_webhook,
     retry_due_webhooks,
 )
-
-
-class Receiver:
-    """A webhook endpoint on loopback that answers with a chosen status."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict, bytes]] = []
-        self.status = 200
-        self.body = b'{"received": true}'
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(receiver.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
