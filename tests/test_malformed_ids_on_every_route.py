@@ -5,12 +5,10 @@ route list is read from the URL resolver, so a route added later is covered too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
+from apps.common.testing.routes import list_url_routes
 from apps.payments.tests.api_helpers import make_merchant_with_key
 
 pytestmark = pytest.mark.django_db
@@ -18,20 +16,11 @@ pytestmark = pytest.mark.django_db
 _PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
-def _walk(patterns: list[Any], prefix: str = "") -> Iterator[str]:
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route
-
-
 def list_api_routes_with_parameters() -> list[str]:
     return sorted(
         {
             "/" + route
-            for route in _walk(get_resolver().url_patterns)
+            for route in list_url_routes()
             if route.startswith("v1/") and _PARAMETER.search(route)
         }
     )
@@ -78,7 +67,7 @@ def test_a_malformed_id_is_a_client_error_in_the_envelope(route, bad, method):
 def list_checkout_page_routes() -> list[str]:
     return sorted(
         "/" + route
-        for route in _walk(get_resolver().url_patterns)
+        for route in list_url_routes()
         if route.startswith("pay/") and _PARAMETER.search(route)
     )
 

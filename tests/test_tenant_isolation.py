@@ -9,9 +9,9 @@ import importlib
 from pathlib import Path
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.common.testing.isolation import find_public_reason, get_isolation_cases
+from apps.common.testing.routes import list_url_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,16 +19,7 @@ for isolation_module in sorted(ROOT.glob("apps/*/tests/isolation.py")):
     importlib.import_module(f"apps.{isolation_module.parent.parent.name}.tests.isolation")
 
 
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route
-
-
-ALL_ROUTES = sorted(set(_walk(get_resolver().url_patterns)))
+ALL_ROUTES = list_url_routes()
 CASES = get_isolation_cases()
 
 
