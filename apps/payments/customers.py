@@ -62,7 +62,7 @@ def to_customer_payload(customer: Customer) -> dict[str, Any]:
     }
 
 
-def to_payment_method_payload(*, payment_method: PaymentMethodSummary, mode: str) -> dict[str, Any]:
+def to_payment_method_payload(*, payment_method: PaymentMethodSummary) -> dict[str, Any]:
     card = payment_method.card
     return {
         "id": payment_method.id,
@@ -77,7 +77,7 @@ def to_payment_method_payload(*, payment_method: PaymentMethodSummary, mode: str
             "funding": card.funding,
             "fingerprint": card.fingerprint,
         },
-        "livemode": mode == "live",
+        "livemode": payment_method.mode == "live",
         "created": int(payment_method.created_at.timestamp()),
     }
 
@@ -105,7 +105,7 @@ def _emit_payment_method_event(
 ) -> None:
     """``payment_method.attached`` / ``payment_method.detached``, on the customer's stream (a
     detached card's payload says ``customer: null``)."""
-    payload = to_payment_method_payload(payment_method=payment_method, mode=mode)
+    payload = to_payment_method_payload(payment_method=payment_method)
     if event_type == "payment_method.detached":
         payload["customer"] = None
     enqueue_event(

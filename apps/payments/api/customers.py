@@ -191,10 +191,7 @@ class CustomerPaymentMethodsView(IdempotentAPIView):
             "object": "list",
             "url": f"/v1/customers/{customer_id}/payment_methods",
             "has_more": page.has_more,
-            "data": [
-                customers.to_payment_method_payload(payment_method=pm, mode=principal.mode)
-                for pm in page.items
-            ],
+            "data": [customers.to_payment_method_payload(payment_method=pm) for pm in page.items],
         }
         return Response(CustomerPaymentMethodListSerializer(body).data)
 
@@ -230,7 +227,5 @@ class CustomerPaymentMethodsView(IdempotentAPIView):
             customer_id=customer_id,
             token_id=data.validated_data["token"],
         )
-        body = customers.to_payment_method_payload(
-            payment_method=payment_method, mode=principal.mode
-        )
+        body = customers.to_payment_method_payload(payment_method=payment_method)
         return Response(CustomerPaymentMethodSerializer(body).data)

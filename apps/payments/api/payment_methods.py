@@ -36,9 +36,7 @@ TAGS = ["Payment methods"]
 def _payment_method_body(
     *, payment_method: PaymentMethodSummary, detached: bool = False
 ) -> dict[str, Any]:
-    body = customers.to_payment_method_payload(
-        payment_method=payment_method, mode=payment_method.mode
-    )
+    body = customers.to_payment_method_payload(payment_method=payment_method)
     if detached:
         body["customer"] = None
     return dict(PaymentMethodSerializer(body).data)
