@@ -6,8 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.common.api.schema import JSONBodySerializer, QueryParametersSerializer
-from apps.payments.api.customer_serializers import SavedCardSerializer
+from apps.common.api.schema import JSONBodySerializer
+from apps.payments.api.customer_serializers import (
+    CustomerPaymentMethodListQuerySerializer,
+    SavedCardSerializer,
+)
 
 
 class CreatePaymentMethodSerializer(JSONBodySerializer):
@@ -18,7 +21,7 @@ class CreatePaymentMethodSerializer(JSONBodySerializer):
     )
 
 
-class ListPaymentMethodsQuerySerializer(QueryParametersSerializer):
+class ListPaymentMethodsQuerySerializer(CustomerPaymentMethodListQuerySerializer):
     customer = serializers.CharField(max_length=200, help_text="The customer (`cus_...`).")
 
 

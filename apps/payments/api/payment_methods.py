@@ -86,8 +86,9 @@ class PaymentMethodCollectionView(IdempotentAPIView):
     @extend_schema(
         operation_id="list_payment_methods",
         summary="List a customer's saved cards",
-        description="Oldest first; detached cards are left out. A customer that is not yours "
-        "in this mode (or is deleted) is 404.",
+        description="Oldest first, cursor pagination with `starting_after` (as "
+        "`GET /v1/customers/{id}/payment_methods`); detached cards are left out. A customer that "
+        "is not yours in this mode (or is deleted) is 404.",
         parameters=[ListPaymentMethodsQuerySerializer],
         responses={
             200: PaymentMethodListSerializer,
@@ -102,19 +103,19 @@ class PaymentMethodCollectionView(IdempotentAPIView):
         principal = get_api_principal(request=request)
         query = ListPaymentMethodsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        customer = selectors.get_customer(
+        params = query.validated_data
+        page = selectors.list_customer_payment_methods(
             merchant_id=principal.merchant_id,
             mode=principal.mode,
-            customer_id=query.validated_data["customer"],
-        )
-        saved = vault.list_payment_methods(
-            merchant_id=principal.merchant_id, mode=principal.mode, customer_ref=customer.public_id
+            customer_id=params["customer"],
+            limit=params["limit"],
+            starting_after=params.get("starting_after"),
         )
         return Response(
             {
                 "object": "list",
-                "data": [_payment_method_body(payment_method=pm) for pm in saved],
-                "has_more": False,
+                "data": [_payment_method_body(payment_method=pm) for pm in page.items],
+                "has_more": page.has_more,
             }
         )
 

@@ -205,6 +205,24 @@ class TestReadingAndListing:
         assert listed["object"] == "list"
         assert [pm["id"] for pm in listed["data"]] == [first["id"], second["id"]]
 
+    def test_the_list_pages_like_the_customers_list_of_cards(self, merchant):
+        merchant_id, client = merchant
+        customer = _customer(client)
+        saved = [
+            _save(client, make_token(merchant_id=merchant_id), customer).json()["id"]
+            for _ in range(3)
+        ]
+
+        first = client.get(f"/v1/payment_methods?customer={customer}&limit=2").json()
+        rest = client.get(
+            f"/v1/payment_methods?customer={customer}&limit=2&starting_after={saved[1]}"
+        ).json()
+
+        assert [pm["id"] for pm in first["data"]] == saved[:2]
+        assert first["has_more"] is True
+        assert [pm["id"] for pm in rest["data"]] == saved[2:]
+        assert rest["has_more"] is False
+
     def test_listing_needs_a_customer(self, merchant):
         response = merchant[1].get("/v1/payment_methods")
         assert response.status_code == 400
