@@ -932,17 +932,30 @@ def capture_payment(
         ),
     )
     recorded = _record_capture(attempt_id=attempt.public_id, result=result)
-    if result is not None and result.outcome != OperationOutcome.SUCCEEDED:
-        # nothing was captured, the payment is capturable as before: say so, as cancel does
-        unreachable = result.error_code == "processor_unavailable"
-        raise ConflictError(
-            code="processor_unavailable" if unreachable else "capture_failed",
-            message="The processor could not be reached to capture this payment; retry."
-            if unreachable
-            else "The processor refused to capture this payment.",
-            extra={"payment_status": recorded.status},
-        )
+    _refuse_if_not_done(result=result, operation="capture", payment=recorded)
     return recorded
+
+
+def _refuse_if_not_done(
+    *, result: OperationResult | None, operation: str, payment: Payment
+) -> None:
+    """After recording a capture or cancel the processor refused, or that no processor could
+    be asked: nothing happened, the payment is as it was; refuse with 409
+    ``<operation>_failed`` or ``processor_unavailable`` (an unknown outcome is not refused:
+    the payment says ``unknown``)."""
+    if result is None or result.outcome == OperationOutcome.SUCCEEDED:
+        return
+    if result.error_code == "processor_unavailable":
+        raise ConflictError(
+            code="processor_unavailable",
+            message=f"The processor could not be reached to {operation} this payment; retry.",
+            extra={"payment_status": payment.status},
+        )
+    raise ConflictError(
+        code=f"{operation}_failed",
+        message=f"The processor refused to {operation} this payment.",
+        extra={"payment_status": payment.status},
+    )
 
 
 def _record_capture(
@@ -1012,15 +1025,7 @@ def cancel_payment(
         ),
     )
     recorded = _record_void(attempt_id=attempt.public_id, result=result)
-    if result is not None and result.outcome != OperationOutcome.SUCCEEDED:
-        # refused, or no connector reachable: nothing happened, the payment is as it was
-        unreachable = result.error_code == "processor_unavailable"
-        raise ConflictError(
-            code="processor_unavailable" if unreachable else "cancel_failed",
-            message="The processor could not be reached to cancel this payment; retry."
-            if unreachable
-            else "The processor refused to cancel this payment.",
-        )
+    _refuse_if_not_done(result=result, operation="cancel", payment=recorded)
     return recorded
 
 
