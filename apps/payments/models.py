@@ -233,6 +233,10 @@ class PaymentAttempt(RemembersLoadedValues):
     kind = models.CharField(max_length=16)
     status = models.CharField(max_length=16, choices=AttemptStatus.choices)
     connector = models.CharField(max_length=40, blank=True, default="")
+    # an authorization's connectors as routing chose them, in order, comma-separated: any of
+    # them may have received the key (failover), and the janitor asks each about an attempt
+    # whose process died before recording which one answered
+    routed_connectors = models.CharField(max_length=200, blank=True, default="")
     amount_minor = models.BigIntegerField(null=True, blank=True)
     processor_reference = models.CharField(max_length=64, blank=True, default="")
     decline_code = models.CharField(max_length=40, blank=True, default="")

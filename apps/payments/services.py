@@ -46,6 +46,7 @@ from apps.ledger import facade as ledger
 from apps.payments.connectors.base import (
     CardInput,
     ConnectorTimeoutError,
+    ConnectorUnavailableError,
     OperationKind,
     OperationOutcome,
     OperationResult,
@@ -270,10 +271,16 @@ def _reserve_attempt(
     now: datetime,
     amount_minor: int | None = None,
     refund: Refund | None = None,
+    routed_connectors: list[str] | None = None,
 ) -> PaymentAttempt:
     """The attempt row; the partial unique index allows one in flight per payment."""
     attempt = _build_reserved_attempt(
-        payment=payment, kind=kind, now=now, amount_minor=amount_minor, refund=refund
+        payment=payment,
+        kind=kind,
+        now=now,
+        amount_minor=amount_minor,
+        refund=refund,
+        routed_connectors=routed_connectors,
     )
     try:
         with transaction.atomic():
@@ -294,13 +301,17 @@ def _build_reserved_attempt(
     now: datetime,
     amount_minor: int | None = None,
     refund: Refund | None = None,
+    routed_connectors: list[str] | None = None,
 ) -> PaymentAttempt:
+    """``routed_connectors``: an authorization's, in the order they will be tried; stored so
+    the janitor can ask each of them if the process dies before the answer is recorded."""
     return PaymentAttempt(
         public_id=make_public_id(prefix="att"),
         payment=payment,
         kind=kind.value,
         status=AttemptStatus.RESERVED,
         connector=payment.connector,
+        routed_connectors=",".join(routed_connectors or ()),
         amount_minor=amount_minor,
         refund=refund,
         created_at=now,
@@ -516,7 +527,9 @@ def _create_reserved_for_authorization(*, payment: Payment, now: datetime) -> _R
         now=now,
     )
     event_id = make_event_id()
-    attempt = _build_reserved_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
+    attempt = _build_reserved_attempt(
+        payment=payment, kind=OperationKind.AUTHORIZE, now=now, routed_connectors=connectors
+    )
     payload = _event_payload(payment)  # as created
     payment.status = to_processing.to_status
     _enqueue_payment_event(
@@ -635,7 +648,9 @@ def _reserve_authorization(*, payment: Payment, now: datetime) -> _Reserved:
     move the payment to processing and reserve the authorization attempt."""
     connectors = _choose_payment_connectors(payment=payment)
     _transition(payment=payment, target=S.PROCESSING, now=now)
-    attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
+    attempt = _reserve_attempt(
+        payment=payment, kind=OperationKind.AUTHORIZE, now=now, routed_connectors=connectors
+    )
     return _Reserved(
         payment_id=payment.public_id,
         payment_pk=payment.pk,
@@ -667,11 +682,11 @@ def _authorize_reserved(
     except Exception:
         # anything else: record the outcome as unknown so the attempt never stays reserved;
         # the janitor asks the processor under the attempt's key and settles it
-        _record_authorization(
+        _record_authorization(  # no connector named: the janitor asks every routed one
             attempt_id=reserved.attempt_id,
             payment_pk=reserved.payment_pk,
             result=None,
-            connector_name=reserved.connectors[0],
+            connector_name="",
         )
         raise
     recorded = _record_authorization(
@@ -1277,10 +1292,8 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
         bank_payments.record_stale_start(attempt_id=attempt.public_id)
         return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
     try:
-        found = get_connector(name=attempt.connector or "simulator").retrieve_operation(
-            idempotency_key=attempt.public_id
-        )
-    except ConnectorTimeoutError:
+        answered_by, found = _find_operation(attempt=attempt)
+    except (ConnectorTimeoutError, ConnectorUnavailableError):
         return attempt.status  # still unknown: the next janitor run asks again
     if found is None:
         # the processor never received it: nothing happened
@@ -1291,7 +1304,7 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
         )
     recorders = {
         OperationKind.AUTHORIZE.value: lambda: _record_authorization(
-            attempt_id=attempt.public_id, result=found, connector_name=attempt.connector
+            attempt_id=attempt.public_id, result=found, connector_name=answered_by
         ),
         OperationKind.CAPTURE.value: lambda: _record_capture(
             attempt_id=attempt.public_id, result=found
@@ -1303,6 +1316,39 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
     }
     recorders[attempt.kind]()
     return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
+
+
+def _list_connectors_to_ask(*, attempt: PaymentAttempt) -> list[str]:
+    """Who may know the attempt's key. The connector recorded on it when there is one: the
+    one that timed out (only it was sent the key: the ones before it were unreachable), or
+    the payment's own for a capture, void or refund. Else (an authorization whose process
+    died mid-call, or failed in a way that did not say which connector it reached) every
+    connector routing chose for it, in order, since a failover may have reached any of them;
+    an attempt reserved before routes were stored is asked of its payment's routing now."""
+    if attempt.connector:
+        return [attempt.connector]
+    routed = [name for name in attempt.routed_connectors.split(",") if name]
+    return routed or _choose_payment_connectors(payment=attempt.payment)
+
+
+def _find_operation(*, attempt: PaymentAttempt) -> tuple[str, OperationResult | None]:
+    """Ask each connector that may have received the attempt's key what it did with it: the
+    first that knows it answers, with its name. None when every one answered that it never
+    saw the key; a connector that cannot answer now (timeout, unreachable) raises its error
+    unless another knows the key, so "never received" is only ever concluded from answers."""
+    names = _list_connectors_to_ask(attempt=attempt)
+    unanswered: ConnectorTimeoutError | ConnectorUnavailableError | None = None
+    for name in names:
+        try:
+            found = get_connector(name=name).retrieve_operation(idempotency_key=attempt.public_id)
+        except (ConnectorTimeoutError, ConnectorUnavailableError) as error:
+            unanswered = error
+            continue
+        if found is not None:
+            return name, found
+    if unanswered is not None:
+        raise unanswered
+    return attempt.connector, None
 
 
 # --- staff operations (Django admin) --------------------------------------------------------

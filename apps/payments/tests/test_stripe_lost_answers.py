@@ -18,6 +18,7 @@ from apps.payments.services import (
     authenticate_payment,
     cancel_payment,
     capture_payment,
+    confirm_payment,
     create_payment,
     create_refund,
 )
@@ -258,6 +259,67 @@ class TestARefusedApiKey:
         )
         payment = _pay(merchant_id)
         assert (payment.status, payment.connector) == ("succeeded", "simulator")
+
+
+class _ProcessDied(BaseException):
+    """A kill -9 between the call and the record: nothing after the call runs."""
+
+
+class TestAnAuthorizationWhoseProcessDiedAfterAFailover:
+    """Routed simulator, then Stripe; the simulator is unreachable, Stripe charges, and the
+    process dies before recording which connector answered."""
+
+    @pytest.fixture
+    def died_after_stripe_charged(self, merchant_id, stripe_proxy, settings, monkeypatch):
+        from apps.payments import services
+
+        settings.PAYMENTS_TEST_CONNECTORS = ["simulator", "stripe"]
+        set_simulator_fault(mode="unavailable")
+
+        def die(**_: object) -> None:
+            raise _ProcessDied
+
+        monkeypatch.setattr(services, "_record_authorization", die)
+        yield
+        record_connector_success(connector="simulator")
+
+    @pytest.mark.parametrize("confirmed_at_creation", [True, False])
+    def test_is_found_at_stripe_by_the_janitor_and_booked_once(
+        self,
+        merchant_id,
+        died_after_stripe_charged,
+        monkeypatch,
+        localstripe_url,
+        confirmed_at_creation,
+    ):
+        token = make_token(merchant_id=merchant_id)
+        created = None
+        if not confirmed_at_creation:
+            created = create_payment(
+                merchant_id=merchant_id, mode="test", amount=EUR_25, payment_method=token
+            )
+        with pytest.raises(_ProcessDied):
+            if created is None:
+                create_payment(
+                    merchant_id=merchant_id,
+                    mode="test",
+                    amount=EUR_25,
+                    payment_method=token,
+                    confirm=True,
+                )
+            else:
+                confirm_payment(merchant_id=merchant_id, mode="test", payment_id=created.public_id)
+        monkeypatch.undo()  # the next process records normally
+        attempt = PaymentAttempt.objects.get(payment__merchant_ref=merchant_id)
+        assert (attempt.status, attempt.connector) == ("reserved", "")
+        assert attempt.routed_connectors == "simulator,stripe"
+        assert len(_intents_created_under(localstripe_url, attempt.public_id)) == 1
+
+        assert resolve_unknown_attempts(now=_later()) == 1
+        payment = Payment.objects.get(pk=attempt.payment_id)
+        assert (payment.status, payment.connector) == ("succeeded", "stripe")
+        assert payment.amount_captured_minor == 2500
+        assert _events(payment).count("payment.succeeded") == 1
 
 
 class TestTheJanitorWhileStripeIsUnreachable:
