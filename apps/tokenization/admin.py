@@ -49,14 +49,24 @@ class VaultRecordAdmin(ReadOnlyModelAdmin):
 
 @admin.register(CardToken)
 class CardTokenAdmin(ReadOnlyModelAdmin):
-    list_display = ("public_id", "merchant_id", "created_at", "expires_at", "used_at", "used_for")
+    list_display = (
+        "public_id",
+        "merchant_id",
+        "mode",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "used_for",
+    )
+    list_filter = ("mode",)
     search_fields = ("public_id", "merchant_id")
     fields = list_display
 
 
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(ReadOnlyModelAdmin):
-    list_display = ("public_id", "merchant_id", "customer_ref", "created_at", "deleted_at")
+    list_display = ("public_id", "merchant_id", "mode", "customer_ref", "created_at", "deleted_at")
+    list_filter = ("mode",)
     search_fields = ("public_id", "merchant_id", "customer_ref")
     fields = list_display
 
