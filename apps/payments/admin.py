@@ -30,7 +30,7 @@ from apps.payments.models import (
     WebhookDeliveryAttempt,
 )
 from apps.payments.reconciliation import admin as reconciliation_admin  # noqa: F401
-from apps.payments.routing_config import get_routing_table
+from apps.payments.routing_config import get_routing_table, validate_connector_list
 from apps.payments.webhooks import redeliver_webhook_by_admin
 
 
@@ -383,9 +383,40 @@ ROUTING_RULES_HELP = (
 )
 
 
+class RoutingRuleForm(forms.ModelForm):
+    """Refuses connector lists routing could not use: unknown or repeated names, and a
+    test-only connector (the simulator) on a live rule."""
+
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "priority",
+            "mode",
+            "merchant_ref",
+            "currency",
+            "brand",
+            "min_amount_minor",
+            "max_amount_minor",
+            "connectors",
+            "enabled",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "connectors" in cleaned and "mode" in cleaned:
+            problems = validate_connector_list(
+                connectors=cleaned["connectors"], mode=cleaned["mode"]
+            )
+            if problems:
+                self.add_error("connectors", problems)
+        return cleaned
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
     """Routing rule rows: the fallback while no ``routing.rules`` document is in force."""
+
+    form = RoutingRuleForm
 
     fieldsets = (
         (

@@ -9,7 +9,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Count
 
-from apps.payments.connectors.circuit import get_circuit_state
+from apps.payments.connectors.circuit import get_circuit_name, get_circuit_state
+from apps.payments.connectors.registry import has_connector_for_mode
 from apps.payments.models import PaymentAttempt, RoutingRule, WebhookDelivery
 from apps.payments.reconciliation.models import BreakStatus, ReconciliationBreak
 from apps.payments.routing_config import get_routing_table
@@ -66,8 +67,16 @@ def list_known_connectors() -> list[str]:
 
 
 def list_connector_circuit_states() -> dict[str, str]:
-    """connector → circuit state (closed, open, half_open), as every process sees it."""
-    return {name: str(get_circuit_state(connector=name)) for name in list_known_connectors()}
+    """circuit → state (closed, open, half_open), as every process sees it: one circuit per
+    connector and mode it serves here (``stripe`` for test mode, ``stripe:live`` for live;
+    ``circuit.get_circuit_name``)."""
+    states = {}
+    for name in list_known_connectors():
+        for mode in ("test", "live"):
+            if has_connector_for_mode(name=name, mode=mode):
+                circuit = get_circuit_name(connector=name, mode=mode)
+                states[circuit] = str(get_circuit_state(connector=circuit))
+    return states
 
 
 def count_open_reconciliation_breaks() -> dict[str, int]:

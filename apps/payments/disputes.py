@@ -43,7 +43,11 @@ from apps.payments.connectors.base import (
     NotificationKind,
     ProcessorNotification,
 )
-from apps.payments.connectors.registry import NoConnectorAvailableError, get_connector
+from apps.payments.connectors.registry import (
+    NoConnectorAvailableError,
+    get_connector,
+    has_connector_for_mode,
+)
 from apps.payments.connectors.simulator import decide_simulated_dispute
 from apps.payments.errors import PaymentNotFoundError
 from apps.payments.models import (
@@ -319,21 +323,30 @@ def list_notifying_connectors() -> list[str]:
     if table is not None:
         names.extend(table.list_connectors())
     unique = list(dict.fromkeys(str(name) for name in names if name))
-    if not getattr(settings, "STRIPE_API_KEY", ""):
-        unique = [name for name in unique if name != "stripe"]
-    return unique
+    return [name for name in unique if _list_notifying_modes(name=name)]
+
+
+def _list_notifying_modes(*, name: str) -> list[str]:
+    """The modes ``name`` serves here (Stripe: those with an API key; the simulator: test):
+    each mode's notifications are fetched with that mode's credentials."""
+    return [mode for mode in ("test", "live") if has_connector_for_mode(name=name, mode=mode)]
 
 
 def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> NotificationSync:
     """Fetch and apply each connector's notifications; acknowledge each once applied (or
     found applied before). One that fails to apply is left for the next run."""
     fetched = applied = failed = 0
-    for name in list_notifying_connectors():
+    sources = [
+        (name, mode)
+        for name in list_notifying_connectors()
+        for mode in _list_notifying_modes(name=name)
+    ]
+    for name, mode in sources:
         try:
-            connector = get_connector(name=name)
+            connector = get_connector(name=name, mode=mode)
             notifications = connector.fetch_notifications(limit=limit)
         except (ConnectorTimeoutError, ConnectorUnavailableError) as error:
-            logger.warning("could not fetch %s notifications: %s", name, error)
+            logger.warning("could not fetch %s %s notifications: %s", name, mode, error)
             continue
         fetched += len(notifications)
         for notification in notifications:
@@ -371,9 +384,9 @@ def accept_dispute(
             extra={"dispute_status": dispute.status},
         )
     try:
-        get_connector(name=dispute.payment.connector or "simulator").accept_dispute(
-            dispute_reference=dispute.processor_reference
-        )
+        get_connector(
+            name=dispute.payment.connector or "simulator", mode=dispute.mode
+        ).accept_dispute(dispute_reference=dispute.processor_reference)
     except (ConnectorTimeoutError, ConnectorUnavailableError) as error:
         raise NoConnectorAvailableError(
             message="The processor could not be reached to accept the dispute; nothing "

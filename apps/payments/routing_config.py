@@ -2,14 +2,16 @@
 
 The ``routing.rules`` document (sensitive: published through a four-eyes approval)::
 
-    {"connector_priorities": {"test": ["simulator"], "live": ["stripe", "simulator"]},
-     "rules": [{"name": "big-eur-payments", "mode": "live", "currency": "EUR",
-                "min_amount_minor": 100000, "connectors": ["simulator", "stripe"]}]}
+    {"connector_priorities": {"test": ["simulator"], "live": ["stripe"]},
+     "rules": [{"name": "big-eur-test-payments", "mode": "test", "currency": "EUR",
+                "min_amount_minor": 100000, "connectors": ["stripe", "simulator"]}]}
 
 Rules are tried in list order and the first whose conditions all hold wins (an absent
 condition matches anything: ``merchant`` (public id), ``currency``, ``brand``,
 ``min_amount_minor`` and ``max_amount_minor``, both inclusive); its connectors are tried in
 turn while one is unavailable. When no rule matches, the mode's ``connector_priorities``.
+A live rule or priority list may not name a test-only connector (the simulator): a live
+payment it "authorized" would move no money.
 
 A document in force is the whole truth: ``RoutingRule`` rows and the
 ``PAYMENTS_TEST_CONNECTORS`` / ``PAYMENTS_LIVE_CONNECTORS`` settings are used only while no
@@ -53,6 +55,12 @@ def _known_connectors() -> tuple[str, ...]:
     return CONNECTOR_NAMES
 
 
+def _test_only_connectors() -> tuple[str, ...]:
+    from apps.payments.connectors.registry import TEST_ONLY_CONNECTORS
+
+    return TEST_ONLY_CONNECTORS
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -66,7 +74,7 @@ def _check_fields(
     return errors
 
 
-def _check_connectors(value: Any, *, path: str) -> list[str]:
+def _check_connectors(value: Any, *, path: str, mode: Any) -> list[str]:
     if not isinstance(value, list) or not value:
         return [f"{path}: must be a non-empty list of connector names"]
     known = _known_connectors()
@@ -77,11 +85,23 @@ def _check_connectors(value: Any, *, path: str) -> list[str]:
             errors.append(
                 f"{path}[{index}]: unknown connector {name!r} (known: {', '.join(known)})"
             )
+        elif mode == "live" and name in _test_only_connectors():
+            errors.append(
+                f"{path}[{index}]: {name!r} serves test mode only; a live payment it "
+                "authorized would move no money"
+            )
         elif name in seen:
             errors.append(f"{path}[{index}]: {name!r} is listed twice")
         else:
             seen.add(name)
     return errors
+
+
+def validate_connector_list(*, connectors: Any, mode: str) -> list[str]:
+    """Every problem with a list of connectors to route ``mode``'s payments to (unknown or
+    repeated names, a test-only connector in live mode); empty when it is valid. Used for
+    the ``RoutingRule`` rows' admin form, as the document's own rules are checked."""
+    return _check_connectors(connectors, path="connectors", mode=mode)
 
 
 def _check_amount(rule: dict[str, Any], name: str, *, path: str) -> list[str]:
@@ -132,7 +152,9 @@ def _check_rule(rule: Any, *, path: str, names: dict[str, int], index: int) -> l
     if not amount_errors and isinstance(low, int) and isinstance(high, int) and low > high:
         errors.append(f"{path}.max_amount_minor: must be at least min_amount_minor ({low})")
     if "connectors" in rule:
-        errors += _check_connectors(rule["connectors"], path=f"{path}.connectors")
+        errors += _check_connectors(
+            rule["connectors"], path=f"{path}.connectors", mode=rule.get("mode")
+        )
     return errors
 
 
@@ -153,7 +175,7 @@ def validate_routing_rules(body: Any) -> list[str]:
             for mode in MODES:
                 if mode in priorities:
                     errors += _check_connectors(
-                        priorities[mode], path=f"connector_priorities.{mode}"
+                        priorities[mode], path=f"connector_priorities.{mode}", mode=mode
                     )
     rules = body.get("rules")
     if "rules" in body:
@@ -183,8 +205,8 @@ ROUTING_RULES_SCHEMA = ConfigSchema(
         "connector_priorities": {"test": ["simulator"], "live": ["stripe"]},
         "rules": [
             {
-                "name": "large-eur-payments",
-                "mode": "live",
+                "name": "large-eur-test-payments",
+                "mode": "test",
                 "currency": "EUR",
                 "min_amount_minor": 100000,
                 "connectors": ["stripe", "simulator"],

@@ -318,23 +318,24 @@ def _build_reserved_attempt(
     )
 
 
-def _call_connector(*, connectors: list[str], call: Any) -> tuple[str, OperationResult]:
-    """Call with retries (same key) for retriable errors, failover while unreachable."""
+def _call_connector(*, connectors: list[str], mode: str, call: Any) -> tuple[str, OperationResult]:
+    """Call with retries (same key) for retriable errors, failover while unreachable, each
+    connector as it serves the payment's ``mode``."""
     for attempt_number in range(RETRIABLE_ATTEMPTS - 1):
-        chosen, result = call_with_failover(connectors=connectors, call=call)
+        chosen, result = call_with_failover(connectors=connectors, mode=mode, call=call)
         if not result.retriable:
             return chosen, result
         time.sleep(RETRY_BASE_SECONDS * (2**attempt_number))
-    return call_with_failover(connectors=connectors, call=call)
+    return call_with_failover(connectors=connectors, mode=mode, call=call)
 
 
 def _call_for_outcome(
-    *, kind: OperationKind, connector_name: str, call: Any
+    *, kind: OperationKind, payment: Payment, call: Any
 ) -> OperationResult | None:
-    """One call on the payment's connector: its result, None when the outcome is unknown
-    (timeout), or a failure when no connector could be reached (nothing happened)."""
+    """One call on the payment's connector, in its mode: its result, None when the outcome is
+    unknown (timeout), or a failure when no connector could be reached (nothing happened)."""
     try:
-        _, result = _call_connector(connectors=[connector_name], call=call)
+        _, result = _call_connector(connectors=[payment.connector], mode=payment.mode, call=call)
     except ConnectorTimeoutError:
         return None
     except NoConnectorAvailableError:
@@ -787,6 +788,7 @@ def _authorize_outside_transaction(
     try:
         name, result = _call_connector(
             connectors=reserved.connectors,
+            mode=payment.mode,
             call=lambda connector: connector.authorize(
                 idempotency_key=reserved.attempt_id, amount=amount, card=card_input, capture=capture
             ),
@@ -939,7 +941,7 @@ def capture_payment(
     amount = Money(amount_minor=amount_minor, currency=payment.currency)
     result = _call_for_outcome(
         kind=OperationKind.CAPTURE,
-        connector_name=payment.connector,
+        payment=payment,
         call=lambda connector: connector.capture(
             idempotency_key=attempt.public_id,
             authorization_reference=payment.processor_reference,
@@ -1033,7 +1035,7 @@ def cancel_payment(
         attempt = _reserve_attempt(payment=payment, kind=OperationKind.VOID, now=now)
     result = _call_for_outcome(
         kind=OperationKind.VOID,
-        connector_name=payment.connector,
+        payment=payment,
         call=lambda connector: connector.void(
             idempotency_key=attempt.public_id,
             authorization_reference=payment.processor_reference,
@@ -1162,7 +1164,7 @@ def create_refund(
     amount = Money(amount_minor=amount_minor, currency=payment.currency)
     result = _call_for_outcome(
         kind=OperationKind.REFUND,
-        connector_name=payment.connector,
+        payment=payment,
         call=lambda connector: connector.refund(
             idempotency_key=attempt.public_id,
             charge_reference=payment.processor_reference,
@@ -1340,7 +1342,9 @@ def _find_operation(*, attempt: PaymentAttempt) -> tuple[str, OperationResult | 
     unanswered: ConnectorTimeoutError | ConnectorUnavailableError | None = None
     for name in names:
         try:
-            found = get_connector(name=name).retrieve_operation(idempotency_key=attempt.public_id)
+            found = get_connector(name=name, mode=attempt.payment.mode).retrieve_operation(
+                idempotency_key=attempt.public_id
+            )
         except (ConnectorTimeoutError, ConnectorUnavailableError) as error:
             unanswered = error
             continue
@@ -1492,7 +1496,7 @@ def authenticate_payment(
         attempt = _reserve_attempt(payment=payment, kind=OperationKind.AUTHORIZE, now=now)
     result = _call_for_outcome(
         kind=OperationKind.AUTHENTICATE,
-        connector_name=payment.connector,
+        payment=payment,
         call=lambda connector: connector.authenticate(
             idempotency_key=attempt.public_id,
             authorization_reference=payment.processor_reference,

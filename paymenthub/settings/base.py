@@ -357,6 +357,12 @@ CELERY_BEAT_SCHEDULE = {
 # live mode uses these, in order, failing over while one is unreachable.
 PAYMENTS_TEST_CONNECTORS = env.get_list("PAYMENTS_TEST_CONNECTORS", default=["simulator"])
 PAYMENTS_LIVE_CONNECTORS = env.get_list("PAYMENTS_LIVE_CONNECTORS", default=["stripe"])
+# Stripe keys per mode: test-mode payments use the test key, live ones the live key, never
+# the other's (apps.payments.connectors.registry.get_stripe_api_key). STRIPE_API_KEY is the
+# older single setting: it serves the mode its prefix names (sk_live_/rk_live_: live; any
+# other key: test).
+STRIPE_TEST_API_KEY = env.get_str("STRIPE_TEST_API_KEY", default="")
+STRIPE_LIVE_API_KEY = env.get_str("STRIPE_LIVE_API_KEY", default="")
 STRIPE_API_KEY = env.get_str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.get_str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env.get_int("STRIPE_TIMEOUT_SECONDS", default=20, minimum=1)

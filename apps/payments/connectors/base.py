@@ -105,6 +105,13 @@ class ConnectorUnavailableError(Exception):
     may be tried."""
 
 
+class ConnectorNotConfiguredError(ConnectorUnavailableError):
+    """The connector cannot serve this mode on this platform: the simulator in live mode
+    (it moves no money), or Stripe without an API key for the mode or with the other mode's
+    key. Nothing was sent; the router tries the next connector, and the circuit breaker does
+    not count it, since the processor is not at fault."""
+
+
 class ConnectorTimeoutError(Exception):
     """The call was sent but no answer came back, or an answer that does not say what was
     done (a processor's 5xx): the outcome is unknown until asked, under the same key.

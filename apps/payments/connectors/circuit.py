@@ -1,4 +1,5 @@
-"""A circuit breaker per connector, shared by every web and worker process through Redis.
+"""A circuit breaker per connector and mode (:func:`get_circuit_name`), shared by every web
+and worker process through Redis.
 
 closed: calls go through; ``CIRCUIT_FAILURE_THRESHOLD`` unavailability failures with no
 success seeing them in between open it. open: calls fail fast (the router tries the next
@@ -44,6 +45,14 @@ def get_circuit_settings() -> CircuitSettings:
         failure_threshold=int(getattr(settings, "CIRCUIT_FAILURE_THRESHOLD", 5)),
         open_seconds=int(getattr(settings, "CIRCUIT_OPEN_SECONDS", 30)),
     )
+
+
+def get_circuit_name(*, connector: str, mode: str) -> str:
+    """The breaker a call of ``connector`` in ``mode`` counts on. Each mode has its own
+    (test mode's is the connector's bare name, live mode's ``<connector>:live``): the modes
+    use different credentials, so test traffic's failures (a revoked test key, a test
+    outage) never fail live payments fast, nor the other way round."""
+    return connector if mode == "test" else f"{connector}:{mode}"
 
 
 def _keys(connector: str) -> tuple[str, str, str]:

@@ -8,6 +8,7 @@ Routing: the ``routing.rules`` configuration document when a version is in force
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from django.db import connection
 from apps.common.errors import ProcessorError
 from apps.common.money import Money
 from apps.payments.connectors.base import (
+    ConnectorNotConfiguredError,
     ConnectorTimeoutError,
     ConnectorUnavailableError,
     OperationResult,
@@ -24,6 +26,7 @@ from apps.payments.connectors.base import (
 )
 from apps.payments.connectors.circuit import (
     admit_connector_call,
+    get_circuit_name,
     record_connector_failure,
     record_connector_success,
 )
@@ -33,6 +36,7 @@ from apps.payments.models import RoutingRule
 from apps.payments.routing_config import get_routing_table
 
 T = TypeVar("T", bound=OperationResult)
+logger = logging.getLogger(__name__)
 
 # The first enabled rule matching a payment (an empty condition matches everything), in
 # RoutingRule's order. Written out once rather than built by the ORM for every payment: with
@@ -51,6 +55,9 @@ MATCHING_RULE_SQL = f"""
 
 # Every name get_connector knows: what routing (rules, documents, settings) may name.
 CONNECTOR_NAMES = ("simulator", "stripe")
+# Connectors that move no money: never for live payments (routing refuses to name them
+# there, and get_connector refuses to build them for live mode).
+TEST_ONLY_CONNECTORS = ("simulator",)
 
 
 class NoConnectorAvailableError(ProcessorError):
@@ -59,16 +66,55 @@ class NoConnectorAvailableError(ProcessorError):
     http_status = 503
 
 
-def get_connector(*, name: str) -> ProcessorConnector:
+# A Stripe secret or restricted key names its mode in its prefix.
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
+def get_stripe_api_key(*, mode: str) -> str:
+    """The Stripe key for ``mode``: ``STRIPE_TEST_API_KEY`` / ``STRIPE_LIVE_API_KEY``, else
+    ``STRIPE_API_KEY`` for the mode its prefix names (a key without a live prefix serves
+    test mode only). A key whose prefix names the other mode is never used: a test payment
+    must not move real money, nor a live payment be faked with a test key."""
+    key = str(getattr(settings, f"STRIPE_{mode.upper()}_API_KEY", "") or "")
+    if not key:
+        shared = str(getattr(settings, "STRIPE_API_KEY", "") or "")
+        shared_mode = "live" if shared.startswith(LIVE_KEY_PREFIXES) else "test"
+        key = shared if shared_mode == mode else ""
+    if not key:
+        raise ConnectorNotConfiguredError(f"stripe: no API key for {mode} mode")
+    other_prefixes = TEST_KEY_PREFIXES if mode == "live" else LIVE_KEY_PREFIXES
+    if key.startswith(other_prefixes):
+        raise ConnectorNotConfiguredError(
+            f"stripe: the {mode} mode key is a {'test' if mode == 'live' else 'live'} key"
+        )
+    return key
+
+
+def get_connector(*, name: str, mode: str) -> ProcessorConnector:
+    """The connector ``name`` as it serves ``mode`` (its credentials for that mode).
+    ConnectorNotConfiguredError when it cannot serve it here, or no connector has the name
+    (routing is configuration: a name the registry does not know is skipped, not a crash)."""
     if name == "simulator":
+        if mode != "test":
+            raise ConnectorNotConfiguredError("simulator: serves test mode only")
         return SimulatorConnector()
     if name == "stripe":
         return StripeConnector(
-            api_key=str(getattr(settings, "STRIPE_API_KEY", "")),
+            api_key=get_stripe_api_key(mode=mode),
             api_base=str(getattr(settings, "STRIPE_API_BASE", "https://api.stripe.com")),
             timeout_seconds=float(getattr(settings, "STRIPE_TIMEOUT_SECONDS", 20)),
         )
-    raise ValueError(f"unknown connector {name!r}")
+    raise ConnectorNotConfiguredError(f"unknown connector {name!r}")
+
+
+def has_connector_for_mode(*, name: str, mode: str) -> bool:
+    """Whether ``name`` can serve ``mode`` here (see :func:`get_connector`)."""
+    try:
+        get_connector(name=name, mode=mode)
+    except ConnectorNotConfiguredError:
+        return False
+    return True
 
 
 def _default_connectors(*, mode: str) -> list[str]:
@@ -102,27 +148,38 @@ def choose_connectors(*, merchant_id: str, mode: str, amount: Money, brand: str 
 
 
 def call_with_failover(
-    *, connectors: list[str], call: Callable[[ProcessorConnector], T]
+    *, connectors: list[str], mode: str, call: Callable[[ProcessorConnector], T]
 ) -> tuple[str, T]:
-    """Call the first connector whose circuit lets us, failing over to the next while one is
-    unreachable. A timeout is not failed over (its outcome is unknown): it propagates, naming
-    the connector that was called (``ConnectorTimeoutError.connector``): after a failover
-    that is not the first one listed, and only that one can say what it did with the key."""
+    """Call the first connector that serves ``mode`` and whose circuit (the mode's: see
+    ``circuit.get_circuit_name``) lets us, failing over to the next while one is unreachable.
+    A timeout is not failed over (its outcome is unknown): it propagates, naming the connector
+    that was called (``ConnectorTimeoutError.connector``): after a failover that is not the
+    first one listed, and only that one can say what it did with the key. A connector that
+    cannot serve the mode (the simulator in live mode, Stripe without the mode's key) is
+    skipped with an error logged, and not counted as a processor failure."""
     for name in connectors:
-        admitted = admit_connector_call(connector=name)
+        try:
+            connector = get_connector(name=name, mode=mode)
+        except ConnectorNotConfiguredError as error:
+            logger.error(
+                "routing names %s for %s mode, which it cannot serve: %s", name, mode, error
+            )
+            continue
+        circuit = get_circuit_name(connector=name, mode=mode)
+        admitted = admit_connector_call(connector=circuit)
         if admitted is None:
             continue
         try:
-            result = call(get_connector(name=name))
+            result = call(connector)
         except ConnectorUnavailableError:
-            record_connector_failure(connector=name)
+            record_connector_failure(connector=circuit)
             continue
         except ConnectorTimeoutError as error:
             error.connector = name
             raise
         if result.retriable:
-            record_connector_failure(connector=name)
+            record_connector_failure(connector=circuit)
         else:
-            record_connector_success(connector=name, admitted=admitted)
+            record_connector_success(connector=circuit, admitted=admitted)
         return name, result
     raise NoConnectorAvailableError()

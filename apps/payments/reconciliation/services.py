@@ -18,7 +18,7 @@ from apps.common.clock import get_now
 from apps.common.errors import InvalidRequestError
 from apps.common.ids import make_public_id
 from apps.common.outbox import enqueue_event
-from apps.payments.connectors.registry import get_connector
+from apps.payments.connectors.registry import get_connector, has_connector_for_mode
 from apps.payments.connectors.stripe_connector import StripeConnector
 from apps.payments.reconciliation.errors import (
     BreakAlreadyClosedError,
@@ -137,7 +137,9 @@ def import_reports(*, connector: str, start: date, end: date) -> list[ImportedRe
     _check_connector(connector)
     _check_range(start=start, end=end)
     if connector == ReconciliationConnector.STRIPE:
-        stripe_connector = get_connector(name="stripe")
+        # the live account's money when a live key is configured, else the test account's
+        mode = "live" if has_connector_for_mode(name="stripe", mode="live") else "test"
+        stripe_connector = get_connector(name="stripe", mode=mode)
         assert isinstance(stripe_connector, StripeConnector)
         return import_stripe_balance_transactions(
             start=start, end=end, stripe_connector=stripe_connector

@@ -98,7 +98,9 @@ class TestFailover:
     def test_an_unreachable_connector_fails_over_to_the_next(self, settings):
         settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens on the discard port
         settings.STRIPE_TIMEOUT_SECONDS = 2
-        name, result = call_with_failover(connectors=["stripe", "simulator"], call=_authorize)
+        name, result = call_with_failover(
+            connectors=["stripe", "simulator"], mode="test", call=_authorize
+        )
         assert name == "simulator"
         assert result.outcome == OperationOutcome.SUCCEEDED
 
@@ -106,11 +108,11 @@ class TestFailover:
         set_simulator_fault(mode="unavailable", count=2)
         for _ in range(2):
             with pytest.raises(NoConnectorAvailableError):
-                call_with_failover(connectors=["simulator"], call=_authorize)
+                call_with_failover(connectors=["simulator"], mode="test", call=_authorize)
         assert get_circuit_state(connector="simulator") is CircuitState.OPEN
         # the fault is spent, but the open circuit fails fast without calling
         with pytest.raises(NoConnectorAvailableError) as refused:
-            call_with_failover(connectors=["simulator"], call=_authorize)
+            call_with_failover(connectors=["simulator"], mode="test", call=_authorize)
         assert refused.value.http_status == 503
 
     def test_a_timeout_after_failing_over_names_the_connector_that_was_called(self, settings):
@@ -118,7 +120,7 @@ class TestFailover:
         settings.STRIPE_TIMEOUT_SECONDS = 2
         set_simulator_fault(mode="timeout_after")  # the simulator charges, its answer is lost
         with pytest.raises(ConnectorTimeoutError) as lost:
-            call_with_failover(connectors=["stripe", "simulator"], call=_authorize)
+            call_with_failover(connectors=["stripe", "simulator"], mode="test", call=_authorize)
         assert lost.value.connector == "simulator"
 
 

@@ -84,7 +84,7 @@ class TestValidation:
         body = {
             "connector_priorities": {"test": [], "live": ["stripe", "adyen"], "sandbox": []},
             "rules": [
-                _rule("eur", ["simulator", "simulator"], currency="eur"),
+                _rule("eur", ["simulator", "simulator"], mode="test", currency="eur"),
                 _rule("eur", ["stripe"], mode="prod", min_amount_minor=500, max_amount_minor=100),
                 {"name": "no-connectors", "mode": "live", "brand": "Visa", "merchant": "bob"},
                 _rule("nulls", ["stripe"], currency=None, min_amount_minor=-1, colour="red"),
@@ -138,6 +138,16 @@ class TestValidation:
                 "rules[0].connectors: must be a non-empty list of connector names",
             ),
             (
+                _document(_rule("big", ["stripe", "simulator"])),
+                "rules[0].connectors[1]: 'simulator' serves test mode only; a live payment it "
+                "authorized would move no money",
+            ),
+            (
+                _document(priorities={"test": ["simulator"], "live": ["simulator"]}),
+                "connector_priorities.live[0]: 'simulator' serves test mode only; a live "
+                "payment it authorized would move no money",
+            ),
+            (
                 _document(_rule("", ["stripe"])),
                 "rules[0].name: must be a non-empty text of at most 64",
             ),
@@ -168,39 +178,45 @@ class TestChoosingConnectors:
     def test_rules_are_tried_in_list_order_and_the_first_match_wins(self, publish):
         publish(
             _document(
-                _rule("vip", ["simulator"], merchant=VIP),
-                _rule("amex", ["simulator", "stripe"], brand="amex"),
-                _rule("big-eur", ["stripe", "simulator"], currency="EUR", min_amount_minor=100_000),
-                _rule("small", ["simulator"], max_amount_minor=500),
+                _rule("vip", ["simulator"], mode="test", merchant=VIP),
+                _rule("amex", ["simulator", "stripe"], mode="test", brand="amex"),
+                _rule(
+                    "big-eur",
+                    ["stripe", "simulator"],
+                    mode="test",
+                    currency="EUR",
+                    min_amount_minor=100_000,
+                ),
+                _rule("small", ["simulator"], mode="test", max_amount_minor=500),
             )
         )
         big = Money(amount_minor=250_000, currency="EUR")
 
-        assert choose_connectors(merchant_id=VIP, mode="live", amount=big) == ["simulator"]
-        assert choose_connectors(merchant_id="mch_b", mode="live", amount=big, brand="amex") == [
+        assert choose_connectors(merchant_id=VIP, mode="test", amount=big) == ["simulator"]
+        assert choose_connectors(merchant_id="mch_b", mode="test", amount=big, brand="amex") == [
             "simulator",
             "stripe",
         ]
-        assert choose_connectors(merchant_id="mch_b", mode="live", amount=big) == [
+        assert choose_connectors(merchant_id="mch_b", mode="test", amount=big) == [
             "stripe",
             "simulator",
         ]
         # the range bounds are inclusive
         at_500 = Money(amount_minor=500, currency="USD")
-        assert choose_connectors(merchant_id="mch_b", mode="live", amount=at_500) == ["simulator"]
+        assert choose_connectors(merchant_id="mch_b", mode="test", amount=at_500) == ["simulator"]
 
     def test_without_a_matching_rule_the_modes_connector_priorities_apply(self, publish):
         publish(
             _document(
                 _rule("usd-test", ["stripe"], mode="test", currency="USD"),
-                priorities={"test": ["simulator"], "live": ["simulator", "stripe"]},
+                priorities={"test": ["simulator", "stripe"], "live": ["stripe"]},
             )
         )
-        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == [
+        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == ["stripe"]
+        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == [
             "simulator",
             "stripe",
         ]
-        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == ["simulator"]
         usd = Money(amount_minor=1000, currency="USD")
         assert choose_connectors(merchant_id="mch_a", mode="test", amount=usd) == ["stripe"]
 
@@ -215,23 +231,26 @@ class TestChoosingConnectors:
     def test_a_cached_document_routes_without_a_database_query(
         self, publish, django_assert_num_queries
     ):
-        publish(_document(_rule("eur", ["simulator"], currency="EUR")))
-        choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10)  # loads the cache
+        publish(_document(_rule("eur", ["simulator"], mode="test", currency="EUR")))
+        choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10)  # loads the cache
 
         with django_assert_num_queries(0):
             for _ in range(100):
-                assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == [
+                assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == [
                     "simulator"
                 ]
 
     def test_a_version_scheduled_for_later_is_obeyed_only_from_its_time(self, publish):
-        publish(_document(_rule("eur", ["simulator"], currency="EUR")))
+        publish(_document(_rule("eur", ["simulator"], mode="test", currency="EUR")))
         starts_at = get_now() + timedelta(seconds=1.5)
-        publish(_document(_rule("eur", ["stripe"], currency="EUR")), effective_from=starts_at)
+        publish(
+            _document(_rule("eur", ["stripe"], mode="test", currency="EUR")),
+            effective_from=starts_at,
+        )
 
-        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == ["simulator"]
+        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == ["simulator"]
         time.sleep(max(0.0, (starts_at - get_now()).total_seconds()) + 0.05)
-        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == ["stripe"]
+        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == ["stripe"]
 
     def test_a_version_scheduled_for_much_later_is_not_obeyed_yet(self, publish):
         RoutingRule.objects.create(priority=1, mode="live", connectors=["simulator"])
@@ -243,9 +262,9 @@ class TestChoosingConnectors:
     def test_a_rollback_restores_the_previous_routing(
         self, publish, django_capture_on_commit_callbacks
     ):
-        first = publish(_document(_rule("eur", ["simulator"], currency="EUR")))
-        publish(_document(_rule("eur", ["stripe", "simulator"], currency="EUR")))
-        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == [
+        first = publish(_document(_rule("eur", ["simulator"], mode="test", currency="EUR")))
+        publish(_document(_rule("eur", ["stripe", "simulator"], mode="test", currency="EUR")))
+        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == [
             "stripe",
             "simulator",
         ]
@@ -258,7 +277,7 @@ class TestChoosingConnectors:
                 actor_id="ops-2",
             )
 
-        assert choose_connectors(merchant_id="mch_a", mode="live", amount=EUR_10) == ["simulator"]
+        assert choose_connectors(merchant_id="mch_a", mode="test", amount=EUR_10) == ["simulator"]
 
 
 class TestNewPaymentsFollowTheDocument:
@@ -321,13 +340,13 @@ class TestMonitoringFollowsTheDocument:
         from apps.payments.disputes import list_notifying_connectors
 
         settings.PAYMENTS_TEST_CONNECTORS = ["simulator"]
-        settings.PAYMENTS_LIVE_CONNECTORS = ["simulator"]
+        settings.PAYMENTS_LIVE_CONNECTORS = []
         settings.STRIPE_API_KEY = "sk_test_monitoring"
         assert "stripe" not in list_known_connectors()
         assert "stripe" not in list_notifying_connectors()
 
-        publish(_document(_rule("big", ["stripe", "simulator"], min_amount_minor=100_000),
-                          priorities={"test": ["simulator"], "live": ["simulator"]}))  # fmt: skip
+        publish(_document(_rule("big", ["stripe"], min_amount_minor=100_000),
+                          priorities={"test": ["simulator"], "live": ["stripe"]}))  # fmt: skip
 
         assert "stripe" in list_known_connectors()
         assert "stripe" in list_notifying_connectors()
