@@ -1306,7 +1306,10 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
         )
     recorders = {
         OperationKind.AUTHORIZE.value: lambda: _record_authorization(
-            attempt_id=attempt.public_id, result=found, connector_name=answered_by
+            attempt_id=attempt.public_id,
+            result=found,
+            connector_name=answered_by,
+            risk_action=_find_risk_action(payment=attempt.payment),
         ),
         OperationKind.CAPTURE.value: lambda: _record_capture(
             attempt_id=attempt.public_id, result=found
@@ -1318,6 +1321,17 @@ def resolve_unknown_attempt(*, attempt_id: str) -> str:
     }
     recorders[attempt.kind]()
     return PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk)
+
+
+def _find_risk_action(*, payment: Payment) -> str | None:
+    """The risk action the authorization was called under, for the janitor: the payment's
+    own when its answer's recording saved it, else the assessment stored before the call (a
+    process that died before recording saved none). A payment risk held for review was
+    authorized without capture, so it must not be recorded, or booked, as captured."""
+    if payment.risk_action:
+        return None  # already on the payment
+    assessed = risk.get_payment_risk(payment_id=payment.public_id)
+    return assessed.action if assessed is not None else None
 
 
 def _list_connectors_to_ask(*, attempt: PaymentAttempt) -> list[str]:

@@ -53,3 +53,40 @@ def test_an_attempt_that_cannot_be_resolved_now_waits_without_stopping_the_other
     lost_answer.refresh_from_db()
     assert (stuck.status, lost_answer.status) == ("unknown", "succeeded")
     assert PaymentAttempt.objects.get(payment=stuck).status == "unknown"  # asked again next run
+
+
+class _ProcessDied(BaseException):
+    """A kill -9 between the processor's answer and its recording."""
+
+
+def test_a_payment_risk_held_for_review_is_recorded_authorized_not_captured(
+    merchant_id, monkeypatch
+):
+    from apps.ledger import facade as ledger
+    from apps.payments import services
+    from apps.payments.models import Payment, SimulatedOperation
+
+    payment = create_payment(
+        merchant_id=merchant_id,
+        mode="test",
+        amount=Money(amount_minor=10_000, currency="EUR"),
+        payment_method=make_token(merchant_id=merchant_id, number="4000000000009235"),
+    )
+
+    def die(**_):
+        raise _ProcessDied
+
+    monkeypatch.setattr(services, "_record_authorization", die)
+    with pytest.raises(_ProcessDied):
+        confirm_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+    monkeypatch.undo()
+    # risk held it for review: the processor was asked to authorize only
+    assert SimulatedOperation.objects.get(kind="authorize").capture_requested is False
+
+    assert resolve_unknown_attempts(now=timezone.now() + timedelta(minutes=10)) == 1
+
+    payment = Payment.objects.get(pk=payment.pk)
+    assert (payment.status, payment.amount_captured_minor) == ("requires_capture", 0)
+    assert payment.risk_action == "review"
+    balance = ledger.get_merchant_balance(merchant_id=merchant_id, mode="test")
+    assert balance.for_currency("EUR").pending_minor == 0  # nothing booked as collected
