@@ -76,6 +76,27 @@ class NotificationSync:
     fetched: int
     applied: int
     failed: int
+    deferred: int = 0  # about an operation whose answer is not recorded yet: the next run
+
+
+class NotificationDeferredError(Exception):
+    """The notification matches nothing recorded yet, while an operation of its connector
+    still awaits its answer (``unknown``, or reserved: between the call and the record) and
+    may be the one it is about. Nothing is applied or acknowledged; the next run tries it
+    again. A notification that matches nothing while nothing awaits is about something else
+    (another platform's charge on the same account): recorded, logged, and left alone."""
+
+
+def _defer_while_answers_await(*, connector_name: str, kind: str, what: str) -> None:
+    """Raise :class:`NotificationDeferredError` while any ``kind`` attempt of the connector
+    has no recorded answer yet (its processor reference is only known once recorded)."""
+    awaiting = PaymentAttempt.objects.filter(
+        kind=kind,
+        status__in=[AttemptStatus.RESERVED, AttemptStatus.UNKNOWN],
+        connector__in=[connector_name, ""],  # "": an authorization that died mid-call
+    )
+    if awaiting.exists():
+        raise NotificationDeferredError(f"{what}: an operation's answer is not recorded yet")
 
 
 def get_dispute_fee(*, currency: str) -> Money:
@@ -137,6 +158,9 @@ def _apply_refund_succeeded(
 ) -> None:
     found = _lock_refund_of(connector_name=connector_name, reference=notification.reference)
     if found is None:
+        _defer_while_answers_await(
+            connector_name=connector_name, kind="refund", what=notification.reference
+        )
         logger.warning("refund notification for an unknown refund %s", notification.reference)
         return
     payment, refund = found
@@ -156,6 +180,9 @@ def _apply_refund_failed(
 ) -> None:
     found = _lock_refund_of(connector_name=connector_name, reference=notification.reference)
     if found is None:
+        _defer_while_answers_await(
+            connector_name=connector_name, kind="refund", what=notification.reference
+        )
         logger.warning("refund notification for an unknown refund %s", notification.reference)
         return
     payment, refund = found
@@ -190,15 +217,14 @@ def _apply_dispute_opened(
         .first()
     )
     if payment is None:
+        _defer_while_answers_await(
+            connector_name=connector_name, kind="authorize", what=notification.reference
+        )
         logger.warning("dispute for an unknown charge %s", notification.charge_reference)
         return
     if Dispute.objects.filter(processor_reference=notification.reference).exists():
         return
-    amount_minor = (
-        notification.amount.amount_minor
-        if notification.amount is not None
-        else payment.amount_captured_minor
-    )
+    amount_minor = _check_disputed_amount(payment=payment, notification=notification)
     if amount_minor <= 0:
         logger.warning("dispute %s without an amount", notification.reference)
         return
@@ -223,6 +249,34 @@ def _apply_dispute_opened(
         opened_at=now,
     )
     _emit_dispute_event(dispute=dispute, payment=payment, event_type="dispute.created", now=now)
+
+
+class DisputeAmountError(Exception):
+    """A dispute whose amount cannot be booked as reported (another currency than the
+    charge's): it is not applied nor acknowledged, and fails every run (logged) until
+    someone looks."""
+
+
+def _check_disputed_amount(*, payment: Payment, notification: ProcessorNotification) -> int:
+    """The amount to withdraw for a dispute: in the charge's currency (another is refused),
+    never more than was captured (a larger figure is capped, with a warning); the captured
+    amount when the processor says none."""
+    if notification.amount is None:
+        return payment.amount_captured_minor
+    if notification.amount.currency != payment.currency:
+        raise DisputeAmountError(
+            f"dispute {notification.reference} is in {notification.amount.currency}, its "
+            f"charge in {payment.currency}"
+        )
+    if notification.amount.amount_minor > payment.amount_captured_minor:
+        logger.warning(
+            "dispute %s for %s exceeds the %s captured; withdrawing what was captured",
+            notification.reference,
+            notification.amount.amount_minor,
+            payment.amount_captured_minor,
+        )
+        return payment.amount_captured_minor
+    return notification.amount.amount_minor
 
 
 def _apply_dispute_closed(
@@ -335,7 +389,7 @@ def _list_notifying_modes(*, name: str) -> list[str]:
 def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> NotificationSync:
     """Fetch and apply each connector's notifications; acknowledge each once applied (or
     found applied before). One that fails to apply is left for the next run."""
-    fetched = applied = failed = 0
+    fetched = applied = failed = deferred = 0
     sources = [
         (name, mode)
         for name in list_notifying_connectors()
@@ -353,6 +407,12 @@ def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> Notifica
             try:
                 if apply_processor_notification(connector_name=name, notification=notification):
                     applied += 1
+            except NotificationDeferredError as waiting:
+                deferred += 1
+                logger.info(
+                    "%s notification %s waits: %s", name, notification.notification_id, waiting
+                )
+                continue
             except Exception:
                 failed += 1
                 logger.exception(
@@ -360,7 +420,7 @@ def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> Notifica
                 )
                 continue
             connector.acknowledge_notification(notification_id=notification.notification_id)
-    return NotificationSync(fetched=fetched, applied=applied, failed=failed)
+    return NotificationSync(fetched=fetched, applied=applied, failed=failed, deferred=deferred)
 
 
 # --- merchants and staff --------------------------------------------------------------------
