@@ -55,7 +55,7 @@ CREATE TEMP TABLE recon_ledger AS
 SELECT v.entry_id, v.kind, v.source_type, v.source_id, v.mode, v.merchant_id, v.currency,
        v.gross_minor, v.fee_minor, v.effective_at
   FROM {view} v
- WHERE v.kind IN ('charge', 'refund')
+ WHERE v.kind IN ('charge', 'refund', 'dispute')
    AND v.effective_at >= %(start_at)s AND v.effective_at < %(end_at)s
 """
 
@@ -66,14 +66,23 @@ WITH resolved AS (
            coalesce(p.id, rp.id) AS payment_pk,
            coalesce(p.public_id, rp.public_id) AS payment_id,
            rf.public_id AS refund_id,
-           CASE l.line_type WHEN 'charge' THEN 'payment' WHEN 'refund' THEN 'refund' END
+           CASE l.line_type WHEN 'charge' THEN 'payment' WHEN 'refund' THEN 'refund'
+                            WHEN 'dispute' THEN 'dispute' END
                AS source_type,
-           CASE l.line_type WHEN 'charge' THEN p.public_id WHEN 'refund' THEN rf.public_id END
+           CASE l.line_type WHEN 'charge' THEN p.public_id WHEN 'refund' THEN rf.public_id
+                            WHEN 'dispute' THEN d.public_id END
                AS source_id
       FROM recon_lines l
       LEFT JOIN payments_payment p
         ON l.line_type IN ('charge', 'dispute') AND p.processor_reference = l.reference
        AND p.connector = %(connector)s
+      -- a dispute line names its charge: the charge's dispute (its first: a second line of
+      -- the same charge is a duplicate)
+      LEFT JOIN LATERAL (
+          SELECT pd.public_id FROM payments_dispute pd
+           WHERE l.line_type = 'dispute' AND pd.payment_id = p.id
+           ORDER BY pd.id LIMIT 1
+      ) d ON true
       LEFT JOIN payments_attempt a
         ON l.line_type = 'refund' AND a.kind = 'refund' AND a.processor_reference = l.reference
       LEFT JOIN payments_refund rf ON rf.id = a.refund_id
@@ -113,16 +122,20 @@ WITH unmatched AS (
     SELECT v.* FROM recon_ledger v
      WHERE NOT EXISTS (SELECT 1 FROM recon_result r WHERE r.entry_id = v.entry_id)
 ), window_lines AS (
-    SELECT v.*, coalesce(p.id, rp.id) AS payment_pk,
-           coalesce(p.public_id, rp.public_id) AS payment_id, rf.public_id AS refund_id,
-           coalesce(p.processor_reference, a.processor_reference, '') AS reference
+    SELECT v.*, coalesce(p.id, rp.id, dp.id) AS payment_pk,
+           coalesce(p.public_id, rp.public_id, dp.public_id) AS payment_id,
+           rf.public_id AS refund_id,
+           coalesce(p.processor_reference, a.processor_reference, dp.processor_reference, '')
+               AS reference
       FROM unmatched v
       LEFT JOIN payments_payment p ON v.source_type = 'payment' AND p.public_id = v.source_id
       LEFT JOIN payments_refund rf ON v.source_type = 'refund' AND rf.public_id = v.source_id
       LEFT JOIN payments_payment rp ON rp.id = rf.payment_id
       LEFT JOIN payments_attempt a
         ON a.refund_id = rf.id AND a.kind = 'refund' AND a.status IN ('succeeded', 'pending')
-     WHERE coalesce(p.connector, rp.connector) = %(connector)s
+      LEFT JOIN payments_dispute pd ON v.source_type = 'dispute' AND pd.public_id = v.source_id
+      LEFT JOIN payments_payment dp ON dp.id = pd.payment_id
+     WHERE coalesce(p.connector, rp.connector, dp.connector) = %(connector)s
 )
 SELECT w.* FROM window_lines w
  WHERE NOT EXISTS (

@@ -412,3 +412,40 @@ class TestCommandAndDailyJob:
         reconcile_recent_days(today=tomorrow)  # twice: nothing new staged, nothing broken
         assert ReconciliationReport.objects.count() == 2
         assert not ReconciliationBreak.objects.exists()
+
+
+class TestADispute:
+    def test_booked_in_the_ledger_and_reported_is_matched_not_a_break(self, merchant_id):
+        from apps.payments import disputes
+        from apps.payments.models import Dispute
+
+        payment = _pay(merchant_id, number="4000000000000259")  # disputed after capture
+        disputes.sync_processor_notifications()  # the ledger books the withdrawal
+        assert Dispute.objects.filter(payment_id=payment.pk).count() == 1
+        today = timezone.now().date()
+        report = export_settlement_report(report_date=today)
+        assert ",dispute,-10000," in report
+        import_settlement_file(connector="simulator", report_date=today, data=report.encode())
+
+        run = run_reconciliation(connector="simulator", start=today, end=today, triggered_by="t")
+
+        assert not ReconciliationBreak.objects.filter(last_seen_run=run).exists()
+
+    def test_booked_in_the_ledger_but_never_reported_is_missing_in_report(self, merchant_id):
+        from apps.payments import disputes
+
+        payment = _pay(merchant_id, number="4000000000000259")
+        disputes.sync_processor_notifications()
+        today = timezone.now().date()
+        report = export_settlement_report(report_date=today)
+        without_dispute = "\n".join(line for line in report.splitlines() if ",dispute," not in line)
+        import_settlement_file(
+            connector="simulator", report_date=today, data=without_dispute.encode()
+        )
+
+        run = run_reconciliation(connector="simulator", start=today, end=today, triggered_by="t")
+
+        breaks = ReconciliationBreak.objects.filter(last_seen_run=run)
+        assert list(breaks.values_list("kind", "line_type", "payment_id")) == [
+            ("missing_in_report", "dispute", payment.pk)
+        ]
