@@ -481,7 +481,13 @@ def decide_test_dispute(*, dispute_id: str, won: bool, staff_user_id: str, reaso
         object_type="dispute",
         object_id=dispute.public_id,
         merchant_ref=dispute.merchant_ref,
-        metadata={"outcome": "won" if won else "lost", "reason": reason[:500]},
+        metadata={
+            # what the staff member asked for, and whether it changed anything: a dispute
+            # already closed at the simulated network is left as it was
+            "decision": "won" if won else "lost",
+            "outcome": ("won" if won else "lost") if decided else "not_open",
+            "reason": reason[:500],
+        },
     )
     if decided:
         sync_processor_notifications()

@@ -1403,6 +1403,11 @@ def _check_staff_refund(*, payment: Payment, approved_amount_minor: int | None) 
     if approved_amount_minor is not None:
         return approved_amount_minor
     refundable = payment.amount_captured_minor - payment.amount_refunded_minor
+    if refundable <= 0:  # never "what is left at lock time": that skips the threshold
+        raise StateError(
+            code="charge_already_refunded",
+            message="Nothing is left to refund on this payment.",
+        )
     threshold = get_four_eyes_refund_threshold_minor(currency=payment.currency)
     if refundable > threshold:
         raise StateError(
@@ -1425,8 +1430,11 @@ def perform_staff_payment_operation(
     approved_amount_minor: int | None = None,
 ) -> str | None:
     """Capture, cancel or refund a payment on a staff member's request, through the same
-    services as the API; audited with the reason and the outcome. Returns the refusal's
-    message, or None when it worked.
+    services as the API; audited with the reason and the outcome as the processor gave it
+    (``succeeded``; ``pending`` for a refund the processor settles later; ``refused`` before
+    any processor call; ``failed`` when the processor refused; ``unknown`` when its answer
+    was lost and the janitor will record it). Returns a message saying what did not happen
+    (for every outcome but succeeded and pending), or None.
 
     A refund of what is left above the four-eyes threshold is refused; an approved proposal
     (``approval_id``, named in the audit entry) refunds its ``approved_amount_minor``. The
@@ -1441,24 +1449,51 @@ def perform_staff_payment_operation(
     error: str | None = None
     try:
         if operation == "capture":
-            capture_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+            outcome = _describe_staff_outcome(
+                status=capture_payment(
+                    merchant_id=merchant_id, mode=mode, payment_id=payment_id
+                ).status,
+                done=S.SUCCEEDED,
+            )
         elif operation == "cancel":
-            cancel_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+            outcome = _describe_staff_outcome(
+                status=cancel_payment(
+                    merchant_id=merchant_id, mode=mode, payment_id=payment_id
+                ).status,
+                done=S.CANCELED,
+            )
         else:
             amount_minor = _check_staff_refund(
                 payment=payment, approved_amount_minor=approved_amount_minor
             )
-            create_refund(
+            refund = create_refund(
                 merchant_id=merchant_id,
                 mode=mode,
                 payment_id=payment_id,
-                amount_minor=amount_minor or None,
+                amount_minor=amount_minor,
                 reason="requested_by_customer",
                 metadata={"admin_reason": reason[:500]},
             )
+            outcome = refund.status  # succeeded, pending or failed
+            if refund.status == "failed":
+                error = (
+                    f"{payment_id}: the processor refused the refund "
+                    f"({refund.failure_code or 'refund_failed'}); nothing was paid back."
+                )
     except PaymentHubError as refused:
+        # the processor's refusal of a capture or void is raised as a conflict; every other
+        # refusal came before any processor call
+        processor_refused = refused.code in {"capture_failed", "cancel_failed"}
+        outcome = "failed" if processor_refused else "refused"
         error = f"{payment_id}: {refused.message}"
-    metadata = {"reason": reason[:500], "outcome": "refused" if error else "succeeded"}
+    if outcome == "unknown":
+        error = (
+            f"{payment_id}: the processor's answer was lost; the payment is unknown until "
+            "the janitor records what happened (runbooks/payments.md)."
+        )
+    elif outcome == "failed" and error is None:
+        error = f"{payment_id}: the processor refused the {operation}; nothing changed."
+    metadata = {"reason": reason[:500], "outcome": outcome}
     if approval_id is not None:
         metadata["approval_id"] = approval_id
         metadata["amount_minor"] = str(approved_amount_minor)
@@ -1473,6 +1508,14 @@ def perform_staff_payment_operation(
         metadata=metadata,
     )
     return error
+
+
+def _describe_staff_outcome(*, status: str, done: PaymentStatus) -> str:
+    """A capture's or cancel's outcome from the payment's status after it: succeeded when it
+    reached ``done``, unknown while the answer is lost, else failed."""
+    if status == done:
+        return "succeeded"
+    return "unknown" if status == S.UNKNOWN else "failed"
 
 
 # --- authentication (the challenge step of a hosted checkout) ------------------------------

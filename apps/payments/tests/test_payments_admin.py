@@ -81,6 +81,47 @@ class TestPaymentsAdmin:
             AuditEvent.objects.get(action="payment.admin_cancel").metadata["outcome"] == "refused"
         )
 
+    def test_a_refund_the_processor_refuses_is_reported_and_audited_as_failed(
+        self, staff_client, captured_payment
+    ):
+        from apps.payments.connectors.simulator import set_simulator_fault
+
+        set_simulator_fault(mode="error", count=3)  # every try under the key errs
+        response = _act(
+            staff_client,
+            "refund_payments",
+            captured_payment,
+            apply="yes",
+            reason="customer called",
+        )
+        assert response.status_code == 302
+        assert Refund.objects.get().status == "failed"
+        audit = AuditEvent.objects.get(action="payment.admin_refund")
+        assert audit.metadata == {"reason": "customer called", "outcome": "failed"}
+        shown = [str(m) for m in staff_client.get("/admin/payments/payment/").context["messages"]]
+        assert any("nothing was paid back" in m for m in shown), shown
+        assert not any("done for the others" in m for m in shown), shown
+
+    def test_a_capture_whose_answer_is_lost_is_audited_as_unknown(self, staff_client):
+        from apps.payments.connectors.simulator import set_simulator_fault
+
+        merchant_id, client = make_merchant_with_key()
+        body = {
+            "amount": 4000,
+            "currency": "EUR",
+            "payment_method": make_token(merchant_id=merchant_id),
+            "capture_method": "manual",
+            "confirm": True,
+        }
+        payment = Payment.objects.get(
+            public_id=post_json(client, "/v1/payments", body).json()["id"]
+        )
+        set_simulator_fault(mode="timeout_after")
+        _act(staff_client, "capture_payments", payment, apply="yes", reason="shipped")
+
+        audit = AuditEvent.objects.get(action="payment.admin_capture")
+        assert audit.metadata == {"reason": "shipped", "outcome": "unknown"}
+
     def test_a_reason_is_required(self, staff_client, captured_payment):
         response = _act(staff_client, "refund_payments", captured_payment, apply="yes", reason="")
         assert response.status_code == 200
@@ -144,8 +185,25 @@ class TestDisputeDecisionsInTheAdmin:
         open_dispute.refresh_from_db()
         assert open_dispute.status == "lost"
         assert AuditEvent.objects.get(action="dispute.admin_decided").metadata == {
+            "decision": "lost",
             "outcome": "lost",
             "reason": "no evidence",
+        }
+
+    def test_a_decision_on_a_dispute_already_closed_is_audited_as_changing_nothing(
+        self, open_dispute
+    ):
+        ops = _staff_with_role("ops")
+        _decide(ops, "decide_dispute_lost", open_dispute, apply="yes", reason="no evidence")
+        _decide(ops, "decide_dispute_won", open_dispute, apply="yes", reason="changed my mind")
+
+        open_dispute.refresh_from_db()
+        assert open_dispute.status == "lost"
+        second = AuditEvent.objects.filter(action="dispute.admin_decided").order_by("sequence")
+        assert second.last().metadata == {
+            "decision": "won",
+            "outcome": "not_open",
+            "reason": "changed my mind",
         }
 
 
