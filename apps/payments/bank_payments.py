@@ -294,10 +294,15 @@ def record_bank_payment(*, attempt_id: str, bank_payment: BankPaymentSummary) ->
         if bank_payment.status == "requires_action":
             return payment
         if bank_payment.status in {"submitting", "unknown", "pending"}:
-            if payment.status == S.REQUIRES_ACTION:
+            if payment.status == S.REQUIRES_ACTION:  # authorised; the bank is paying it
                 attempt.status = AttemptStatus.PENDING
                 attempt.save()
-                services._transition(payment=payment, target=S.PROCESSING, now=now)
+                services._transition(
+                    payment=payment,
+                    target=S.PROCESSING,
+                    now=now,
+                    event_type="payment.processing",
+                )
             return payment
         if payment.status == S.REQUIRES_ACTION:
             services._transition(payment=payment, target=S.PROCESSING, now=now)

@@ -828,7 +828,13 @@ def _record_authorization(
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
             payment.connector = connector_name
-            _transition(payment=payment, target=S.UNKNOWN, now=now, saving_too=(attempt,))
+            _transition(
+                payment=payment,
+                target=S.UNKNOWN,
+                now=now,
+                event_type="payment.unknown",
+                saving_too=(attempt,),
+            )
             return payment
         attempt.processor_reference = result.processor_reference
         attempt.decline_code = result.decline_code
@@ -986,8 +992,13 @@ def _record_capture(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            save_changed_fields(attempt)
-            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            _transition(
+                payment=payment,
+                target=S.UNKNOWN,
+                now=now,
+                event_type="payment.unknown",
+                saving_too=(attempt,),
+            )
             return payment
         attempt.error_code = result.error_code
         if result.outcome == OperationOutcome.SUCCEEDED:
@@ -1060,8 +1071,13 @@ def _record_void(
         attempt.completed_at = now
         if result is None:
             attempt.status = AttemptStatus.UNKNOWN
-            save_changed_fields(attempt)
-            _transition(payment=payment, target=S.UNKNOWN, now=now)
+            _transition(
+                payment=payment,
+                target=S.UNKNOWN,
+                now=now,
+                event_type="payment.unknown",
+                saving_too=(attempt,),
+            )
             return payment
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
@@ -1070,6 +1086,16 @@ def _record_void(
             return payment
         attempt.status = AttemptStatus.FAILED
         attempt.error_code = result.error_code or "void_failed"
+        if payment.status != S.UNKNOWN:  # refused: the payment stays as it was, announced
+            payment.failure_code = attempt.error_code
+            _emit(
+                payment=payment,
+                event_type="payment.cancel_failed",
+                now=now,
+                from_status=payment.status,
+                saving=(attempt, payment),
+            )
+            return payment
         save_changed_fields(attempt)
         if payment.status == S.UNKNOWN:  # the janitor learnt the void never happened
             before = (

@@ -259,6 +259,23 @@ class TestUnknownOutcomes:
         assert payment.status == "failed"
         assert payment.failure_code == "processor_never_received"
 
+    def test_a_lost_answer_is_announced_as_unknown_then_as_its_outcome(self, merchant_id):
+        set_simulator_fault(mode="timeout_after")
+        payment = _pay(merchant_id)
+        assert payment.status == "unknown"
+        attempt = PaymentAttempt.objects.get(payment=payment)
+        resolve_unknown_attempt(attempt_id=attempt.public_id)
+        announced = list(
+            OutboxEvent.objects.filter(aggregate_id=payment.public_id)
+            .order_by("id")
+            .values_list("event_type", "payload__status")
+        )
+        assert announced == [
+            ("payment.created", "requires_confirmation"),
+            ("payment.unknown", "unknown"),
+            ("payment.succeeded", "succeeded"),
+        ]
+
     def test_retriable_processor_errors_are_retried_under_the_same_key(self, merchant_id):
         set_simulator_fault(mode="error", count=2)
         payment = _pay(merchant_id)
@@ -282,6 +299,25 @@ def test_a_capture_no_processor_could_take_is_refused_and_leaves_the_payment_cap
     assert OutboxEvent.objects.filter(
         aggregate_id=payment.public_id, event_type="payment.capture_failed"
     ).exists()
+
+
+def test_a_cancel_the_processor_refuses_is_announced_and_leaves_the_payment_capturable(
+    merchant_id,
+):
+    payment = _pay(merchant_id, capture_method="manual")
+    set_simulator_fault(mode="error", count=3)  # every try under the key errs
+
+    with pytest.raises(ConflictError) as refused:
+        cancel_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+    assert refused.value.code == "cancel_failed"
+    payment.refresh_from_db()
+    assert payment.status == "requires_capture"
+    announced = OutboxEvent.objects.get(
+        aggregate_id=payment.public_id, event_type="payment.cancel_failed"
+    )
+    assert announced.payload["status"] == "requires_capture"
+    assert payment.events.filter(event_type="payment.cancel_failed").exists()
 
 
 class TestCreateValidation:
