@@ -45,7 +45,7 @@ from apps.common.clock import get_now
 from apps.common.config import get_config
 from apps.common.errors import NotFoundError, StateError
 from apps.common.jobs import list_latest_job_runs
-from apps.common.outbox_selectors import get_outbox_lag_seconds
+from apps.common.outbox_selectors import count_parked_outbox_events, get_outbox_lag_seconds
 from apps.payments import facade as payments
 
 logger = logging.getLogger(__name__)
@@ -247,6 +247,23 @@ def find_outbox_lag(context: AlertRuleContext) -> list[Finding]:
     ]
 
 
+def find_parked_outbox_events(context: AlertRuleContext) -> list[Finding]:
+    """Events the relay gave up on: their webhooks are never sent until someone requeues
+    them (admin: Common > Outbox events). Clears once none is parked."""
+    parked = count_parked_outbox_events()
+    if parked == 0:
+        return []
+    return [
+        Finding(
+            key="outbox_parked",
+            severity=AlertSeverity.CRITICAL,
+            summary=f"{parked} outbox event(s) parked after repeated relay failures",
+            owner_group=OPS_GROUP,
+            details={"parked_events": parked},
+        )
+    ]
+
+
 def find_failed_jobs(context: AlertRuleContext) -> list[Finding]:
     """Per recorded job (settlement, payouts, reconciliation): its latest finished run failed,
     or its latest run started more than ``job_stuck_minutes`` ago and never finished. Clears
@@ -298,6 +315,7 @@ ALERT_RULES: dict[str, tuple[tuple[str, ...], AlertRule]] = {
     "webhook_failures": (("webhook_failures",), find_failing_webhooks),
     "reconciliation_breaks": (("reconciliation_breaks",), find_reconciliation_breaks),
     "outbox_lag": (("outbox_lag",), find_outbox_lag),
+    "outbox_parked": (("outbox_parked",), find_parked_outbox_events),
     "job_failed": (("job_failed",), find_failed_jobs),
 }
 

@@ -10,13 +10,15 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import make_aware
 
-from apps.common.admin_base import ReadOnlyModelAdmin
+from apps.common.admin_base import ReadOnlyModelAdmin, ask_for_reason, bind_reason_form
 from apps.common.audit import verify_audit_chain
 from apps.common.models import AuditEvent, JobRun, OutboxEvent
+from apps.common.outbox import requeue_failed_event
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -169,9 +171,56 @@ class OutboxEventAdmin(ReadOnlyModelAdmin):
     )
     search_fields = ("=public_id", "=aggregate_id")
     show_full_result_count = False
+    actions = ("requeue_events",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in OutboxEvent._meta.fields]
+
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
+        """Ops may requeue (the model's change permission: the rows stay read-only)."""
+        return bool(request.user.has_perm("common.change_outboxevent"))
+
+    @admin.action(description="Send parked events again", permissions=["requeue"])
+    def requeue_events(
+        self, request: HttpRequest, queryset: QuerySet[OutboxEvent]
+    ) -> TemplateResponse | None:
+        """A parked (failed) event gets a new round of attempts, with a reason, audited."""
+        form = bind_reason_form(request)
+        if not (form.is_bound and form.is_valid()):
+            return ask_for_reason(
+                self,
+                request,
+                queryset,
+                title="Send parked events again",
+                action="requeue_events",
+                form=form,
+                describe=lambda event: (
+                    f"{event.public_id}: {event.event_type} ({event.status}, "
+                    f"{event.attempts} attempts, last error: {event.last_error[:120] or '-'})"
+                ),
+                explanation="Each parked event gets a new round of attempts from the relay.",
+            )
+        requeued = skipped = 0
+        for event in queryset:
+            if requeue_failed_event(
+                event_id=event.public_id,
+                actor_id=str(request.user.pk),
+                reason=form.cleaned_data["reason"],
+                ip_address=request.META.get("REMOTE_ADDR"),
+            ):
+                requeued += 1
+            else:
+                skipped += 1
+        if requeued:
+            self.message_user(request, f"{requeued} parked event(s) queued again.")
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} event(s) were not parked (pending or published) and were left as "
+                "they are.",
+                level=messages.WARNING,
+            )
+        return None
 
 
 @admin.register(JobRun)

@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import F
 
+from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent, RelayResult
 from apps.common.ids import make_public_id
@@ -337,10 +338,37 @@ def relay_outbox_until_empty(
     return total
 
 
-def requeue_failed_event(*, event_id: str, now: datetime | None = None) -> bool:
-    """Operator action: give a parked event another round of attempts."""
+def requeue_failed_event(
+    *,
+    event_id: str,
+    actor_id: str = "",
+    reason: str = "",
+    ip_address: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Operator action: give a parked event another round of attempts, and kick the relay.
+    Audited (``outbox.event_requeued``, with the reason) when it was parked; an event no
+    longer parked is left alone and False returned."""
     now = now or get_now()
-    updated = OutboxEvent.objects.filter(public_id=event_id, status=OutboxStatus.FAILED).update(
-        status=OutboxStatus.PENDING, attempts=0, available_at=now
-    )
-    return updated == 1
+    with transaction.atomic():
+        event = (
+            OutboxEvent.objects.select_for_update()
+            .filter(public_id=event_id, status=OutboxStatus.FAILED)
+            .first()
+        )
+        if event is None:
+            return False
+        event.status, event.attempts, event.available_at = OutboxStatus.PENDING, 0, now
+        event.save(update_fields=["status", "attempts", "available_at"])
+        record_audit_event(
+            action="outbox.event_requeued",
+            actor_type="admin" if actor_id else "system",
+            actor_id=actor_id,
+            object_type="outbox_event",
+            object_id=event.public_id,
+            merchant_ref=event.merchant_ref,
+            ip_address=ip_address,
+            metadata={"reason": reason[:500], "event_type": event.event_type},
+        )
+    kick_outbox_relay()
+    return True

@@ -148,3 +148,10 @@ def get_outbox_lag_seconds(*, now: datetime) -> float:
         .first()
     )
     return max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+
+
+def count_parked_outbox_events() -> int:
+    """Events the relay gave up on (``failed`` after ``OUTBOX_MAX_ATTEMPTS``): each waits for
+    an operator (admin: Common > Outbox events, "Send parked events again"); for the back
+    office's alert rules."""
+    return OutboxEvent.objects.filter(status=OutboxStatus.FAILED).count()

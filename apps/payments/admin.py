@@ -11,12 +11,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from apps.common.admin_base import ReasonForm, ask_for_reason, bind_reason_form
 from apps.common.errors import PaymentHubError
 from apps.payments import bank_refunds, disputes, services
 from apps.payments.models import (
@@ -34,13 +34,8 @@ from apps.payments.routing_config import get_routing_table, validate_connector_l
 from apps.payments.webhooks import redeliver_webhook_by_admin
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
-
-
 def _reason_form(request: HttpRequest) -> ReasonForm:
-    """The reason an action asks for: bound once the intermediate page is submitted."""
-    return ReasonForm(request.POST if "apply" in request.POST else None)
+    return bind_reason_form(request)
 
 
 def _describe_money_row(row: Any) -> str:
@@ -62,21 +57,16 @@ def _ask_for_reason(
     describe: Callable[[Any], str] = _describe_money_row,
     explanation: str = "It calls the processor through the same services as the API.",
 ) -> TemplateResponse:
-    """The intermediate page of an action: the rows it applies to (one line each, by
-    ``describe``), what it does (``explanation``) and the reason to give."""
-    rows = list(queryset)
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "opts": modeladmin.model._meta,
-        "rows": rows,
-        "lines": [describe(row) for row in rows],
-        "explanation": explanation,
-        "form": form,
-        "action": action,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/payments/operation_reason.html", context)
+    return ask_for_reason(
+        modeladmin,
+        request,
+        queryset,
+        title=title,
+        action=action,
+        form=form,
+        describe=describe,
+        explanation=explanation,
+    )
 
 
 def _make_operation_action(operation: str, title: str) -> Callable[..., HttpResponse | None]:

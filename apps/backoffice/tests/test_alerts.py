@@ -245,6 +245,24 @@ class TestOtherRules:
         )
         assert "outbox_lag" in evaluate_alert_rules().resolved
 
+    def test_an_outbox_event_the_relay_gave_up_on_raises_an_alert_until_requeued(self):
+        from apps.common.outbox import requeue_failed_event
+
+        OutboxEvent.objects.create(
+            public_id="evt_parked_for_alerts",
+            event_type="payment.succeeded",
+            status="failed",
+            attempts=25,
+            created_at=timezone.now() - timedelta(days=1),
+            available_at=timezone.now() - timedelta(days=1),
+        )
+        result = evaluate_alert_rules()
+        assert "outbox_parked" in result.raised
+        assert Alert.objects.get(key="outbox_parked").details == {"parked_events": 1}
+
+        assert requeue_failed_event(event_id="evt_parked_for_alerts", reason="relay fixed")
+        assert "outbox_parked" in evaluate_alert_rules().resolved
+
     def test_thresholds_come_from_settings_over_the_defaults(self, settings):
         settings.ALERT_THRESHOLDS = {"outbox_lag_max_seconds": 42}
         assert get_alert_thresholds()["outbox_lag_max_seconds"] == 42
