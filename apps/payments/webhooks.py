@@ -30,11 +30,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import random
 import socket
+import threading
 import time
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -185,32 +188,73 @@ def _connect_to_public_address(connection: HTTPConnection) -> socket.socket:
     raise NewConnectionError(connection, f"Failed to establish a new connection: {last_error}")
 
 
-class _PublicHTTPConnection(HTTPConnection):
+# The sockets of the send under way in this thread: at its deadline a watchdog shuts
+# their sockets down, which wakes a read blocked on a trickling endpoint (closing them would
+# not: a blocked recv outlives a close from another thread).
+_send_sockets: ContextVar[list[socket.socket] | None] = ContextVar(
+    "webhook_send_sockets", default=None
+)
+
+
+def _track_connection(connection: HTTPConnection) -> None:
+    """Remember the socket as connected (TLS-wrapped for HTTPS): the connection forgets it
+    once it hands the response over, while the response still reads from it."""
+    sockets = _send_sockets.get()
+    if sockets is not None and connection.sock is not None:
+        sockets.append(connection.sock)
+
+
+def _cut_connections(sockets: list[socket.socket]) -> None:
+    """The watchdog: shut down every socket of the send (idempotent, from another thread)."""
+    for sock in list(sockets):
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _track_connection(self)
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _track_connection(self)
+
+
+class _PublicHTTPConnection(_TrackedHTTPConnection):
     def _new_conn(self) -> socket.socket:
         return _connect_to_public_address(self)
 
 
-class _PublicHTTPSConnection(HTTPSConnection):
+class _PublicHTTPSConnection(_TrackedHTTPSConnection):
     def _new_conn(self) -> socket.socket:
         return _connect_to_public_address(self)
 
 
-class _PublicHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _PublicHTTPConnection
+def _pool_class(base: type[HTTPConnectionPool], connection: type[HTTPConnection]) -> Any:
+    return type(f"{connection.__name__}Pool", (base,), {"ConnectionCls": connection})
 
 
-class _PublicHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _PublicHTTPSConnection
+class _DeadlineAdapter(HTTPAdapter):
+    """Connections the send's watchdog can cut; with ``public_only``, only to public
+    addresses (TLS still checks the certificate for the host)."""
 
-
-class _PublicAddressesAdapter(HTTPAdapter):
-    """Connects only to public addresses (TLS still checks the certificate for the host)."""
+    def __init__(self, *, public_only: bool) -> None:
+        self._public_only = public_only
+        super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
+        http, https = (
+            (_PublicHTTPConnection, _PublicHTTPSConnection)
+            if self._public_only
+            else (_TrackedHTTPConnection, _TrackedHTTPSConnection)
+        )
         self.poolmanager.pool_classes_by_scheme = {
-            "http": _PublicHTTPConnectionPool,
-            "https": _PublicHTTPSConnectionPool,
+            "http": _pool_class(HTTPConnectionPool, http),
+            "https": _pool_class(HTTPSConnectionPool, https),
         }
 
 
@@ -219,38 +263,78 @@ def _allows_private_targets() -> bool:
 
 
 def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str, str, int]:
+    """One send: (status, response excerpt, error, latency ms). Bounded as a whole, not only
+    per socket read: however slowly the endpoint answers, it ends at about
+    ``WEBHOOK_TIMEOUT_SECONDS``, inside the delivery's lease (so no other worker sends the
+    delivery while this send is still open), and reads only the excerpt it stores, never the
+    whole body."""
     started = time.monotonic()
     timeout = float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10))
+    deadline = started + timeout
+    session = requests.Session()
+    sockets: list[socket.socket] = []
+    tracking = _send_sockets.set(sockets)
+    # a trickling endpoint keeps each read under the timeout: at the deadline the send's
+    # sockets are shut down under it
+    watchdog = threading.Timer(timeout, _cut_connections, args=(sockets,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        with requests.Session() as session:
-            if not _allows_private_targets():
-                parts = urlsplit(url)
-                # checked here too, for a proxy (HTTPS_PROXY) dials the host, not the adapter
-                resolve_public_addresses(
-                    host=parts.hostname or "",
-                    port=parts.port or (443 if parts.scheme == "https" else 80),
-                )
-                session.mount("http://", _PublicAddressesAdapter())
-                session.mount("https://", _PublicAddressesAdapter())
-            response = session.post(
-                url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False
+        public_only = not _allows_private_targets()
+        if public_only:
+            parts = urlsplit(url)
+            # checked here too, for a proxy (HTTPS_PROXY) dials the host, not the adapter
+            resolve_public_addresses(
+                host=parts.hostname or "",
+                port=parts.port or (443 if parts.scheme == "https" else 80),
             )
+        session.mount("http://", _DeadlineAdapter(public_only=public_only))
+        session.mount("https://", _DeadlineAdapter(public_only=public_only))
+        response = session.post(
+            url,
+            data=body.encode(),
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        with response:
+            head = _read_head(response=response, deadline=deadline)
         latency = int((time.monotonic() - started) * 1000)
-        return response.status_code, _excerpt(response), "", latency
+        return response.status_code, _excerpt(head=head, encoding=response.encoding), "", latency
     except WebhookTargetRefusedError as error:
         return None, "", str(error)[:255], int((time.monotonic() - started) * 1000)
     except (requests.RequestException, OSError, ValueError) as error:
         latency = int((time.monotonic() - started) * 1000)
-        return None, "", type(error).__name__, latency
+        late = time.monotonic() >= deadline
+        return None, "", "Timeout" if late else type(error).__name__, latency
+    finally:
+        watchdog.cancel()
+        _send_sockets.reset(tracking)
+        session.close()
 
 
-def _excerpt(response: requests.Response) -> str:
+def _read_head(*, response: requests.Response, deadline: float) -> bytes:
+    """The start of the body, as much as the excerpt needs, read until the deadline: an
+    endpoint that answers its status and then trickles its body has answered."""
+    wanted = RESPONSE_EXCERPT_CHARS * 4
+    head = b""
+    try:
+        for chunk in response.iter_content(chunk_size=1024):
+            head += chunk
+            if len(head) >= wanted or time.monotonic() >= deadline:
+                break
+    except (requests.RequestException, OSError, ValueError):
+        pass  # the status came; a body cut short (or cut at the deadline) is still one
+    return head[:wanted]
+
+
+def _excerpt(*, head: bytes, encoding: str | None) -> str:
     """The start of the response as text, storable: decoded with the charset it declares, else
     UTF-8 (never a guess: requests' guess reads short bodies as UTF-16), and without NUL
     characters (PostgreSQL text refuses them)."""
-    head = response.content[: RESPONSE_EXCERPT_CHARS * 4]
     try:
-        text = head.decode(response.encoding or "utf-8", errors="replace")
+        text = head.decode(encoding or "utf-8", errors="replace")
     except LookupError:  # a charset Python does not know
         text = head.decode("utf-8", errors="replace")
     return text[:RESPONSE_EXCERPT_CHARS].replace("\x00", "\ufffd")
