@@ -397,14 +397,18 @@ class TestTheSchemaStatesWhatTheApiAccepts:
         retrieve = schema["paths"]["/v1/payments/{payment_id}"]["get"]  # no body, no query
         assert "parameter_unknown" not in retrieve["responses"]["400"]["x-error-codes"]
 
-    def test_a_body_read_leniently_is_not_documented_as_strict(self, schema):
-        token = _request_body(schema, "/v1/tokens")  # a plain Serializer, not JSONBodySerializer
-        assert "additionalProperties" not in token
+    def test_the_token_body_is_documented_as_strict_about_its_keys(self, schema):
+        token = _request_body(schema, "/v1/tokens")
+        assert token["additionalProperties"] is False
+        assert (
+            "parameter_unknown"
+            in (schema["paths"]["/v1/tokens"]["post"]["responses"]["400"]["x-error-codes"])
+        )
 
     def test_object_ids_in_payments_paths_are_documented_as_their_characters(self, schema):
         detail = schema["paths"]["/v1/payments/{payment_id}"]["get"]
         path_id = next(p for p in detail["parameters"] if p["in"] == "path")
-        assert path_id["schema"]["pattern"] == "^[0-9A-Za-z_]+$"
+        assert path_id["schema"]["pattern"] == "^[0-9A-Za-z_]{1,64}$"
 
     def test_create_payment_documents_the_errors_it_returns(self, schema):
         responses = schema["paths"]["/v1/payments"]["post"]["responses"]

@@ -96,7 +96,15 @@ class CheckoutSessionCollectionView(IdempotentAPIView):
         request=CheckoutSessionCreateSerializer,
         responses={
             200: CheckoutSessionSerializer,
-            400: ErrorResponse("parameter_invalid", "amount_too_small"),
+            400: ErrorResponse(
+                "parameter_invalid",
+                "amount_too_small",
+                "invalid_amount",
+                "invalid_currency",
+                description="`invalid_request_error`: a malformed field, an `amount` (or a "
+                "line item's, or their total) below 1 or beyond what the currency can hold "
+                "(`invalid_amount`), or a `currency` outside ISO 4217 (`invalid_currency`).",
+            ),
         },
         tags=["Checkout"],
     )

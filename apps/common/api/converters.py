@@ -1,7 +1,8 @@
 """Path converters of the /v1/ routes.
 
 ``<public_id:payment_id>``: an object id in a path is matched only when it is made of the
-characters public ids are made of (``apps.common.ids``: a lower-case prefix, ``_``, base62), so
+characters public ids are made of (``apps.common.ids``: a lower-case prefix, ``_``, base62),
+and no longer than any stored id, so
 a malformed id (a NUL byte, which PostgreSQL text cannot hold, spaces, punctuation) never
 reaches a query: the route does not match and the answer is the API's 404
 ``resource_missing`` envelope (``apps.common.api.views.handle_not_found``), the same status
@@ -17,9 +18,11 @@ PUBLIC_ID_CONVERTER = "public_id"
 
 
 class PublicIdConverter:
-    # Letters, digits and ``_`` only; no length bound here (an unknown id of any length is a
-    # plain 404 from the selector).
-    regex = "[0-9A-Za-z_]+"
+    # Letters, digits and ``_`` only, at most 64 of them: no id the platform makes or stores
+    # is longer (public ids are ``prefix_`` + 24 characters; a stored reference column holds
+    # 64), so a longer one is the same 404 as an unknown one, before any query or audit entry
+    # is written with it.
+    regex = "[0-9A-Za-z_]{1,64}"
 
     def to_python(self, value: str) -> str:
         return value

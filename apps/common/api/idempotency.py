@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import QueryDict
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
@@ -105,7 +106,10 @@ def _read_body(request: Request) -> Any:
         if django_request.content_type != "multipart/form-data":
             raise
         django_request.body  # noqa: B018 - keep the raw body readable (fingerprint)
-        return {name: "" for name in [*django_request.POST, *django_request.FILES]}
+        try:
+            return {name: "" for name in [*django_request.POST, *django_request.FILES]}
+        except MultiPartParserError as malformed:  # no boundary, a truncated part, ...
+            raise drf_exceptions.ParseError(f"Malformed multipart body: {malformed}") from None
 
 
 class IdempotentAPIView(APIView):

@@ -252,7 +252,11 @@ class JSONBodySerializer(serializers.Serializer[Any]):
       (`"description": 0`), a string for an integer (`"amount": "100"`) or anything but
       true/false for a boolean is 400 `parameter_invalid` naming the parameter, instead of
       DRF's coercion. A form-encoded body (parsed too, undocumented) is text and keeps DRF's
-      parsing."""
+      parsing. A body whose clients send numbers as either (``check_json_types = False``: a
+      card's `exp_month` as `12` or `"12"`, as card forms do) keeps the unknown-key check and
+      DRF's coercion."""
+
+    check_json_types = True
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, QueryDict):
@@ -263,7 +267,7 @@ class JSONBodySerializer(serializers.Serializer[Any]):
             unknown = _unknown_parameter_errors(self, data, "")
             if unknown:
                 raise serializers.ValidationError(unknown)
-            errors = _json_type_errors(self, data)
+            errors = _json_type_errors(self, data) if self.check_json_types else {}
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
@@ -599,6 +603,16 @@ class PaymentHubAutoSchema(AutoSchema):
                 "resource_missing",
                 description="`invalid_request_error`: no such object for your account and "
                 "mode (never says whether it exists elsewhere).",
+            )
+        errors["406"] = ErrorResponse(
+            "not_acceptable",
+            description="`invalid_request_error`: an `Accept` header that rules out JSON.",
+        )
+        if self._reads_a_json_body() or self._refuses_any_body():
+            errors["415"] = ErrorResponse(
+                "unsupported_media_type",
+                description="`invalid_request_error`: a body that is not "
+                "`application/json` (or an empty form a client sends for no data).",
             )
         if self._takes_idempotency_key():
             errors["409"] = ErrorResponse(

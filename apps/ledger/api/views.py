@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.api.schema import ErrorResponse
 from apps.ledger.api.serializers import (
     BalanceSerializer,
     BalanceTransactionListSerializer,
@@ -75,7 +76,13 @@ class BalanceTransactionListView(APIView):
         "balances in the calling key's mode, newest first. Cursor pagination: pass the last "
         "`id` of a page as `starting_after` to get the next one while `has_more` is true.",
         parameters=[BalanceTransactionQuerySerializer],
-        responses={200: BalanceTransactionListSerializer},
+        responses={
+            200: BalanceTransactionListSerializer,
+            400: ErrorResponse(
+                "invalid_currency",
+                description="`invalid_request_error`: a `currency` filter outside ISO 4217.",
+            ),
+        },
         tags=["Balance"],
     )
     def get(self, request: Request) -> Response:

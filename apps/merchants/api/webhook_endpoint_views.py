@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.idempotency import IdempotentAPIView
+from apps.common.api.schema import ErrorResponse
 from apps.merchants.api.serializers import (
     CreateWebhookEndpointSerializer,
     ListWebhookEndpointsQuerySerializer,
@@ -92,7 +93,15 @@ class WebhookEndpointListView(APIView):
         operation_id="create_webhook_endpoint",
         summary="Create a webhook endpoint; the response shows its signing secret once",
         request=CreateWebhookEndpointSerializer,
-        responses={201: WebhookEndpointWithSecretSerializer},
+        responses={
+            201: WebhookEndpointWithSecretSerializer,
+            400: ErrorResponse(
+                "invalid_webhook_endpoint",
+                description="`invalid_request_error`: a malformed `url` (or one with "
+                "credentials, not HTTPS in live mode, or not of a public host), or "
+                "`event_types` that is empty or not of the form `*`, `name` or `family.*`.",
+            ),
+        },
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
@@ -138,7 +147,15 @@ class WebhookEndpointDetailView(IdempotentAPIView):
         summary="Update a webhook endpoint's URL, event filter, description or enabled flag",
         parameters=[ENDPOINT_ID],
         request=UpdateWebhookEndpointSerializer,
-        responses={200: WebhookEndpointSerializer},
+        responses={
+            200: WebhookEndpointSerializer,
+            400: ErrorResponse(
+                "invalid_webhook_endpoint",
+                description="`invalid_request_error`: a malformed `url` (or one with "
+                "credentials, not HTTPS in live mode, or not of a public host), or "
+                "`event_types` that is empty or not of the form `*`, `name` or `family.*`.",
+            ),
+        },
         tags=TAGS,
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
@@ -162,6 +179,7 @@ class WebhookEndpointDetailView(IdempotentAPIView):
         operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
         parameters=[ENDPOINT_ID],
+        request=None,
         responses={200: WebhookEndpointSerializer},
         tags=TAGS,
     )

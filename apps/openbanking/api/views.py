@@ -316,7 +316,9 @@ class BankPaymentCollectionView(IdempotentAPIView):
         request=BankPaymentCreateSerializer,
         responses={
             201: BankPaymentSerializer,
-            400: ErrorResponse("bank_unknown", "currency_not_supported", "bank_refused"),
+            400: ErrorResponse(
+                "bank_unknown", "currency_not_supported", "bank_refused", "invalid_amount"
+            ),
             502: BANK_DOWN,
         },
         tags=TAGS,

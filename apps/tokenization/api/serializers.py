@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.common.api.schema import JSONBodySerializer
+
 
 class CardInputSerializer(serializers.Serializer):
     number = serializers.CharField(max_length=40, trim_whitespace=True)
@@ -14,7 +16,11 @@ class CardInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class CreateTokenSerializer(serializers.Serializer):
+class CreateTokenSerializer(JSONBodySerializer):
+    """Strict about keys (a `cvv` for `cvc` is 400 `parameter_unknown`, never a token made
+    without its CVC), lenient about types: card forms send `exp_month` as `12` or `"12"`."""
+
+    check_json_types = False
     card = CardInputSerializer()
 
 
