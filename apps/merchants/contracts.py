@@ -18,6 +18,8 @@ class MerchantSummary:
     status: str
     support_email: str = ""
     created_at: datetime | None = None
+    # the PaymentHub-Version its API requests and webhooks are rendered at ("" = current)
+    api_version: str = ""
 
     @property
     def is_active(self) -> bool:

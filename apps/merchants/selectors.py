@@ -19,6 +19,7 @@ def to_merchant_summary(merchant: Merchant) -> MerchantSummary:
         status=merchant.status,
         support_email=merchant.support_email,
         created_at=merchant.created_at,
+        api_version=merchant.api_version,
     )
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -61,6 +60,7 @@ from apps.payments.models import (
     Refund,
     RoutingRule,
 )
+from apps.payments.representations import to_dispute_body
 from apps.payments.routing_config import get_routing_table
 from apps.payments.services import emit_refund_event
 from apps.risk import facade as risk
@@ -329,24 +329,14 @@ def _close_dispute(*, dispute_pk: int, won: bool, now: datetime) -> Dispute:
     return dispute
 
 
-def dispute_payload(dispute: Dispute, *, payment_id: str) -> dict[str, Any]:
-    return {
-        "id": dispute.public_id,
-        "payment": payment_id,
-        "amount": dispute.amount_minor,
-        "currency": dispute.currency,
-        "reason": dispute.reason or None,
-        "status": dispute.status,
-        "livemode": dispute.mode == "live",
-    }
-
-
 def _emit_dispute_event(
     *, dispute: Dispute, payment: Payment, event_type: str, now: datetime
 ) -> None:
+    if dispute.payment_id == payment.pk:
+        dispute.payment = payment  # the payment at hand: no query for its id
     event_id = enqueue_event(
         event_type=event_type,
-        payload=dispute_payload(dispute, payment_id=payment.public_id),
+        payload=to_dispute_body(dispute),  # the dispute as the API shows it now
         aggregate_type="dispute",
         aggregate_id=dispute.public_id,
         merchant_ref=dispute.merchant_ref,

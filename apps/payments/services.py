@@ -76,6 +76,7 @@ from apps.payments.models import (
     PaymentEvent,
     Refund,
 )
+from apps.payments.representations import to_payment_body, to_refund_body
 from apps.payments.states import PaymentStatus, check_payment_transition
 from apps.risk import facade as risk
 from apps.risk.contracts import PaymentRiskInput, PaymentRiskView, RiskAction
@@ -138,16 +139,8 @@ def _lock_payment(*, merchant_id: str, mode: str, payment_id: str) -> Payment:
 
 
 def _event_payload(payment: Payment) -> dict[str, Any]:
-    return {
-        "id": payment.public_id,
-        "status": payment.status,
-        "amount": payment.amount_minor,
-        "amount_captured": payment.amount_captured_minor,
-        "amount_refunded": payment.amount_refunded_minor,
-        "currency": payment.currency,
-        "livemode": payment.mode == "live",
-        "decline_code": payment.decline_code or None,
-    }
+    """A payment event's ``data.object``: the payment as the API shows it now."""
+    return to_payment_body(payment)
 
 
 def _build_history_line(
@@ -696,9 +689,8 @@ def _authorize_reserved(
         result=called.result,
         connector_name=called.connector_name,
         risk_action=called.risk_action,
+        stored_risk=called.stored_risk if created_here else None,
     )
-    if created_here:
-        recorded.stored_risk = called.stored_risk
     return recorded
 
 
@@ -812,13 +804,17 @@ def _record_authorization(
     connector_name: str,
     risk_action: str | None = None,
     payment_pk: int | None = None,
+    stored_risk: PaymentRiskView | None = None,
     now: datetime | None = None,
 ) -> Payment:
     """Record an authorization's answer. ``risk_action`` is the assessment made before the
-    call (None when the janitor records it: the one saved with the unknown outcome holds)."""
+    call (None when the janitor records it: the one saved with the unknown outcome holds).
+    ``stored_risk``: the payment's only assessment, just stored (a payment created by this
+    request): its events and the response show it without reading it back."""
     now = now or get_now()
     with transaction.atomic():
         payment, attempt = _lock_attempt(attempt_id=attempt_id, payment_pk=payment_pk)
+        payment.stored_risk = stored_risk
         if attempt.status not in {AttemptStatus.RESERVED, AttemptStatus.UNKNOWN}:
             return payment  # already recorded (a retry, or the janitor got here first)
         if risk_action is not None:
@@ -1283,17 +1279,12 @@ def _record_refund(
 
 
 def emit_refund_event(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:
+    """A refund event; its ``data.object`` is the refund as the API shows it now."""
+    if refund.payment_id == payment.pk:
+        refund.payment = payment  # the payment at hand: no query for its id
     enqueue_event(
         event_type=event_type,
-        payload={
-            "id": refund.public_id,
-            "payment": payment.public_id,
-            "amount": refund.amount_minor,
-            "currency": refund.currency,
-            "status": refund.status,
-            "failure_code": refund.failure_code or None,
-            "livemode": refund.mode == "live",
-        },
+        payload=to_refund_body(refund),
         aggregate_type="refund",
         aggregate_id=refund.public_id,
         merchant_ref=refund.merchant_ref,

@@ -52,6 +52,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
+from apps.common.api.versioning import render_for_api_version
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.contracts import DomainEvent
@@ -63,6 +64,7 @@ from apps.common.transactions import call_on_commit
 from apps.merchants.contracts import WebhookEndpointSummary
 from apps.merchants.facade import (
     event_type_matches,
+    get_merchant,
     get_webhook_endpoint,
     get_webhook_signing_secrets,
     list_webhook_endpoints,
@@ -87,19 +89,21 @@ def _enqueue_delivery(delivery_id: str) -> None:
     deliver_webhook_task.delay(delivery_id=delivery_id)
 
 
-def build_event_body(*, event: DomainEvent) -> str:
-    return json.dumps(
-        {
-            "id": event.event_id,
-            "object": "event",
-            "type": event.event_type,
-            "created": int(event.created_at.timestamp()),
-            "livemode": bool(event.payload.get("livemode", False)),
-            "data": {"object": event.payload},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+def build_event_body(*, event: DomainEvent, api_version: str = "") -> str:
+    """The delivery's body: the event, its ``data.object`` rendered at ``api_version`` (the
+    merchant's pinned version, as its API requests without a header are); the current
+    shape without one."""
+    body = {
+        "id": event.event_id,
+        "object": "event",
+        "type": event.event_type,
+        "created": int(event.created_at.timestamp()),
+        "livemode": bool(event.payload.get("livemode", False)),
+        "data": {"object": event.payload},
+    }
+    if api_version:
+        body = render_for_api_version(data=body, version=api_version)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def fan_out_webhook_event(event: DomainEvent) -> None:
@@ -108,13 +112,21 @@ def fan_out_webhook_event(event: DomainEvent) -> None:
     if not event.event_type.startswith(WEBHOOK_EVENT_PREFIXES) or not event.merchant_ref:
         return
     mode = "live" if event.payload.get("livemode") else "test"
-    body = build_event_body(event=event)
+    matching = [
+        endpoint
+        for endpoint in list_webhook_endpoints(merchant_id=event.merchant_ref)
+        if endpoint.enabled
+        and endpoint.mode == mode
+        and event_type_matches(event_types=endpoint.event_types, event_type=event.event_type)
+    ]
+    if not matching:
+        return
+    # rendered at the merchant's pinned API version, as its API answers without a header
+    body = build_event_body(
+        event=event, api_version=get_merchant(merchant_id=event.merchant_ref).api_version
+    )
     now = get_now()
-    for endpoint in list_webhook_endpoints(merchant_id=event.merchant_ref):
-        if not endpoint.enabled or endpoint.mode != mode:
-            continue
-        if not event_type_matches(event_types=endpoint.event_types, event_type=event.event_type):
-            continue
+    for endpoint in matching:
         try:
             with transaction.atomic():
                 delivery = WebhookDelivery.objects.create(

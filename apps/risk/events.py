@@ -22,7 +22,14 @@ def handle_payment_event(event: DomainEvent) -> None:
     payload = event.payload
     if event.event_type == PAYMENT_SUCCEEDED:
         payment_id = str(payload.get("id", ""))
-        amount = int(payload.get("amount_captured") or payload.get("amount") or 0)
+        # the payment as the API shows it (amount_received); events written before carried
+        # amount_captured
+        amount = int(
+            payload.get("amount_received")
+            or payload.get("amount_captured")
+            or payload.get("amount")
+            or 0
+        )
     elif event.event_type == REFUND_SUCCEEDED:
         payment_id = str(payload.get("payment", ""))
         amount = int(payload.get("amount") or 0)
@@ -36,7 +43,7 @@ def handle_payment_event(event: DomainEvent) -> None:
         payment_id=payment_id,
         merchant_id=event.merchant_ref,
         amount_minor=amount,
-        currency=str(payload.get("currency", ""))[:3],
+        currency=str(payload.get("currency", ""))[:3].upper(),  # the API's is lower case
         occurred_at=event.created_at,
     )
     if event.event_type == PAYMENT_SUCCEEDED:

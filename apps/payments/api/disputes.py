@@ -15,7 +15,8 @@ from apps.common.api.idempotency import IdempotentAPIView
 from apps.common.api.schema import ErrorResponse, QueryParametersSerializer
 from apps.merchants.facade import get_api_principal
 from apps.payments import disputes, selectors
-from apps.payments.models import Dispute, DisputeStatus
+from apps.payments.models import DisputeStatus
+from apps.payments.representations import to_dispute_body
 
 TAGS = ["Disputes"]
 
@@ -49,21 +50,6 @@ class DisputeListSerializer(serializers.Serializer[Any]):
     url = serializers.CharField()
     has_more = serializers.BooleanField()
     data = DisputeSerializer(many=True)  # type: ignore[assignment]
-
-
-def to_dispute_body(dispute: Dispute) -> dict[str, Any]:
-    return {
-        "id": dispute.public_id,
-        "object": "dispute",
-        "amount": dispute.amount_minor,
-        "currency": dispute.currency.lower(),
-        "payment": dispute.payment.public_id,
-        "reason": dispute.reason or None,
-        "status": dispute.status,
-        "livemode": dispute.mode == "live",
-        "created": int(dispute.created_at.timestamp()),
-        "closed": int(dispute.closed_at.timestamp()) if dispute.closed_at else None,
-    }
 
 
 class DisputeCollectionView(APIView):

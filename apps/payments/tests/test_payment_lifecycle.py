@@ -536,7 +536,7 @@ class TestCreatingWithConfirmAtOnce:
         assert _events(at_once) == _events(in_two_steps) == ["payment.created", "payment.succeeded"]
         created = _created_event(at_once)
         assert created.payload["status"] == "requires_confirmation"
-        assert created.payload["amount_captured"] == 0
+        assert created.payload["amount_received"] == 0
         history_line = PaymentEvent.objects.get(
             payment__public_id=at_once.public_id, event_type="payment.created"
         )

@@ -96,6 +96,39 @@ class TestWebhookDelivery:
             payload=body, header=headers["PaymentHub-Signature"], secret=endpoint["secret"]
         )
 
+    def test_a_delivery_carries_the_payment_as_the_api_shows_it_at_the_pinned_version(
+        self, shop, receiver
+    ):
+        from django.apps import apps
+
+        merchant_id, client, _ = shop
+        current = _pay(client, merchant_id)
+        relay_outbox_until_empty()  # fanned out at the current version
+        # an account pinned to the older version (by model label: payments reaches the
+        # merchants app only through its facade, and a pin only moves forward there)
+        apps.get_model("merchants", "Merchant").objects.filter(public_id=merchant_id).update(
+            api_version="2026-06-01"
+        )
+        pinned = _pay(client, merchant_id)  # answered at the pin: card fields flattened
+        relay_outbox_until_empty()
+        _deliver_all()
+        delivered = {
+            (event["data"]["object"]["id"], event["type"]): event["data"]["object"]
+            for event in (json.loads(body) for _, body in receiver.requests)
+        }
+        first = delivered[(current["id"], "payment.succeeded")]
+        assert (
+            first
+            == client.get(
+                f"/v1/payments/{current['id']}", HTTP_PAYMENTHUB_VERSION="2026-11-01"
+            ).json()
+        )
+        assert first["card"] == {"brand": "visa", "last4": "4242"}
+        second = delivered[(pinned["id"], "payment.succeeded")]
+        assert second == pinned  # the pinned version's shape, as the API answered it
+        assert (second["card_brand"], second["card_last4"]) == ("visa", "4242")
+        assert "card" not in second
+
     def test_the_event_filter_and_the_mode_are_respected(self, shop, receiver):
         merchant_id, client, _ = shop
         _create_endpoint(client, url=receiver.url + "/refunds", event_types=["refund.succeeded"])
