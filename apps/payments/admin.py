@@ -373,23 +373,26 @@ ROUTING_RULES_HELP = (
 )
 
 
+ROUTING_RULE_FIELDS = (
+    "priority",
+    "mode",
+    "merchant_ref",
+    "currency",
+    "brand",
+    "min_amount_minor",
+    "max_amount_minor",
+    "connectors",
+    "enabled",
+)
+
+
 class RoutingRuleForm(forms.ModelForm):
     """Refuses connector lists routing could not use: unknown or repeated names, and a
     test-only connector (the simulator) on a live rule."""
 
     class Meta:
         model = RoutingRule
-        fields = (
-            "priority",
-            "mode",
-            "merchant_ref",
-            "currency",
-            "brand",
-            "min_amount_minor",
-            "max_amount_minor",
-            "connectors",
-            "enabled",
-        )
+        fields = ROUTING_RULE_FIELDS
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -413,32 +416,12 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             None,
             {
                 "description": ROUTING_RULES_HELP,
-                "fields": (
-                    "priority",
-                    "mode",
-                    "merchant_ref",
-                    "currency",
-                    "brand",
-                    "min_amount_minor",
-                    "max_amount_minor",
-                    "connectors",
-                    "enabled",
-                ),
+                "fields": ROUTING_RULE_FIELDS,
             },
         ),
     )
 
-    list_display = (
-        "priority",
-        "mode",
-        "merchant_ref",
-        "currency",
-        "brand",
-        "min_amount_minor",
-        "max_amount_minor",
-        "connectors",
-        "enabled",
-    )
+    list_display = ROUTING_RULE_FIELDS
     list_filter = ("mode", "enabled")
 
     def changelist_view(

@@ -797,6 +797,19 @@ def _authorize_outside_transaction(
     return answered(result, name)
 
 
+def _record_lost_answer(*, payment: Payment, attempt: PaymentAttempt, now: datetime) -> None:
+    """A call whose answer was lost: the attempt and the payment are ``unknown`` (announced
+    as ``payment.unknown``) until the janitor asks the processor under the attempt's key."""
+    attempt.status = AttemptStatus.UNKNOWN
+    _transition(
+        payment=payment,
+        target=S.UNKNOWN,
+        now=now,
+        event_type="payment.unknown",
+        saving_too=(attempt,),
+    )
+
+
 def _record_authorization(
     *,
     attempt_id: str,
@@ -822,15 +835,8 @@ def _record_authorization(
         attempt.connector = connector_name
         attempt.completed_at = now
         if result is None:
-            attempt.status = AttemptStatus.UNKNOWN
             payment.connector = connector_name
-            _transition(
-                payment=payment,
-                target=S.UNKNOWN,
-                now=now,
-                event_type="payment.unknown",
-                saving_too=(attempt,),
-            )
+            _record_lost_answer(payment=payment, attempt=attempt, now=now)
             return payment
         attempt.processor_reference = result.processor_reference
         attempt.decline_code = result.decline_code
@@ -987,14 +993,7 @@ def _record_capture(
             return payment
         attempt.completed_at = now
         if result is None:
-            attempt.status = AttemptStatus.UNKNOWN
-            _transition(
-                payment=payment,
-                target=S.UNKNOWN,
-                now=now,
-                event_type="payment.unknown",
-                saving_too=(attempt,),
-            )
+            _record_lost_answer(payment=payment, attempt=attempt, now=now)
             return payment
         attempt.error_code = result.error_code
         if result.outcome == OperationOutcome.SUCCEEDED:
@@ -1066,14 +1065,7 @@ def _record_void(
             return payment
         attempt.completed_at = now
         if result is None:
-            attempt.status = AttemptStatus.UNKNOWN
-            _transition(
-                payment=payment,
-                target=S.UNKNOWN,
-                now=now,
-                event_type="payment.unknown",
-                saving_too=(attempt,),
-            )
+            _record_lost_answer(payment=payment, attempt=attempt, now=now)
             return payment
         if result.outcome == OperationOutcome.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
