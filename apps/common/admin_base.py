@@ -45,7 +45,7 @@ def ask_for_reason(
     *,
     title: str,
     action: str,
-    form: ReasonForm,
+    form: forms.Form,
     describe: Callable[[Any], str],
     explanation: str,
 ) -> TemplateResponse:

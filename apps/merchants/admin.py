@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.common.admin_base import ask_for_reason
 from apps.common.errors import PaymentHubError
 from apps.common.models import AuditEvent
 from apps.merchants.api_keys import revoke_api_key
@@ -156,17 +155,21 @@ def _make_transition_action(action: MerchantAction) -> Callable[..., HttpRespons
                 modeladmin.apply_transition(request, queryset, action=action, reason=reason)
                 return None
             form.add_error("reason", "A reason is required: it is emailed to the applicant.")
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "title": f"{title}: give a reason",
-            "opts": modeladmin.model._meta,
-            "merchants": list(queryset.order_by("id")),
-            "form": form,
-            "action": run.__name__,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "reason_required": reason_required,
-        }
-        return TemplateResponse(request, "admin/merchants/transition_reason.html", context)
+        return ask_for_reason(
+            modeladmin,
+            request,
+            queryset.order_by("id"),
+            title=f"{title}: give a reason",
+            action=run.__name__,
+            form=form,
+            describe=lambda merchant: (
+                f"{merchant.trading_name} — {merchant.legal_name} "
+                f"({merchant.public_id}, {merchant.get_status_display()})"
+            ),
+            explanation="The reason is emailed to the applicant."
+            if reason_required
+            else "An optional note is emailed to the applicant.",
+        )
 
     run.__name__ = action.value
     return admin.action(description=f"{title}…")(run)

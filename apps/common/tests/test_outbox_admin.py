@@ -3,6 +3,8 @@ stay read-only, and staff without the change permission cannot requeue."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -25,7 +27,7 @@ def _parked(public_id: str) -> OutboxEvent:
         status="failed",
         attempts=25,
         available_at=now,
-        created_at=now - timezone.timedelta(days=1),
+        created_at=now - timedelta(days=1),
         last_error="OperationalError: the relay's handler failed",
     )
 

@@ -9,13 +9,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.common.admin_base import ask_for_reason
 from apps.common.errors import PaymentHubError
 from apps.payments.reconciliation import services
 from apps.payments.reconciliation.models import (
@@ -109,16 +108,33 @@ def _resolve_action(
         if resolved:
             modeladmin.message_user(request, f"Resolved {resolved} break(s).")
         return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": "Resolve breaks",
-        "opts": modeladmin.model._meta,
-        "breaks": list(queryset),
-        "form": form,
-        "action": "resolve_breaks",
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/payments/resolve_breaks.html", context)
+    return ask_for_reason(
+        modeladmin,
+        request,
+        queryset,
+        title="Resolve breaks",
+        action="resolve_breaks",
+        form=form,
+        describe=_describe_break,
+        explanation="Resolving changes no money: post a correction first if the books are "
+        "wrong. The reason is kept on the break.",
+    )
+
+
+def _describe_break(found: ReconciliationBreak) -> str:
+    """A break on the reason page: what differs, and the two sides' figures."""
+
+    def shown(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    currency = found.report_currency or found.ledger_currency
+    return (
+        f"{found.public_id}: {found.get_kind_display()}, {found.line_type} "
+        f"{found.processor_reference} on {found.occurred_on} (report "
+        f"{shown(found.report_gross_minor)}/{shown(found.report_fee_minor)}, ledger "
+        f"{shown(found.ledger_gross_minor)}/{shown(found.ledger_fee_minor)} {currency}; "
+        f"{found.status})"
+    )
 
 
 _resolve_action.__name__ = "resolve_breaks"
