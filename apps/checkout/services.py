@@ -27,7 +27,7 @@ from apps.checkout.errors import (
 from apps.checkout.models import CheckoutSession, SessionStatus
 from apps.common.clock import get_now
 from apps.common.errors import PaymentHubError
-from apps.common.ids import make_public_id
+from apps.common.ids import is_public_id, make_public_id
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
 from apps.payments import facade as payments
@@ -302,6 +302,21 @@ def _release(*, session_pk: int, now: datetime) -> None:
     )
 
 
+def _release_unless_paying(*, session_pk: int, now: datetime) -> None:
+    """After an unexpected failure: release the claim only when no payment was made for the
+    session (found by its id in their metadata) or every one ended without money; one that
+    exists is left to the stale-claim sweep, which never lets the shopper pay twice."""
+    session = CheckoutSession.objects.get(pk=session_pk)
+    outcomes = payments.list_payment_outcomes_by_metadata(
+        merchant_id=session.merchant_ref,
+        mode=session.mode,
+        key="checkout_session",
+        value=session.public_id,
+    )
+    if all(outcome.status in {"failed", "canceled"} for outcome in outcomes):
+        _release(session_pk=session_pk, now=now)
+
+
 def _record(*, session: CheckoutSession, outcome: PaymentOutcome, now: datetime) -> None:
     if outcome.succeeded:
         _complete(session_pk=session.pk, payment_id=outcome.id, now=now)
@@ -327,7 +342,11 @@ def pay_checkout_session(
     tried); a refusal before any payment existed is re-raised."""
     now = now or get_now()
     session = _get_by_token(url_token=url_token)
-    if not card_token.startswith("tok_"):
+    if "card" not in session.payment_method_types:  # the merchant offers no card here
+        raise InvalidCheckoutSessionError(
+            message="This checkout does not take cards.", param="token"
+        )
+    if not is_public_id(value=card_token, prefix="tok"):  # refused before any claim
         raise InvalidCheckoutSessionError(message="A card token is required.", param="token")
     _claim_attempt(session=session, now=now)
     try:
@@ -344,6 +363,11 @@ def pay_checkout_session(
     except PaymentHubError:
         _release(session_pk=session.pk, now=get_now())
         raise
+    except Exception:
+        # unexpected: the claim is released only when no payment was recorded for it (a
+        # payment that exists is settled by the stale-claim sweep, never paid twice)
+        _release_unless_paying(session_pk=session.pk, now=get_now())
+        raise
     _record(session=session, outcome=outcome, now=get_now())
     return outcome
 
@@ -355,6 +379,13 @@ def answer_challenge(
     now = now or get_now()
     session = _get_by_token(url_token=url_token)
     if session.status != SessionStatus.OPEN or not session.payment_ref:
+        raise CheckoutSessionNotOpenError()
+    waiting = payments.get_payment_outcome(
+        merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
+    )
+    if waiting.payment_method_type != "card" or not waiting.requires_action:
+        # only a card payment waiting for its challenge is decided here (a stale challenge
+        # tab must not decide a bank payment the shopper is authorising at the bank)
         raise CheckoutSessionNotOpenError()
     outcome = payments.authenticate_payment(
         merchant_id=session.merchant_ref,

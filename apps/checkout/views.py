@@ -110,15 +110,17 @@ def _render(
     now = get_now()
     state = session.status
     outcome: PaymentOutcome | None = None
-    if state == SessionStatus.OPEN and session.expires_at <= now:
-        state = SessionStatus.EXPIRED
     if state == SessionStatus.OPEN and session.payment_ref:
+        # a payment exists: its state is shown even past the deadline (one still in doubt
+        # must never read "nothing was charged"; the sweep settles it)
         outcome = payments.get_payment_outcome(
             merchant_id=session.merchant_ref, mode=session.mode, payment_id=session.payment_ref
         )
         state = "pending"
         if outcome.requires_action:
             state = "bank" if outcome.payment_method_type == "pay_by_bank" else "challenge"
+    elif state == SessionStatus.OPEN and session.expires_at <= now:
+        state = SessionStatus.EXPIRED
     if state == SessionStatus.OPEN and session.attempt_count >= services.MAX_ATTEMPTS:
         state = "locked"
     nonce = make_nonce()

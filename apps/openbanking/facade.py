@@ -45,6 +45,7 @@ __all__ = [
     "start_bank_payment",
     "start_refund_payment",
     "sync_bank_payment",
+    "withdraw_bank_payment",
 ]
 
 
@@ -186,6 +187,14 @@ def get_bank_payment(*, merchant_id: str, mode: str, bank_payment_id: str) -> Ba
     return to_bank_payment_summary(
         selectors.get_bank_payment(merchant_id=merchant_id, mode=mode, payment_id=bank_payment_id)
     )
+
+
+def withdraw_bank_payment(*, merchant_id: str, mode: str, bank_payment_id: str) -> bool:
+    """Withdraw a bank payment the payer has not authorised yet, so it is never submitted:
+    True when it can no longer be paid, False when it is too late (the payer authorised it,
+    or the bank's redirect is being completed)."""
+    selectors.get_bank_payment(merchant_id=merchant_id, mode=mode, payment_id=bank_payment_id)
+    return services.withdraw_bank_payment(payment_id=bank_payment_id)
 
 
 def sync_bank_payment(*, merchant_id: str, mode: str, bank_payment_id: str) -> BankPaymentSummary:

@@ -540,6 +540,40 @@ def complete_authorization(
     return locked
 
 
+def withdraw_bank_payment(*, payment_id: str, now: datetime | None = None) -> bool:
+    """The payer chose another way before authorising at the bank: the payment's consent is
+    revoked here, so a code the bank sends back later is never exchanged and nothing is
+    submitted, and the payment fails (``canceled_by_payer``). True when the payment can no
+    longer be paid (withdrawn now, or its consent already ended without authorisation);
+    False, changing nothing, when it is too late: the bank's redirect is being completed
+    (its code exchange started) or the payer has authorised it. Under the consent's lock,
+    as the redirect's own claim."""
+    now = now or get_now()
+    payment = BankPayment.objects.filter(public_id=payment_id).first()
+    if payment is None:
+        return True
+    with transaction.atomic():
+        consent = BankConsent.objects.select_for_update().get(pk=payment.consent_id)
+        if consent.status in NEVER_AUTHORISED_CONSENT_STATUSES:
+            return True
+        if (
+            consent.status != ConsentStatus.AWAITING_AUTHORISATION
+            or consent.code_exchange_started_at is not None
+        ):
+            return False
+        _set_consent_status(consent=consent, status=ConsentStatus.REVOKED, now=now)
+        consent.failure_code = "canceled_by_payer"
+        consent.save()
+        _fail_payment_of(consent=consent, code="canceled_by_payer")
+    return True
+
+
+# Consents that ended without the payer's authorisation: nothing can be submitted under them.
+NEVER_AUTHORISED_CONSENT_STATUSES = frozenset(
+    {ConsentStatus.REJECTED, ConsentStatus.REVOKED, ConsentStatus.EXPIRED, ConsentStatus.FAILED}
+)
+
+
 def _fail_payment_of(*, consent: BankConsent, code: str) -> None:
     payment = BankPayment.objects.select_for_update().filter(consent=consent).first()
     if payment is not None and payment.status == BankPaymentStatus.REQUIRES_ACTION:

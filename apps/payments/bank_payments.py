@@ -253,6 +253,27 @@ def _bank_attempt(payment: Payment) -> PaymentAttempt | None:
     )
 
 
+def withdraw_before_cancel(*, payment: Payment) -> None:
+    """Before a bank payment waiting for the payer is canceled: withdraw it at openbanking,
+    so the payer can no longer authorise it at the bank (a bank tab left open, the back
+    button) and pay twice. Refused (409, nothing changed) when it is too late: the payer has
+    authorised it or the bank's redirect is being completed; its outcome follows."""
+    attempt = _bank_attempt(payment)
+    if attempt is None:
+        return  # never reached openbanking: nothing to withdraw
+    if not openbanking.withdraw_bank_payment(
+        merchant_id=payment.merchant_ref,
+        mode=payment.mode,
+        bank_payment_id=attempt.processor_reference,
+    ):
+        raise StateError(
+            code="payment_in_flight",
+            message="The payer is completing this payment at the bank; wait for its "
+            "outcome (a payment.succeeded or payment.failed event).",
+            extra={"payment_status": payment.status},
+        )
+
+
 def get_bank_payment_of(payment: Payment) -> BankPaymentSummary | None:
     """The bank payment behind ``payment`` (read from openbanking's records, no bank call)."""
     attempt = _bank_attempt(payment)

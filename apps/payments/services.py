@@ -1024,12 +1024,22 @@ def _record_capture(
 def cancel_payment(
     *, merchant_id: str, mode: str, payment_id: str, now: datetime | None = None
 ) -> Payment:
-    """Cancel before capture; an authorization is voided at the processor first."""
+    """Cancel before capture; an authorization is voided at the processor first, and a bank
+    payment waiting for the payer is withdrawn at the bank first (so it cannot still be
+    authorised there)."""
+    from apps.payments import bank_payments
+
     now = now or get_now()
+    waiting = Payment.objects.filter(
+        public_id=payment_id, merchant_ref=merchant_id, mode=mode, status=S.REQUIRES_ACTION
+    ).first()
+    by_bank = waiting is not None and bank_payments.is_bank_method(waiting.payment_method_ref)
+    if waiting is not None and by_bank:
+        bank_payments.withdraw_before_cancel(payment=waiting)  # its own transaction, first
     with transaction.atomic():
         payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
         if payment.status in {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION} or (
-            payment.status == S.REQUIRES_ACTION and not payment.processor_reference
+            payment.status == S.REQUIRES_ACTION and (by_bank or not payment.processor_reference)
         ):
             _transition(payment=payment, target=S.CANCELED, now=now, event_type="payment.canceled")
             return payment
@@ -1542,8 +1552,11 @@ def authenticate_payment(
     processor call. Approved: reserve → call ``authenticate`` → record, like an
     authorization; the attempt is an ``authorize`` one so that the janitor's authorization
     recorder settles an answer lost to a timeout. The outcome is the card's: captured (with
-    automatic capture) or declined after authentication.
+    automatic capture) or declined after authentication. A pay-by-bank payment has no
+    challenge (409).
     """
+    from apps.payments import bank_payments
+
     now = now or get_now()
     with transaction.atomic():
         payment = _lock_payment_in_status(
@@ -1553,6 +1566,13 @@ def authenticate_payment(
             allowed={S.REQUIRES_ACTION},
             refusal="only a payment that requires action can be authenticated.",
         )
+        if bank_payments.is_bank_method(payment.payment_method_ref):  # authorised at the bank
+            raise StateError(
+                code="payment_intent_unexpected_state",
+                message="A pay-by-bank payment is authorised by the payer at the bank; it "
+                "has no challenge to answer here.",
+                extra={"payment_status": payment.status},
+            )
         if not approved:
             payment.decline_code = "authentication_failed"
             payment.failure_code = "payment_intent_authentication_failure"
