@@ -60,3 +60,10 @@ class PayoutAccountHeldError(InvalidRequestError):
 class PayoutBelowMinimumError(InvalidRequestError):
     default_code = "amount_too_small"
     default_message = "The amount is below the payout minimum."
+
+
+class MerchantNotPayableError(StateError):
+    """A suspended or rejected merchant is paid nothing, by any path (HTTP 409)."""
+
+    default_code = "merchant_not_active"
+    default_message = "This account is not active: no payout can be made from it."

@@ -41,6 +41,7 @@ from apps.common.money import Money, normalize_currency
 from apps.common.outbox import enqueue_event
 from apps.ledger.contracts import PayoutRunReport, PayoutSkipSummary
 from apps.ledger.errors import (
+    MerchantNotPayableError,
     PayoutAccountHeldError,
     PayoutAccountUnverifiedError,
     PayoutBelowMinimumError,
@@ -352,14 +353,28 @@ def _find_existing(
 
 
 def _send(*, payout_id: str) -> Payout:
-    """Call the rail for a reserved (or unknown, from the janitor) payout and record it."""
+    """Call the rail for a reserved (or unknown, from the janitor) payout and record it. A
+    payout the rail may already hold (its answer was lost: ``unknown``; or about to be
+    failed because its account changed) is first asked about under its own key: what the
+    rail did with it is recorded, and it is never failed (its funds returned) while the rail
+    pays it."""
     payout = Payout.objects.get(public_id=payout_id)
     if payout.rail_state not in {PayoutRailState.RESERVED, PayoutRailState.UNKNOWN}:
         return payout
+    rail = get_payout_rail(name=payout.rail)
     destination = reveal_payout_destination(merchant_id=payout.merchant_id, mode=payout.mode)
-    if destination is None or destination.account_id != payout.destination_ref:
-        # the bank account changed after the payout was reserved: never pay the new one
-        # unverified; the funds go back to available
+    changed = destination is None or destination.account_id != payout.destination_ref
+    if changed or payout.rail_state == PayoutRailState.UNKNOWN:
+        try:
+            found = rail.retrieve_payout(idempotency_key=payout.public_id)
+        except RailTimeoutError:
+            logger.warning("payout rail did not answer about %s; asked again later", payout_id)
+            return payout
+        if found.outcome != RailOutcome.NOT_FOUND:
+            return record_rail_result(payout_id=payout_id, result=found)
+    if changed or destination is None:
+        # the bank account changed after the payout was reserved, and the rail never
+        # received it: never pay the new one unverified; the funds go back to available
         return record_rail_result(
             payout_id=payout_id,
             result=RailPayoutResult(
@@ -368,7 +383,6 @@ def _send(*, payout_id: str) -> Payout:
                 failure_message="The payout bank account changed before the payout was sent.",
             ),
         )
-    rail = get_payout_rail(name=payout.rail)
     try:
         result: RailPayoutResult | None = rail.send_payout(
             idempotency_key=payout.public_id,
@@ -468,6 +482,8 @@ def create_manual_payout(
     schedule = get_payout_schedule(merchant_id=merchant_id)
     if schedule.interval != "manual":
         raise PayoutsNotAllowedError(param="amount")
+    if get_merchant(merchant_id=merchant_id).status in NOT_PAID_STATUSES:
+        raise MerchantNotPayableError()  # as the scheduled run skips it
     chosen = normalize_currency(currency=currency) if currency else schedule.currency
     payout = _reserve_payout(
         merchant_id=merchant_id,
@@ -636,7 +652,11 @@ def follow_in_transit_payouts(*, limit: int = 500) -> int:
         .values_list("public_id", "rail")[:limit]
     ):
         payout_id, rail_name = payout
-        result = get_payout_rail(name=rail_name).retrieve_payout(idempotency_key=payout_id)
+        try:
+            result = get_payout_rail(name=rail_name).retrieve_payout(idempotency_key=payout_id)
+        except RailTimeoutError:  # this one waits for the next run; the others go on
+            logger.warning("payout rail did not answer about %s; asked again later", payout_id)
+            continue
         recorded = record_rail_result(payout_id=payout_id, result=result)
         if recorded.status in {PayoutStatus.PAID, PayoutStatus.FAILED}:
             finished += 1

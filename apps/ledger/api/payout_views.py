@@ -102,6 +102,11 @@ class PayoutCollectionView(IdempotentAPIView):
                 description="The schedule is not manual, the available balance does not "
                 "cover the amount, or there is no verified payout bank account.",
             ),
+            409: ErrorResponse(
+                "merchant_not_active",
+                description="`invalid_request_error`: the account is suspended or rejected: "
+                "nothing is paid out from it.",
+            ),
         },
         tags=["Payouts"],
     )
