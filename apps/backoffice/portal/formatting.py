@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from apps.common.money import get_currency_exponent
 
@@ -16,15 +17,20 @@ def format_minor(amount_minor: int, currency: str) -> str:
     return f"{sign}{text} {currency.upper()}"
 
 
+# Written the way people write amounts: digits, at most one decimal point, no exponent.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,4})?")
+
+
 def parse_major(text: str, currency: str) -> int | None:
     """``"10.5", "EUR"`` → ``1050``; None when it is not a positive amount with at most the
-    currency's decimals."""
+    currency's decimals, written plainly (digits and a decimal point: no exponent such as
+    ``1e999999999``, which the decimal arithmetic cannot even scale)."""
     exponent = get_currency_exponent(currency=currency)
-    try:
-        value = Decimal(text.strip().replace(",", ""))
-    except (InvalidOperation, ValueError):
+    cleaned = text.strip().replace(",", "")
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):
         return None
-    if not value.is_finite() or value <= 0:
+    value = Decimal(cleaned)
+    if value <= 0:
         return None
     minor = value * (10**exponent)
     if minor != minor.to_integral_value():

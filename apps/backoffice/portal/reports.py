@@ -4,6 +4,7 @@ itself while a worker writes it, no script needed), download it for a week."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -28,20 +29,43 @@ from apps.common.clock import get_now
 from apps.common.errors import NotFoundError, PaymentHubError
 from apps.merchants.facade import MerchantPermission
 
+# Each report is the data of one portal section: a role sees it as a CSV only if it may see
+# that section (balances and payouts need view_payouts, docs/portal.md).
+REPORT_PERMISSIONS = {
+    "payments": MerchantPermission.VIEW_PAYMENTS,
+    "refunds": MerchantPermission.VIEW_PAYMENTS,
+    "balance_transactions": MerchantPermission.VIEW_PAYOUTS,
+    "payouts": MerchantPermission.VIEW_PAYOUTS,
+}
+
+
+def _allowed_report_types(portal: PortalContext) -> dict[str, str]:
+    return {
+        kind: label
+        for kind, label in reports.REPORT_TYPES.items()
+        if portal.can(REPORT_PERMISSIONS[kind])
+    }
+
 
 class ExportForm(forms.Form):
-    report_type = forms.ChoiceField(choices=list(reports.REPORT_TYPES.items()), label="Report")
+    report_type = forms.ChoiceField(choices=(), label="Report")
     period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, report_types: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["report_type"].choices = list(report_types.items())  # type: ignore[attr-defined]
 
 
 @require_http_methods(["GET", "POST"])
 @portal_page(MerchantPermission.VIEW_PAYMENTS)
 def reports_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
     today = get_now().date()
+    allowed = _allowed_report_types(portal)
     form = ExportForm(
         request.POST if request.method == "POST" else None,
         initial={"period_start": today - timedelta(days=30), "period_end": today},
+        report_types=allowed,
     )
     status = 200
     if request.method == "POST":
@@ -62,7 +86,11 @@ def reports_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
             else:
                 messages.success(request, "Export started: this page shows its progress.")
                 return HttpResponseRedirect(reverse("portal:report", args=[export.public_id]))
-    exports = reports.list_report_exports(merchant_id=portal.merchant_id, mode=portal.mode)
+    exports = [
+        export
+        for export in reports.list_report_exports(merchant_id=portal.merchant_id, mode=portal.mode)
+        if export.report_type in allowed
+    ]
     return render(
         request,
         "portal/app/reports.html",
@@ -79,12 +107,17 @@ def reports_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
 
 
 def _export_or_404(portal: PortalContext, export_id: str) -> reports.ReportExport:
+    """The merchant's export, if the member's role may see its kind of data (else 404, as
+    an export of another merchant)."""
     try:
-        return reports.get_report_export(
+        export = reports.get_report_export(
             merchant_id=portal.merchant_id, mode=portal.mode, export_id=export_id
         )
     except NotFoundError:
         raise Http404("No such export.") from None
+    if export.report_type not in _allowed_report_types(portal):
+        raise Http404("No such export.")
+    return export
 
 
 @require_GET
