@@ -17,17 +17,22 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.backoffice.portal.context import PortalContext, client_ip, portal_page
 from apps.common.errors import NotFoundError, PaymentHubError
+from apps.common.session_secrets import open_session_secret, seal_session_secret
 from apps.merchants import facade as merchants
 from apps.merchants.facade import MerchantPermission
 from apps.payments import facade as payments
 
-# A new secret waits here for the one page view that shows it, then is gone.
+# A new secret waits here, sealed, for the one page view that shows it, then is gone: the
+# session store holds only ciphertext (apps.common.session_secrets), and a reveal nobody
+# looked at within REVEAL_LIFETIME is never shown.
 REVEAL_SESSION_KEY = "portal.reveal_once"
+REVEAL_LIFETIME = timedelta(minutes=10)
 
 
 class NewKeyForm(forms.Form):
@@ -54,12 +59,28 @@ def _developers_url() -> str:
 
 
 def _reveal(request: HttpRequest, *, label: str, secret: str) -> None:
-    request.session[REVEAL_SESSION_KEY] = {"label": label, "secret": secret}
+    request.session[REVEAL_SESSION_KEY] = {
+        "label": label,
+        "sealed": seal_session_secret(secret=secret),
+    }
+
+
+def _take_revealed(request: HttpRequest) -> dict[str, str] | None:
+    """The secret waiting to be shown once (removed from the session as it is read), or
+    None: nothing waiting, or waiting longer than REVEAL_LIFETIME."""
+    waiting = request.session.pop(REVEAL_SESSION_KEY, None)
+    if not isinstance(waiting, dict):
+        return None
+    secret = open_session_secret(sealed=waiting.get("sealed"), lifetime=REVEAL_LIFETIME)
+    if secret is None:
+        return None
+    return {"label": str(waiting.get("label", "")), "secret": secret}
 
 
 ACTOR_TYPE = "user"
 
 
+@never_cache  # it may show a secret once: no copy in a browser or proxy cache
 @require_GET
 @portal_page()
 def developers_page(request: HttpRequest, portal: PortalContext) -> HttpResponse:
@@ -81,7 +102,7 @@ def developers_page(request: HttpRequest, portal: PortalContext) -> HttpResponse
             "section": "developers",
             "keys": keys,
             "endpoints": endpoints,
-            "revealed": request.session.pop(REVEAL_SESSION_KEY, None),
+            "revealed": _take_revealed(request),
             "can_manage": portal.can(MerchantPermission.MANAGE_KEYS),
         },
     )
@@ -242,6 +263,7 @@ def _endpoint_or_404(portal: PortalContext, endpoint_id: str) -> Any:
         raise Http404("No such webhook endpoint.") from None
 
 
+@never_cache  # it may show a signing secret once
 @require_GET
 @portal_page()
 def endpoint_page(request: HttpRequest, portal: PortalContext, endpoint_id: str) -> HttpResponse:
@@ -256,7 +278,7 @@ def endpoint_page(request: HttpRequest, portal: PortalContext, endpoint_id: str)
             "deliveries": payments.list_recent_webhook_deliveries(
                 merchant_id=portal.merchant_id, endpoint_id=endpoint.endpoint_id
             ),
-            "revealed": request.session.pop(REVEAL_SESSION_KEY, None),
+            "revealed": _take_revealed(request),
             "can_manage": portal.can(MerchantPermission.MANAGE_KEYS),
         },
     )

@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from apps.common.errors import InvalidRequestError
+from apps.common.session_secrets import open_session_secret, seal_session_secret
 from apps.merchants.api_keys import list_api_keys
 from apps.merchants.contracts import BeneficialOwnerInput
 from apps.merchants.identity.origin import get_request_origin
@@ -93,8 +94,8 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 _show_service_error(form=form, error=exc)
             else:
                 _sign_in_password_only(request, user_id=result.user_id)
-                request.session[NEW_TEST_KEYS] = {
-                    "secret": result.test_secret_key.secret,
+                request.session[NEW_TEST_KEYS] = {  # the secret key only sealed
+                    "sealed_secret": seal_session_secret(secret=result.test_secret_key.secret),
                     "publishable": result.test_publishable_key.secret,
                 }
                 return HttpResponseRedirect(reverse("identity:two_factor_setup"))
@@ -143,7 +144,11 @@ def home_view(request: HttpRequest) -> HttpResponse:
         get_merchant_summary(merchant_id=merchant_id)
         for merchant_id in list_merchant_ids_for_user(user_id=request.user.pk)
     ]
-    new_keys = request.session.pop(NEW_TEST_KEYS, None) or {}
+    waiting = request.session.pop(NEW_TEST_KEYS, None) or {}
+    new_keys = {}
+    secret = open_session_secret(sealed=waiting.get("sealed_secret"))
+    if secret is not None:
+        new_keys = {"secret": secret, "publishable": str(waiting.get("publishable", ""))}
     entries = [
         {
             "merchant": merchant,
