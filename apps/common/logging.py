@@ -46,9 +46,19 @@ def mask_card_numbers(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
 
 
+# Bearer secrets that travel in a URL path: an invitation link's token (only its SHA-256 is
+# stored; whoever has it may join the merchant). Django logs the path of every 4xx/5xx.
+_URL_SECRETS = re.compile(r"(/portal/team/invitations/)[0-9A-Za-z_-]{8,}")
+
+
+def mask_log_text(text: str) -> str:
+    """``text`` with card numbers masked and URL bearer secrets redacted."""
+    return mask_card_numbers(_URL_SECRETS.sub(r"\1[redacted]", text))
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
-        return mask_card_numbers(value)
+        return mask_log_text(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
         return mask_card_numbers(str(value))
     if isinstance(value, dict):
@@ -64,15 +74,15 @@ class CardNumberMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record still must not leak digits
             message = str(record.msg)
-        record.msg = mask_card_numbers(message)
+        record.msg = mask_log_text(message)
         record.args = None
         if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = mask_card_numbers(
+            record.exc_text = mask_log_text(
                 "".join(traceback.format_exception(*record.exc_info))
             ).rstrip("\n")
             record.exc_info = None
         if record.stack_info:
-            record.stack_info = mask_card_numbers(record.stack_info)
+            record.stack_info = mask_log_text(record.stack_info)
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD_ATTRS:
                 record.__dict__[key] = _mask_value(value)

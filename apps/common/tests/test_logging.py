@@ -88,3 +88,22 @@ class TestLogRecords:
         line = json.loads(output.strip())
         assert "processor rejected ************4242" in line["exc_info"]
         assert line["card"] == "************4444"
+
+
+class TestUrlSecrets:
+    def test_an_invitation_links_token_is_redacted_from_a_logged_path(self, json_logger):
+        logger, stream = json_logger
+        token = "i1BvH1i2kQ7pZx_-Lm0abc"
+        logger.warning("Bad Request: %s", f"/portal/team/invitations/{token}/")
+        output = stream.getvalue()
+        assert token not in output
+        assert "/portal/team/invitations/[redacted]/" in output
+
+    def test_every_record_reaches_the_log_through_the_masking_filter(self):
+        from django.conf import settings
+
+        logging_config = settings.LOGGING
+        assert logging_config["root"]["handlers"] == ["console"]
+        assert "mask_card_numbers" in logging_config["handlers"]["console"]["filters"]
+        for name, config in logging_config["loggers"].items():
+            assert "handlers" not in config, name  # every logger propagates to the root's
