@@ -22,7 +22,12 @@ from django_otp.admin import OTPAdminSite
 
 from apps.merchants.identity.middleware import second_factor_step_url
 from apps.merchants.identity.origin import get_request_origin
-from apps.merchants.identity.services import reset_two_factor
+from apps.merchants.identity.services import (
+    AUDITED_USER_FIELDS,
+    record_password_set_by_admin,
+    record_user_changed_by_admin,
+    reset_two_factor,
+)
 
 
 class PortalOTPAdminSite(OTPAdminSite):
@@ -65,7 +70,50 @@ def reset_two_factor_action(
 
 
 class PlatformUserAdmin(UserAdmin):
+    """Django's user admin, audited: a password an administrator sets, and every change to
+    who may sign in or what they may do (active, staff, superuser, groups, permissions,
+    username, email), land in the audit trail with the administrator as the actor."""
+
     actions = [reset_two_factor_action]
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was accepted
+            record_password_set_by_admin(
+                user_id=int(id), actor_id=str(request.user.pk), origin=get_request_origin(request)
+            )
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        request._audited_user_changes = {  # type: ignore[attr-defined]
+            name: (form.initial.get(name), form.cleaned_data.get(name))
+            for name in form.changed_data
+            if name in AUDITED_USER_FIELDS
+        }
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # groups and permissions too
+        changes = getattr(request, "_audited_user_changes", {})
+        record_user_changed_by_admin(
+            user_id=form.instance.pk,
+            actor_id=str(request.user.pk),
+            origin=get_request_origin(request),
+            changes={
+                name: (_describe(before), _describe(after))
+                for name, (before, after) in changes.items()
+            },
+            created=not change,
+        )
+
+
+def _describe(value: Any) -> Any:
+    """A field's value as the audit trail keeps it: groups and permissions by name."""
+    if hasattr(value, "__iter__") and not isinstance(value, str | bytes):
+        return sorted(str(item) for item in value)
+    return value
 
 
 def install_user_admin(site: admin.AdminSite = admin.site) -> None:

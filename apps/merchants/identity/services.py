@@ -423,3 +423,63 @@ def reset_two_factor(
             sessions_ended=sessions_ended,
         )
     return sessions_ended
+
+
+# User fields whose change by an administrator is security-relevant (who may sign in, who is
+# staff or superuser, what they may do, where their mail goes).
+AUDITED_USER_FIELDS = (
+    "username",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "groups",
+    "user_permissions",
+)
+
+
+def record_user_changed_by_admin(
+    *,
+    user_id: int,
+    actor_id: str,
+    origin: RequestOrigin,
+    changes: dict[str, tuple[Any, Any]],
+    created: bool = False,
+) -> None:
+    """Audit an administrator's change to a user in the Django admin: each security-relevant
+    field changed, with its old and new value (groups and permissions by name; never a
+    password, which :func:`record_password_set_by_admin` audits)."""
+    audited = {
+        name: {"from": before, "to": after}
+        for name, (before, after) in changes.items()
+        if name in AUDITED_USER_FIELDS
+    }
+    if not audited and not created:
+        return
+    _audit(
+        action="auth.user_created_by_admin" if created else "auth.user_changed_by_admin",
+        origin=origin,
+        outcome="success",
+        user_id=user_id,
+        actor_type="admin",
+        actor_id=actor_id,
+        changes=audited,
+    )
+
+
+def record_password_set_by_admin(*, user_id: int, actor_id: str, origin: RequestOrigin) -> int:
+    """An administrator set a user's password (Django admin): every session of the user is
+    ended and the change audited (``auth.password_changed``, actor admin). Returns how many
+    sessions were ended."""
+    sessions_ended = end_user_sessions(user_id=user_id)
+    _audit(
+        action="auth.password_changed",
+        origin=origin,
+        outcome="success",
+        user_id=user_id,
+        actor_type="admin",
+        actor_id=actor_id,
+        by="admin",
+        sessions_ended=sessions_ended,
+    )
+    return sessions_ended
