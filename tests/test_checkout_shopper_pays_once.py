@@ -15,10 +15,16 @@ from django.utils import timezone
 
 from apps.checkout import services
 from apps.checkout.models import CheckoutSession
+from apps.checkout.tests.helpers import make_merchant
 from apps.ledger.facade import clear_pricing_cache
 from apps.payments import facade as payments
 from apps.payments.tests.sandbox_bank import bank_settings, decide_at_bank, run_sandbox_bank
 from apps.tokenization import facade as vault
+
+
+@pytest.fixture
+def merchant_id(db) -> str:
+    return make_merchant()
 
 
 @pytest.fixture(scope="module")
