@@ -5,18 +5,15 @@ card, and a tampered card token is a 400 that leaves the session payable."""
 
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
 from apps.checkout import services
 from apps.checkout.models import CheckoutSession
-from apps.checkout.tests.helpers import make_merchant
-from apps.ledger.facade import clear_pricing_cache
+from apps.checkout.tests.helpers import enable_pay_by_bank, make_merchant
 from apps.payments import facade as payments
 from apps.payments.tests.sandbox_bank import bank_settings, decide_at_bank, run_sandbox_bank
 from apps.tokenization import facade as vault
@@ -37,20 +34,6 @@ def bank(sandbox_bank, settings) -> str:
     for name, value in bank_settings(bank_url=sandbox_bank).items():
         setattr(settings, name, value)
     return sandbox_bank
-
-
-def _enable_pay_by_bank(merchant_id: str) -> None:
-    apps.get_model("merchants", "PriceListEntry").objects.update_or_create(
-        merchant=apps.get_model("merchants", "Merchant").objects.get(public_id=merchant_id),
-        currency="GBP",
-        payment_method="open_banking",
-        defaults={
-            "percentage": Decimal("1.0"),
-            "fixed_fee_minor": 20,
-            "updated_at": timezone.now(),
-        },
-    )
-    clear_pricing_cache()
 
 
 def _session(merchant_id: str, *, currency="GBP", methods=("card", "pay_by_bank")):
@@ -87,7 +70,7 @@ def test_a_bank_payment_abandoned_for_a_card_can_no_longer_be_approved_at_the_ba
 ):
     from apps.openbanking.models import BankPayment
 
-    _enable_pay_by_bank(merchant_id)
+    enable_pay_by_bank(merchant_id)
     session = _session(merchant_id)
     client = Client()
     assert client.post(f"/pay/{session.url_token}/bank", {"bank": "sandbox"}).status_code == 303
@@ -120,7 +103,7 @@ def test_a_bank_payment_abandoned_for_a_card_can_no_longer_be_approved_at_the_ba
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("answer", ["fail", "approve"])
 def test_the_challenge_form_cannot_decide_a_bank_payment(bank, merchant_id, answer):
-    _enable_pay_by_bank(merchant_id)
+    enable_pay_by_bank(merchant_id)
     session = _session(merchant_id)
     client = Client()
     assert client.post(f"/pay/{session.url_token}/bank", {"bank": "sandbox"}).status_code == 303
@@ -160,7 +143,7 @@ def test_a_payment_in_doubt_is_not_shown_as_nothing_charged_once_the_page_expire
 
 @pytest.mark.django_db
 def test_a_bank_only_session_takes_no_card(merchant_id):
-    _enable_pay_by_bank(merchant_id)
+    enable_pay_by_bank(merchant_id)
     session = _session(merchant_id, methods=("pay_by_bank",))
     client = Client()
 

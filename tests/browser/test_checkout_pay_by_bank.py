@@ -5,16 +5,17 @@ page says so and offers the bank and the card again). The option is hidden when 
 has no bank method. Screenshots go to test-artifacts/checkout-bank/ (ignored by git)."""
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.apps import apps
-from django.utils import timezone
 
 from apps.checkout.models import CheckoutSession
-from apps.checkout.tests.helpers import make_api_client, make_merchant, post_json
-from apps.ledger.facade import clear_pricing_cache
+from apps.checkout.tests.helpers import (
+    enable_pay_by_bank,
+    make_api_client,
+    make_merchant,
+    post_json,
+)
 from apps.payments.models import Payment
 from apps.payments.tests.sandbox_bank import bank_settings, register_redirect_uri, run_sandbox_bank
 
@@ -42,21 +43,6 @@ def bank(sandbox_bank, live_server, settings) -> str:
     for name, value in bank_settings(bank_url=sandbox_bank, redirect_uri=callback).items():
         setattr(settings, name, value)
     return sandbox_bank
-
-
-def enable_pay_by_bank(merchant_id: str) -> None:
-    """The merchant's price for the open_banking method in GBP: what enables pay by bank."""
-    apps.get_model("merchants", "PriceListEntry").objects.update_or_create(
-        merchant=apps.get_model("merchants", "Merchant").objects.get(public_id=merchant_id),
-        currency="GBP",
-        payment_method="open_banking",
-        defaults={
-            "percentage": Decimal("1.0"),
-            "fixed_fee_minor": 20,
-            "updated_at": timezone.now(),
-        },
-    )
-    clear_pricing_cache()
 
 
 @pytest.fixture

@@ -62,3 +62,20 @@ SESSION_BODY: dict[str, Any] = {
     "cancel_url": "https://shop.example/cart",
     "customer_email": "anna@example.com",
 }
+
+
+def enable_pay_by_bank(merchant_id: str) -> None:
+    """The merchant's price for the open_banking method in GBP: what enables pay by bank."""
+    from apps.ledger.facade import clear_pricing_cache
+
+    apps.get_model("merchants", "PriceListEntry").objects.update_or_create(
+        merchant=apps.get_model("merchants", "Merchant").objects.get(public_id=merchant_id),
+        currency="GBP",
+        payment_method="open_banking",
+        defaults={
+            "percentage": Decimal("1.0"),
+            "fixed_fee_minor": 20,
+            "updated_at": timezone.now(),
+        },
+    )
+    clear_pricing_cache()
