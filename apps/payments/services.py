@@ -1033,11 +1033,20 @@ def cancel_payment(
     waiting = Payment.objects.filter(
         public_id=payment_id, merchant_ref=merchant_id, mode=mode, status=S.REQUIRES_ACTION
     ).first()
-    by_bank = waiting is not None and bank_payments.is_bank_method(waiting.payment_method_ref)
-    if waiting is not None and by_bank:
+    withdrawn = waiting is not None and bank_payments.is_bank_method(waiting.payment_method_ref)
+    if waiting is not None and withdrawn:
         bank_payments.withdraw_before_cancel(payment=waiting)  # its own transaction, first
     with transaction.atomic():
         payment = _lock_payment(merchant_id=merchant_id, mode=mode, payment_id=payment_id)
+        by_bank = bank_payments.is_bank_method(payment.payment_method_ref)
+        if payment.status == S.REQUIRES_ACTION and by_bank and not withdrawn:
+            # it reached the bank after the read above: the lock's view decides, and a bank
+            # payment is never canceled here without its withdrawal at the bank
+            raise OperationInFlightError(
+                code="payment_in_flight",
+                message="The payment was just sent to the bank; retry the cancel.",
+                param="payment",
+            )
         if payment.status in {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION} or (
             payment.status == S.REQUIRES_ACTION and (by_bank or not payment.processor_reference)
         ):

@@ -277,3 +277,51 @@ class TestPayByBankRefusals:
         assert resolve_unknown_attempt(attempt_id=attempt.public_id) == "failed"
         payment.refresh_from_db()
         assert (payment.status, payment.failure_code) == ("failed", "bank_unavailable")
+
+
+class TestCancelingABankPaymentWaitingForThePayer:
+    def test_withdraws_it_at_the_bank_so_approving_it_later_pays_nothing(self, bank, shop):
+        from apps.openbanking.models import BankPayment
+
+        _merchant_id, client = shop
+        waiting = create_bank_payment(client).json()
+        assert waiting["status"] == "requires_action"
+
+        canceled = post_json(client, f"/v1/payments/{waiting['id']}/cancel", {})
+
+        assert canceled.json()["status"] == "canceled"
+        withdrawn = BankPayment.objects.get(metadata__payment=waiting["id"])
+        assert (withdrawn.status, withdrawn.failure_code) == ("failed", "canceled_by_payer")
+        shopper_url = waiting["next_action"]["url"]
+        Client().get(urlsplit(decide_at_bank(shopper_url)).path)  # the bank tab, still open
+        withdrawn.refresh_from_db()
+        assert withdrawn.status == "failed"  # nothing was submitted
+
+    def test_that_reached_the_bank_after_the_first_read_is_refused_not_canceled_unwithdrawn(
+        self, bank, shop, monkeypatch
+    ):
+        from apps.common.errors import OperationInFlightError
+        from apps.payments import services
+
+        merchant_id, client = shop
+        waiting = create_bank_payment(client).json()
+        # the cancel's first read sees it before it reached the bank ...
+        Payment.objects.filter(public_id=waiting["id"]).update(status="requires_confirmation")
+        lock = services._lock_payment
+
+        def reaches_the_bank_meanwhile(**kwargs):
+            Payment.objects.filter(public_id=waiting["id"]).update(status="requires_action")
+            return lock(**kwargs)
+
+        monkeypatch.setattr(services, "_lock_payment", reaches_the_bank_meanwhile)
+
+        with pytest.raises(OperationInFlightError):
+            services.cancel_payment(merchant_id=merchant_id, mode="test", payment_id=waiting["id"])
+
+        assert Payment.objects.get(public_id=waiting["id"]).status != "canceled"
+        monkeypatch.undo()
+        Payment.objects.filter(public_id=waiting["id"]).update(status="requires_action")
+        retried = services.cancel_payment(
+            merchant_id=merchant_id, mode="test", payment_id=waiting["id"]
+        )
+        assert retried.status == "canceled"
