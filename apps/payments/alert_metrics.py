@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from apps.payments.connectors.circuit import get_circuit_name, get_circuit_state
-from apps.payments.connectors.registry import has_connector_for_mode
+from apps.payments.connectors.registry import list_connector_modes
 from apps.payments.models import PaymentAttempt, RoutingRule, WebhookDelivery
 from apps.payments.reconciliation.models import BreakStatus, ReconciliationBreak
 from apps.payments.routing_config import get_routing_table
@@ -72,10 +72,9 @@ def list_connector_circuit_states() -> dict[str, str]:
     ``circuit.get_circuit_name``)."""
     states = {}
     for name in list_known_connectors():
-        for mode in ("test", "live"):
-            if has_connector_for_mode(name=name, mode=mode):
-                circuit = get_circuit_name(connector=name, mode=mode)
-                states[circuit] = str(get_circuit_state(connector=circuit))
+        for mode in list_connector_modes(name=name):
+            circuit = get_circuit_name(connector=name, mode=mode)
+            states[circuit] = str(get_circuit_state(connector=circuit))
     return states
 
 

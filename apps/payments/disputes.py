@@ -45,7 +45,7 @@ from apps.payments.connectors.base import (
 from apps.payments.connectors.registry import (
     NoConnectorAvailableError,
     get_connector,
-    has_connector_for_mode,
+    list_connector_modes,
 )
 from apps.payments.connectors.simulator import decide_simulated_dispute
 from apps.payments.errors import PaymentNotFoundError
@@ -367,13 +367,7 @@ def list_notifying_connectors() -> list[str]:
     if table is not None:
         names.extend(table.list_connectors())
     unique = list(dict.fromkeys(str(name) for name in names if name))
-    return [name for name in unique if _list_notifying_modes(name=name)]
-
-
-def _list_notifying_modes(*, name: str) -> list[str]:
-    """The modes ``name`` serves here (Stripe: those with an API key; the simulator: test):
-    each mode's notifications are fetched with that mode's credentials."""
-    return [mode for mode in ("test", "live") if has_connector_for_mode(name=name, mode=mode)]
+    return [name for name in unique if list_connector_modes(name=name)]
 
 
 def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> NotificationSync:
@@ -383,7 +377,7 @@ def sync_processor_notifications(*, limit: int = NOTIFICATION_BATCH) -> Notifica
     sources = [
         (name, mode)
         for name in list_notifying_connectors()
-        for mode in _list_notifying_modes(name=name)
+        for mode in list_connector_modes(name=name)
     ]
     for name, mode in sources:
         try:

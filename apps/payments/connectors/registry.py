@@ -33,7 +33,7 @@ from apps.payments.connectors.circuit import (
 from apps.payments.connectors.simulator import SimulatorConnector
 from apps.payments.connectors.stripe_connector import StripeConnector
 from apps.payments.models import RoutingRule
-from apps.payments.routing_config import get_routing_table
+from apps.payments.routing_config import MODES, get_routing_table
 
 T = TypeVar("T", bound=OperationResult)
 logger = logging.getLogger(__name__)
@@ -106,6 +106,11 @@ def get_connector(*, name: str, mode: str) -> ProcessorConnector:
             timeout_seconds=float(getattr(settings, "STRIPE_TIMEOUT_SECONDS", 20)),
         )
     raise ConnectorNotConfiguredError(f"unknown connector {name!r}")
+
+
+def list_connector_modes(*, name: str) -> list[str]:
+    """The modes ``name`` serves here (the simulator: test; Stripe: those with a key)."""
+    return [mode for mode in MODES if has_connector_for_mode(name=name, mode=mode)]
 
 
 def has_connector_for_mode(*, name: str, mode: str) -> bool:
