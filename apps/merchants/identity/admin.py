@@ -86,24 +86,16 @@ class PlatformUserAdmin(UserAdmin):
             )
         return response
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        request._audited_user_changes = {  # type: ignore[attr-defined]
-            name: (form.initial.get(name), form.cleaned_data.get(name))
-            for name in form.changed_data
-            if name in AUDITED_USER_FIELDS
-        }
-
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)  # groups and permissions too
-        changes = getattr(request, "_audited_user_changes", {})
         record_user_changed_by_admin(
             user_id=form.instance.pk,
             actor_id=str(request.user.pk),
             origin=get_request_origin(request),
             changes={
-                name: (_describe(before), _describe(after))
-                for name, (before, after) in changes.items()
+                name: (_describe(form.initial.get(name)), _describe(form.cleaned_data.get(name)))
+                for name in form.changed_data
+                if name in AUDITED_USER_FIELDS
             },
             created=not change,
         )
