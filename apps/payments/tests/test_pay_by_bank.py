@@ -281,21 +281,29 @@ class TestPayByBankRefusals:
 
 class TestCancelingABankPaymentWaitingForThePayer:
     def test_withdraws_it_at_the_bank_so_approving_it_later_pays_nothing(self, bank, shop):
-        from apps.openbanking.models import BankPayment
+        from apps.openbanking import facade as openbanking
 
-        _merchant_id, client = shop
+        merchant_id, client = shop
         waiting = create_bank_payment(client).json()
         assert waiting["status"] == "requires_action"
+
+        def at_the_bank():
+            return openbanking.get_bank_payment(
+                merchant_id=merchant_id,
+                mode="test",
+                bank_payment_id=waiting["pay_by_bank"]["bank_payment"],
+            )
 
         canceled = post_json(client, f"/v1/payments/{waiting['id']}/cancel", {})
 
         assert canceled.json()["status"] == "canceled"
-        withdrawn = BankPayment.objects.get(metadata__payment=waiting["id"])
-        assert (withdrawn.status, withdrawn.failure_code) == ("failed", "canceled_by_payer")
+        assert (at_the_bank().status, at_the_bank().failure_code) == (
+            "failed",
+            "canceled_by_payer",
+        )
         shopper_url = waiting["next_action"]["url"]
         Client().get(urlsplit(decide_at_bank(shopper_url)).path)  # the bank tab, still open
-        withdrawn.refresh_from_db()
-        assert withdrawn.status == "failed"  # nothing was submitted
+        assert at_the_bank().status == "failed"  # nothing was submitted
 
     def test_that_reached_the_bank_after_the_first_read_is_refused_not_canceled_unwithdrawn(
         self, bank, shop, monkeypatch
