@@ -8,8 +8,10 @@ rule idempotent: posting the same event twice returns the first entry and moves 
   half-even once, plus the fixed fee), read through a short-lived cache (pricing.py).
 * refund (full or partial): merchant available -amount, refunds clearing +amount. **The
   capture's fee is not returned** on any refund: the merchant bears the full refunded amount.
-  refund paid: refunds clearing -amount, processor receivable +amount. refund failed (the
-  processor could not pay it): refunds clearing -amount, merchant available +amount.
+  refund paid (the processor or the bank sent it: the refund succeeded): refunds clearing
+  -amount, processor receivable +amount. refund failed (the processor could not pay it):
+  refunds clearing -amount, merchant available +amount; failed after it was paid (returned by
+  the cardholder's bank): processor receivable -amount, merchant available +amount.
 * dispute opened: merchant available -amount, processor receivable +amount (the processor
   pulls the funds). won: the reverse. lost: the merchant pays the dispute fee (available -fee,
   fee revenue +fee); if the platform absorbs the loss, dispute losses -amount and merchant
@@ -202,8 +204,13 @@ def post_refund_failed(
     *, merchant_id: str, mode: str, refund_id: str, amount: Money, failed_at: datetime
 ) -> PostedEntry:
     """The processor could not send the refund (an expired or canceled card): the amount
-    leaves refunds clearing and returns to the merchant's available balance."""
+    returns to the merchant's available balance. From refunds clearing while the refund was
+    never paid; from the processor receivable when it was (``refund_paid`` booked: a refund
+    that succeeded and then failed, the money coming back from the cardholder's bank)."""
     amount = _positive(amount)
+    was_paid = JournalEntry.objects.filter(
+        cause_type="refund", cause_id=refund_id, cause_event="paid"
+    ).exists()
     return post_entry(
         rule="refund_failed",
         cause_type="refund",
@@ -211,9 +218,13 @@ def post_refund_failed(
         cause_event="failed",
         mode=mode,
         effective_at=failed_at,
-        description=f"Refund {refund_id} failed at the processor: funds returned",
+        description=(
+            f"Refund {refund_id} returned by the processor after it was paid: funds returned"
+            if was_paid
+            else f"Refund {refund_id} failed at the processor: funds returned"
+        ),
         lines=[
-            _platform(REFUNDS_CLEARING, amount, -1),
+            _platform(RECEIVABLE if was_paid else REFUNDS_CLEARING, amount, -1),
             _merchant(merchant_id, AVAILABLE, amount, +1),
         ],
     )

@@ -19,7 +19,8 @@ must authorise at the bank like any payer. So:
 
 Payments then *pulls*, as for pay-by-bank payments (openbanking may not import payments):
 the outbox handler for ``open_banking.bank_payment.*`` events whose metadata names a refund,
-and the beat job, read the bank payment through the facade. Succeeded: ``refund.succeeded``.
+and the beat job, read the bank payment through the facade. Succeeded: ``ledger.post_refund_paid``
+(refunds clearing → the collection account's side), ``refund.succeeded``.
 Failed (operations rejected it, it expired, the bank rejected it): the amount is refundable
 again, ``ledger.post_refund_failed`` returns it to the merchant, ``refund.failed``.
 """
@@ -246,6 +247,7 @@ def _apply_outcome(
         attempt.save()
         refund.status = "succeeded"
         refund.save()
+        services.book_refund_paid(refund=refund, now=now)
         services.emit_refund_event(
             refund=refund, payment=payment, event_type="refund.succeeded", now=now
         )

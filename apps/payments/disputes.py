@@ -62,7 +62,7 @@ from apps.payments.models import (
 )
 from apps.payments.representations import to_dispute_body
 from apps.payments.routing_config import get_routing_table
-from apps.payments.services import emit_refund_event
+from apps.payments.services import book_refund_paid, emit_refund_event
 from apps.risk import facade as risk
 
 logger = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ def _apply_refund_succeeded(
     refund.status = "succeeded"
     refund.updated_at = now
     refund.save(update_fields=["status", "updated_at"])
+    book_refund_paid(refund=refund, now=now)
     PaymentAttempt.objects.filter(refund=refund, status=AttemptStatus.PENDING).update(
         status=AttemptStatus.SUCCEEDED, completed_at=now
     )

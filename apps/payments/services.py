@@ -1271,6 +1271,8 @@ def _record_refund(
                 amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
                 refunded_at=now,
             )
+            if refund.status == "succeeded":
+                book_refund_paid(refund=refund, now=now)
             emit_refund_event(
                 refund=refund, payment=payment, event_type=f"refund.{refund.status}", now=now
             )
@@ -1287,6 +1289,53 @@ def _record_refund(
             )
             emit_refund_event(refund=refund, payment=payment, event_type="refund.failed", now=now)
         return refund
+
+
+def book_refund_paid(*, refund: Refund, now: datetime) -> None:
+    """Book that the processor (or the bank, from the collection account) sent a refund that
+    succeeded: the amount leaves refunds clearing and what the processor holds for the
+    platform (``ledger.post_refund_paid``). Called in the transaction that records the
+    refund's success, under the payment's and the refund's locks, so a later failure of the
+    same refund sees it and takes the money back from the processor's side."""
+    ledger.post_refund_paid(
+        mode=refund.mode,
+        refund_id=refund.public_id,
+        amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
+        paid_at=now,
+    )
+
+
+def book_paid_refunds(*, batch_size: int = 500) -> int:
+    """Book ``refund_paid`` for every succeeded refund whose payment is not booked yet: books
+    kept before refunds' payment was booked (``manage.py book_paid_refunds``, run once after
+    the upgrade). Each refund under the payment's, then the refund's lock, as every refund
+    write; the ledger posts a cause once, so a second run, or a refund booked meanwhile,
+    books nothing. Dated when the refund was last updated (its success). Returns how many
+    entries it posted."""
+    posted = 0
+    last_pk = 0
+    while True:
+        batch = list(
+            Refund.objects.filter(status="succeeded", pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", "payment_id")[:batch_size]
+        )
+        if not batch:
+            return posted
+        for refund_pk, payment_pk in batch:
+            with transaction.atomic():
+                Payment.objects.select_for_update().filter(pk=payment_pk).first()
+                refund = Refund.objects.select_for_update().get(pk=refund_pk)
+                if refund.status != "succeeded":
+                    continue
+                entry = ledger.post_refund_paid(
+                    mode=refund.mode,
+                    refund_id=refund.public_id,
+                    amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
+                    paid_at=refund.updated_at,
+                )
+                posted += int(entry.created)
+        last_pk = batch[-1][0]
 
 
 def emit_refund_event(*, refund: Refund, payment: Payment, event_type: str, now: datetime) -> None:

@@ -174,6 +174,52 @@ def test_a_full_refund_takes_the_whole_amount_and_keeps_the_fee():
     assert balance_of("platform", "processor_receivable") == 0
 
 
+def test_a_refund_that_fails_after_it_was_paid_comes_back_from_the_processor():
+    merchant = make_merchant_id()
+    capture(merchant, 10_000)
+    settle(merchant)
+    ledger.post_refund(
+        merchant_id=merchant,
+        mode="test",
+        refund_id="re_back",
+        payment_id="pay_1",
+        amount=eur(4_000),
+        refunded_at=NOW,
+    )
+    ledger.post_refund_paid(mode="test", refund_id="re_back", amount=eur(4_000), paid_at=NOW)
+
+    ledger.post_refund_failed(
+        merchant_id=merchant, mode="test", refund_id="re_back", amount=eur(4_000), failed_at=NOW
+    )
+
+    # clearing was emptied by the payment and is not taken below zero by the failure
+    assert balance_of("platform", "refunds_clearing") == 0
+    assert balance_of("platform", "processor_receivable") == -10_000
+    assert merchant_balances(merchant) == (0, 9_680, 0)
+
+
+def test_a_refund_that_fails_before_it_was_paid_leaves_refunds_clearing():
+    merchant = make_merchant_id()
+    capture(merchant, 10_000)
+    settle(merchant)
+    ledger.post_refund(
+        merchant_id=merchant,
+        mode="test",
+        refund_id="re_unpaid",
+        payment_id="pay_1",
+        amount=eur(4_000),
+        refunded_at=NOW,
+    )
+
+    ledger.post_refund_failed(
+        merchant_id=merchant, mode="test", refund_id="re_unpaid", amount=eur(4_000), failed_at=NOW
+    )
+
+    assert balance_of("platform", "refunds_clearing") == 0
+    assert balance_of("platform", "processor_receivable") == -10_000
+    assert merchant_balances(merchant) == (0, 9_680, 0)
+
+
 def test_a_partial_refund_takes_only_the_refunded_amount():
     merchant = make_merchant_id()
     capture(merchant, 10_000)
