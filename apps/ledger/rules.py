@@ -20,7 +20,8 @@ rule idempotent: posting the same event twice returns the first entry and moves 
   where the batch holds every capture that matured by ``as_of`` and no batch settled yet.
 * payout: available -amount → payouts in transit +amount; paid: in transit -amount,
   processor receivable +amount; failed: in transit -amount, available +amount (returned).
-* reserve hold: available -amount, reserve +amount; release: the reverse.
+* reserve hold: available -amount, reserve +amount; release: the reverse, up to what that
+  hold holds. Reserve ids are the caller's, scoped per merchant and mode.
 * Negative balances: refunds and disputes may take the available balance below zero; the
   deficit is carried and recovered automatically when later captures settle into available.
   Payouts and reserve holds need enough available funds.
@@ -415,9 +416,25 @@ def post_payout_failed(
     )
 
 
+RESERVE_ID_MAX_LENGTH = 64
+
+
+def _reserve_cause(*, merchant_id: str, mode: str, reserve_id: str) -> str:
+    """A reserve id is the caller's, so it is scoped to the merchant and mode in the cause:
+    two merchants (or a merchant's test and live books) may use the same id."""
+    if not reserve_id or len(reserve_id) > RESERVE_ID_MAX_LENGTH:
+        raise InvalidPostingError(
+            message=f"reserve_id must be 1 to {RESERVE_ID_MAX_LENGTH} characters.",
+            param="reserve_id",
+        )
+    return f"{merchant_id}:{mode}:{reserve_id}"
+
+
 def hold_reserve(
     *, merchant_id: str, mode: str, reserve_id: str, amount: Money, held_at: datetime
 ) -> PostedEntry:
+    """Hold ``amount`` of the merchant's available balance in its reserve under the
+    caller's ``reserve_id`` (once per merchant, mode and id)."""
     amount = _positive(amount)
     return _move_if_covered(
         merchant_id=merchant_id,
@@ -426,7 +443,7 @@ def hold_reserve(
         amount=amount,
         rule="reserve_hold",
         cause_type="reserve",
-        cause_id=reserve_id,
+        cause_id=_reserve_cause(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id),
         cause_event="held",
         effective_at=held_at,
         description=f"Reserve {reserve_id} held",
@@ -437,7 +454,31 @@ def hold_reserve(
 def release_reserve(
     *, merchant_id: str, mode: str, reserve_id: str, amount: Money, released_at: datetime
 ) -> PostedEntry:
+    """Release a reserve this merchant held under ``reserve_id``, up to what it held: one
+    merchant's release never frees another hold's funds."""
     amount = _positive(amount)
+    cause_id = _reserve_cause(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id)
+    held = (
+        Posting.objects.filter(
+            entry__cause_type="reserve",
+            entry__cause_id=cause_id,
+            entry__cause_event="held",
+            account__kind=RESERVE,
+            account__owner=merchant_id,
+        )
+        .values_list("amount_minor", "currency")
+        .first()
+    )
+    if held is None or held[1] != amount.currency:
+        raise InvalidPostingError(
+            message=f"No reserve {reserve_id!r} in {amount.currency} is held for this merchant.",
+            param="reserve_id",
+        )
+    if amount.amount_minor > held[0]:
+        raise InvalidPostingError(
+            message=f"Reserve {reserve_id!r} holds {held[0]} minor units; {amount} is more.",
+            param="amount",
+        )
     return _move_if_covered(
         merchant_id=merchant_id,
         mode=mode,
@@ -445,7 +486,7 @@ def release_reserve(
         amount=amount,
         rule="reserve_release",
         cause_type="reserve",
-        cause_id=reserve_id,
+        cause_id=cause_id,
         cause_event="released",
         effective_at=released_at,
         description=f"Reserve {reserve_id} released",

@@ -364,17 +364,73 @@ def test_a_reserve_is_held_from_available_and_released_back():
     )
     assert merchant_balances(merchant) == (0, 7_680, 2_000)
     with pytest.raises(InsufficientFundsError):
-        ledger.release_reserve(
-            merchant_id=merchant,
-            mode="test",
-            reserve_id="rsv_2",
-            amount=eur(2_001),
-            released_at=NOW,
+        ledger.hold_reserve(
+            merchant_id=merchant, mode="test", reserve_id="rsv_2", amount=eur(7_681), held_at=NOW
         )
     ledger.release_reserve(
         merchant_id=merchant, mode="test", reserve_id="rsv_1", amount=eur(2_000), released_at=NOW
     )
     assert merchant_balances(merchant) == (0, 9_680, 0)
+
+
+def test_two_merchants_may_hold_reserves_under_the_same_id():
+    alice, bob = make_merchant_id(), make_merchant_id()
+    for merchant in (alice, bob):
+        capture(merchant, 10_000)
+        settle(merchant)
+
+    for merchant, amount in ((alice, 1_000), (bob, 3_000)):
+        ledger.hold_reserve(
+            merchant_id=merchant, mode="test", reserve_id="rolling", amount=eur(amount), held_at=NOW
+        )
+
+    assert merchant_balances(alice) == (0, 8_680, 1_000)
+    assert merchant_balances(bob) == (0, 6_680, 3_000)
+    ledger.release_reserve(
+        merchant_id=bob, mode="test", reserve_id="rolling", amount=eur(3_000), released_at=NOW
+    )
+    assert merchant_balances(alice) == (0, 8_680, 1_000)
+    assert merchant_balances(bob) == (0, 9_680, 0)
+
+
+def test_a_release_frees_only_what_its_own_hold_holds():
+    merchant, other = make_merchant_id(), make_merchant_id()
+    for owner in (merchant, other):
+        capture(owner, 10_000)
+        settle(owner)
+    for reserve_id in ("rsv_a", "rsv_b"):
+        ledger.hold_reserve(
+            merchant_id=merchant, mode="test", reserve_id=reserve_id, amount=eur(1_000), held_at=NOW
+        )
+    ledger.hold_reserve(
+        merchant_id=other, mode="test", reserve_id="rsv_other", amount=eur(500), held_at=NOW
+    )
+
+    with pytest.raises(InvalidPostingError) as more:
+        ledger.release_reserve(
+            merchant_id=merchant,
+            mode="test",
+            reserve_id="rsv_a",
+            amount=eur(2_000),
+            released_at=NOW,
+        )
+    assert more.value.param == "amount"
+    for reserve_id, mode in (("rsv_never", "test"), ("rsv_other", "test"), ("rsv_a", "live")):
+        with pytest.raises(InvalidPostingError) as unknown:
+            ledger.release_reserve(
+                merchant_id=merchant,
+                mode=mode,
+                reserve_id=reserve_id,
+                amount=eur(100),
+                released_at=NOW,
+            )
+        assert unknown.value.param == "reserve_id"
+    with pytest.raises(InvalidPostingError):
+        ledger.hold_reserve(
+            merchant_id=merchant, mode="test", reserve_id="r" * 65, amount=eur(1), held_at=NOW
+        )
+    assert merchant_balances(merchant) == (0, 7_680, 2_000)
+    assert merchant_balances(other) == (0, 9_180, 500)
 
 
 def test_live_and_test_money_live_in_separate_accounts():
