@@ -28,6 +28,40 @@ if _started_by_the_celery_command():
 
     load_settings_or_exit()
 
+
+def guard_redis_channel_pool() -> None:
+    """Make a Redis channel whose transport was already released raise the broker's connection
+    error instead of ``AttributeError``.
+
+    When Redis goes away, the worker's consumer closes its broken connection, and closing the
+    channel gives back the messages it had received but not acknowledged. kombu 5.7's Redis
+    channel builds that call's connection pool from its transport's client, which can already
+    be None at that point (``'NoneType' object has no attribute 'hostname'`` in
+    ``Channel._connparams``). kombu's close path ignores connection errors, not that one, so
+    Celery took it for an unrecoverable error and the worker exited: found by the chaos run
+    ``redis_outage`` (about one run in ten). Raised as a connection error, the close is
+    skipped like any other failure of a dead broker, and the consumer reconnects. The messages
+    in question were in the Redis that went away; the outbox relay and the janitors resend
+    what was not done."""
+    from kombu.transport import redis as kombu_redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    channel_class: Any = kombu_redis.Channel  # kombu ships no types for this private method
+    original = channel_class._connparams
+    if getattr(original, "paymenthub_guarded", False):
+        return
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if self.connection is None or self.connection.client is None:
+            raise RedisConnectionError("the broker connection was already released")
+        return original(self, asynchronous=asynchronous)
+
+    _connparams.paymenthub_guarded = True  # type: ignore[attr-defined]
+    channel_class._connparams = _connparams
+
+
+guard_redis_channel_pool()
+
 app = Celery("paymenthub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
