@@ -517,3 +517,11 @@ class PayoutBankAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.holder_name} ****{self.account_last4} ({self.mode})"
+
+
+# The second-factor devices (proxies of django-otp's models, secrets sealed and digested) are
+# models of this app: imported here so Django registers them with the app.
+from apps.merchants.identity.devices import (  # noqa: E402, F401
+    AuthenticatorDevice,
+    BackupCodesDevice,
+)

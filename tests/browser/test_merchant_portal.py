@@ -10,13 +10,13 @@ the sign-in to age past the step-up window, a test moves the session's sign-in t
 Authenticator codes are computed for the first time step the device has not used yet."""
 
 import base64
+import os
 import time
 from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from apps.backoffice.models import ReportExport
@@ -29,6 +29,7 @@ from apps.backoffice.tests.helpers import (
     make_merchant,
     make_payment,
 )
+from apps.merchants.identity.devices import AuthenticatorDevice, seal_totp_seed
 from apps.payments.tests.sandbox_bank import bank_settings, register_redirect_uri, run_sandbox_bank
 from tests.browser.test_signup_and_two_factor import totp_code
 
@@ -47,8 +48,11 @@ def owner():
     """An active merchant with a few payments, and its owner with an authenticator."""
     merchant_id = make_merchant(trading_name="Bottega Verde")
     user = make_member(merchant_id=merchant_id, role="owner", email="owner@bottega.example")
-    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    secret = base64.b32encode(bytes.fromhex(device.key)).decode().rstrip("=")
+    seed = os.urandom(20)
+    device = AuthenticatorDevice.objects.create(
+        user=user, name="phone", confirmed=True, key=seal_totp_seed(seed=seed, user_id=user.pk)
+    )
+    secret = base64.b32encode(seed).decode().rstrip("=")
     make_payment(merchant_id=merchant_id, amount=1999, email="someone@else.example")
     make_payment(
         merchant_id=merchant_id, amount=900, number="4000000000009995", email="x@else.example"

@@ -19,7 +19,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp.admin import OTPAdminSite
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.merchants.identity.devices import AuthenticatorDevice, BackupCodesDevice
 from apps.merchants.identity.middleware import second_factor_step_url
 from apps.merchants.identity.origin import get_request_origin
 from apps.merchants.identity.services import (
@@ -115,4 +118,45 @@ def install_user_admin(site: admin.AdminSite = admin.site) -> None:
     site.register(User, PlatformUserAdmin)
 
 
+class _SecondFactorDeviceAdmin(admin.ModelAdmin):
+    """Who has which second factor and its throttling, read-only. The seed and the codes are
+    never shown (they are stored sealed and digested); a lost device is handled with the user
+    admin's "Reset two-factor authentication" action."""
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "user__email")
+    fields = (
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "last_used_at",
+        "throttling_failure_count",
+        "throttling_failure_timestamp",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def install_second_factor_admins(site: admin.AdminSite = admin.site) -> None:
+    """Replace django-otp's device admins, which show an authenticator's key and QR code and
+    every backup code, with read-only ones of the platform's devices."""
+    for stock in (TOTPDevice, StaticDevice):
+        if site.is_registered(stock):
+            site.unregister(stock)
+    for device in (AuthenticatorDevice, BackupCodesDevice):
+        if not site.is_registered(device):
+            site.register(device, _SecondFactorDeviceAdmin)
+
+
 install_user_admin()
+install_second_factor_admins()

@@ -13,7 +13,7 @@ class SecondFactorError(PermissionDeniedError):
     default_code = "second_factor_failed"
     default_message = "That code is not valid. Each code works only once."
     REASONS: ClassVar[frozenset[str]] = frozenset(
-        {"invalid", "reused", "throttled", "no_device", "malformed"}
+        {"invalid", "reused", "throttled", "no_device", "malformed", "device_unreadable"}
     )
 
     def __init__(self, *, reason: str) -> None:

@@ -6,7 +6,9 @@ a password or a code in clear in their audit metadata.
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +19,20 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.models import Device
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_static.models import StaticToken
 
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
+from apps.merchants.identity.devices import (
+    SEED_BYTES,
+    AuthenticatorDevice,
+    BackupCodesDevice,
+    SealedSecrets,
+    digest_backup_code,
+    is_readable_seed,
+    seal_totp_seed,
+    seal_two_factor_secrets,
+)
 from apps.merchants.identity.errors import EnrolmentStateError, SecondFactorError
 from apps.merchants.identity.origin import RequestOrigin
 from apps.merchants.identity.sessions import end_user_sessions
@@ -31,11 +42,12 @@ BACKUP_DEVICE_NAME = "Backup codes"
 _TOTP_TOKEN = re.compile(r"^\d{6}$")
 _BACKUP_CODE = re.compile(r"^[a-z2-7]{8}$")
 USERNAME_MAX_LENGTH = 150
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TotpEnrolmentResult:
-    device: TOTPDevice
+    device: AuthenticatorDevice
     backup_codes: list[str]
 
 
@@ -182,7 +194,7 @@ def record_step_up_failed(
 
 
 def has_confirmed_totp_device(*, user_id: int) -> bool:
-    return TOTPDevice.objects.filter(user_id=user_id, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user_id=user_id, confirmed=True).exists()
 
 
 def normalize_code(code: str) -> str:
@@ -190,7 +202,7 @@ def normalize_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
-def _was_used_before(*, device: TOTPDevice, token: str) -> bool:
+def _was_used_before(*, device: AuthenticatorDevice, token: str) -> bool:
     """Whether ``token`` is a genuine code of a time step the device already accepted."""
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
@@ -199,7 +211,7 @@ def _was_used_before(*, device: TOTPDevice, token: str) -> bool:
 
 def _check_totp(*, user_id: int, token: str) -> tuple[Device | None, str, dict[str, Any]]:
     device = (
-        TOTPDevice.objects.select_for_update()
+        AuthenticatorDevice.objects.select_for_update()
         .filter(user_id=user_id, confirmed=True)
         .order_by("-id")
         .first()
@@ -209,6 +221,11 @@ def _check_totp(*, user_id: int, token: str) -> tuple[Device | None, str, dict[s
     allowed, _ = device.verify_is_allowed()
     if not allowed:
         return None, "throttled", {}
+    if not is_readable_seed(stored=device.key, user_id=user_id):
+        # sealed under a SECRET_KEY no longer configured (or not sealed): no code can match;
+        # an administrator's two-factor reset lets the user enrol again
+        logger.error("the authenticator of user %s has a seed no configured key opens", user_id)
+        return None, "device_unreadable", {}
     if device.verify_token(token):  # saves last_t on success, throttles on failure
         return device, "", {}
     if _was_used_before(device=device, token=token):
@@ -218,7 +235,7 @@ def _check_totp(*, user_id: int, token: str) -> tuple[Device | None, str, dict[s
 
 def _check_backup_code(*, user_id: int, code: str) -> tuple[Device | None, str, dict[str, Any]]:
     device = (
-        StaticDevice.objects.select_for_update()
+        BackupCodesDevice.objects.select_for_update()
         .filter(user_id=user_id, confirmed=True)
         .order_by("-id")
         .first()
@@ -288,31 +305,46 @@ def verify_second_factor(
 # --- enrolment and backup codes ---------------------------------------------------------------
 
 
-def start_totp_enrolment(*, user_id: int) -> TOTPDevice:
+def start_totp_enrolment(*, user_id: int) -> AuthenticatorDevice:
     """The user's pending (unconfirmed) authenticator, made on first call and then reused."""
     with transaction.atomic():
         get_user_model().objects.select_for_update().get(pk=user_id)
         if has_confirmed_totp_device(user_id=user_id):
             raise EnrolmentStateError(message="Two-factor authentication is already set up.")
-        device = TOTPDevice.objects.filter(user_id=user_id, confirmed=False).order_by("-id").first()
+        device = (
+            AuthenticatorDevice.objects.filter(user_id=user_id, confirmed=False)
+            .order_by("-id")
+            .first()
+        )
+        if device is not None and not is_readable_seed(stored=device.key, user_id=user_id):
+            device.delete()  # pending under a retired SECRET_KEY: start over with a new seed
+            device = None
         if device is None:
-            device = TOTPDevice.objects.create(
-                user_id=user_id, name=TOTP_DEVICE_NAME, confirmed=False
+            device = AuthenticatorDevice.objects.create(
+                user_id=user_id,
+                name=TOTP_DEVICE_NAME,
+                confirmed=False,
+                key=seal_totp_seed(seed=secrets.token_bytes(SEED_BYTES), user_id=user_id),
             )
     return device
 
 
 def _replace_backup_codes(*, user_id: int, count: int) -> list[str]:
-    device, _ = StaticDevice.objects.get_or_create(
+    device, _ = BackupCodesDevice.objects.get_or_create(
         user_id=user_id, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True}
     )
-    StaticDevice.objects.filter(user_id=user_id).exclude(pk=device.pk).delete()
+    BackupCodesDevice.objects.filter(user_id=user_id).exclude(pk=device.pk).delete()
     device.token_set.all().delete()
     codes: set[str] = set()
     while len(codes) < count:
         codes.add(StaticToken.random_token())
     ordered = sorted(codes)
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in ordered])
+    StaticToken.objects.bulk_create(  # only digests are stored; the codes are shown once
+        [
+            StaticToken(device=device, token=digest_backup_code(code=code, user_id=user_id))
+            for code in ordered
+        ]
+    )
     device.confirmed = True
     device.throttle_reset(commit=False)
     device.save()
@@ -332,12 +364,16 @@ def confirm_totp_enrolment(
     reason = "malformed"
     with transaction.atomic():
         device = (
-            TOTPDevice.objects.select_for_update()
+            AuthenticatorDevice.objects.select_for_update()
             .filter(user_id=user_id, confirmed=False)
             .order_by("-id")
             .first()
         )
-        if device is None or has_confirmed_totp_device(user_id=user_id):
+        if (
+            device is None
+            or has_confirmed_totp_device(user_id=user_id)
+            or not is_readable_seed(stored=device.key, user_id=user_id)
+        ):
             raise EnrolmentStateError()
         allowed, _ = device.verify_is_allowed()
         if not allowed:
@@ -347,7 +383,7 @@ def confirm_totp_enrolment(
             if device.verify_token(code):
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
-                TOTPDevice.objects.filter(user_id=user_id, confirmed=False).delete()
+                AuthenticatorDevice.objects.filter(user_id=user_id, confirmed=False).delete()
                 codes = _replace_backup_codes(user_id=user_id, count=settings.BACKUP_CODE_COUNT)
                 _audit(
                     action="auth.two_factor_enrolled",
@@ -407,9 +443,9 @@ def reset_two_factor(
     now = now or get_now()
     with transaction.atomic():
         get_user_model().objects.select_for_update().get(pk=user_id)
-        totp_removed, _ = TOTPDevice.objects.filter(user_id=user_id).delete()
-        static_removed = StaticDevice.objects.filter(user_id=user_id).count()
-        StaticDevice.objects.filter(user_id=user_id).delete()
+        totp_removed, _ = AuthenticatorDevice.objects.filter(user_id=user_id).delete()
+        static_removed = BackupCodesDevice.objects.filter(user_id=user_id).count()
+        BackupCodesDevice.objects.filter(user_id=user_id).delete()
         sessions_ended = end_user_sessions(user_id=user_id)
         _audit(
             action="auth.two_factor_reset",
@@ -483,3 +519,23 @@ def record_password_set_by_admin(*, user_id: int, actor_id: str, origin: Request
         sessions_ended=sessions_ended,
     )
     return sessions_ended
+
+
+def reseal_two_factor_secrets(*, now: datetime | None = None) -> SealedSecrets:
+    """After a ``SECRET_KEY`` rotation: every seed sealed again under the current key, stray
+    clear backup codes digested (``manage.py seal_two_factor_secrets``); audited."""
+    sealed = seal_two_factor_secrets(device_model=AuthenticatorDevice, token_model=StaticToken)
+    record_audit_event(
+        action="auth.two_factor_secrets_resealed",
+        actor_type="system",
+        actor_id="manage.py seal_two_factor_secrets",
+        object_type="platform",
+        object_id="two_factor",
+        metadata={
+            "seeds_sealed": sealed.seeds_sealed,
+            "seeds_unreadable": sealed.seeds_unreadable,
+            "codes_digested": sealed.codes_digested,
+        },
+        occurred_at=now or get_now(),
+    )
+    return sealed

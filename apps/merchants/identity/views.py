@@ -24,8 +24,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.merchants.identity.devices import AuthenticatorDevice
 from apps.merchants.identity.errors import EnrolmentStateError, SecondFactorError
 from apps.merchants.identity.forms import (
     PortalLoginForm,
@@ -191,14 +191,14 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _qr_code_svg(device: TOTPDevice) -> SafeString:
+def _qr_code_svg(device: AuthenticatorDevice) -> SafeString:
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     svg = image.to_string(encoding="unicode")
     # Our own markup from a library that encodes the data as path geometry, not text.
     return mark_safe(svg)  # noqa: S308
 
 
-def _base32_secret(device: TOTPDevice) -> str:
+def _base32_secret(device: AuthenticatorDevice) -> str:
     return base64.b32encode(device.bin_key).decode("ascii").rstrip("=")
 
 
@@ -208,7 +208,7 @@ def _base32_secret(device: TOTPDevice) -> str:
 @require_http_methods(["GET", "POST"])
 def two_factor_setup_view(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: QR code and key, confirm with a code, then the backup
-    codes are shown once (in this response only; they are stored hashed by nobody else)."""
+    codes are shown once (in this response only; only their keyed digests are stored)."""
     if not request.user.is_authenticated:
         return _redirect_to_login(request)
     next_url = get_safe_next_url(request, default=settings.LOGIN_REDIRECT_URL)

@@ -6,9 +6,9 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.models import AuditEvent
+from apps.merchants.identity.devices import AuthenticatorDevice
 from apps.merchants.identity.session_state import PASSWORD_ONLY_KEY
 from apps.merchants.models import ApiKey, BeneficialOwner, KybDocument, Merchant, MerchantMembership
 from apps.merchants.tests.identity.helpers import code_for
@@ -98,7 +98,7 @@ class TestSigningUp:
         client.post("/portal/signup/", _form())
         assert client.get("/portal/")["Location"].startswith("/portal/2fa/setup/")
         client.get("/portal/2fa/setup/")
-        device = TOTPDevice.objects.get()
+        device = AuthenticatorDevice.objects.get()
         assert client.post("/portal/2fa/setup/", {"code": code_for(device)}).status_code == 200
         home = client.get("/portal/").content.decode()
         assert "Bottega Rossi" in home

@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.common.models import AuditEvent
+from apps.merchants.identity.devices import AuthenticatorDevice, digest_backup_code
 from apps.merchants.identity.origin import RequestOrigin
 from apps.merchants.identity.services import reset_two_factor
 from apps.merchants.identity.session_state import PASSWORD_ONLY_KEY
@@ -40,7 +40,7 @@ class TestEnrolmentPage:
         body = response.content.decode()
         assert "<svg" in body
         assert 'autocomplete="one-time-code"' in body
-        device = TOTPDevice.objects.get(user=user)
+        device = AuthenticatorDevice.objects.get(user=user)
         assert not device.confirmed
         assert base64.b32decode(secret + "=" * (-len(secret) % 8)) == device.bin_key
 
@@ -55,7 +55,7 @@ class TestEnrolmentPage:
         wrong = f"{(int(right) + 1) % 1_000_000:06d}"
         response = client.post("/portal/2fa/setup/", {"code": wrong})
         assert response.status_code == 400
-        assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        assert not AuthenticatorDevice.objects.filter(user=user, confirmed=True).exists()
         assert client.session[PASSWORD_ONLY_KEY] is True
         event = AuditEvent.objects.get(action="auth.two_factor_enrolment_failed")
         assert event.metadata["reason"] == "invalid"
@@ -68,8 +68,10 @@ class TestEnrolmentPage:
         codes = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", response.content.decode())
         assert len(codes) == 10
         stored = StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
-        assert set(stored) == set(codes)
-        assert TOTPDevice.objects.get(user=user).confirmed
+        # only each code's keyed digest is kept: the codes themselves are nowhere in the table
+        assert set(stored) == {digest_backup_code(code=code, user_id=user.pk) for code in codes}
+        assert not set(stored) & set(codes)
+        assert AuthenticatorDevice.objects.get(user=user).confirmed
         assert client.session.session_key != key_before
         assert PASSWORD_ONLY_KEY not in client.session
         assert client.get("/portal/").status_code == 200
@@ -97,7 +99,7 @@ class TestAdministratorReset:
         ended = reset_two_factor(
             user_id=user.pk, actor_id="1", origin=RequestOrigin(ip_address=None, user_agent="")
         )
-        assert not TOTPDevice.objects.filter(user=user).exists()
+        assert not AuthenticatorDevice.objects.filter(user=user).exists()
         assert client.get("/portal/")["Location"].startswith("/portal/login/")
         client.post("/portal/login/", {"username": user.username, "password": PASSWORD})
         assert client.get("/portal/")["Location"].startswith("/portal/2fa/setup/")

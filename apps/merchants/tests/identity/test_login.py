@@ -2,9 +2,10 @@
 
 import pytest
 from django.test import Client
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticToken
 
 from apps.common.models import AuditEvent
+from apps.merchants.identity.devices import BackupCodesDevice, digest_backup_code
 from apps.merchants.identity.session_state import PASSWORD_ONLY_KEY
 from apps.merchants.services import add_merchant_member
 from apps.merchants.tests.factories import MerchantFactory, UserFactory
@@ -164,8 +165,10 @@ class TestSecondFactor:
     def test_a_backup_code_works_once(self, client):
         user = _merchant_user()
         enrol_authenticator(user)
-        backup = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
-        StaticToken.objects.create(device=backup, token="abcd2345")
+        backup = BackupCodesDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+        StaticToken.objects.create(
+            device=backup, token=digest_backup_code(code="abcd2345", user_id=user.pk)
+        )
         _password_step(client, user)
         response = client.post("/portal/2fa/", {"code": "abcd-2345"})
         assert response.status_code == 302
