@@ -909,6 +909,21 @@ def _capture_and_book(
 
 
 # --- capture ----------------------------------------------------------------------------
+def _check_not_under_review(*, payment: Payment) -> None:
+    """Refuse (409 ``payment_under_review``) to capture a payment risk holds for a manual
+    review (a sanctions potential match, a high score): only the reviewer's approval captures
+    it (``risk.review_approved``), or a rejection cancels it; the merchant and staff may
+    cancel it meanwhile. Read under the payment's lock."""
+    view = risk.get_payment_risk(payment_id=payment.public_id)
+    if view is not None and view.review_status == "pending":
+        raise StateError(
+            code="payment_under_review",
+            message="This payment is held for a manual risk review; it is captured when the "
+            "review approves it, and canceled when the review rejects it.",
+            extra={"payment_status": payment.status, "risk_reasons": list(view.reasons)},
+        )
+
+
 def capture_payment(
     *,
     merchant_id: str,
@@ -930,6 +945,7 @@ def capture_payment(
             allowed={S.REQUIRES_CAPTURE},
             refusal="only an authorized payment can be captured.",
         )
+        _check_not_under_review(payment=payment)
         amount_minor = payment.amount_minor if amount_minor is None else amount_minor
         if amount_minor <= 0:
             raise InvalidPaymentRequestError(

@@ -295,9 +295,12 @@ class PaymentCaptureView(IdempotentAPIView):
                 IN_FLIGHT,
                 "capture_failed",
                 "processor_unavailable",
+                "payment_under_review",
                 description="The payment is not authorized (`requires_capture`), another "
-                "operation on it is in progress, or the processor refused the capture or could "
-                "not be reached (nothing captured; the payment stays `requires_capture`).",
+                "operation on it is in progress, the processor refused the capture or could "
+                "not be reached (nothing captured; the payment stays `requires_capture`), or "
+                "risk holds it for a manual review (`payment_under_review`: the review's "
+                "approval captures it, its rejection cancels it).",
             ),
         },
         tags=["Payments"],

@@ -9,7 +9,12 @@ from apps.common.money import Money
 from apps.common.outbox import relay_outbox_until_empty
 from apps.payments.models import Payment
 from apps.payments.risk_reviews import apply_risk_review
-from apps.payments.services import confirm_payment, create_payment
+from apps.payments.services import (
+    cancel_payment,
+    capture_payment,
+    confirm_payment,
+    create_payment,
+)
 from apps.payments.tests.api_helpers import make_token
 from apps.risk import facade as risk
 from paymenthub.celery import app as celery_app
@@ -73,6 +78,7 @@ class TestRiskReviewOutcomes:
 
     def test_applying_an_outcome_twice_does_nothing_the_second_time(self, merchant_id):
         payment = _held_for_review(merchant_id)
+        risk.decide_payment_review(payment_id=payment.public_id, approve=True, actor_id="7")
         first = apply_risk_review(
             payment_id=payment.public_id, merchant_id=merchant_id, mode="test", approve=True
         )
@@ -84,6 +90,7 @@ class TestRiskReviewOutcomes:
 
     def test_rejecting_a_captured_payment_refunds_it(self, merchant_id):
         payment = _held_for_review(merchant_id)
+        risk.decide_payment_review(payment_id=payment.public_id, approve=True, actor_id="7")
         apply_risk_review(
             payment_id=payment.public_id, merchant_id=merchant_id, mode="test", approve=True
         )
@@ -92,3 +99,35 @@ class TestRiskReviewOutcomes:
         )
         assert done == "refunded"
         assert Payment.objects.get(pk=payment.pk).amount_refunded_minor == 10_000
+
+
+class TestAPaymentHeldForReview:
+    def test_cannot_be_captured_by_the_merchant_while_the_review_is_pending(self, merchant_id):
+        payment = _held_for_review(merchant_id)
+
+        with pytest.raises(StateError) as refused:
+            capture_payment(merchant_id=merchant_id, mode="test", payment_id=payment.public_id)
+
+        assert refused.value.code == "payment_under_review"
+        payment.refresh_from_db()
+        assert (payment.status, payment.amount_captured_minor) == ("requires_capture", 0)
+        assert risk.get_payment_risk(payment_id=payment.public_id).review_status == "pending"
+
+    def test_can_be_canceled_by_the_merchant_while_the_review_is_pending(self, merchant_id):
+        payment = _held_for_review(merchant_id)
+
+        canceled = cancel_payment(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+        )
+
+        assert canceled.status == "canceled"
+
+    def test_is_captured_by_the_merchant_once_the_review_approved_it(self, merchant_id):
+        payment = _held_for_review(merchant_id)
+        risk.decide_payment_review(payment_id=payment.public_id, approve=True, actor_id="7")
+
+        captured = capture_payment(
+            merchant_id=merchant_id, mode="test", payment_id=payment.public_id
+        )
+
+        assert captured.status == "succeeded"
