@@ -16,16 +16,28 @@ lambdas, comprehensions, unknown names) is refused with a message naming the pos
 parsed condition is compiled once into a tree of Python closures, so evaluating it costs a
 few microseconds and cannot reach anything but the feature mapping it is given.
 
-Evaluation is total: a comparison between incompatible types (``"FR" > 3``) is False, and
-division by zero gives 0, so a rule can never raise on the authorization path.
+Evaluation is total, so a rule can never raise on the authorization path:
+
+* a comparison between incompatible types (``"FR" > 3``) is False where it stands, so
+  ``not ("FR" > 3)`` is True;
+* arithmetic is on numbers only (never strings: ``currency * 1000000000`` would build a
+  gigabyte string), and exact: numbers are integers or fractions, never floats. A decimal
+  constant (``0.07``) is the fraction it reads as, ``/`` divides exactly, division by zero
+  gives 0, and a float feature value is read as the decimal it prints as. So
+  ``amount_minor * 0.07 == 7`` holds for an amount of 100. Arithmetic on something that is
+  not a number makes the whole rule not match;
+* ``and``/``or`` give the value Python would (the deciding operand), so
+  ``(card_country or "US") == "US"`` reads as it is written.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from apps.common.errors import InvalidRequestError
@@ -48,18 +60,39 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 }
 
 
+def _exact(value: Any) -> Any:
+    """A float as the exact decimal it prints as (0.1 → 1/10); anything else unchanged."""
+    if isinstance(value, float):
+        return Fraction(repr(value)) if math.isfinite(value) else None
+    return value
+
+
+def _number(value: Any) -> int | Fraction:
+    """An arithmetic operand: an integer or a fraction; a bool, a string, None, a list...
+    raise TypeError (the rule does not match)."""
+    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    return value
+
+
 def _divide(left: Any, right: Any) -> Any:
-    return left / right if right else 0
+    left, right = _number(left), _number(right)
+    return Fraction(left) / right if right else 0
 
 
 def _modulo(left: Any, right: Any) -> Any:
+    left, right = _number(left), _number(right)
     return left % right if right else 0
 
 
+def _numeric(function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda left, right: function(_number(left), _number(right))
+
+
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Add: _numeric(operator.add),
+    ast.Sub: _numeric(operator.sub),
+    ast.Mult: _numeric(operator.mul),
     ast.Div: _divide,
     ast.Mod: _modulo,
 }
@@ -81,7 +114,7 @@ class CompiledCondition:
     def matches(self, features: Features) -> bool:
         try:
             return bool(self.evaluate(features))
-        except (TypeError, ValueError, ArithmeticError):
+        except (TypeError, ValueError, ArithmeticError, MemoryError, RecursionError):
             return False
 
 
@@ -93,7 +126,7 @@ def _constant_value(node: ast.expr) -> Any:
     if isinstance(node, ast.Constant) and (
         node.value is None or isinstance(node.value, bool | int | float | str)
     ):
-        return node.value
+        return _exact(node.value)
     if (
         isinstance(node, ast.UnaryOp)
         and isinstance(node.op, ast.USub)
@@ -101,7 +134,7 @@ def _constant_value(node: ast.expr) -> Any:
         and isinstance(node.operand.value, int | float)
         and not isinstance(node.operand.value, bool)
     ):
-        return -node.operand.value
+        return -_exact(node.operand.value)
     raise RuleSyntaxError(message=f"A list may contain only constants{_where(node)}.")
 
 
@@ -113,15 +146,23 @@ class _Compiler:
     def compile(self, node: ast.expr) -> Evaluator:
         if isinstance(node, ast.BoolOp):
             parts = [self.compile(value) for value in node.values]
-            if isinstance(node.op, ast.And):
-                return lambda f: all(part(f) for part in parts)
-            return lambda f: any(part(f) for part in parts)
+            stop_when = not isinstance(node.op, ast.And)  # `and` stops at a falsy operand
+
+            def evaluate_bool(f: Features) -> Any:
+                value: Any = None
+                for part in parts:
+                    value = part(f)
+                    if bool(value) is stop_when:
+                        return value
+                return value
+
+            return evaluate_bool
         if isinstance(node, ast.UnaryOp):
             operand = self.compile(node.operand)
             if isinstance(node.op, ast.Not):
                 return lambda f: not operand(f)
             if isinstance(node.op, ast.USub):
-                return lambda f: -operand(f)
+                return lambda f: -_number(operand(f))
             raise RuleSyntaxError(message=f"Unsupported operator{_where(node)}.")
         if isinstance(node, ast.Compare):
             left = self.compile(node.left)
@@ -136,7 +177,10 @@ class _Compiler:
                 current = left(f)
                 for compare, right in steps:
                     following = right(f)
-                    if not compare(current, following):
+                    try:
+                        if not compare(current, following):
+                            return False
+                    except TypeError:  # incompatible types ("FR" > 3, 3 in None): False here
                         return False
                     current = following
                 return True
@@ -156,7 +200,7 @@ class _Compiler:
                 raise RuleSyntaxError(message=f"Unknown feature {node.id!r}{_where(node)}.")
             self.names.add(node.id)
             name = node.id
-            return lambda f: f.get(name)
+            return lambda f: _exact(f.get(name))
         if isinstance(node, ast.Constant):
             value = _constant_value(node)
             return lambda f: value

@@ -79,6 +79,45 @@ class TestTheRuleLanguage:
         compiled = compile_rule_condition(condition="card_country > 3 or amount_minor / 0 > 1")
         assert compiled.matches({"card_country": "FR", "amount_minor": 10}) is False
 
+    def test_a_string_is_never_repeated_or_added_so_a_rule_cannot_exhaust_memory(self):
+        compiled = compile_rule_condition(condition='currency * 1000000000000 == ""')
+        assert compiled.matches({"currency": "EUR"}) is False
+        added = compile_rule_condition(condition='currency + "X" == "EURX"')
+        assert added.matches({"currency": "EUR"}) is False
+
+    @pytest.mark.parametrize(
+        ("condition", "features", "expected"),
+        [
+            ("amount_minor * 0.07 == 7", {"amount_minor": 100}, True),
+            ("amount_minor / 3 * 3 == amount_minor", {"amount_minor": 100}, True),
+            ("amount_minor / 100 == 0.1", {"amount_minor": 10}, True),
+            ("score > 0.3", {"score": 0.30000000000000004}, True),
+            ("score == 0.1", {"score": 0.1}, True),
+            ("score in [0.5, 0.25]", {"score": 0.25}, True),
+            ("-amount_minor < -0.5", {"amount_minor": 1}, True),
+        ],
+    )
+    def test_arithmetic_on_amounts_is_exact_never_float(self, condition, features, expected):
+        assert compile_rule_condition(condition=condition).matches(features) is expected
+
+    @pytest.mark.parametrize(
+        ("condition", "features", "expected"),
+        [
+            ('(card_country or "US") == "US"', {"card_country": ""}, True),
+            ('(card_country or "US") == "US"', {"card_country": "FR"}, False),
+            ('(card_country and "set") == "set"', {"card_country": "FR"}, True),
+            ("not (card_country > 3)", {"card_country": "FR"}, True),
+            (
+                "card_country > 3 or amount_minor > 5",
+                {"card_country": "FR", "amount_minor": 9},
+                True,
+            ),
+            ("not (currency * 2 > 1)", {"currency": "EUR"}, False),
+        ],
+    )
+    def test_and_or_not_read_as_written(self, condition, features, expected):
+        assert compile_rule_condition(condition=condition).matches(features) is expected
+
 
 class TestRulesAsData:
     def test_a_block_rule_blocks_and_names_itself_in_the_reasons(self):
