@@ -4,21 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.common.errors import PaymentHubError
 from apps.risk.models import (
     BlockListEntry,
     SanctionsAlias,
     SanctionsEntry,
     SanctionsListVersion,
 )
-from apps.risk.rules import add_block_list_entry
+from apps.risk.rules import (
+    add_block_list_entry,
+    check_block_list_entry,
+    remove_block_list_entry,
+)
+
+
+class BlockListEntryForm(forms.ModelForm):
+    """What the service would refuse (a malformed country or BIN, a value already on the
+    other list) is a form error, not a server error."""
+
+    class Meta:
+        model = BlockListEntry
+        fields = ("merchant_ref", "kind", "value", "list_action", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if {"kind", "value", "list_action"} <= cleaned.keys():
+            try:
+                check_block_list_entry(
+                    merchant_id=cleaned.get("merchant_ref") or "",
+                    kind=cleaned["kind"],
+                    value=cleaned["value"],
+                    list_action=cleaned["list_action"],
+                )
+            except PaymentHubError as error:
+                self.add_error(error.param if error.param in self.fields else None, error.message)
+        return cleaned
 
 
 @admin.register(BlockListEntry)
 class BlockListEntryAdmin(admin.ModelAdmin):
+    form = BlockListEntryForm
     list_display = (
         "kind",
         "value",
@@ -47,6 +77,13 @@ class BlockListEntryAdmin(admin.ModelAdmin):
             list_action=obj.list_action,
         )
         obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: BlockListEntry) -> None:
+        remove_block_list_entry(entry_id=obj.pk, actor_id=str(request.user.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[BlockListEntry]) -> None:
+        for entry_id in queryset.values_list("pk", flat=True):
+            remove_block_list_entry(entry_id=entry_id, actor_id=str(request.user.pk))
 
 
 # --- Sanctions list: read-only (loaded by `manage.py load_sanctions`, never edited by hand) --

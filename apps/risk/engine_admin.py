@@ -19,6 +19,7 @@ from apps.risk.features import FEATURES
 from apps.risk.ml import activate_model_version
 from apps.risk.models import (
     AmlCase,
+    AmlCaseStatus,
     ReviewStatus,
     RiskAlert,
     RiskDecisionRecord,
@@ -286,8 +287,23 @@ class RiskModelVersionAdmin(ReadOnlyModelAdmin):
         self.message_user(request, f"{version.version} is now serving.", messages.SUCCESS)
 
 
+class AmlCaseForm(forms.ModelForm):
+    """A case closed without a decision is a form error (the service refuses it)."""
+
+    class Meta:
+        model = AmlCase
+        fields = ("status", "assignee", "notes", "decision")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("status") == AmlCaseStatus.CLOSED and not cleaned.get("decision"):
+            self.add_error("decision", "Record a decision before closing a case.")
+        return cleaned
+
+
 @admin.register(AmlCase)
 class AmlCaseAdmin(admin.ModelAdmin):
+    form = AmlCaseForm
     list_display = ("kind", "merchant_ref", "subject", "status", "assignee", "opened_at")
     list_filter = ("status", "kind", "decision")
     search_fields = ("merchant_ref", "subject", "summary")

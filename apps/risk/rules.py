@@ -124,7 +124,58 @@ def add_block_list_entry(
         bump_config_token()
         return entry
     except IntegrityError:
-        return BlockListEntry.objects.get(merchant_ref=merchant_id, kind=kind, value=normalized)
+        existing = BlockListEntry.objects.get(merchant_ref=merchant_id, kind=kind, value=normalized)
+        if existing.list_action != list_action:
+            raise InvalidRequestError(
+                code="block_list_conflict",
+                message=f"This {kind} is on the {existing.list_action} list already; remove "
+                f"that entry first to put it on the {list_action} list.",
+                param="value",
+            ) from None
+        return existing
+
+
+def check_block_list_entry(*, merchant_id: str, kind: str, value: str, list_action: str) -> str:
+    """The value as it would be stored, or InvalidRequestError: what
+    :func:`add_block_list_entry` refuses, before anything is written (the admin's form)."""
+    normalized = _normalize_block_value(kind=kind, value=value)
+    other = (
+        BlockListEntry.objects.filter(merchant_ref=merchant_id, kind=kind, value=normalized)
+        .exclude(list_action=list_action)
+        .values_list("list_action", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise InvalidRequestError(
+            code="block_list_conflict",
+            message=f"This {kind} is on the {other} list already; remove that entry first.",
+            param="value",
+        )
+    return normalized
+
+
+def remove_block_list_entry(*, entry_id: int, actor_id: str, now: datetime | None = None) -> bool:
+    """Take an entry off the block or allow list; audited, and every process reloads its
+    lists. False when it was removed already."""
+    now = now or get_now()
+    with transaction.atomic():
+        entry = BlockListEntry.objects.select_for_update().filter(pk=entry_id).first()
+        if entry is None:
+            return False
+        record_audit_event(
+            actor_type="admin" if not entry.merchant_ref else "user",
+            actor_id=actor_id,
+            action="risk.block_list_entry_removed",
+            object_type="block_list_entry",
+            object_id=str(entry.pk),
+            merchant_ref=entry.merchant_ref,
+            metadata={"kind": entry.kind, "list_action": entry.list_action},
+            occurred_at=now,
+        )
+        entry.delete()
+        transaction.on_commit(bump_config_token)
+    bump_config_token()  # and now: a caller's outer transaction may commit later
+    return True
 
 
 # --- rules as data ---------------------------------------------------------------------------
@@ -166,7 +217,14 @@ def save_risk_rule(
             rule = RiskRule(created_by=actor_id, created_at=now)
         else:
             rule = RiskRule.objects.select_for_update().get(pk=rule_id)
-        before = {"condition": rule.condition, "action": rule.action, "enabled": rule.enabled}
+        before = {
+            "name": rule.name,
+            "merchant_ref": rule.merchant_ref,
+            "condition": rule.condition,
+            "action": rule.action,
+            "priority": rule.priority,
+            "enabled": rule.enabled,
+        }
         rule.name = name
         rule.merchant_ref = merchant_id
         rule.condition = source

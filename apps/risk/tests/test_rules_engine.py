@@ -165,6 +165,16 @@ class TestRulesAsData:
         assert audit.object_id == str(rule.pk)
         assert audit.metadata["condition"] == "amount_minor > 1"
 
+    def test_an_update_audits_the_scope_and_priority_it_had_before(self):
+        rule = _rule("scoped", "amount_minor > 1", "allow", merchant_id="mch_a", priority=500)
+
+        _rule("scoped", "amount_minor > 1", "allow", merchant_id="", priority=1, rule_id=rule.pk)
+
+        audit = AuditEvent.objects.get(action="risk.rule_updated")
+        assert audit.metadata["before"]["merchant_ref"] == "mch_a"
+        assert audit.metadata["before"]["priority"] == 500
+        assert (audit.metadata["priority"], audit.merchant_ref) == (1, "")
+
 
 class TestVelocity:
     def test_counts_and_amounts_per_card_email_and_ip_over_sliding_windows(self):
