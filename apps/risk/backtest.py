@@ -35,16 +35,18 @@ def backtest_rule(
     condition: str,
     action: str,
     days: int,
+    mode: str,
     merchant_id: str = "",
     now: datetime | None = None,
 ) -> BacktestResult:
-    """How many of the last ``days`` days' payments the rule would have blocked or sent to
-    review (RuleSyntaxError when the condition is not in the language)."""
+    """How many of the last ``days`` days' payments of ``mode`` (live or test: never the two
+    added up) the rule would have blocked or sent to review (RuleSyntaxError when the
+    condition is not in the language)."""
     compiled = compile_rule_condition(condition=condition)
     days = max(1, min(days, MAX_BACKTEST_DAYS))
     since = (now or get_now()) - timedelta(days=days)
     decisions = RiskDecisionRecord.objects.filter(
-        created_at__gte=since, source="authorization"
+        created_at__gte=since, source="authorization", mode=mode
     ).exclude(payment_ref="")
     if merchant_id:
         decisions = decisions.filter(merchant_ref=merchant_id)

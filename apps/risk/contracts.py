@@ -73,7 +73,7 @@ class PaymentRiskView:
 class SanctionsOutcome(StrEnum):
     CLEAR = "clear"
     POTENTIAL_MATCH = "potential_match"  # at or above the threshold: a human decides
-    NOT_SCREENED = "not_screened"  # no sanctions list is loaded
+    NOT_SCREENED = "not_screened"  # no list loaded, or a script the matcher cannot read
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,9 @@ class SanctionsScreening:
     threshold: float
     list_version: str = ""  # e.g. "ofac_sdn@52fd14c9af23"
     matches: tuple[SanctionsMatch, ...] = ()
+    # why a name was not screened: "no_list" (none loaded) or "unsupported_script" (letters
+    # the matcher cannot transliterate: Arabic, Chinese, Greek...)
+    not_screened_reason: str = ""
 
     @property
     def is_potential_match(self) -> bool:

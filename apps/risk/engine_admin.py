@@ -64,13 +64,14 @@ class RiskRuleForm(forms.ModelForm):
 
 def _render_backtest(*, condition: str, action: str, merchant_ref: str) -> str:
     rows = []
-    for days in PREVIEW_DAYS:
+    for mode, days in ((mode, days) for mode in ("live", "test") for days in PREVIEW_DAYS):
         result = backtest_rule(
-            condition=condition, action=action, days=days, merchant_id=merchant_ref
+            condition=condition, action=action, days=days, mode=mode, merchant_id=merchant_ref
         )
         amounts = ", ".join(f"{v} {c}" for c, v in sorted(result.matched_amount_minor.items()))
         rows.append(
             (
+                mode,
                 days,
                 result.evaluated,
                 result.matched,
@@ -82,13 +83,13 @@ def _render_backtest(*, condition: str, action: str, merchant_ref: str) -> str:
             )
         )
     return format_html(
-        "<table><tr><th>last days</th><th>payments</th><th>would match</th><th>%</th>"
+        "<table><tr><th>mode</th><th>last days</th><th>payments</th><th>would match</th><th>%</th>"
         "<th>newly {}</th><th>(outcome)</th><th>amount (minor)</th><th>examples</th></tr>"
         "{}</table>",
         action,
         format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td><td>{}</td></tr>",
             rows,
         ),
@@ -141,19 +142,21 @@ class RiskRuleAdmin(admin.ModelAdmin):
     @admin.action(description="Backtest the selected rules over the last 30 days")
     def backtest_selected(self, request: HttpRequest, queryset: QuerySet[RiskRule]) -> None:
         for rule in queryset:
-            result = backtest_rule(
-                condition=rule.condition,
-                action=rule.action,
-                days=30,
-                merchant_id=rule.merchant_ref,
-            )
-            self.message_user(
-                request,
-                f"{rule.name}: would {rule.action} {result.matched} of {result.evaluated} "
-                f"payments in the last 30 days ({result.newly_affected} not already "
-                f"{rule.action}ed).",
-                messages.INFO,
-            )
+            for mode in ("live", "test"):
+                result = backtest_rule(
+                    condition=rule.condition,
+                    action=rule.action,
+                    days=30,
+                    mode=mode,
+                    merchant_id=rule.merchant_ref,
+                )
+                self.message_user(
+                    request,
+                    f"{rule.name} ({mode}): would {rule.action} {result.matched} of "
+                    f"{result.evaluated} payments in the last 30 days "
+                    f"({result.newly_affected} not already {rule.action}ed).",
+                    messages.INFO,
+                )
 
 
 @admin.register(RiskDecisionRecord)

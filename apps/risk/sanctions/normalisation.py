@@ -322,6 +322,19 @@ def fold_to_ascii(value: str) -> str:
     return stripped.encode("ascii", "ignore").decode("ascii")
 
 
+def strip_format_characters(value: str, *, replacement: str = "") -> str:
+    """Invisible format characters (zero-width spaces and joiners, soft hyphens, direction
+    marks: Unicode category Cf) removed, or replaced by ``replacement``."""
+    return "".join(replacement if unicodedata.category(ch) == "Cf" else ch for ch in value)
+
+
+def has_unreadable_letters(value: str) -> bool:
+    """Whether ``value`` holds a letter that folds to nothing in ASCII (a script the matcher
+    cannot transliterate): such a name cannot be screened, only said to be unscreened."""
+    normalized = unicodedata.normalize("NFKC", strip_format_characters(value))
+    return any(ch.isalpha() and not fold_to_ascii(ch) for ch in normalized)
+
+
 def fold_token(token: str) -> str:
     """A transliteration-tolerant spelling of one token (not shown to anyone)."""
     for before, after in _FOLD_RULES:

@@ -26,7 +26,8 @@ from apps.risk.contracts import (
     SanctionsOutcome,
     SanctionsScreening,
 )
-from apps.risk.sanctions.index import get_active_index
+from apps.risk.sanctions.index import MAX_MATCHES, IndexMatch, get_active_index
+from apps.risk.sanctions.normalisation import has_unreadable_letters, strip_format_characters
 
 PROVIDER = "risk.sanctions"
 MAX_NAME_LENGTH = 500
@@ -61,8 +62,30 @@ def match_name(
     index = get_active_index(config_token=config_token)
     if index is None:
         return SanctionsScreening(
-            screened_name=name, outcome=SanctionsOutcome.NOT_SCREENED, threshold=threshold
+            screened_name=name,
+            outcome=SanctionsOutcome.NOT_SCREENED,
+            threshold=threshold,
+            not_screened_reason="no_list",
         )
+    if has_unreadable_letters(name):  # never "clear" for a name the matcher could not read
+        return SanctionsScreening(
+            screened_name=name,
+            outcome=SanctionsOutcome.NOT_SCREENED,
+            threshold=threshold,
+            list_version=index.version_label,
+            not_screened_reason="unsupported_script",
+        )
+    # an invisible character may hide a word break or split a word: screen both readings
+    readings = dict.fromkeys(
+        [strip_format_characters(name, replacement=" "), strip_format_characters(name)]
+    )
+    best: dict[str, IndexMatch] = {}
+    for reading in readings:
+        for found in index.search(name=reading, threshold=threshold):
+            kept = best.get(found.listed.entry_uid)
+            if kept is None or found.score > kept.score:
+                best[found.listed.entry_uid] = found
+    ranked = sorted(best.values(), key=lambda found: (-found.score, found.listed.entry_uid))
     matches = tuple(
         SanctionsMatch(
             list_entry_id=found.listed.entry_uid,
@@ -73,7 +96,7 @@ def match_name(
             programs=found.listed.programs,
             score=found.score,
         )
-        for found in index.search(name=name, threshold=threshold)
+        for found in ranked[:MAX_MATCHES]
     )
     return SanctionsScreening(
         screened_name=name,
@@ -146,6 +169,11 @@ def describe_screening(screening: SanctionsScreening) -> dict[str, Any]:
         "threshold": screening.threshold,
         "list_version": screening.list_version,
         "matches": [_match_metadata(match) for match in screening.matches],
+        **(
+            {"not_screened_reason": screening.not_screened_reason}
+            if screening.not_screened_reason
+            else {}
+        ),
     }
 
 
@@ -213,7 +241,11 @@ def screen_merchant(subject: SanctionsScreeningSubject) -> SanctionsScreeningRes
                 merchant_id=subject.merchant_id,
                 outcome="not_screened",
                 provider=PROVIDER,
-                details={"reason": "no sanctions list is loaded"},
+                details={
+                    "reason": "no sanctions list is loaded"
+                    if screening.not_screened_reason == "no_list"
+                    else f"the {role.replace('_', ' ')} is in a script the matcher cannot read",
+                },
             )
         screened += 1
         version = screening.list_version

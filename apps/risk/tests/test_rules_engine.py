@@ -313,13 +313,27 @@ class TestBacktest:
             risk_input=_input(payment_id="pay_old", amount_minor=50000),
             now=now - timedelta(days=10),
         )
-        result = backtest_rule(condition="amount_minor >= 10000", action="block", days=7)
+        result = backtest_rule(
+            condition="amount_minor >= 10000", action="block", days=7, mode="test"
+        )
         assert (result.evaluated, result.matched, result.newly_affected) == (4, 2, 2)
         assert result.matched_amount_minor == {"EUR": 50000}
         assert set(result.sample_payment_ids) == {"pay_1", "pay_2"}
-        wider = backtest_rule(condition="amount_minor >= 10000", action="block", days=30)
+        wider = backtest_rule(
+            condition="amount_minor >= 10000", action="block", days=30, mode="test"
+        )
         assert wider.matched == 3
+
+    def test_live_and_test_payments_are_backtested_apart(self):
+        assess(risk_input=_input(payment_id="pay_t", amount_minor=900_000, mode="test"))
+        assess(risk_input=_input(payment_id="pay_l", amount_minor=100_000, mode="live"))
+
+        live = backtest_rule(condition="amount_minor > 0", action="block", days=7, mode="live")
+        test = backtest_rule(condition="amount_minor > 0", action="block", days=7, mode="test")
+
+        assert (live.evaluated, live.matched_amount_minor) == (1, {"EUR": 100_000})
+        assert (test.evaluated, test.matched_amount_minor) == (1, {"EUR": 900_000})
 
     def test_a_backtest_of_a_bad_condition_is_refused(self):
         with pytest.raises(RuleSyntaxError):
-            backtest_rule(condition="exec('x')", action="block", days=7)
+            backtest_rule(condition="exec('x')", action="block", days=7, mode="test")

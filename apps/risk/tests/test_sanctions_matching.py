@@ -145,3 +145,28 @@ class TestMatchingTheFullList:
         ]:
             screening = match_name(name=name)
             assert not screening.is_potential_match, (name, screening.matches)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Osama\u200bbin Laden",  # a zero-width space as the word break
+        "Osa\u200bma bin La\u200dden",  # zero-width characters inside the words
+        "Osama bin\u00ad Laden",  # a soft hyphen
+        "\u202eOsama bin Laden",  # a direction mark
+    ],
+)
+def test_an_invisible_character_does_not_hide_a_listed_name(name):
+    load_fixture_list()
+    screening = match_name(name=name)
+    assert screening.outcome is SanctionsOutcome.POTENTIAL_MATCH
+    assert screening.matches[0].list_entry_id == "6365"
+
+
+@pytest.mark.parametrize("name", ["أسامة بن لادن", "金正恩", "Ὀσάμα", "Osama 金"])
+def test_a_name_in_a_script_the_matcher_cannot_read_is_not_screened_rather_than_clear(name):
+    load_fixture_list()
+    screening = match_name(name=name)
+    assert screening.outcome is SanctionsOutcome.NOT_SCREENED
+    assert screening.not_screened_reason == "unsupported_script"
+    assert screening.list_version  # a list was loaded: the name was the problem
