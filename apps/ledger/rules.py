@@ -419,7 +419,11 @@ def post_payout_failed(
 RESERVE_ID_MAX_LENGTH = 64
 
 
-def _reserve_cause(*, merchant_id: str, mode: str, reserve_id: str) -> str:
+def reserve_cause_prefix(*, merchant_id: str, mode: str) -> str:
+    return f"{merchant_id}:{mode}:"
+
+
+def reserve_cause_id(*, merchant_id: str, mode: str, reserve_id: str) -> str:
     """A reserve id is the caller's, so it is scoped to the merchant and mode in the cause:
     two merchants (or a merchant's test and live books) may use the same id."""
     if not reserve_id or len(reserve_id) > RESERVE_ID_MAX_LENGTH:
@@ -427,7 +431,7 @@ def _reserve_cause(*, merchant_id: str, mode: str, reserve_id: str) -> str:
             message=f"reserve_id must be 1 to {RESERVE_ID_MAX_LENGTH} characters.",
             param="reserve_id",
         )
-    return f"{merchant_id}:{mode}:{reserve_id}"
+    return reserve_cause_prefix(merchant_id=merchant_id, mode=mode) + reserve_id
 
 
 def hold_reserve(
@@ -443,7 +447,7 @@ def hold_reserve(
         amount=amount,
         rule="reserve_hold",
         cause_type="reserve",
-        cause_id=_reserve_cause(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id),
+        cause_id=reserve_cause_id(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id),
         cause_event="held",
         effective_at=held_at,
         description=f"Reserve {reserve_id} held",
@@ -457,7 +461,7 @@ def release_reserve(
     """Release a reserve this merchant held under ``reserve_id``, up to what it held: one
     merchant's release never frees another hold's funds."""
     amount = _positive(amount)
-    cause_id = _reserve_cause(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id)
+    cause_id = reserve_cause_id(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id)
     held = (
         Posting.objects.filter(
             entry__cause_type="reserve",
@@ -478,6 +482,21 @@ def release_reserve(
         raise InvalidPostingError(
             message=f"Reserve {reserve_id!r} holds {held[0]} minor units; {amount} is more.",
             param="amount",
+        )
+    released = (
+        Posting.objects.filter(
+            entry__cause_type="reserve",
+            entry__cause_id=cause_id,
+            entry__cause_event="released",
+            account__kind=RESERVE,
+        )
+        .values_list("amount_minor", flat=True)
+        .first()
+    )
+    if released is not None and -released != amount.amount_minor:  # one release per hold
+        raise InvalidPostingError(
+            message=f"Reserve {reserve_id!r} was released already ({-released} minor units).",
+            param="reserve_id",
         )
     return _move_if_covered(
         merchant_id=merchant_id,

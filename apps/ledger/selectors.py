@@ -15,7 +15,8 @@ from apps.ledger.contracts import (
     MerchantBalance,
 )
 from apps.ledger.errors import BalanceTransactionNotFoundError
-from apps.ledger.models import MERCHANT_KINDS, AccountKind, Balance, Posting
+from apps.ledger.models import MERCHANT_KINDS, AccountKind, Balance, JournalEntry, Posting
+from apps.ledger.rules import reserve_cause_prefix
 
 BALANCE_TYPES = {
     AccountKind.MERCHANT_PENDING.value: "pending",
@@ -50,6 +51,17 @@ def get_merchant_balance(*, merchant_id: str, mode: str) -> MerchantBalance:
     )
 
 
+def _shown_source_id(*, entry: JournalEntry, posting: Posting) -> str:
+    """The id the merchant knows: a reserve by the id it was held under (the cause holds it
+    scoped to the merchant and mode), a settlement by none."""
+    if entry.cause_type == "settlement":
+        return ""
+    if entry.cause_type == "reserve":
+        scope = reserve_cause_prefix(merchant_id=posting.account.owner, mode=posting.account.mode)
+        return entry.cause_id.removeprefix(scope)
+    return entry.cause_id
+
+
 def _to_transaction(posting: Posting) -> BalanceTransaction:
     entry = posting.entry
     return BalanceTransaction(
@@ -60,7 +72,7 @@ def _to_transaction(posting: Posting) -> BalanceTransaction:
         amount_minor=posting.amount_minor,
         currency=posting.currency,
         source_type=entry.cause_type,
-        source_id=entry.cause_id if entry.cause_type != "settlement" else "",
+        source_id=_shown_source_id(entry=entry, posting=posting),
         event=entry.cause_event,
         description=entry.description,
         effective_at=entry.effective_at,
@@ -95,7 +107,10 @@ def list_balance_transactions(
     if balance_type:
         filters &= Q(account__kind=KIND_BY_BALANCE_TYPE[balance_type])
     if source_id:
-        filters &= Q(entry__cause_id=source_id)
+        filters &= Q(entry__cause_id=source_id) & ~Q(entry__cause_type="reserve") | Q(
+            entry__cause_type="reserve",
+            entry__cause_id=reserve_cause_prefix(merchant_id=merchant_id, mode=mode) + source_id,
+        )
     if effective_gte:
         filters &= Q(entry__effective_at__gte=effective_gte)
     if effective_lt:

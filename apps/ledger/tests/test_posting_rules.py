@@ -393,6 +393,51 @@ def test_two_merchants_may_hold_reserves_under_the_same_id():
     assert merchant_balances(bob) == (0, 9_680, 0)
 
 
+def test_a_reserve_shows_and_filters_by_the_id_it_was_held_under():
+    merchant, other = make_merchant_id(), make_merchant_id()
+    for owner in (merchant, other):
+        capture(owner, 10_000)
+        settle(owner)
+        ledger.hold_reserve(
+            merchant_id=owner, mode="test", reserve_id="rsv_1", amount=eur(1_000), held_at=NOW
+        )
+
+    page = ledger.list_balance_transactions(merchant_id=merchant, mode="test", limit=100)
+    filtered = ledger.list_balance_transactions(
+        merchant_id=merchant, mode="test", source_id="rsv_1", limit=100
+    )
+
+    reserves = [t for t in page.transactions if t.source_type == "reserve"]
+    assert {t.source_id for t in reserves} == {"rsv_1"}
+    assert len(reserves) == 2  # available -1000 and reserve +1000
+    assert {t.transaction_id for t in filtered.transactions} == {t.transaction_id for t in reserves}
+
+
+def test_a_reserve_is_released_once():
+    merchant = make_merchant_id()
+    capture(merchant, 10_000)
+    settle(merchant)
+    ledger.hold_reserve(
+        merchant_id=merchant, mode="test", reserve_id="rsv_once", amount=eur(1_000), held_at=NOW
+    )
+    first = ledger.release_reserve(
+        merchant_id=merchant, mode="test", reserve_id="rsv_once", amount=eur(400), released_at=NOW
+    )
+    again = ledger.release_reserve(
+        merchant_id=merchant, mode="test", reserve_id="rsv_once", amount=eur(400), released_at=NOW
+    )
+    assert again.entry_id == first.entry_id  # the same request again: nothing more moves
+    with pytest.raises(InvalidPostingError):
+        ledger.release_reserve(
+            merchant_id=merchant,
+            mode="test",
+            reserve_id="rsv_once",
+            amount=eur(600),
+            released_at=NOW,
+        )
+    assert merchant_balances(merchant) == (0, 9_680 - 600, 600)
+
+
 def test_a_release_frees_only_what_its_own_hold_holds():
     merchant, other = make_merchant_id(), make_merchant_id()
     for owner in (merchant, other):
