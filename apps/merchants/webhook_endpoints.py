@@ -142,6 +142,8 @@ def validate_webhook_url(*, url: str, mode: str) -> str:
     try:
         _HTTP_URL(url)
         parts = urlsplit(url)  # raises ValueError on e.g. "https://[abc"
+        if parts.port == 0:  # .port raises ValueError above 65535
+            raise ValueError("port 0")
     except (DjangoValidationError, ValueError):
         raise InvalidWebhookEndpointError(message=MALFORMED_URL, param="url") from None
     if not parts.hostname or len(url) > 2000:

@@ -301,9 +301,23 @@ def list_recent_webhook_deliveries(
     )
 
 
-def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
-    """Send one of the merchant's webhook deliveries again now; returns its new status."""
-    return webhooks.redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery_id)
+def redeliver_webhook(
+    *,
+    merchant_id: str,
+    endpoint_id: str,
+    delivery_id: str,
+    user_id: str,
+    ip_address: str | None = None,
+) -> str:
+    """Send one delivery of the merchant's endpoint again now (audited as the user's);
+    returns its new status. Raises NotFoundError for a delivery of another endpoint."""
+    return webhooks.redeliver_webhook_for_merchant(
+        merchant_id=merchant_id,
+        endpoint_id=endpoint_id,
+        delivery_id=delivery_id,
+        user_id=user_id,
+        ip_address=ip_address,
+    )
 
 
 def send_test_webhook(

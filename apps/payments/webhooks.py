@@ -30,6 +30,8 @@
 
 from __future__ import annotations
 
+import codecs
+import concurrent.futures
 import contextlib
 import ipaddress
 import json
@@ -81,6 +83,9 @@ RESPONSE_EXCERPT_CHARS = 500
 TEST_EVENT_TYPE = "test.webhook"
 ENDPOINT_DISABLED_ERROR = "Not sent: the webhook endpoint is disabled."
 ENDPOINT_DELETED_ERROR = "Not sent: the webhook endpoint no longer exists."
+ENDPOINT_UNSUBSCRIBED_ERROR = (
+    "Not sent: the webhook endpoint no longer subscribes to this event type."
+)
 
 
 def _enqueue_delivery(delivery_id: str) -> None:
@@ -161,15 +166,38 @@ class WebhookTargetRefusedError(Exception):
     ``OSError``, so urllib3 and requests let it through unwrapped (and never retry it)."""
 
 
+_resolver_pool = concurrent.futures.ThreadPoolExecutor(
+    max_workers=4, thread_name_prefix="webhook-dns"
+)
+# The deadline of the send under way in this thread (time.monotonic()), for name lookups,
+# which no socket timeout bounds.
+_send_deadline: ContextVar[float | None] = ContextVar("webhook_send_deadline", default=None)
+
+
+def _resolve_within_deadline(*, host: str, port: int) -> list[Any]:
+    """``getaddrinfo``, given up at the send's deadline (a slow resolver must not stretch a
+    send past its lease, when another worker may send the delivery again). The lookup thread
+    finishes on its own; its answer is dropped."""
+    deadline = _send_deadline.get()
+    if deadline is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    lookup = _resolver_pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+    except concurrent.futures.TimeoutError:
+        raise socket.gaierror(f"looking up {host} took longer than the send may") from None
+
+
 def resolve_public_addresses(*, host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to, if all of them are public; raises
     ``WebhookTargetRefusedError`` if any is not (``socket.gaierror`` if none resolves)."""
     addresses: list[str] = []
-    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+    for *_, sockaddr in _resolve_within_deadline(host=host, port=port):
         text = str(sockaddr[0])
         address = ipaddress.ip_address(text.partition("%")[0])
         if not is_public_ip_address(address):
-            where = host if host == text else f"{host} resolves to {address}, which"
+            # the merchant sees this message: never the address an internal name resolves to
+            where = host if host == text else f"{host} resolves to an address that"
             raise WebhookTargetRefusedError(f"Not sent: {where} is not a public address.")
         if text not in addresses:
             addresses.append(text)
@@ -286,6 +314,7 @@ def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, 
     session = requests.Session()
     sockets: list[socket.socket] = []
     tracking = _send_sockets.set(sockets)
+    deadline_token = _send_deadline.set(deadline)
     # a trickling endpoint keeps each read under the timeout: at the deadline the send's
     # sockets are shut down under it
     watchdog = threading.Timer(timeout, _cut_connections, args=(sockets,))
@@ -323,6 +352,7 @@ def _post(*, url: str, body: str, headers: dict[str, str]) -> tuple[int | None, 
     finally:
         watchdog.cancel()
         _send_sockets.reset(tracking)
+        _send_deadline.reset(deadline_token)
         session.close()
 
 
@@ -345,11 +375,19 @@ def _excerpt(*, head: bytes, encoding: str | None) -> str:
     """The start of the response as text, storable: decoded with the charset it declares, else
     UTF-8 (never a guess: requests' guess reads short bodies as UTF-16), and without NUL
     characters (PostgreSQL text refuses them)."""
-    try:
-        text = head.decode(encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
+    text = None
+    if encoding:
+        try:
+            if getattr(codecs.lookup(encoding), "_is_text_encoding", True):  # not rot13, zlib
+                text = head.decode(encoding, errors="replace")
+        except Exception:  # unknown (LookupError), or a codec that refuses "replace" (idna)
+            text = None  # or fails otherwise: then read as UTF-8
+    if text is None:
         text = head.decode("utf-8", errors="replace")
-    return text[:RESPONSE_EXCERPT_CHARS].replace("\x00", "\ufffd")
+    # a codec such as unicode_escape can produce lone surrogates, which UTF-8 (and so
+    # PostgreSQL) cannot store: each becomes "?"
+    text = text[:RESPONSE_EXCERPT_CHARS].encode("utf-8", errors="replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd")
 
 
 def _claim_delivery(*, delivery_id: str, manual: bool, now: datetime) -> WebhookDelivery | None:
@@ -407,7 +445,12 @@ def _record_delivery_attempt(
                 delivery.status = WebhookDeliveryStatus.FAILED
             delivery.next_attempt_at = None
         elif not manual and delivery.status == WebhookDeliveryStatus.PENDING:
-            retry_at = now + compute_webhook_backoff(attempts=delivery.attempts)
+            # the schedule counts the automatic attempts only: a merchant's "send again"
+            # never pushes the next automatic one further out
+            automatic = WebhookDeliveryAttempt.objects.filter(
+                delivery=delivery, manual=False
+            ).count()
+            retry_at = now + compute_webhook_backoff(attempts=automatic)
             if retry_at - delivery.created_at > GIVE_UP_AFTER:
                 delivery.status = WebhookDeliveryStatus.FAILED
                 delivery.next_attempt_at = None
@@ -446,6 +489,19 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
             status=None,
             excerpt="",
             error=ENDPOINT_DELETED_ERROR if endpoint is None else ENDPOINT_DISABLED_ERROR,
+            latency=0,
+            give_up=True,
+        )
+    if not manual and not event_type_matches(
+        event_types=endpoint.event_types, event_type=delivery.event_type
+    ):  # the merchant unsubscribed since: retries stop (a "send again" still sends)
+        return _record_delivery_attempt(
+            delivery_id=delivery_id,
+            manual=manual,
+            now=now,
+            status=None,
+            excerpt="",
+            error=ENDPOINT_UNSUBSCRIBED_ERROR,
             latency=0,
             give_up=True,
         )
@@ -511,6 +567,37 @@ def redeliver_webhook(*, merchant_id: str, delivery_id: str) -> str:
 
         raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
     return deliver_webhook(delivery_id=delivery_id, manual=True)
+
+
+def redeliver_webhook_for_merchant(
+    *,
+    merchant_id: str,
+    endpoint_id: str,
+    delivery_id: str,
+    user_id: str,
+    ip_address: str | None = None,
+) -> str:
+    """A merchant user's "send again" of one delivery of one of its endpoints (any age):
+    :func:`redeliver_webhook`, audited (``webhook.redelivered``, with the delivery's status
+    afterwards as the outcome)."""
+    if not WebhookDelivery.objects.filter(
+        public_id=delivery_id, merchant_ref=merchant_id, endpoint_ref=endpoint_id
+    ).exists():
+        from apps.payments.errors import PaymentNotFoundError
+
+        raise PaymentNotFoundError(message="No such webhook delivery.", param="delivery")
+    outcome = redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery_id)
+    record_audit_event(
+        action="webhook.redelivered",
+        actor_type="user",
+        actor_id=user_id,
+        object_type="webhook_delivery",
+        object_id=delivery_id,
+        merchant_ref=merchant_id,
+        ip_address=ip_address,
+        metadata={"endpoint": endpoint_id, "outcome": outcome},
+    )
+    return outcome
 
 
 def redeliver_webhook_by_admin(

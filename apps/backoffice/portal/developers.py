@@ -328,16 +328,14 @@ def redeliver(
     request: HttpRequest, portal: PortalContext, endpoint_id: str, delivery_id: str
 ) -> HttpResponse:
     endpoint = _endpoint_or_404(portal, endpoint_id)
-    owned = {
-        delivery.id
-        for delivery in payments.list_recent_webhook_deliveries(
-            merchant_id=portal.merchant_id, endpoint_id=endpoint.endpoint_id, limit=100
-        )
-    }
-    if delivery_id not in owned:
-        raise Http404("No such delivery.")
     try:
-        status = payments.redeliver_webhook(merchant_id=portal.merchant_id, delivery_id=delivery_id)
+        status = payments.redeliver_webhook(
+            merchant_id=portal.merchant_id,
+            endpoint_id=endpoint.endpoint_id,
+            delivery_id=delivery_id,
+            user_id=str(portal.user_id),
+            ip_address=client_ip(request),
+        )
     except NotFoundError:
         raise Http404("No such delivery.") from None
     messages.success(request, f"Sent again: {status}.")

@@ -299,6 +299,38 @@ class TestWebhookDeliveryLog:
         delivery.refresh_from_db()
         assert delivery.attempts == 1
         assert "ConnectionError" in client.get(path).content.decode()
+        audited = apps.get_model("common", "AuditEvent").objects.get(action="webhook.redelivered")
+        assert (audited.object_id, audited.merchant_ref, audited.actor_type) == (
+            delivery.public_id,
+            merchant_id,
+            "user",
+        )
+        assert audited.actor_id == str(_owner.pk)
+        assert audited.metadata["endpoint"] == endpoint.summary.endpoint_id
+
+    def test_a_delivery_of_another_endpoint_cannot_be_sent_again_through_this_one(self):
+        merchant_id, _owner, client = owner_client()
+        first, second = (
+            create_webhook_endpoint(
+                merchant_id=merchant_id, url=f"https://shop.example/{name}", mode="test"
+            )
+            for name in ("a", "b")
+        )
+        delivery = apps.get_model("payments", "WebhookDelivery").objects.create(
+            public_id=make_public_id(prefix="whd"),
+            event_id=make_public_id(prefix="evt"),
+            event_type="payment.succeeded",
+            merchant_ref=merchant_id,
+            endpoint_ref=second.summary.endpoint_id,
+            url="http://127.0.0.1:9/refused",
+            body="{}",
+            created_at=timezone.now(),
+        )
+        path = f"/portal/developers/webhooks/{first.summary.endpoint_id}/"
+        response = client.post(f"{path}deliveries/{delivery.public_id}/redeliver/")
+        assert response.status_code == 404
+        delivery.refresh_from_db()
+        assert delivery.attempts == 0
 
 
 class TestRefundsExport:

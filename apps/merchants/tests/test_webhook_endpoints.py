@@ -80,6 +80,8 @@ class TestCreateWebhookEndpoint:
             "not a url",
             "https://[abc/hooks",  # urlsplit raises ValueError: it was a 500
             "http://a b/hooks",  # the portal's form refuses it; the service did not
+            "https://example.com:99999/hooks",  # no such port: every send would fail
+            "https://example.com:0/hooks",
         ],
     )
     def test_refuses_unusable_urls(self, merchant, url):

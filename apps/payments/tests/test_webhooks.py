@@ -1,6 +1,7 @@
 import ipaddress
 import json
 import socket
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from apps.payments.webhook_signature import (
 from apps.payments.webhooks import (
     ENDPOINT_DELETED_ERROR,
     ENDPOINT_DISABLED_ERROR,
+    ENDPOINT_UNSUBSCRIBED_ERROR,
     compute_webhook_backoff,
     deliver_webhook,
     redeliver_webhook,
@@ -498,6 +500,80 @@ class TestDeliveryFollowsTheEndpointAsItIsNow:
         attempt = WebhookDeliveryAttempt.objects.get(delivery=delivery)
         assert (attempt.response_status, attempt.response_excerpt) == (500, "error\ufffddetail")
 
+    @pytest.mark.parametrize("status", [500, 200])
+    def test_a_response_whose_charset_decodes_to_lone_surrogates_is_recorded(
+        self, shop, receiver, status
+    ):
+        merchant_id, client, _ = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = status
+        receiver.content_type = "text/plain; charset=unicode_escape"
+        receiver.body = b"\\ud800 broken"
+        delivery = _first_delivery()
+
+        outcome = deliver_webhook(delivery_id=delivery.public_id)
+
+        assert outcome == ("delivered" if status == 200 else "pending")
+        attempt = WebhookDeliveryAttempt.objects.get(delivery=delivery)
+        assert (attempt.response_status, attempt.response_excerpt) == (status, "? broken")
+        delivery.refresh_from_db()
+        assert delivery.leased_until is None  # recorded: not sent again by another worker
+
+    def test_a_2xx_in_a_charset_that_cannot_replace_errors_is_delivered(self, shop, receiver):
+        merchant_id, client, _ = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.content_type = "text/plain; charset=idna"
+        receiver.body = b"ok \xff"
+        delivery = _first_delivery()
+
+        assert deliver_webhook(delivery_id=delivery.public_id) == "delivered"
+        attempt = WebhookDeliveryAttempt.objects.get(delivery=delivery)
+        assert (attempt.response_status, attempt.response_excerpt) == (200, "ok \ufffd")
+
+
+class TestRetriesFollowTheMerchantsChoices:
+    def test_sending_again_by_hand_does_not_push_the_automatic_schedule_out(self, shop, receiver):
+        merchant_id, client, _ = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"  # automatic #1
+        for _ in range(5):
+            redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery.public_id)
+        delivery.refresh_from_db()
+        due = delivery.next_attempt_at + timedelta(seconds=1)
+
+        assert deliver_webhook(delivery_id=delivery.public_id, now=due) == "pending"  # #2
+
+        delivery.refresh_from_db()
+        assert delivery.attempts == 7
+        # the second automatic attempt's backoff (about 2 minutes), not the seventh's
+        assert delivery.next_attempt_at - due < timedelta(minutes=3)
+
+    def test_retries_stop_once_the_endpoint_no_longer_subscribes_to_the_event_type(
+        self, shop, receiver
+    ):
+        merchant_id, client, endpoint = shop
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        receiver.status = 500
+        delivery = _first_delivery()
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+        _update_endpoint(client, endpoint, event_types=["refund.*"])
+        receiver.requests.clear()
+        due = timezone.now() + timedelta(hours=1)
+
+        assert deliver_webhook(delivery_id=delivery.public_id, now=due) == "failed"
+
+        assert receiver.requests == []
+        assert _attempt_log(delivery)[-1] == (None, ENDPOINT_UNSUBSCRIBED_ERROR)
+        # sending it again by hand is the merchant's explicit choice: it is sent
+        redeliver_webhook(merchant_id=merchant_id, delivery_id=delivery.public_id)
+        assert len(receiver.requests) == 1
+
 
 class FakeResolver:
     """DNS, which lies outside the platform: names answered in turn from a script; IP
@@ -566,9 +642,35 @@ class TestDeliveryRefusesAddressesThatAreNotPublic:
         assert _attempt_log(delivery) == [
             (
                 None,
-                "Not sent: hooks.shop.example resolves to 10.0.0.5, which is not a public address.",
+                # the merchant reads this: the internal address is never named
+                "Not sent: hooks.shop.example resolves to an address that is not a public address.",
             )
         ]
+
+    def test_a_slow_name_lookup_ends_the_send_at_its_deadline_inside_the_lease(
+        self, shop, receiver, private_targets_refused, monkeypatch, settings
+    ):
+        settings.WEBHOOK_TIMEOUT_SECONDS = 1  # lease: 2 x 1 + 5 s
+        real = socket.getaddrinfo
+
+        def slow_resolver(host, port, *args, **kwargs):
+            if host == "slow.shop.example":
+                time.sleep(3)
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+            return real(host, port, *args, **kwargs)
+
+        merchant_id, client, endpoint = shop
+        _update_endpoint(client, endpoint, url=f"http://slow.shop.example:{receiver.port}/h")
+        monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+        _pay(client, merchant_id)
+        relay_outbox_until_empty()
+        delivery = _first_delivery()
+        started = time.monotonic()
+
+        assert deliver_webhook(delivery_id=delivery.public_id) == "pending"
+
+        assert time.monotonic() - started < 2.5  # the timeout, not the resolver's 3 s
+        assert _attempt_log(delivery) == [(None, "Timeout")]
 
     def test_an_address_that_changes_between_the_check_and_the_connection_is_refused(
         self, shop, receiver, private_targets_refused, monkeypatch
@@ -582,7 +684,8 @@ class TestDeliveryRefusesAddressesThatAreNotPublic:
         )
         assert len(resolver.lookups) == 2
         [(_, error)] = _attempt_log(delivery)
-        assert error.endswith("resolves to ::ffff:7f00:1, which is not a public address.")
+        assert error.endswith("resolves to an address that is not a public address.")
+        assert "7f00" not in error  # the internal address is never shown
 
     def test_the_setting_lets_tests_and_benchmarks_use_a_loopback_receiver(self, shop, receiver):
         merchant_id, client, _ = shop

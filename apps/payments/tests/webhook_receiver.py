@@ -14,6 +14,7 @@ class Receiver:
         self.requests: list[tuple[dict, bytes]] = []
         self.status = 200
         self.body = b'{"received": true}'
+        self.content_type: str | None = None  # a Content-Type header to answer with
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -21,6 +22,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
                 self.send_response(receiver.status)
+                if receiver.content_type:
+                    self.send_header("Content-Type", receiver.content_type)
                 self.end_headers()
                 self.wfile.write(receiver.body)
 
