@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 # Without Redis (no configuration token) the in-memory configuration is re-read this often.
 FALLBACK_RELOAD_SECONDS = 5.0
+# However the token reads, a process reloads at least this often: a change whose token bump
+# failed (Redis down at that moment) reaches every process within a minute anyway.
+MAX_CONFIGURATION_AGE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +139,10 @@ def get_configuration(*, token: str | None) -> RiskConfiguration:
     global _configuration
     current = _configuration
     if current is not None:
-        if token is not None and token == current.token:
+        age = time.monotonic() - current.loaded_at
+        if token is not None and token == current.token and age < MAX_CONFIGURATION_AGE_SECONDS:
             return current
-        if token is None and time.monotonic() - current.loaded_at < FALLBACK_RELOAD_SECONDS:
+        if token is None and age < FALLBACK_RELOAD_SECONDS:
             return current
     _configuration = load_configuration(token=token)
     return _configuration

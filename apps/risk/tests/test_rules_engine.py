@@ -337,3 +337,24 @@ class TestBacktest:
     def test_a_backtest_of_a_bad_condition_is_refused(self):
         with pytest.raises(RuleSyntaxError):
             backtest_rule(condition="exec('x')", action="block", days=7, mode="test")
+
+
+class TestEveryProcessCatchesUp:
+    def test_a_change_whose_token_bump_was_lost_is_loaded_within_the_maximum_age(self, monkeypatch):
+        from apps.risk import engine
+
+        engine.forget_configuration()
+        first = engine.get_configuration(token="t1")
+        save_risk_rule(  # written while Redis was down: nobody bumped the token
+            name="late", condition="amount_minor > 1", action="block", actor_id="a", enabled=True
+        )
+        assert engine.get_configuration(token="t1") is first  # same token, still fresh
+
+        monkeypatch.setattr(
+            engine.time, "monotonic", lambda: first.loaded_at + engine.MAX_CONFIGURATION_AGE_SECONDS
+        )
+        reloaded = engine.get_configuration(token="t1")
+
+        assert reloaded is not first
+        assert "late" in {rule.name for rule in reloaded.rules}
+        engine.forget_configuration()
