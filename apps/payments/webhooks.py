@@ -481,27 +481,21 @@ def deliver_webhook(*, delivery_id: str, manual: bool = False, now: datetime | N
             )
         except NotFoundError:  # deleted a moment ago
             endpoint = None
+    refusal = ""
     if endpoint is None or not endpoint.enabled:
-        return _record_delivery_attempt(
-            delivery_id=delivery_id,
-            manual=manual,
-            now=now,
-            status=None,
-            excerpt="",
-            error=ENDPOINT_DELETED_ERROR if endpoint is None else ENDPOINT_DISABLED_ERROR,
-            latency=0,
-            give_up=True,
-        )
-    if not manual and not event_type_matches(
+        refusal = ENDPOINT_DELETED_ERROR if endpoint is None else ENDPOINT_DISABLED_ERROR
+    elif not manual and not event_type_matches(
         event_types=endpoint.event_types, event_type=delivery.event_type
     ):  # the merchant unsubscribed since: retries stop (a "send again" still sends)
+        refusal = ENDPOINT_UNSUBSCRIBED_ERROR
+    if refusal or endpoint is None:
         return _record_delivery_attempt(
             delivery_id=delivery_id,
             manual=manual,
             now=now,
             status=None,
             excerpt="",
-            error=ENDPOINT_UNSUBSCRIBED_ERROR,
+            error=refusal,
             latency=0,
             give_up=True,
         )
