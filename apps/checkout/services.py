@@ -30,6 +30,7 @@ from apps.common.errors import PaymentHubError
 from apps.common.ids import is_public_id, make_public_id
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
+from apps.merchants import facade as merchants
 from apps.payments import facade as payments
 from apps.payments.contracts import PaymentOutcome
 
@@ -330,6 +331,16 @@ def _record(*, session: CheckoutSession, outcome: PaymentOutcome, now: datetime)
         CheckoutSession.objects.filter(pk=session.pk).update(payment_ref=outcome.id, updated_at=now)
 
 
+def can_take_payments(*, session: CheckoutSession) -> bool:
+    """Whether the session's merchant may take payments in its mode now (not suspended or
+    rejected since the session was made): the page offers no way to pay otherwise."""
+    try:
+        merchants.check_merchant_may_transact(merchant_id=session.merchant_ref, mode=session.mode)
+    except PaymentHubError:
+        return False
+    return True
+
+
 def pay_checkout_session(
     *,
     url_token: str,
@@ -348,6 +359,8 @@ def pay_checkout_session(
         )
     if not is_public_id(value=card_token, prefix="tok"):  # refused before any claim
         raise InvalidCheckoutSessionError(message="A card token is required.", param="token")
+    # a merchant suspended since the session was made: refused before any claim (409)
+    merchants.check_merchant_may_transact(merchant_id=session.merchant_ref, mode=session.mode)
     _claim_attempt(session=session, now=now)
     try:
         outcome = payments.create_confirmed_payment(
@@ -413,6 +426,7 @@ def start_bank_payment_for_session(
         )
     ):
         raise InvalidCheckoutSessionError(message="Choose one of the banks shown.", param="bank")
+    merchants.check_merchant_may_transact(merchant_id=session.merchant_ref, mode=session.mode)
     _claim_attempt(session=session, now=now)
     try:
         outcome = payments.create_bank_payment(

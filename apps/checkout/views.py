@@ -123,6 +123,8 @@ def _render(
         state = SessionStatus.EXPIRED
     if state == SessionStatus.OPEN and session.attempt_count >= services.MAX_ATTEMPTS:
         state = "locked"
+    if state == SessionStatus.OPEN and not services.can_take_payments(session=session):
+        state = "unavailable"  # the merchant was suspended since: no form, no key made
     nonce = make_nonce()
     branding = get_checkout_branding(merchant_id=session.merchant_ref)
     # pay by bank is offered when the session allows it and the merchant can take it: a price
@@ -221,8 +223,8 @@ def pay(request: HttpRequest, url_token: str) -> HttpResponse:
         status = 400
         if isinstance(refused, TooManyAttemptsError):
             status = 429
-        elif isinstance(refused, CheckoutPaymentInProgressError):
-            status = 409
+        elif isinstance(refused, CheckoutPaymentInProgressError) or refused.http_status == 409:
+            status = 409  # in progress elsewhere, or the merchant may not take payments now
         return _render(request, session, error=message, status=status)
     return _after_payment(request, session, outcome)
 

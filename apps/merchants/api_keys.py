@@ -22,7 +22,7 @@ from apps.common.clock import get_now
 from apps.common.errors import AuthenticationError, InvalidRequestError
 from apps.common.ids import make_public_id
 from apps.merchants.contracts import ApiKeyPrincipal, ApiKeySummary, CreatedApiKey
-from apps.merchants.errors import MerchantNotFoundError
+from apps.merchants.errors import MerchantNotActiveError, MerchantNotFoundError
 from apps.merchants.models import ApiKey, ApiKeyMode, ApiKeyType, Merchant, MerchantStatus
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -87,9 +87,16 @@ def create_api_key(
     if key_type not in ApiKeyType.values:
         raise InvalidRequestError(message="type must be 'secret' or 'publishable'.", param="type")
     with transaction.atomic():
-        merchant = Merchant.objects.filter(public_id=merchant_id).first()
+        # locked: a suspension committing meanwhile waits for the key, or the key for it
+        merchant = Merchant.objects.select_for_update().filter(public_id=merchant_id).first()
         if merchant is None:
             raise MerchantNotFoundError(param="merchant")
+        if merchant.status in {MerchantStatus.REJECTED, MerchantStatus.SUSPENDED}:
+            # (a live key made before approval is allowed: it works from the approval on)
+            raise MerchantNotActiveError(
+                message=f"This account is {merchant.status}: it cannot create API keys.",
+                extra={"merchant_status": merchant.status},
+            )
         raw_key = _new_raw_key(key_type=key_type, mode=mode)
         key = ApiKey.objects.create(
             public_id=make_public_id(prefix="key"),
@@ -207,6 +214,17 @@ def _merchant_may_use(*, status: str, mode: str) -> bool:
     if status in {MerchantStatus.REJECTED, MerchantStatus.SUSPENDED}:
         return False
     return mode == ApiKeyMode.TEST or status == MerchantStatus.ACTIVE
+
+
+def check_merchant_may_transact(*, status: str, mode: str) -> None:
+    """Raise MerchantNotActiveError (409) unless a merchant in ``status`` may take payments
+    and hold keys in ``mode``: never while suspended or rejected; live mode once approved."""
+    if not _merchant_may_use(status=status, mode=mode):
+        raise MerchantNotActiveError(
+            message=f"This account is {status}: it cannot take payments or create keys in "
+            f"{mode} mode now.",
+            extra={"merchant_status": status},
+        )
 
 
 PRINCIPAL_SQL = f"""

@@ -14,6 +14,14 @@ class InvalidMerchantDataError(InvalidRequestError):
     default_code = "invalid_merchant"
 
 
+class MerchantNotActiveError(StateError):
+    """The merchant may not transact in this mode now: suspended or rejected, or not yet
+    approved for live mode."""
+
+    default_code = "merchant_not_active"
+    default_message = "This account cannot take payments or create keys in this mode now."
+
+
 class InvalidMerchantTransitionError(StateError):
     default_code = "invalid_merchant_transition"
     default_message = "The merchant's status does not allow this change."

@@ -10,7 +10,13 @@ from apps.merchants.api.authentication import (
     PublishableKeyAuthentication,
     SecretKeyAuthentication,
 )
-from apps.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key, roll_api_key
+from apps.merchants.api_keys import check_merchant_may_transact as check_status_may_transact
+from apps.merchants.api_keys import (
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+    roll_api_key,
+)
 from apps.merchants.business_profile import update_business_profile
 from apps.merchants.contracts import ApiKeyPrincipal, MerchantSummary
 from apps.merchants.export_selectors import list_merchant_segments
@@ -50,6 +56,7 @@ __all__ = [
     "PublishableKeyAuthentication",
     "SecretKeyAuthentication",
     "apply_price",
+    "check_merchant_may_transact",
     "compute_fee",
     "count_unused_backup_codes",
     "create_api_key",
@@ -89,6 +96,13 @@ __all__ = [
 def get_merchant(*, merchant_id: str) -> MerchantSummary:
     """The merchant with this public id; raises MerchantNotFoundError (404) if none."""
     return _get_merchant_summary(merchant_id=merchant_id)
+
+
+def check_merchant_may_transact(*, merchant_id: str, mode: str) -> None:
+    """Raise MerchantNotActiveError (409 ``merchant_not_active``) unless the merchant may take
+    payments in ``mode`` now: not while suspended or rejected, live mode once approved. The
+    API's keys already refuse such merchants; the hosted checkout and the portal ask here."""
+    check_status_may_transact(status=get_merchant(merchant_id=merchant_id).status, mode=mode)
 
 
 def get_api_principal(*, request: Request) -> ApiKeyPrincipal:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.common.money import Money
+from apps.merchants.facade import check_merchant_may_transact
 from apps.openbanking.contracts import BankSummary
 from apps.payments import (
     alert_metrics,
@@ -121,7 +122,9 @@ def create_confirmed_payment(
 ) -> PaymentOutcome:
     """Create a payment with this token (or saved method) and confirm it at once (automatic
     capture): succeeded, failed (declined) or requires_action (a challenge). ``client_ip``:
-    the shopper's address, a risk input."""
+    the shopper's address, a risk input. Refused (409 ``merchant_not_active``) for a
+    suspended or rejected merchant, or in live mode before approval."""
+    check_merchant_may_transact(merchant_id=merchant_id, mode=mode)
     payment = services.create_payment(
         merchant_id=merchant_id,
         mode=mode,
@@ -156,7 +159,9 @@ def create_bank_payment(
     metadata: dict[str, Any] | None = None,
 ) -> PaymentOutcome:
     """Create a pay-by-bank payment and start it: ``requires_action`` with the bank's
-    authorization URL in ``redirect_url`` (or ``failed`` when the bank refused)."""
+    authorization URL in ``redirect_url`` (or ``failed`` when the bank refused). Refused
+    like :func:`create_confirmed_payment` for a merchant that may not transact."""
+    check_merchant_may_transact(merchant_id=merchant_id, mode=mode)
     payment = services.create_payment(
         merchant_id=merchant_id,
         mode=mode,
@@ -181,7 +186,10 @@ def refresh_bank_payment(*, merchant_id: str, mode: str, payment_id: str) -> Pay
 def authenticate_payment(
     *, merchant_id: str, mode: str, payment_id: str, approved: bool
 ) -> PaymentOutcome:
-    """The shopper's answer to a challenge for a payment in ``requires_action``."""
+    """The shopper's answer to a challenge for a payment in ``requires_action``; an approval
+    is refused (409 ``merchant_not_active``) once the merchant may not transact."""
+    if approved:
+        check_merchant_may_transact(merchant_id=merchant_id, mode=mode)
     payment = services.authenticate_payment(
         merchant_id=merchant_id, mode=mode, payment_id=payment_id, approved=approved
     )
@@ -375,7 +383,11 @@ def capture_or_cancel_for_member(
     actor_id: str,
     ip_address: str | None = None,
 ) -> str:
-    """A team member's capture or cancel of a manual-capture payment, audited."""
+    """A team member's capture or cancel of a manual-capture payment, audited. A capture is
+    refused (409 ``merchant_not_active``) while the merchant may not transact; a cancel is
+    always allowed."""
+    if operation == "capture":
+        check_merchant_may_transact(merchant_id=merchant_id, mode=mode)
     return merchant_operations.capture_or_cancel_for_member(
         operation=operation,
         merchant_id=merchant_id,

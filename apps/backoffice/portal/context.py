@@ -58,11 +58,12 @@ def get_portal_context(request: HttpRequest) -> PortalContext:
     merchant_id = wanted or memberships[0]
     request.session[CURRENT_MERCHANT_SESSION_KEY] = merchant_id
     mode = request.session.get(MODE_SESSION_KEY)
-    if mode not in MODES:
+    merchant = merchants.get_merchant(merchant_id=merchant_id)
+    if mode not in MODES or (mode == "live" and merchant.status != "active"):
+        # live mode is the approved merchant's: a session switched to live on another of the
+        # user's merchants does not carry it to one not (or no longer) approved
         mode = "test"
-    return PortalContext(
-        user_id=user_id, merchant=merchants.get_merchant(merchant_id=merchant_id), mode=mode
-    )
+    return PortalContext(user_id=user_id, merchant=merchant, mode=mode)
 
 
 ViewFunction = Callable[..., HttpResponse]

@@ -16,7 +16,7 @@ from apps.merchants.api_keys import (
     roll_api_key,
 )
 from apps.merchants.errors import MerchantNotFoundError
-from apps.merchants.models import ApiKey
+from apps.merchants.models import ApiKey, Merchant
 from apps.merchants.tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +139,9 @@ class TestAuthenticateApiKey:
 
     @pytest.mark.parametrize("status", ["suspended", "rejected"])
     def test_refuses_every_key_of_a_suspended_or_rejected_merchant(self, status):
-        blocked = MerchantFactory(status=status)
+        blocked = MerchantFactory(status="active")
         created = create_api_key(merchant_id=blocked.public_id, mode="test", key_type="secret")
+        Merchant.objects.filter(pk=blocked.pk).update(status=status)  # a key made before
         with pytest.raises(InvalidApiKeyError):
             authenticate_api_key(raw_key=created.secret)
 

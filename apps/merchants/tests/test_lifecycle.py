@@ -104,8 +104,9 @@ class TestTestModeRightAwayLiveModeOnlyWhenActive:
 
     @pytest.mark.parametrize("status", ["applied", "in_review", "rejected", "suspended"])
     def test_a_live_key_is_refused_until_the_merchant_is_active(self, status):
-        merchant = MerchantFactory.create(status=status)
+        merchant = MerchantFactory.create(status="applied")
         key = create_api_key(merchant_id=merchant.public_id, mode="live", key_type="secret")
+        Merchant.objects.filter(pk=merchant.pk).update(status=status)
         with pytest.raises(InvalidApiKeyError):
             authenticate_api_key(raw_key=key.secret)
 
@@ -124,8 +125,9 @@ class TestTestModeRightAwayLiveModeOnlyWhenActive:
         assert response.json()["error"]["type"] == "authentication_error"
 
     def test_a_suspended_merchant_loses_test_mode_too(self):
-        merchant = MerchantFactory.create(status="suspended")
+        merchant = MerchantFactory.create(status="active")
         key = create_api_key(merchant_id=merchant.public_id, mode="test", key_type="secret")
+        Merchant.objects.filter(pk=merchant.pk).update(status="suspended")
         with pytest.raises(InvalidApiKeyError):
             authenticate_api_key(raw_key=key.secret)
 

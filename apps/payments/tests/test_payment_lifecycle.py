@@ -21,6 +21,7 @@ from apps.payments.services import (
     create_refund,
     resolve_unknown_attempt,
 )
+from apps.risk import facade as risk
 from apps.tokenization import facade as vault
 
 pytestmark = pytest.mark.django_db
@@ -374,7 +375,8 @@ class TestRiskReview:
         assert payment.risk_action == "review"
         assert payment.amount_captured_minor == 0
         assert _eur_balance(merchant_id).pending_minor == 0
-        captured = capture_payment(
+        risk.decide_payment_review(payment_id=payment.public_id, approve=True, actor_id="7")
+        captured = capture_payment(  # as the approval's task does
             merchant_id=merchant_id, mode="test", payment_id=payment.public_id
         )
         assert captured.status == "succeeded"
