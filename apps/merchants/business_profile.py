@@ -33,7 +33,7 @@ TRADING_NAME_MAX = 200
 EMAIL_MAX = 254
 
 
-def _clean_trading_name(value: str) -> str:
+def clean_trading_name(value: str) -> str:
     name = " ".join(value.split())
     if not name or len(name) > TRADING_NAME_MAX:
         raise InvalidMerchantDataError(
@@ -75,7 +75,7 @@ def update_business_profile(
     be an owner or admin (``manage_team``) of this merchant. Unchanged values write nothing."""
     now = now or get_now()
     cleaned = {
-        "trading_name": _clean_trading_name(trading_name),
+        "trading_name": clean_trading_name(trading_name),
         "support_email": _clean_support_email(support_email),
     }
     if actor_type == "user" and not member_has_permission(

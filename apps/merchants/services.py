@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
+from django.db.models import Sum
 from django.views.decorators.debug import sensitive_variables
 
 from apps.common.audit import record_audit_event
@@ -28,6 +30,8 @@ from apps.common.errors import StateError
 from apps.common.ids import make_public_id
 from apps.common.money import normalize_currency
 from apps.common.outbox import enqueue_event
+from apps.merchants.account_locks import lock_account_email
+from apps.merchants.business_profile import clean_trading_name
 from apps.merchants.contracts import (
     BeneficialOwnerInput,
     KybDocumentSummary,
@@ -102,6 +106,12 @@ def create_merchant(
     if not legal_name.strip() or not trading_name.strip():
         raise InvalidMerchantDataError(
             message="legal_name and trading_name are required.", param="legal_name"
+        )
+    # shown to shoppers (hosted checkout, emails): the profile page's rules, from the start
+    trading_name = clean_trading_name(trading_name)
+    if any(unicodedata.category(char).startswith("C") for char in legal_name):
+        raise InvalidMerchantDataError(
+            message="The legal name cannot contain control characters.", param="legal_name"
         )
     if status not in MerchantStatus.values:
         raise InvalidMerchantDataError(message=f"unknown status {status!r}", param="status")
@@ -189,8 +199,20 @@ def add_beneficial_owner(
             message="ownership must be more than 0 and at most 100 %, to 2 decimals.",
             param="owner_ownership_percent",
         )
+    if any(unicodedata.category(char).startswith("C") for char in owner.full_name):
+        raise InvalidMerchantDataError(
+            message="The owner's name cannot contain control characters.", param="owner_name"
+        )
     with transaction.atomic():
-        merchant = _get_merchant_for_update(merchant_id=merchant_id)
+        merchant = _get_merchant_for_update(merchant_id=merchant_id)  # owners added one by one
+        held = BeneficialOwner.objects.filter(merchant=merchant).aggregate(
+            total=Sum("ownership_percent")
+        )["total"] or Decimal(0)
+        if held + percent > Decimal(100):
+            raise InvalidMerchantDataError(
+                message=f"The owners would hold {held + percent} % together; at most 100 %.",
+                param="owner_ownership_percent",
+            )
         row = BeneficialOwner.objects.create(
             public_id=make_public_id(prefix="bo"),
             merchant=merchant,
@@ -289,6 +311,7 @@ def apply_for_merchant_account(
     for document in documents:  # check every file before writing anything
         check_kyb_upload(upload=document.upload)
     with transaction.atomic():
+        lock_account_email(email=email)  # a concurrent sign-up with this email waits here
         if user_model.objects.filter(username__iexact=email).exists():
             raise InvalidMerchantDataError(
                 message="An account with this email already exists; sign in instead.",

@@ -24,6 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 from apps.common.audit import record_audit_event
 from apps.common.clock import get_now
 from apps.common.ids import make_public_id
+from apps.merchants.account_locks import lock_account_email
 from apps.merchants.contracts import CreatedInvitation, InvitationSummary
 from apps.merchants.errors import (
     InvalidMerchantDataError,
@@ -77,8 +78,12 @@ def _require_team_permission(*, actor: Actor, merchant_id: str, role_involved: s
 
 
 def _lock_membership(*, merchant_id: str, user_id: int) -> MerchantMembership:
+    """The merchant's row first, then the membership: every team change takes its locks in
+    that order, so two owners acting on each other at once run one after the other instead
+    of deadlocking (a join locked both rows at once, in whichever order the scan met them)."""
+    Merchant.objects.select_for_update().filter(public_id=merchant_id).first()
     membership = (
-        MerchantMembership.objects.select_for_update()
+        MerchantMembership.objects.select_for_update(of=("self",))
         .select_related("merchant")
         .filter(merchant__public_id=merchant_id, user_id=user_id)
         .first()
@@ -368,6 +373,8 @@ def accept_invitation(
         )
         if not _is_usable(invitation, now=now):  # accepted concurrently
             raise InvitationInvalidError()
+        # another invitation to this email (or a sign-up) creating its account waits here
+        lock_account_email(email=invitation.email)
         user = user_model.objects.filter(username__iexact=invitation.email).first()
         if signed_in_user_id is not None and (user is None or user.pk != signed_in_user_id):
             raise InvitationInvalidError(

@@ -49,6 +49,8 @@ class TestCreateMerchant:
             ("country", "Italy", "country"),
             ("settlement_currency", "EURO", "currency"),
             ("legal_name", "  ", "legal_name"),
+            ("trading_name", "Shop\u202egnp.exe", "trading_name"),  # right-to-left override
+            ("legal_name", "Bottega\x00 S.r.l.", "legal_name"),
         ],
     )
     def test_refuses_bad_data_and_changes_nothing(self, field, value, param):
@@ -72,3 +74,24 @@ class TestGetMerchant:
     def test_unknown_ids_are_not_found(self):
         with pytest.raises(MerchantNotFoundError):
             get_merchant(merchant_id="mch_doesnotexist000000000000")
+
+
+class TestBeneficialOwners:
+    def test_owners_together_never_hold_more_than_everything(self):
+        from datetime import date
+
+        from apps.merchants.contracts import BeneficialOwnerInput
+
+        def owner(name: str, percent: str) -> BeneficialOwnerInput:
+            return BeneficialOwnerInput(
+                full_name=name,
+                date_of_birth=date(1980, 1, 1),
+                nationality="IT",
+                ownership_percent=percent,
+            )
+
+        with pytest.raises(InvalidRequestError) as refused:
+            _create(beneficial_owners=[owner("Ada", "60"), owner("Bea", "40.01")])
+        assert refused.value.param == "owner_ownership_percent"
+        merchant = _create(beneficial_owners=[owner("Ada", "60"), owner("Bea", "40")])
+        assert merchant.public_id
