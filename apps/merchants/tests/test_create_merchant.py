@@ -79,6 +79,7 @@ class TestGetMerchant:
 class TestBeneficialOwners:
     def test_owners_together_never_hold_more_than_everything(self):
         from datetime import date
+        from decimal import Decimal
 
         from apps.merchants.contracts import BeneficialOwnerInput
 
@@ -87,7 +88,7 @@ class TestBeneficialOwners:
                 full_name=name,
                 date_of_birth=date(1980, 1, 1),
                 nationality="IT",
-                ownership_percent=percent,
+                ownership_percent=Decimal(percent),
             )
 
         with pytest.raises(InvalidRequestError) as refused:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -127,7 +128,7 @@ def test_two_sign_ups_with_one_email_make_one_account_and_a_clear_refusal(attemp
                     full_name="Ada Rossi",
                     date_of_birth=date(1980, 1, 1),
                     nationality="IT",
-                    ownership_percent="100",
+                    ownership_percent=Decimal("100"),
                 )
             ],
         )
