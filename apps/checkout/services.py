@@ -28,6 +28,7 @@ from apps.checkout.models import CheckoutSession, SessionStatus
 from apps.common.clock import get_now
 from apps.common.errors import PaymentHubError
 from apps.common.ids import is_public_id, make_public_id
+from apps.common.logging import contains_card_number
 from apps.common.money import Money
 from apps.common.outbox import enqueue_event
 from apps.merchants import facade as merchants
@@ -56,6 +57,12 @@ def _check_line_items(*, line_items: list[dict[str, Any]]) -> tuple[list[dict[st
         if not name or len(name) > 200:
             raise InvalidCheckoutSessionError(
                 message="Each line item has a name (at most 200 characters).",
+                param=f"line_items[{index}][name]",
+            )
+        if contains_card_number(name):  # shown on the page and stored: never a card number
+            raise InvalidCheckoutSessionError(
+                code="card_number_in_text",
+                message="A line item's name must not hold a card number.",
                 param=f"line_items[{index}][name]",
             )
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not quantity >= 1:

@@ -46,6 +46,19 @@ def mask_card_numbers(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
 
 
+def contains_card_number(text: str) -> bool:
+    """Whether ``text`` holds what looks like a payment card number: a Luhn-valid run of 13-19
+    digits (spaces or dashes allowed between them) starting as the card networks' numbers do
+    (2-6). Free-text fields refuse such values: card numbers live only in the vault."""
+    if not any(ch.isdigit() for ch in text):
+        return False
+    for match in _CANDIDATE.finditer(text):
+        digits = match.group(0).replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and digits[0] in "23456" and passes_luhn(digits=digits):
+            return True
+    return False
+
+
 # Bearer secrets that travel in a URL path: an invitation link's token (only its SHA-256 is
 # stored; whoever has it may join the merchant). Django logs the path of every 4xx/5xx.
 _URL_SECRETS = re.compile(r"(/portal/team/invitations/)[0-9A-Za-z_-]{8,}")

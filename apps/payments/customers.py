@@ -24,7 +24,7 @@ from apps.common.clock import get_now
 from apps.common.ids import make_public_id
 from apps.common.outbox import enqueue_event
 from apps.payments.errors import InvalidPaymentRequestError
-from apps.payments.metadata import check_metadata
+from apps.payments.metadata import check_free_text, check_metadata
 from apps.payments.models import Customer
 from apps.payments.selectors import customer_not_found
 from apps.tokenization import facade as vault
@@ -42,6 +42,8 @@ def _check_text(*, field: str, value: object) -> str:
         raise InvalidPaymentRequestError(
             message=f"{field} is at most {FIELD_LENGTHS[field]} characters.", param=field
         )
+    if field in {"name", "description"}:
+        check_free_text(value=value, param=field)
     return value
 
 
@@ -243,6 +245,9 @@ def delete_customer(
         customer.deleted = True
         customer.deleted_at = now
         customer.updated_at = now
+        # erased, not only hidden (GDPR): the row stays for the payments that name it
+        customer.email = customer.name = customer.phone = customer.description = ""
+        customer.metadata = {}
         customer.save()
         record_audit_event(
             action="customer.deleted",

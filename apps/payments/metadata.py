@@ -1,11 +1,12 @@
 """Metadata bounds shared by payments, refunds and customers: at most 50 keys of 1 to 40
 characters, values strings of at most 500 characters (integers are accepted and stored as
-strings)."""
+strings). No key, value or free-text field may hold a card number."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from apps.common.logging import contains_card_number
 from apps.payments.errors import InvalidPaymentRequestError
 
 MAX_METADATA_KEYS = 50
@@ -34,5 +35,26 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
                 "characters.",
                 param=f"metadata[{key}]",
             )
+        if contains_card_number(key):  # named without the key: the answer never echoes it
+            raise card_number_in_text(param="metadata")
+        if contains_card_number(str(value)):
+            raise card_number_in_text(param=f"metadata[{key}]")
         cleaned[key] = str(value)
     return cleaned
+
+
+def card_number_in_text(*, param: str) -> InvalidPaymentRequestError:
+    """The refusal of a card number in a free-text field (description, name, metadata)."""
+    return InvalidPaymentRequestError(
+        code="card_number_in_text",
+        message=f"{param} looks like it holds a card number. Card numbers must only be sent "
+        "to POST /v1/tokens, never in text fields or metadata.",
+        param=param,
+    )
+
+
+def check_free_text(*, value: str, param: str) -> str:
+    """``value`` unless it holds a card number (400 ``card_number_in_text``)."""
+    if contains_card_number(value):
+        raise card_number_in_text(param=param)
+    return value

@@ -65,6 +65,7 @@ from apps.payments.errors import (
     InvalidPaymentRequestError,
     PaymentNotFoundError,
 )
+from apps.payments.metadata import check_free_text
 from apps.payments.metadata import check_metadata as _check_metadata
 from apps.payments.models import (
     AttemptStatus,
@@ -479,7 +480,7 @@ def create_payment(
         card_last4=last4,
         customer_ref=customer_ref,
         customer_email=customer_email.strip(),
-        description=description[:1000],
+        description=check_free_text(value=description[:1000], param="description"),
         statement_descriptor=_check_descriptor(statement_descriptor),
         metadata=_check_metadata(metadata),
         client_ip=client_ip or None,

@@ -282,6 +282,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "default", "expires": 600},
     },
+    # cards tokenized and never used or saved: crypto-shredded once their token expired
+    "shred-expired-tokens": {
+        "task": "tokenization.shred_expired_tokens",
+        "schedule": timedelta(minutes=15),
+        "options": {"queue": "payments", "expires": 600},
+    },
     "prune-api-request-log": {
         "task": "common.prune_api_request_log",
         "schedule": timedelta(hours=1),

@@ -68,6 +68,16 @@ class TestRecordingApiRequests:
         assert "ada@shopper.example" not in stored
         assert "sk_test_" not in stored
 
+    @pytest.mark.parametrize("resource", ["tokens", "payment_methods", "customers"])
+    def test_a_card_number_typed_as_an_id_is_logged_masked(self, resource):
+        merchant_id = make_merchant()
+        response = api_client(merchant_id=merchant_id).get(f"/v1/{resource}/4242424242424242")
+
+        [entry] = _log(merchant_id)
+        assert response.status_code == 404
+        assert "4242424242424242" not in entry.path
+        assert entry.path == f"/v1/{resource}/************4242"
+
     def test_recording_costs_one_insert_and_nothing_else(self):
         merchant_id = make_merchant()
         client = api_client(merchant_id=merchant_id)

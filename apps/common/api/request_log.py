@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from apps.common.clock import get_now
+from apps.common.logging import mask_card_numbers
 from apps.common.models import ApiRequestLogEntry
 
 logger = logging.getLogger("paymenthub.api.request_log")
@@ -159,7 +160,7 @@ class ApiRequestLogMiddleware:
             mode=mode,
             key_id=str(getattr(principal, "key_id", "") or ""),
             method=request.method or "",
-            path=request.path,
+            path=mask_card_numbers(request.path),  # an id typed as a card number stays masked
             status_code=response.status_code,
             latency_ms=latency_ms,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, ""),

@@ -283,6 +283,29 @@ class TestSavedCards:
         )
         assert sorted(e.payload["id"] for e in detached) == sorted(saved)
 
+    def test_a_deleted_customers_personal_data_is_erased(self, merchant):
+        _, client = merchant
+        customer = _create_customer(
+            client,
+            email="gone@example.com",
+            name="Ada Lovelace",
+            phone="+44 20 7946 0000",
+            description="VIP",
+            metadata={"crm": "ada-1"},
+        )
+
+        _delete(client, f"/v1/customers/{customer['id']}")
+
+        row = Customer.objects.get(public_id=customer["id"])
+        assert row.deleted
+        assert (row.email, row.name, row.phone, row.description, row.metadata) == (
+            "",
+            "",
+            "",
+            "",
+            {},
+        )
+
     def test_a_saved_card_of_a_deleted_customer_cannot_pay(self, merchant):
         merchant_id, client = merchant
         customer = _create_customer(client)

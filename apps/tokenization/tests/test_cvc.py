@@ -74,3 +74,32 @@ class TestCvcStorage:
             assert VISA.encode() not in key
             value = redis_client.dump(key) or b""
             assert VISA.encode() not in value
+
+
+class TestAnUnreachableCvcStore:
+    def test_never_blocks_a_saved_card_from_being_deleted(self, merchant, monkeypatch):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        from apps.tokenization import cvc
+        from apps.tokenization.facade import delete_payment_method, get_payment_method
+
+        token = tokenize(merchant)
+        saved = create_payment_method_from_token(
+            merchant_id=merchant.public_id, mode="test", token_id=token.id, customer_ref="cus_1"
+        )
+
+        class DownRedis:
+            def delete(self, *keys):
+                raise RedisConnectionError("Connection refused")
+
+        monkeypatch.setattr(cvc, "get_cvc_redis", lambda: DownRedis())
+        delete_payment_method(
+            merchant_id=merchant.public_id, mode="test", payment_method_id=saved.id
+        )
+
+        from apps.common.errors import NotFoundError
+
+        with pytest.raises(NotFoundError):
+            get_payment_method(
+                merchant_id=merchant.public_id, mode="test", payment_method_id=saved.id
+            )
