@@ -141,8 +141,14 @@ class TestBooksKeptBeforeRefundsWereBookedAsPaid:
     def test_the_command_books_each_succeeded_refund_once_and_nothing_else(self, monkeypatch):
         merchant_id, client = make_merchant_with_key()
         clearing, receivable = platform_books()
+        real_post_refund = ledger.post_refund
+
+        def post_refund_as_before(**kwargs):  # the refund entry, never its payment
+            kwargs.pop("paid_at", None)
+            return real_post_refund(**kwargs)
+
         with monkeypatch.context() as old_code:  # how refunds were recorded before
-            old_code.setattr(services, "book_refund_paid", lambda **_: None)
+            old_code.setattr(services.ledger, "post_refund", post_refund_as_before)
             paid = post_json(
                 client, "/v1/refunds", {"payment": paid_by_card(client, merchant_id)}
             ).json()

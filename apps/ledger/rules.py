@@ -165,9 +165,54 @@ def post_refund(
     payment_id: str,
     amount: Money,
     refunded_at: datetime,
+    paid_at: datetime | None = None,
 ) -> PostedEntry:
-    """Debit the merchant's available balance by the refunded amount (fees are kept)."""
+    """Debit the merchant's available balance by the refunded amount (fees are kept). With
+    ``paid_at`` (the processor paid it at once) ``refund_paid`` is posted too, in the same
+    transaction: every balance row both entries touch is locked first, in the ledger's order
+    (``apps.ledger.locks``), so the second entry never waits for a balance row while holding
+    the chain head the first one took (a capture holding that row would wait for the head:
+    a deadlock)."""
     amount = _positive(amount)
+    if paid_at is None:
+        return _post_refund_entry(
+            merchant_id=merchant_id,
+            mode=mode,
+            refund_id=refund_id,
+            payment_id=payment_id,
+            amount=amount,
+            refunded_at=refunded_at,
+        )
+    with transaction.atomic():
+        lock_account_balances(
+            mode=mode,
+            keys=[
+                (merchant_id, AVAILABLE, amount.currency),
+                (PLATFORM_OWNER, REFUNDS_CLEARING, amount.currency),
+                (PLATFORM_OWNER, RECEIVABLE, amount.currency),
+            ],
+        )
+        entry = _post_refund_entry(
+            merchant_id=merchant_id,
+            mode=mode,
+            refund_id=refund_id,
+            payment_id=payment_id,
+            amount=amount,
+            refunded_at=refunded_at,
+        )
+        post_refund_paid(mode=mode, refund_id=refund_id, amount=amount, paid_at=paid_at)
+    return entry
+
+
+def _post_refund_entry(
+    *,
+    merchant_id: str,
+    mode: str,
+    refund_id: str,
+    payment_id: str,
+    amount: Money,
+    refunded_at: datetime,
+) -> PostedEntry:
     return post_entry(
         rule="refund",
         cause_type="refund",

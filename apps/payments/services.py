@@ -1287,9 +1287,9 @@ def _record_refund(
                 payment_id=payment.public_id,
                 amount=Money(amount_minor=refund.amount_minor, currency=refund.currency),
                 refunded_at=now,
+                # paid at once: booked with it, under locks taken in the ledger's order
+                paid_at=now if refund.status == "succeeded" else None,
             )
-            if refund.status == "succeeded":
-                book_refund_paid(refund=refund, now=now)
             emit_refund_event(
                 refund=refund, payment=payment, event_type=f"refund.{refund.status}", now=now
             )

@@ -683,7 +683,10 @@ def send_test_webhook(
             merchant_ref=merchant_id,
             endpoint_ref=endpoint.endpoint_id,
             url=endpoint.url,
-            body=build_event_body(event=event),
+            # at the merchant's pinned version, as its real events are
+            body=build_event_body(
+                event=event, api_version=get_merchant(merchant_id=merchant_id).api_version
+            ),
             next_attempt_at=None,  # never retried by the beat job
             created_at=now,
         )

@@ -62,6 +62,8 @@ def normalize_card_number(*, number: object) -> str:
         raise InvalidNumberError(param="number")
     if len(digits) not in get_valid_lengths(number=digits):
         raise InvalidNumberError(param="number")
+    if digits[0] == "0":  # ISO/IEC 7812: no payment card starts with 0 (0000... passes Luhn)
+        raise InvalidNumberError(param="number")
     if not passes_luhn(digits=digits):
         raise IncorrectNumberError(param="number")
     return digits

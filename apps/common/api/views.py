@@ -52,4 +52,14 @@ def handle_server_error(request: HttpRequest) -> HttpResponse:
             ),
             status=500,
         )
+    if is_service_unavailable(sys.exc_info()[1]):  # a page: the same "try again shortly"
+        page = HttpResponse(
+            '<!doctype html><html lang="en"><head><title>Briefly unavailable (503)</title>'
+            "</head><body><h1>Briefly unavailable</h1><p>A service this page needs did not "
+            "answer. Nothing was done twice: reload the page in a moment.</p></body></html>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+        page["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS)
+        return page
     return server_error(request)

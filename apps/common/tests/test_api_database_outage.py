@@ -60,6 +60,7 @@ def database_down_plain_view(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("v1/_probe/database-down", DatabaseDownView.as_view()),
     path("v1/_probe/database-down-plain", database_down_plain_view),
+    path("_probe/page-database-down", database_down_plain_view),
     path("", include("paymenthub.urls")),
 ]
 handler404 = "apps.common.api.views.handle_not_found"
@@ -95,3 +96,12 @@ def test_a_database_failure_outside_drf_is_the_same_503_envelope(client: Client)
     assert response["Content-Type"] == "application/json"
     assert response["Retry-After"] == "1"
     assert _error(response)["code"] == "service_unavailable"
+
+
+def test_a_page_whose_database_failed_answers_a_retryable_503_page_not_a_500(client: Client):
+    response = client.get("/_probe/page-database-down")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response["Content-Type"].startswith("text/html")
+    assert "reload the page in a moment" in response.content.decode()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, connections, transaction
 
+from apps.common.money import Money
 from apps.ledger import facade as ledger
 from apps.ledger.contracts import PostingLine
 from apps.ledger.models import JournalEntry
@@ -119,3 +121,78 @@ def test_concurrent_transfers_keep_every_snapshot_whole_and_lose_no_update():
     chain = ledger.verify_ledger_chain()
     assert chain.ok
     assert chain.checked == len(merchants) + WRITERS * TRANSFERS_PER_WRITER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_paid_at_once_never_deadlocks_with_a_capture_holding_the_receivable():
+    """A capture locks its balance rows (the processor receivable among them), then the chain
+    head. A refund paid at once posts two entries; if it took the chain head with the first
+    and only then asked for the receivable, each would wait for the other."""
+    from apps.ledger.locks import lock_account_balances
+    from apps.ledger.tests.factories import set_default_prices
+
+    set_default_prices()
+    merchant = make_merchant_id()
+    ledger.post_capture(
+        merchant_id=merchant,
+        mode="test",
+        payment_id="pay_before",
+        amount=Money(amount_minor=10_000, currency="EUR"),
+        captured_at=NOW,
+    )
+    receivable_held = threading.Event()
+    errors: list[BaseException] = []
+
+    def capture_holding_the_receivable_first() -> None:
+        try:
+            with transaction.atomic():
+                lock_account_balances(
+                    mode="test", keys=[("platform", "processor_receivable", "EUR")]
+                )
+                receivable_held.set()
+                time.sleep(0.5)  # the refund starts meanwhile
+                ledger.post_capture(
+                    merchant_id=merchant,
+                    mode="test",
+                    payment_id="pay_during",
+                    amount=Money(amount_minor=2_000, currency="EUR"),
+                    captured_at=NOW,
+                )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def refund_paid_at_once() -> None:
+        receivable_held.wait(timeout=5)
+        try:
+            ledger.post_refund(
+                merchant_id=merchant,
+                mode="test",
+                refund_id="re_race",
+                payment_id="pay_before",
+                amount=Money(amount_minor=1_000, currency="EUR"),
+                refunded_at=NOW,
+                paid_at=NOW,
+            )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=capture_holding_the_receivable_first),
+        threading.Thread(target=refund_paid_at_once),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    rules = set(
+        JournalEntry.objects.filter(cause_id__in=["pay_during", "re_race"]).values_list(
+            "rule", flat=True
+        )
+    )
+    assert rules == {"capture", "refund", "refund_paid"}

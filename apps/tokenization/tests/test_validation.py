@@ -88,6 +88,8 @@ class TestCardNumberErrors:
             "\uff14\uff12" * 8,  # full-width digits
             None,
             4.2,
+            "0000000000000000",  # passes Luhn; no card starts with 0
+            "0000000000000",
         ],
     )
     def test_a_non_number_is_invalid_number(self, number):
