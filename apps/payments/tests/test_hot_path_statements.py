@@ -96,9 +96,12 @@ def test_a_create_and_confirm_with_a_saved_card_stays_within_its_statement_budge
 
 
 def test_a_create_and_confirm_stays_within_its_redis_round_trip_budget(
-    redis_round_trips, warmed_saved_card_payment
+    redis_round_trips, warmed_saved_card_payment, settings
 ):
     client, body = warmed_saved_card_payment
+    # the runtime configuration's generation is read at most once a second per process, not
+    # per request: a slow machine (CI) that let a second pass since the warm-up counted it
+    settings.CONFIG_CACHE_CHECK_SECONDS = 3600
     redis_round_trips.clear()
 
     response = post_json(client, "/v1/payments", body)
