@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from apps.backoffice.tests.helpers import log_in, make_member, make_merchant, make_payment
 from apps.checkout import services as checkout
@@ -17,20 +16,9 @@ from apps.merchants.facade import create_api_key
 from apps.merchants.models import ApiKey, Merchant, MerchantMembership
 from apps.merchants.services import suspend_merchant
 from apps.payments import facade as payments
-from apps.tokenization import facade as vault
+from apps.payments.tests.api_helpers import make_token
 
 pytestmark = pytest.mark.django_db
-
-
-def card_token(merchant_id: str) -> str:
-    return vault.tokenize_card(
-        merchant_id=merchant_id,
-        mode="test",
-        number="4242424242424242",
-        exp_month=12,
-        exp_year=timezone.now().year + 2,
-        cvc="123",
-    ).id
 
 
 def suspend(merchant_id: str) -> None:
@@ -49,7 +37,7 @@ class TestASuspendedMerchant:
             amount_minor=2599,
             customer_email="a@example.com",
         )
-        token = card_token(merchant_id)
+        token = make_token(merchant_id=merchant_id)
         suspend(merchant_id)
 
         page = Client().get(f"/pay/{session.url_token}")

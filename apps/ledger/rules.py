@@ -174,24 +174,16 @@ def post_refund(
     the chain head the first one took (a capture holding that row would wait for the head:
     a deadlock)."""
     amount = _positive(amount)
-    if paid_at is None:
-        return _post_refund_entry(
-            merchant_id=merchant_id,
-            mode=mode,
-            refund_id=refund_id,
-            payment_id=payment_id,
-            amount=amount,
-            refunded_at=refunded_at,
-        )
     with transaction.atomic():
-        lock_account_balances(
-            mode=mode,
-            keys=[
-                (merchant_id, AVAILABLE, amount.currency),
-                (PLATFORM_OWNER, REFUNDS_CLEARING, amount.currency),
-                (PLATFORM_OWNER, RECEIVABLE, amount.currency),
-            ],
-        )
+        if paid_at is not None:
+            lock_account_balances(
+                mode=mode,
+                keys=[
+                    (merchant_id, AVAILABLE, amount.currency),
+                    (PLATFORM_OWNER, REFUNDS_CLEARING, amount.currency),
+                    (PLATFORM_OWNER, RECEIVABLE, amount.currency),
+                ],
+            )
         entry = _post_refund_entry(
             merchant_id=merchant_id,
             mode=mode,
@@ -200,7 +192,8 @@ def post_refund(
             amount=amount,
             refunded_at=refunded_at,
         )
-        post_refund_paid(mode=mode, refund_id=refund_id, amount=amount, paid_at=paid_at)
+        if paid_at is not None:
+            post_refund_paid(mode=mode, refund_id=refund_id, amount=amount, paid_at=paid_at)
     return entry
 
 
