@@ -184,41 +184,22 @@ def post_refund(
                     (PLATFORM_OWNER, RECEIVABLE, amount.currency),
                 ],
             )
-        entry = _post_refund_entry(
-            merchant_id=merchant_id,
+        entry = post_entry(
+            rule="refund",
+            cause_type="refund",
+            cause_id=refund_id,
+            cause_event="created",
             mode=mode,
-            refund_id=refund_id,
-            payment_id=payment_id,
-            amount=amount,
-            refunded_at=refunded_at,
+            effective_at=refunded_at,
+            description=f"Refund {refund_id} of {payment_id}",
+            lines=[
+                _merchant(merchant_id, AVAILABLE, amount, -1),
+                _platform(REFUNDS_CLEARING, amount, +1),
+            ],
         )
         if paid_at is not None:
             post_refund_paid(mode=mode, refund_id=refund_id, amount=amount, paid_at=paid_at)
     return entry
-
-
-def _post_refund_entry(
-    *,
-    merchant_id: str,
-    mode: str,
-    refund_id: str,
-    payment_id: str,
-    amount: Money,
-    refunded_at: datetime,
-) -> PostedEntry:
-    return post_entry(
-        rule="refund",
-        cause_type="refund",
-        cause_id=refund_id,
-        cause_event="created",
-        mode=mode,
-        effective_at=refunded_at,
-        description=f"Refund {refund_id} of {payment_id}",
-        lines=[
-            _merchant(merchant_id, AVAILABLE, amount, -1),
-            _platform(REFUNDS_CLEARING, amount, +1),
-        ],
-    )
 
 
 def post_refund_paid(*, mode: str, refund_id: str, amount: Money, paid_at: datetime) -> PostedEntry:
