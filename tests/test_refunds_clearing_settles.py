@@ -108,6 +108,28 @@ class TestCardRefunds:
         assert platform_books() == (clearing, receivable)
         assert available(merchant_id) == before
 
+    def test_a_pending_refund_the_processor_reports_paid_is_booked_as_paid_once(self):
+        merchant_id, client = make_merchant_with_key()
+        payment_id = paid_by_card(client, merchant_id, REFUND_FAILS)  # refunds stay pending
+        clearing, receivable = platform_books()
+        refund = post_json(client, "/v1/refunds", {"payment": payment_id, "amount": 1000}).json()
+        assert refund["status"] == "pending"
+        reference = PaymentAttempt.objects.get(refund__public_id=refund["id"]).processor_reference
+        succeeded = ProcessorNotification(
+            notification_id="evt_paid_1",
+            kind=NotificationKind.REFUND_SUCCEEDED,
+            reference=reference,
+        )
+
+        for _ in range(2):  # delivered twice: applied once
+            disputes.apply_processor_notification(
+                connector_name="simulator", notification=succeeded
+            )
+
+        assert client.get(f"/v1/refunds/{refund['id']}").json()["status"] == "succeeded"
+        assert entry_rules(refund["id"]) == ["refund", "refund_paid"]
+        assert platform_books() == (clearing, receivable + 1000)
+
     def test_a_paid_refund_the_cardholders_bank_returns_comes_back_from_the_processor(self):
         merchant_id, client = make_merchant_with_key()
         payment_id = paid_by_card(client, merchant_id)
