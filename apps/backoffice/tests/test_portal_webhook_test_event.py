@@ -176,3 +176,32 @@ class TestSendTestEvent:
         assert "This endpoint is disabled" in response.content.decode()
         assert receiver.requests == []
         assert not AuditEvent.objects.filter(action="webhook.test_sent").exists()
+
+
+def test_a_test_event_is_rendered_at_the_merchants_pinned_api_version(receiver, monkeypatch):
+    """As its real events are: a change a newer version made to the test event is undone for
+    a merchant pinned to an older one (the change below stands in for such a version)."""
+    from django.apps import apps as django_apps
+
+    from apps.common.api import versioning
+
+    older = versioning.KNOWN_API_VERSIONS[0]
+    renamed = versioning.VersionChange(
+        description="test events: `message` was `text`",
+        object_types=frozenset({"test_event"}),
+        downgrade=lambda event: {
+            ("text" if key == "message" else key): value for key, value in event.items()
+        },
+    )
+    monkeypatch.setitem(versioning._CHANGES_AFTER, older, (renamed,))
+    merchant_id, _, client = owner_client()
+    django_apps.get_model("merchants", "Merchant").objects.filter(public_id=merchant_id).update(
+        api_version=older
+    )
+    endpoint = create_webhook_endpoint(merchant_id=merchant_id, url=receiver.url, mode="test")
+
+    client.post(f"/portal/developers/webhooks/{endpoint.summary.endpoint_id}/test/")
+
+    sent = json.loads(receiver.requests[0][1])["data"]["object"]
+    assert "text" in sent
+    assert "message" not in sent
