@@ -474,6 +474,21 @@ def hold_reserve(
     )
 
 
+def _reserve_posting(*, cause_id: str, event: str) -> tuple[int, str] | None:
+    """The reserve account's posting (amount, currency) of a hold's ``held`` or ``released``
+    entry, if booked."""
+    return (
+        Posting.objects.filter(
+            entry__cause_type="reserve",
+            entry__cause_id=cause_id,
+            entry__cause_event=event,
+            account__kind=RESERVE,
+        )
+        .values_list("amount_minor", "currency")
+        .first()
+    )
+
+
 def release_reserve(
     *, merchant_id: str, mode: str, reserve_id: str, amount: Money, released_at: datetime
 ) -> PostedEntry:
@@ -481,52 +496,44 @@ def release_reserve(
     merchant's release never frees another hold's funds."""
     amount = _positive(amount)
     cause_id = reserve_cause_id(merchant_id=merchant_id, mode=mode, reserve_id=reserve_id)
-    held = (
-        Posting.objects.filter(
-            entry__cause_type="reserve",
-            entry__cause_id=cause_id,
-            entry__cause_event="held",
-            account__kind=RESERVE,
-            account__owner=merchant_id,
+    with transaction.atomic():
+        # the balances first: a concurrent release of this hold waits here, then sees it
+        lock_account_balances(
+            mode=mode,
+            keys=[
+                (merchant_id, RESERVE, amount.currency),
+                (merchant_id, AVAILABLE, amount.currency),
+            ],
         )
-        .values_list("amount_minor", "currency")
-        .first()
-    )
-    if held is None or held[1] != amount.currency:
-        raise InvalidPostingError(
-            message=f"No reserve {reserve_id!r} in {amount.currency} is held for this merchant.",
-            param="reserve_id",
+        held = _reserve_posting(cause_id=cause_id, event="held")
+        if held is None or held[1] != amount.currency:
+            raise InvalidPostingError(
+                message=f"No reserve {reserve_id!r} in {amount.currency} is held for this "
+                "merchant.",
+                param="reserve_id",
+            )
+        if amount.amount_minor > held[0]:
+            raise InvalidPostingError(
+                message=f"Reserve {reserve_id!r} holds {held[0]} minor units; {amount} is more.",
+                param="amount",
+            )
+        released = _reserve_posting(cause_id=cause_id, event="released")
+        if released is not None and -released[0] != amount.amount_minor:  # one release a hold
+            raise InvalidPostingError(
+                message=f"Reserve {reserve_id!r} was released already ({-released[0]} minor "
+                "units).",
+                param="reserve_id",
+            )
+        return _move_if_covered(
+            merchant_id=merchant_id,
+            mode=mode,
+            source_kind=RESERVE,
+            amount=amount,
+            rule="reserve_release",
+            cause_type="reserve",
+            cause_id=cause_id,
+            cause_event="released",
+            effective_at=released_at,
+            description=f"Reserve {reserve_id} released",
+            destination=_merchant(merchant_id, AVAILABLE, amount, +1),
         )
-    if amount.amount_minor > held[0]:
-        raise InvalidPostingError(
-            message=f"Reserve {reserve_id!r} holds {held[0]} minor units; {amount} is more.",
-            param="amount",
-        )
-    released = (
-        Posting.objects.filter(
-            entry__cause_type="reserve",
-            entry__cause_id=cause_id,
-            entry__cause_event="released",
-            account__kind=RESERVE,
-        )
-        .values_list("amount_minor", flat=True)
-        .first()
-    )
-    if released is not None and -released != amount.amount_minor:  # one release per hold
-        raise InvalidPostingError(
-            message=f"Reserve {reserve_id!r} was released already ({-released} minor units).",
-            param="reserve_id",
-        )
-    return _move_if_covered(
-        merchant_id=merchant_id,
-        mode=mode,
-        source_kind=RESERVE,
-        amount=amount,
-        rule="reserve_release",
-        cause_type="reserve",
-        cause_id=cause_id,
-        cause_event="released",
-        effective_at=released_at,
-        description=f"Reserve {reserve_id} released",
-        destination=_merchant(merchant_id, AVAILABLE, amount, +1),
-    )

@@ -196,3 +196,55 @@ def test_a_refund_paid_at_once_never_deadlocks_with_a_capture_holding_the_receiv
         )
     )
     assert rules == {"capture", "refund", "refund_paid"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_releases_of_one_hold_at_once_release_it_once_and_refuse_the_other_amount():
+    from apps.ledger.errors import InvalidPostingError
+    from apps.ledger.tests.factories import set_default_prices
+
+    set_default_prices()
+    merchant = make_merchant_id()
+    eur = lambda minor: Money(amount_minor=minor, currency="EUR")  # noqa: E731
+    ledger.post_capture(
+        merchant_id=merchant, mode="test", payment_id="pay_r", amount=eur(10_000), captured_at=NOW
+    )
+    ledger.settle_pending_funds(
+        merchant_id=merchant,
+        mode="test",
+        currency="EUR",
+        as_of=NOW.date().replace(day=28),
+        settled_at=NOW,
+    )
+    ledger.hold_reserve(
+        merchant_id=merchant, mode="test", reserve_id="rsv_race", amount=eur(1_000), held_at=NOW
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def release(minor: int) -> None:
+        barrier.wait()
+        try:
+            ledger.release_reserve(
+                merchant_id=merchant,
+                mode="test",
+                reserve_id="rsv_race",
+                amount=eur(minor),
+                released_at=NOW,
+            )
+            outcomes.append(f"released {minor}")
+        except InvalidPostingError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=release, args=(minor,)) for minor in (400, 600)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes)[0] == "refused"
+    released = ledger.get_merchant_balance(merchant_id=merchant, mode="test").for_currency("EUR")
+    assert released.reserve_minor in {600, 400}  # exactly one release moved money
+    assert len(outcomes) == 2
